@@ -1,0 +1,1 @@
+"""Pure logic: data in, data out. No sockets, no database, no clock it was not given."""
