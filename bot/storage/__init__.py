@@ -1,0 +1,1 @@
+"""Storage: plain SQL through asyncpg, one module per table family. No ORM."""
