@@ -1,0 +1,118 @@
+"""Injected failures: REST/git requests that answer with an error (or slowly), and webhook
+deliveries that are dropped, duplicated or reordered."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                     "If you reach out to GitHub Support for help, please include the request ID {request_id}.")
+SECONDARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+DELIVERY_MODES = ("drop", "duplicate", "reorder")
+
+
+@dataclass
+class RequestFault:
+    id: int
+    method: str
+    path: re.Pattern
+    status: int | None  # None: only add latency, then answer normally
+    count: int | None  # how many more requests it hits; None for every one
+    retry_after: int | None = None
+    latency_ms: int = 0
+    secondary_rate_limit: bool = False
+    body: dict | None = None
+    hits: int = 0
+
+    def describe(self) -> dict:
+        return {"id": self.id, "kind": "request", "method": self.method, "path": self.path.pattern,
+                "status": self.status, "count": self.count, "retry_after": self.retry_after,
+                "latency_ms": self.latency_ms, "secondary_rate_limit": self.secondary_rate_limit,
+                "body": self.body, "hits": self.hits}
+
+
+@dataclass
+class DeliveryFault:
+    id: int
+    mode: str
+    event: str  # "*" for any
+    action: str | None
+    count: int | None
+    hits: int = 0
+
+    def describe(self) -> dict:
+        return {"id": self.id, "kind": "delivery", "mode": self.mode, "event": self.event,
+                "action": self.action, "count": self.count, "hits": self.hits}
+
+
+@dataclass
+class Faults:
+    requests: list[RequestFault] = field(default_factory=list)
+    deliveries: list[DeliveryFault] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def add(self, spec: dict) -> dict:
+        """Add a fault from its JSON description (see README); returns it described."""
+        if spec.get("kind", "request") == "delivery" or "mode" in spec:
+            mode = spec.get("mode")
+            if mode not in DELIVERY_MODES:
+                raise ValueError(f"mode must be one of {DELIVERY_MODES}")
+            f = DeliveryFault(next(self._ids), mode, spec.get("event", "*"), spec.get("action"),
+                              _count(spec.get("count", 1)))
+            self.deliveries.append(f)
+            return f.describe()
+        status = spec.get("status")
+        if status is None and not spec.get("latency_ms"):
+            raise ValueError("a request fault needs a status or latency_ms")
+        if spec.get("secondary_rate_limit") and status is None:
+            status = 403
+        rf = RequestFault(
+            next(self._ids), str(spec.get("method", "*")).upper(), re.compile(spec.get("path", ".*")),
+            int(status) if status is not None else None, _count(spec.get("count", 1)),
+            spec.get("retry_after"), int(spec.get("latency_ms", 0)), bool(spec.get("secondary_rate_limit")),
+            spec.get("body"))
+        self.requests.append(rf)
+        return rf.describe()
+
+    def match_request(self, method: str, path: str) -> RequestFault | None:
+        for f in self.requests:
+            if f.method not in ("*", method.upper()) or not f.path.search(path):
+                continue
+            f.hits += 1
+            if f.count is not None:
+                f.count -= 1
+                if f.count <= 0:
+                    self.requests.remove(f)
+            return f
+        return None
+
+    def match_delivery(self, event: str, action: str | None) -> DeliveryFault | None:
+        for f in self.deliveries:
+            if f.event not in ("*", event) or (f.action is not None and f.action != action):
+                continue
+            f.hits += 1
+            if f.count is not None:
+                f.count -= 1
+                if f.count <= 0:
+                    self.deliveries.remove(f)
+            return f
+        return None
+
+    def remove(self, fault_id: int) -> bool:
+        before = len(self.requests) + len(self.deliveries)
+        self.requests = [f for f in self.requests if f.id != fault_id]
+        self.deliveries = [f for f in self.deliveries if f.id != fault_id]
+        return before != len(self.requests) + len(self.deliveries)
+
+    def clear(self) -> None:
+        self.requests.clear()
+        self.deliveries.clear()
+
+    def describe(self) -> list[dict]:
+        return [f.describe() for f in self.requests] + [f.describe() for f in self.deliveries]
+
+
+def _count(value) -> int | None:
+    return None if value in (None, 0, "always") else int(value)
