@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from bot import database
+from bot import api, api_conflicts, database, github, metrics, queue, reconcile, routing, status_page, webhook
 from bot.config import Config
 
 CONFIG = web.AppKey("config", Config)
@@ -31,4 +31,15 @@ def create_app(config: Config, pool: asyncpg.Pool, *, background: bool = True) -
     app[CONFIG] = config
     app[POOL] = pool
     app.router.add_get("/healthz", healthz)
+    # Intake and the queue (issue 4). Order matters for shutdown, which runs in reverse:
+    # timers and intake stop first, then the workers, then the GitHub session closes.
+    routing.setup(app)
+    github.setup(app)
+    queue.setup(app, background=background)
+    webhook.setup(app)
+    reconcile.setup(app, background=background)
+    metrics.setup(app)
+    api.setup(app)  # the HNP API under /api (issue 6)
+    api_conflicts.setup(app)  # conflicts and drift under /api (issue 7)
+    status_page.setup(app)
     return app

@@ -1,0 +1,403 @@
+"""The durable job queue (the `job` table) and the workers that run it inside `serve`.
+
+How work is ordered
+    Every job has an ordering_key. Jobs that share a key run one at a time, in the order they
+    were queued; different keys run side by side. Keys in use:
+      - 'fabric:<id>'   work on one fabric (ingest, sync, publish): one writer per fabric.
+      - 'repo:<owner/name>' (lower case)   webhook deliveries about a repository.
+      - 'installation:<id>'   installation events without a repository.
+      - 'delivery:<id>'   any other delivery.
+    A webhook handler that does fabric work should queue a 'fabric:<id>' job for it
+    (`await ctx.enqueue(kind, payload, fabric_id=...)`) rather than do it inline: deliveries of
+    one repository run in delivery order, so the fabric jobs they queue are queued in that
+    order too, and they then also run in order with API syncs and reconciles of the fabric.
+
+Failure
+    A handler that raises is retried with exponential backoff and jitter until max_attempts,
+    then the job is 'dead' (logged at error level with its delivery id, listed by
+    `list_dead_jobs`, and its delivery's outcome is 'dead'). `RetryLater(seconds)` (raised e.g.
+    by the GitHub layer when a rate limit is exhausted) defers the job without spending an
+    attempt: waiting for GitHub is not a failure of the job.
+
+Leases
+    A taken job is leased to one worker; the lease is renewed while the handler runs. A worker
+    that dies (SIGKILL, lost machine) stops renewing; when the lease expires any process
+    reclaims the job and runs it again. A job interrupted by a clean shutdown is handed back
+    at once, its attempt not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator
+
+import asyncpg
+from aiohttp import web
+from gidgethub import routing, sansio
+
+from bot import logs
+from bot.config import Config
+from bot.storage import deliveries as delivery_store
+from bot.storage import jobs as job_store
+from bot.storage.jobs import Job
+
+if TYPE_CHECKING:
+    from bot.github import GitHub
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """Run this job again after `seconds`, without counting a failed attempt."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        self.seconds = max(0.0, float(seconds))
+        self.reason = reason
+        super().__init__(f"retry in {self.seconds:.0f} s" + (f": {reason}" if reason else ""))
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    lease_seconds: float = 60.0        # a dead worker's job is retried this long after it died
+    heartbeat_seconds: float = 20.0    # lease renewal interval (well inside the lease)
+    poll_seconds: float = 2.0          # fallback when no wake-up arrives (NOTIFY lost, timers)
+    reclaim_seconds: float = 5.0       # how often a process looks for expired leases
+    backoff_base: float = 5.0          # first retry after ~this, doubling each attempt
+    backoff_max: float = 900.0
+
+    @classmethod
+    def for_lease(cls, lease_seconds: float, **changes: float) -> "QueueSettings":
+        """Settings scaled to a lease (tests use short ones)."""
+        values = dict(lease_seconds=lease_seconds, heartbeat_seconds=lease_seconds / 3,
+                      reclaim_seconds=max(0.05, lease_seconds / 4), poll_seconds=min(2.0, lease_seconds / 2))
+        values.update(changes)
+        return cls(**values)
+
+
+# The settings `serve` uses. A test harness may replace it before the app starts.
+DEFAULT_SETTINGS = QueueSettings()
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: half the doubled delay fixed, half random, so retries
+    of many jobs failing together spread out instead of arriving as one wave."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay / 2 + rand() * delay / 2
+
+
+# --- what handlers receive ------------------------------------------------------------------
+
+@dataclass
+class JobContext:
+    """Everything a job handler (or a webhook event handler, as its second argument) needs:
+    no globals. `github` is None only in processes started without GitHub settings."""
+
+    pool: asyncpg.Pool
+    config: Config
+    github: "GitHub | None"
+    job: Job
+    router: routing.Router | None = None
+
+    async def enqueue(self, kind: str, payload: dict[str, Any] | None = None, **options: Any) -> int | None:
+        """Queue follow-up work (same arguments as `enqueue`)."""
+        return await enqueue(self.pool, kind, payload, **options)
+
+
+JobHandler = Callable[[JobContext], Awaitable[None]]
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+def register_job_handler(kind: str, handler: JobHandler) -> JobHandler:
+    """Make `handler(ctx)` the one that runs jobs of `kind`. Usable as a plain call at import
+    time of the owning module. Registering a kind again replaces the handler."""
+    _HANDLERS[kind] = handler
+    return handler
+
+
+def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Decorator form of register_job_handler."""
+    return lambda handler: register_job_handler(kind, handler)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+async def enqueue(db: asyncpg.Pool | asyncpg.Connection, kind: str, payload: dict[str, Any] | None = None, *,
+                  ordering_key: str | None = None, fabric_id: int | None = None,
+                  delivery_id: str | None = None, operation_id: uuid.UUID | None = None,
+                  max_attempts: int = 8, delay: float = 0.0, dedupe_key: str | None = None) -> int | None:
+    """Queue a job; returns its id, or None when an unfinished job already has `dedupe_key`.
+
+    ordering_key defaults to 'fabric:<fabric_id>'; a job with neither gets a key of its own
+    (it orders with nothing). Pass a connection inside a transaction to queue atomically with
+    other writes (workers are woken when that transaction commits)."""
+    if ordering_key is None:
+        ordering_key = f"fabric:{fabric_id}" if fabric_id is not None else f"job:{uuid.uuid4()}"
+    return await job_store.insert(
+        db, kind=kind, ordering_key=ordering_key, payload=payload or {}, fabric_id=fabric_id,
+        delivery_id=delivery_id, operation_id=operation_id, max_attempts=max_attempts,
+        run_after_seconds=delay, dedupe_key=dedupe_key,
+    )
+
+
+async def list_dead_jobs(pool: asyncpg.Pool | asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs that used up their attempts, newest first (for the API and operators)."""
+    return await job_store.list_dead(pool, limit=limit)
+
+
+# --- the built-in 'webhook' job: dispatch a stored delivery through the router ---------------
+
+async def run_webhook_job(ctx: JobContext) -> None:
+    row = await delivery_store.get(ctx.pool, ctx.job.delivery_id)
+    if row is None:  # the delivery was deleted (retention); nothing left to do
+        return
+    event = sansio.Event(json.loads(bytes(row["body"])), event=row["event"], delivery_id=row["delivery_id"])
+    if ctx.router is None:
+        raise RuntimeError("no event router configured")
+    await ctx.router.dispatch(event, ctx)
+
+
+register_job_handler("webhook", run_webhook_job)
+
+
+# --- workers -------------------------------------------------------------------------------
+
+@dataclass
+class Workers:
+    """`count` workers in this process, taking jobs from the shared queue."""
+
+    pool: asyncpg.Pool
+    config: Config
+    router: routing.Router | None = None
+    github: "GitHub | None" = None
+    count: int = 4
+    settings: QueueSettings = field(default_factory=lambda: DEFAULT_SETTINGS)
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+
+    def __post_init__(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._listen_conn: asyncpg.Connection | None = None
+        self._stopping = False
+        self.jobs_run = 0
+
+    def wake(self) -> None:
+        """New work may be waiting (called after a commit in this process, or on NOTIFY)."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        await self._listen()
+        self._tasks = [asyncio.create_task(self._work(f"{self.name}/{i}"), name=f"worker-{i}")
+                       for i in range(self.count)]
+        self._tasks.append(asyncio.create_task(self._reclaim_loop(), name="job-reclaimer"))
+        log.info("started %d job workers (%s)", self.count, self.name)
+
+    async def stop(self) -> None:
+        """Stop taking work; jobs in progress are interrupted and handed back to the queue."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._listen_conn is not None:
+            try:
+                await self._listen_conn.remove_listener(job_store.CHANNEL, self._on_notify)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                pass
+            await self.pool.release(self._listen_conn)
+            self._listen_conn = None
+
+    async def _listen(self) -> None:
+        """LISTEN on a held pool connection so other processes' commits wake us at once."""
+        if self._listen_conn is not None and not self._listen_conn.is_closed():
+            return
+        try:
+            conn = await self.pool.acquire()
+            await conn.add_listener(job_store.CHANNEL, self._on_notify)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            log.warning("cannot LISTEN for new jobs (%s); polling only", error.__class__.__name__)
+            return
+        self._listen_conn = conn
+
+    def _on_notify(self, *args: object) -> None:
+        self._wakeup.set()
+
+    async def _reclaim_loop(self) -> None:
+        while True:
+            try:
+                await self.reclaim()
+                if self._listen_conn is None or self._listen_conn.is_closed():
+                    if self._listen_conn is not None:
+                        await self.pool.release(self._listen_conn)
+                        self._listen_conn = None
+                    await self._listen()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                log.warning("job reclaim failed: %s", error.__class__.__name__)
+            await asyncio.sleep(self.settings.reclaim_seconds)
+
+    async def reclaim(self) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await job_store.reclaim_expired(conn)
+        for row in rows:
+            if row["status"] == "dead":
+                log.error("job %d (%s) is dead: %s", row["id"], row["kind"], row["last_error"],
+                          extra={"delivery_id": row["delivery_id"]})
+            else:
+                log.warning("job %d (%s) reclaimed: %s", row["id"], row["kind"], row["last_error"],
+                            extra={"delivery_id": row["delivery_id"]})
+        if rows:
+            self.wake()
+        return len(rows)
+
+    async def _work(self, worker: str) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                ran = await self.run_one(worker)
+            except asyncio.CancelledError:
+                raise
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                log.warning("taking a job failed (%s); retrying", error.__class__.__name__)
+                ran = False
+            if ran:
+                continue
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.settings.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def run_one(self, worker: str | None = None) -> bool:
+        """Take one job and run it to its end. False when nothing was runnable."""
+        worker = worker or f"{self.name}/manual"
+        async with self.pool.acquire() as conn:
+            job = await job_store.take(conn, worker=worker, lease_seconds=self.settings.lease_seconds)
+        if job is None:
+            return False
+        await self._run(job, worker)
+        self.jobs_run += 1
+        return True
+
+    async def _run(self, job: Job, worker: str) -> None:
+        ctx = JobContext(pool=self.pool, config=self.config, github=self.github, job=job, router=self.router)
+        handler = _HANDLERS.get(job.kind)
+        with logs.context(delivery_id=job.delivery_id,
+                          operation_id=str(job.operation_id) if job.operation_id else None,
+                          fabric=str(job.fabric_id) if job.fabric_id is not None else None):
+            task = asyncio.current_task()
+            lease_lost = asyncio.Event()
+            heartbeat = asyncio.create_task(self._heartbeat(job, worker, task, lease_lost))
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler is registered for job kind {job.kind!r}")
+                await handler(ctx)
+            except RetryLater as later:
+                heartbeat.cancel()
+                log.info("job %d (%s) deferred %.1f s: %s", job.id, job.kind, later.seconds, later.reason)
+                await job_store.retry(self.pool, job, worker=worker, delay_seconds=later.seconds,
+                                      error=str(later), count_attempt=False)
+            except asyncio.CancelledError:
+                heartbeat.cancel()
+                if lease_lost.is_set() and not self._stopping:
+                    # Someone else owns the job now; drop our run quietly.
+                    log.warning("job %d (%s) lost its lease; abandoned", job.id, job.kind)
+                    task.uncancel()
+                    return
+                await asyncio.shield(job_store.release(self.pool, job, worker=worker))
+                log.info("job %d (%s) handed back at shutdown", job.id, job.kind)
+                raise
+            except Exception as error:  # a handler's failure is the job's, never the worker's
+                heartbeat.cancel()
+                await self._failed(job, worker, error)
+            else:
+                heartbeat.cancel()
+                async with self.pool.acquire() as conn:
+                    if not await job_store.finish(conn, job, worker=worker):
+                        log.warning("job %d (%s) finished after its lease was lost", job.id, job.kind)
+            finally:
+                heartbeat.cancel()
+
+    async def _failed(self, job: Job, worker: str, error: Exception) -> None:
+        reason = f"{error.__class__.__name__}: {error}"[:2000]
+        if job.attempts >= job.max_attempts:
+            async with self.pool.acquire() as conn:
+                await job_store.bury(conn, job, worker=worker, error=reason)
+            log.error("job %d (%s) is dead after %d attempts: %s", job.id, job.kind, job.attempts, reason,
+                      exc_info=error)
+            return
+        delay = backoff_delay(job.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_max)
+        await job_store.retry(self.pool, job, worker=worker, delay_seconds=delay, error=reason)
+        log.warning("job %d (%s) attempt %d/%d failed, retrying in %.1f s: %s", job.id, job.kind,
+                    job.attempts, job.max_attempts, delay, reason)
+
+    async def _heartbeat(self, job: Job, worker: str, task: asyncio.Task | None, lost: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                mine = await job_store.renew_lease(self.pool, job.id, worker=worker,
+                                                   lease_seconds=self.settings.lease_seconds)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                log.warning("lease renewal of job %d failed (%s)", job.id, error.__class__.__name__)
+                continue
+            if not mine:
+                lost.set()
+                if task is not None:
+                    task.cancel()
+                return
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Run jobs in this task until none is runnable (tests and the CLI)."""
+        async with asyncio.timeout(timeout):
+            while await self.run_one():
+                pass
+
+
+# --- aiohttp wiring --------------------------------------------------------------------------
+
+WORKERS = web.AppKey("workers", Workers)
+
+
+def setup(app: web.Application, *, background: bool = True) -> None:
+    """Create the workers (always, so intake can wake them) and run them with the app when
+    `background` is set."""
+    from bot import routing
+    from bot.app import CONFIG, POOL
+
+    config = app[CONFIG]
+    workers = Workers(pool=app[POOL], config=config, count=config.workers, settings=DEFAULT_SETTINGS)
+    app[WORKERS] = workers
+
+    async def run_workers(app: web.Application):
+        from bot.github import GITHUB
+
+        # Read at start-up, so a test may swap the router or GitHub layer after create_app.
+        workers.router = app.get(routing.ROUTER)
+        workers.github = app.get(GITHUB)
+        await workers.start()
+        yield
+        await workers.stop()
+
+    if background:
+        app.cleanup_ctx.append(run_workers)
+
+
+@contextlib.contextmanager
+def job_handler_override(kind: str, handler: JobHandler) -> Iterator[None]:
+    """Run `kind` jobs with `handler` inside the block (tests standing in for a real one)."""
+    previous = _HANDLERS.get(kind)
+    _HANDLERS[kind] = handler
+    try:
+        yield
+    finally:
+        if previous is None:
+            _HANDLERS.pop(kind, None)
+        else:
+            _HANDLERS[kind] = previous

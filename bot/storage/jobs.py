@@ -1,0 +1,267 @@
+"""The job queue table: plain SQL for enqueue, take, finish, retry, reclaim.
+
+A job is taken only when it heads its ordering_key: no other job of the key is running and
+no earlier one still waits. That makes the jobs of one key (one fabric, one repository) run
+one at a time in id order, while different keys run side by side.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every process
+# Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
+# two-int advisory key space never meets the one-bigint space the migrations lock uses).
+_KEY_LOCK_SPACE = 0x686E_6A6F  # "hnjo"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    ordering_key: str
+    fabric_id: int | None
+    delivery_id: str | None
+    operation_id: uuid.UUID | None
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+
+
+_JOB_COLUMNS = ("id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, "
+                "max_attempts, created_at")
+
+
+def _job(row: asyncpg.Record) -> Job:
+    return Job(**dict(row))
+
+
+async def insert(db: Executor, *, kind: str, ordering_key: str, payload: dict[str, Any],
+                 fabric_id: int | None, delivery_id: str | None, operation_id: uuid.UUID | None,
+                 max_attempts: int, run_after_seconds: float, dedupe_key: str | None) -> int | None:
+    """Queue a job and notify workers; None when an unfinished job has the same dedupe_key."""
+    return await db.fetchval(
+        """
+        WITH j AS (
+            INSERT INTO job (kind, ordering_key, payload, fabric_id, delivery_id, operation_id,
+                             max_attempts, run_after, dedupe_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second', $9)
+            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
+            DO NOTHING
+            RETURNING id
+        )
+        SELECT id FROM j, pg_notify($10, '')
+        """,
+        kind, ordering_key, payload, fabric_id, delivery_id, operation_id, max_attempts,
+        run_after_seconds, dedupe_key, CHANNEL,
+    )
+
+
+async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> int | None:
+    """Queue a `kind` job unless one was queued in the last `every_seconds` (by any process)
+    or one is still unfinished. Returns the new job's id, or None."""
+    return await db.fetchval(
+        """
+        WITH j AS (
+            INSERT INTO job (kind, ordering_key, dedupe_key)
+            SELECT $1, $1, $1
+            WHERE NOT EXISTS (SELECT 1 FROM job WHERE kind = $1
+                              AND created_at > now() - $2 * interval '1 second')
+            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
+            DO NOTHING
+            RETURNING id
+        )
+        SELECT id FROM j, pg_notify($3, '')
+        """,
+        kind, every_seconds, CHANNEL,
+    )
+
+
+# Candidate: queued, due, and heading its key. SKIP LOCKED lets other takers pass over it.
+_PICK = f"""
+SELECT {_JOB_COLUMNS} FROM job j
+WHERE j.status = 'queued' AND j.run_after <= now()
+  AND NOT EXISTS (
+      SELECT 1 FROM job e
+      WHERE e.ordering_key = j.ordering_key AND e.id <> j.id
+        AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
+ORDER BY j.id
+LIMIT 1
+FOR UPDATE OF j SKIP LOCKED
+"""
+
+_STILL_HEAD = """
+SELECT NOT EXISTS (
+    SELECT 1 FROM job e
+    WHERE e.ordering_key = $1 AND e.id <> $2
+      AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $2)))
+"""
+
+
+async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -> Job | None:
+    """Lease the next runnable job to `worker`, or None when there is none."""
+    for _ in range(5):
+        async with conn.transaction():
+            row = await conn.fetchrow(_PICK)
+            if row is None:
+                return None
+            # The pick's snapshot may predate another taker's commit of a job with the same key
+            # (e.g. a job that committed late with a lower id). Serialise takers of this key and
+            # look again with a fresh snapshot, so two jobs of one key never run at once.
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                               _KEY_LOCK_SPACE, row["ordering_key"])
+            if not await conn.fetchval(_STILL_HEAD, row["ordering_key"], row["id"]):
+                continue  # someone else holds the key now; the next pick skips it
+            leased = await conn.fetchrow(
+                f"""
+                UPDATE job SET status = 'running', attempts = attempts + 1, leased_by = $2,
+                       lease_expires_at = now() + $3 * interval '1 second'
+                WHERE id = $1
+                RETURNING {_JOB_COLUMNS}
+                """,
+                row["id"], worker, lease_seconds,
+            )
+            return _job(leased)
+    return None
+
+
+async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: float) -> bool:
+    """Extend the lease; False when the job is no longer ours (reclaimed after expiry)."""
+    status = await db.execute(
+        "UPDATE job SET lease_expires_at = now() + $3 * interval '1 second' "
+        "WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+        job_id, worker, lease_seconds,
+    )
+    return status == "UPDATE 1"
+
+
+async def finish(conn: asyncpg.Connection, job: Job, *, worker: str) -> bool:
+    """Mark the job done (and its delivery processed) in one transaction."""
+    async with conn.transaction():
+        status = await conn.execute(
+            "UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, "
+            "last_error = NULL WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+            job.id, worker,
+        )
+        if status != "UPDATE 1":
+            return False
+        if job.delivery_id is not None:
+            await conn.execute(
+                "UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL "
+                "WHERE delivery_id = $1 AND outcome = 'pending'",
+                job.delivery_id,
+            )
+        # Jobs waiting behind this one on its key may run now.
+        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    return True
+
+
+async def retry(db: Executor, job: Job, *, worker: str, delay_seconds: float, error: str,
+                count_attempt: bool = True) -> bool:
+    """Put the job back in the queue to run after delay_seconds."""
+    status = await db.execute(
+        """
+        UPDATE job SET status = 'queued', lease_expires_at = NULL, leased_by = NULL,
+               run_after = now() + $3 * interval '1 second', last_error = $4,
+               attempts = CASE WHEN $5 THEN attempts ELSE greatest(attempts - 1, 0) END
+        WHERE id = $1 AND leased_by = $2 AND status = 'running'
+        """,
+        job.id, worker, delay_seconds, error, count_attempt,
+    )
+    if job.delivery_id is not None and count_attempt:
+        await db.execute(
+            "UPDATE webhook_delivery SET detail = $2 WHERE delivery_id = $1 AND outcome = 'pending'",
+            job.delivery_id, f"attempt {job.attempts} failed: {error}",
+        )
+    return status == "UPDATE 1"
+
+
+async def bury(conn: asyncpg.Connection, job: Job, *, worker: str, error: str) -> bool:
+    """The job used up its attempts: mark it (and its delivery) dead."""
+    async with conn.transaction():
+        status = await conn.execute(
+            "UPDATE job SET status = 'dead', finished_at = now(), lease_expires_at = NULL, "
+            "last_error = $3 WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+            job.id, worker, error,
+        )
+        if status != "UPDATE 1":
+            return False
+        if job.delivery_id is not None:
+            await conn.execute(
+                "UPDATE webhook_delivery SET outcome = 'dead', processed_at = now(), detail = $2 "
+                "WHERE delivery_id = $1 AND outcome = 'pending'",
+                job.delivery_id, error,
+            )
+        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    return True
+
+
+async def reclaim_expired(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Jobs whose worker vanished (lease expired): back to the queue, or dead when out of
+    attempts. Returns (id, kind, delivery_id, status) of each reclaimed job."""
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """
+            UPDATE job SET
+                status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+                finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
+                lease_expires_at = NULL,
+                last_error = 'the worker ' || coalesce(leased_by, '?') || ' stopped answering (lease expired)',
+                run_after = now()
+            WHERE id IN (SELECT id FROM job WHERE status = 'running' AND lease_expires_at < now()
+                         FOR UPDATE SKIP LOCKED)
+            RETURNING id, kind, delivery_id, status, last_error
+            """
+        )
+        dead = [r["delivery_id"] for r in rows if r["status"] == "dead" and r["delivery_id"]]
+        if dead:
+            await conn.execute(
+                "UPDATE webhook_delivery SET outcome = 'dead', processed_at = now(), "
+                "detail = 'the job ran out of attempts (lease expired)' "
+                "WHERE delivery_id = ANY($1::text[]) AND outcome = 'pending'",
+                dead,
+            )
+        if rows:
+            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    return rows
+
+
+async def release(db: Executor, job: Job, *, worker: str) -> bool:
+    """Shutdown interrupted the job: give it back untouched (the attempt does not count)."""
+    status = await db.execute(
+        "UPDATE job SET status = 'queued', lease_expires_at = NULL, leased_by = NULL, run_after = now(), "
+        "attempts = greatest(attempts - 1, 0) WHERE id = $1 AND leased_by = $2 AND status = 'running'",
+        job.id, worker,
+    )
+    return status == "UPDATE 1"
+
+
+async def seconds_until_next(db: Executor) -> float | None:
+    """Seconds until the earliest queued job is due (negative if overdue), None if none."""
+    return await db.fetchval(
+        "SELECT extract(epoch FROM min(run_after) - now())::float8 FROM job WHERE status = 'queued'")
+
+
+async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        """
+        SELECT id, kind, ordering_key, fabric_id, delivery_id, operation_id, attempts, last_error,
+               created_at, finished_at
+        FROM job WHERE status = 'dead' ORDER BY finished_at DESC, id DESC LIMIT $1
+        """,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def counts(db: Executor) -> dict[str, int]:
+    rows = await db.fetch("SELECT status, count(*) AS n FROM job GROUP BY status")
+    return {r["status"]: r["n"] for r in rows}

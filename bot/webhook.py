@@ -1,0 +1,241 @@
+"""POST /webhook: verify, store, queue, acknowledge. No GitHub call happens here.
+
+Answers (always JSON):
+  202 {"status": "queued"}      stored with a 'webhook' job (the job runs after the answer)
+  202 {"status": "duplicate"}   this X-GitHub-Delivery was stored before: not processed again
+  202 {"status": "ignored"}     no handler for this event/action: stored with outcome
+                                'ignored' and no job (the delivery table records every delivery)
+  400 bad_request               body not JSON (or not an object), X-GitHub-Event or
+                                X-GitHub-Delivery missing or malformed
+  401 bad_signature             X-Hub-Signature-256 missing or wrong; a sha1-only signature is
+                                not accepted. Nothing is stored.
+  413 too_large                 body over 25 MB
+  415 unsupported_media_type    neither application/json nor form-encoded
+  503 unavailable               the database did not take the delivery (GitHub may redeliver;
+                                reconciliation catches what is lost)
+
+Durability with throughput: concurrent deliveries are group-committed. Each request hands
+its row to one writer task and waits; the writer takes everything waiting (up to a batch
+limit), stores it with one INSERT statement (deliveries and jobs together, atomically) and
+then answers all of them. Under load a commit carries many deliveries; when idle, one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.parse
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from gidgethub import BadRequest, ValidationFailure, routing, sansio
+
+from bot.storage import deliveries as delivery_store
+from bot.storage.deliveries import NewDelivery
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def ordering_key(event: sansio.Event) -> str:
+    """Deliveries about one repository run in delivery order (see bot.queue)."""
+    data = event.data
+    repository = data.get("repository")
+    if isinstance(repository, dict) and repository.get("full_name"):
+        return f"repo:{repository['full_name'].lower()}"
+    installation = data.get("installation")
+    if isinstance(installation, dict) and installation.get("id"):
+        return f"installation:{installation['id']}"
+    return f"delivery:{event.delivery_id}"
+
+
+def describe(event: sansio.Event, key: str | None, body: bytes) -> NewDelivery:
+    data = event.data
+    installation = data.get("installation")
+    repository = data.get("repository")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    action = data.get("action")
+    return NewDelivery(
+        delivery_id=event.delivery_id,
+        event=event.event,
+        action=action if isinstance(action, str) else None,
+        installation_id=installation_id if isinstance(installation_id, int) else None,
+        repository=repository.get("full_name") if isinstance(repository, dict) else None,
+        body=body,
+        ordering_key=key,
+    )
+
+
+class DeliveryWriter:
+    """Group commit of webhook deliveries (one writer task, batches of up to max_batch)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 256, on_commit=None) -> None:
+        self.pool = pool
+        self.max_batch = max_batch
+        self.on_commit = on_commit
+        self._queue: asyncio.Queue[tuple[NewDelivery, asyncio.Future]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self.batches = 0  # how many commits carried the deliveries (for benchmarks)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="delivery-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            # Requests still waiting get their commit before the writer goes away.
+            try:
+                await asyncio.wait_for(self._queue.join(), timeout=5)
+            except TimeoutError:
+                log.warning("stopped with webhook deliveries not yet stored")
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def store(self, delivery: NewDelivery) -> bool:
+        """Durably store the delivery (and its job). True if new, False if a redelivery."""
+        if self._task is None:  # not running inside an app (CLI, tests): commit alone
+            return bool(await delivery_store.insert_batch(self.pool, [delivery]))
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((delivery, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[tuple[NewDelivery, asyncio.Future]]) -> None:
+        unique: dict[str, NewDelivery] = {}
+        for delivery, _ in batch:
+            unique.setdefault(delivery.delivery_id, delivery)
+        try:
+            new = await delivery_store.insert_batch(self.pool, list(unique.values()))
+        except Exception as failure:  # every waiting request learns it was not stored
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        self.batches += 1
+        answered: set[str] = set()
+        for delivery, future in batch:
+            first = delivery.delivery_id not in answered
+            answered.add(delivery.delivery_id)
+            if not future.done():
+                future.set_result(first and delivery.delivery_id in new)
+        if self.on_commit is not None and new:
+            self.on_commit()
+
+
+WRITER = web.AppKey("delivery_writer", DeliveryWriter)
+
+
+def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool) -> sansio.Event | web.Response:
+    headers = request.headers
+    signature = headers.get("X-Hub-Signature-256")
+    # Only what gidgethub should see: never the sha1 X-Hub-Signature, which is not accepted.
+    given: dict[str, str] = {k.lower(): v for k, v in headers.items()
+                             if k.lower() in ("content-type", "x-github-event", "x-github-delivery")}
+    if signature is not None:
+        given["x-hub-signature-256"] = signature
+    if signature is None:
+        if not insecure:
+            detail = ("only a sha1 X-Hub-Signature was sent; X-Hub-Signature-256 is required"
+                      if "X-Hub-Signature" in headers else "X-Hub-Signature-256 is missing")
+            return error(401, "bad_signature", detail)
+        secret = None  # development mode: unsigned deliveries are accepted
+    elif secret is None:
+        if not insecure:
+            return error(401, "bad_signature", "no webhook secret is configured")
+        del given["x-hub-signature-256"]
+    try:
+        event = sansio.Event.from_http(given, body, secret=secret)
+    except ValidationFailure:
+        return error(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+    except BadRequest:  # gidgethub could not decode the body
+        if request.content_type in ("application/json", "application/x-www-form-urlencoded"):
+            return error(400, "bad_request", "the body is not valid JSON")
+        return error(415, "unsupported_media_type", "Content-Type must be application/json")
+    except KeyError as missing:
+        return error(400, "bad_request", f"the {missing.args[0]} header is missing")
+    if not isinstance(event.data, dict):
+        return error(400, "bad_request", "the body is not a JSON object")
+    if not event.event or not event.delivery_id or len(event.delivery_id) > 100:
+        return error(400, "bad_request", "X-GitHub-Event and X-GitHub-Delivery must be non-empty "
+                                         "(a delivery id is at most 100 characters)")
+    return event
+
+
+def _stored_body(request: web.Request, body: bytes) -> bytes:
+    """The JSON as received; form-encoded deliveries keep their JSON `payload` field."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return urllib.parse.parse_qs(body.decode())["payload"][0].encode()
+    return body
+
+
+async def receive(request: web.Request) -> web.Response:
+    from bot.app import CONFIG  # bot.app imports this module
+    from bot.routing import ROUTER
+
+    config = request.app[CONFIG]
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return error(413, "too_large", "the body is over 25 MB")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return error(413, "too_large", "the body is over 25 MB")
+    secret = config.github_webhook_secret.reveal() if config.github_webhook_secret else None
+    event = _parse(request, body, secret, config.insecure_webhooks)
+    if isinstance(event, web.Response):
+        if event.status == 401:
+            log.warning("refused a webhook delivery: bad signature",
+                        extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
+        return event
+
+    router: routing.Router | None = request.app.get(ROUTER)
+    handled = bool(router and router.fetch(event))
+    delivery = describe(event, ordering_key(event) if handled else None, _stored_body(request, body))
+    try:
+        new = await request.app[WRITER].store(delivery)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
+        log.error("could not store webhook delivery: %s", failure.__class__.__name__,
+                  extra={"delivery_id": event.delivery_id})
+        return error(503, "unavailable", "the delivery could not be stored; try again")
+    status = "duplicate" if not new else ("queued" if handled else "ignored")
+    log.debug("webhook %s (%s) %s", event.event, event.data.get("action"), status,
+              extra={"delivery_id": event.delivery_id})
+    return web.json_response({"status": status, "delivery_id": event.delivery_id}, status=202)
+
+
+def setup(app: web.Application) -> None:
+    from bot.app import POOL
+
+    def wake_workers() -> None:
+        from bot.queue import WORKERS
+
+        workers = app.get(WORKERS)
+        if workers is not None:
+            workers.wake()
+
+    writer = DeliveryWriter(app[POOL], on_commit=wake_workers)
+    app[WRITER] = writer
+
+    async def run_writer(app: web.Application):
+        await writer.start()
+        yield
+        await writer.stop()
+
+    app.cleanup_ctx.append(run_writer)
+    app.router.add_post("/webhook", receive)

@@ -1,0 +1,110 @@
+"""Workers in separate processes sharing one database: a killed worker's job is finished by
+another process once its lease expires, and two `serve` processes run each job once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from bot.queue import enqueue
+from tests.conftest import free_port, test_private_key_pem, wait_for
+
+HELPER = Path(__file__).with_name("worker_proc.py")
+
+
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "GITHUB_APP_ID": "1",
+        "GITHUB_PRIVATE_KEY": test_private_key_pem(),
+        "GITHUB_WEBHOOK_SECRET": "webhook-secret-processes",
+        "HNP_API_TOKEN": "api-token-processes-123",
+        "GITHUB_API_URL": "http://127.0.0.1:9",
+        "HNP_GITOPS_LOG_FORMAT": "text",
+        "RECONCILE_INTERVAL": "3600",
+    }
+
+
+def start(tmp_path, database_url, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(HELPER), *args], env=env(tmp_path, database_url),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc: subprocess.Popen) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.communicate()[0]
+
+
+async def _tables(pool):
+    await pool.execute("CREATE TABLE proc_run (job_id bigint, pid int, attempts int, phase text)")
+
+
+async def test_a_job_whose_worker_is_killed_is_finished_by_another_process_after_the_lease(
+        tmp_path, database_url, pool):
+    await _tables(pool)
+    first = start(tmp_path, database_url, "worker", "--lease", "1.5", "--workers", "1")
+    second = None
+    try:
+        job_id = await enqueue(pool, "test.proc", {"hang_first": True}, ordering_key="fabric:1")
+        started = await wait_for(lambda: pool.fetchrow(
+            "SELECT pid FROM proc_run WHERE job_id = $1 AND phase = 'started'", job_id), timeout=30,
+            message="the first worker to start the job")
+        assert started["pid"] == first.pid
+        first.kill()  # SIGKILL: no clean-up, the lease stays until it expires
+        first.wait(timeout=10)
+        assert await pool.fetchval("SELECT status FROM job WHERE id = $1", job_id) == "running"
+
+        second = start(tmp_path, database_url, "worker", "--lease", "1.5", "--workers", "1")
+        finished = await wait_for(lambda: pool.fetchrow(
+            "SELECT pid, attempts FROM proc_run WHERE job_id = $1 AND phase = 'finished'", job_id), timeout=30,
+            message="another process to finish the job")
+        assert finished["pid"] == second.pid and finished["attempts"] == 2
+        job = await wait_for(lambda: pool.fetchrow(
+            "SELECT status, attempts, leased_by FROM job WHERE id = $1 AND status = 'done'", job_id), timeout=10)
+        assert str(second.pid) in job["leased_by"]
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+
+
+async def _healthy(port):
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                return response.status == 200
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+async def test_two_serve_processes_on_one_database_run_each_job_exactly_once(tmp_path, database_url, pool):
+    await _tables(pool)
+    ports = [free_port(), free_port()]
+    procs = [start(tmp_path, database_url, "serve", "--lease", "5", "--port", str(port)) for port in ports]
+    outputs = []
+    try:
+        for port in ports:
+            await wait_for(lambda: _healthy(port), timeout=30, message=f"serve on {port}")
+        for n in range(200):  # different keys, so both processes can take them side by side
+            await enqueue(pool, "test.proc", {"seconds": 0.01}, ordering_key=f"fabric:{n % 20}")
+        await wait_for(lambda: pool.fetchval("SELECT count(*) = 200 FROM job WHERE kind = 'test.proc' "
+                                             "AND status = 'done'"), timeout=60, message="200 jobs done")
+    finally:
+        outputs = [stop(p) for p in procs]
+    runs = await pool.fetch("SELECT job_id, count(*) AS n FROM proc_run GROUP BY job_id")
+    assert len(runs) == 200 and all(r["n"] == 1 for r in runs)
+    by_pid = dict(await pool.fetch("SELECT pid, count(*) FROM proc_run GROUP BY pid"))
+    assert set(by_pid) == {p.pid for p in procs}, by_pid  # both did work
+    assert all("Traceback" not in out for out in outputs), outputs
