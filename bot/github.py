@@ -42,6 +42,7 @@ from aiohttp import web
 from gidgethub import sansio
 from gidgethub.aiohttp import GitHubAPI
 
+from bot import metrics
 from bot.config import Config, Secret
 from bot.queue import RetryLater
 
@@ -292,6 +293,10 @@ class GitHub:
                 raise GitHubUnavailable(http.HTTPStatus.GATEWAY_TIMEOUT,
                                         f"GitHub did not answer {method} {path} ({failure.__class__.__name__})") from None
             log.debug("GitHub %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - began) * 1000)
+            metrics.record_github_call(
+                status, answer_headers.get("X-RateLimit-Remaining"), method=method,
+                installation_id=client.installation_id, rate_limit_reset=answer_headers.get("X-RateLimit-Reset"),
+                resource=answer_headers.get("X-RateLimit-Resource"), seconds=time.monotonic() - began)
             if status == 304:
                 client.counter.not_modified += 1
             self._note_limit(client.credential, answer_headers)

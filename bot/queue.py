@@ -29,6 +29,7 @@ Leases
 from __future__ import annotations
 
 import asyncio
+import time
 import contextlib
 import json
 import logging
@@ -43,7 +44,7 @@ import asyncpg
 from aiohttp import web
 from gidgethub import routing, sansio
 
-from bot import logs
+from bot import logs, metrics
 from bot.config import Config
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
@@ -295,11 +296,14 @@ class Workers:
             task = asyncio.current_task()
             lease_lost = asyncio.Event()
             heartbeat = asyncio.create_task(self._heartbeat(job, worker, task, lease_lost))
+            began, outcome = time.monotonic(), "failed"
             try:
                 if handler is None:
                     raise LookupError(f"no handler is registered for job kind {job.kind!r}")
                 await handler(ctx)
+                outcome = "done"
             except RetryLater as later:
+                outcome = "deferred"
                 heartbeat.cancel()
                 log.info("job %d (%s) deferred %.1f s: %s", job.id, job.kind, later.seconds, later.reason)
                 await job_store.retry(self.pool, job, worker=worker, delay_seconds=later.seconds,
@@ -324,6 +328,7 @@ class Workers:
                         log.warning("job %d (%s) finished after its lease was lost", job.id, job.kind)
             finally:
                 heartbeat.cancel()
+                metrics.record_job(job.kind, outcome, time.monotonic() - began)
 
     async def _failed(self, job: Job, worker: str, error: Exception) -> None:
         reason = f"{error.__class__.__name__}: {error}"[:2000]

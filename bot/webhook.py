@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import urllib.parse
 from typing import Any
 
@@ -32,6 +33,7 @@ import asyncpg
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, routing, sansio
 
+from bot import metrics
 from bot.storage import deliveries as delivery_store
 from bot.storage.deliveries import NewDelivery
 
@@ -238,4 +240,10 @@ def setup(app: web.Application) -> None:
         await writer.stop()
 
     app.cleanup_ctx.append(run_writer)
-    app.router.add_post("/webhook", receive)
+    async def timed_receive(request: web.Request) -> web.Response:
+        began = time.monotonic()
+        response = await receive(request)
+        metrics.record_webhook(response.status, time.monotonic() - began)
+        return response
+
+    app.router.add_post("/webhook", timed_receive)
