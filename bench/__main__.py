@@ -1,0 +1,285 @@
+"""Run every benchmark, check each against its target, print one summary and write the plot.
+
+    python -m bench [--only intake,freshness] [--skip publish] [--budget 600]
+
+Each benchmark runs as its own process (`python -m bench.<name>`), one after the other,
+printing its own table and writing bench/results/<name>.json. Then:
+  - bench/results/summary.json: the machine, every benchmark's exit code, duration and JSON,
+    and the target checks;
+  - one table with PASS / MISS per target (MISSING when a benchmark wrote no fresh JSON);
+  - bench/results/calls_and_time.png (bench/plot.py);
+  - the figures table in docs/performance.md, between its `figures` markers.
+The exit code is 0 when every benchmark ran, whatever the targets say (the table says that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.common import RESULTS, ROOT, machine, print_table
+
+# name, JSON it writes (None: prints only), arguments, time limit in seconds
+BENCHMARKS: list[tuple[str, str | None, list[str], float]] = [
+    ("parse_validate", None, [], 120),
+    ("conflicts", "conflicts", [], 180),
+    ("publish", "publish", [], 300),
+    ("ingest", "ingest", [], 240),
+    ("intake", "intake", [], 300),
+    ("freshness", "freshness", [], 240),
+    ("memory", "memory", [], 240),
+]
+
+
+# --- target checks -------------------------------------------------------------------------
+
+Check = dict[str, Any]
+
+
+def _check(benchmark: str, target: str, measured: Any, ok: bool | None, detail: str = "") -> Check:
+    return {"benchmark": benchmark, "target": target, "measured": measured,
+            "result": "MISSING" if ok is None else ("PASS" if ok else "MISS"), "detail": detail}
+
+
+def check_publish(data: dict[str, Any]) -> list[Check]:
+    rows = data.get("results") or []
+    worst = max(rows, key=lambda r: r["bot"]["calls"])
+    base = max(rows, key=lambda r: r["n"])
+    ratio = base["baseline"]["calls"] / max(1, base["bot"]["calls"])
+    return [_check("publish", "<= 8 GitHub calls for every N (1..1,000)",
+                   f"max {worst['bot']['calls']} calls (N={worst['n']:,})", all(r["bot"]["calls"] <= 8 for r in rows),
+                   f"baseline {base['baseline']['calls']:,} calls at N={base['n']:,} ({ratio:,.0f}x); "
+                   f"bot {base['bot']['seconds']} s vs baseline {base['baseline']['seconds']} s")]
+
+
+def check_ingest(data: dict[str, Any]) -> list[Check]:
+    rows = data.get("rows") or []
+    worst_calls = max(rows, key=lambda r: r["api_calls"])
+    big = [r for r in rows if r.get("documents_parsed", 0) >= 10000]
+    out = [_check("ingest", "<= 6 GitHub calls for any size", f"max {worst_calls['api_calls']} calls",
+                  all(r["api_calls"] <= 6 for r in rows), worst_calls["case"])]
+    if big:
+        slow = max(big, key=lambda r: r["wall_s"])
+        out.append(_check("ingest", "10,000 documents ingested < 3 s", f"{slow['wall_s']} s (worst)",
+                          all(r["wall_s"] < 3 for r in big),
+                          "; ".join(f"{r['case']}: {r['wall_s']} s (db {r['database_ms']:.0f} ms)" for r in big)))
+    else:
+        out.append(_check("ingest", "10,000 documents ingested < 3 s", None, None, "no 10,000-document row"))
+    return out
+
+
+def check_conflicts(data: dict[str, Any]) -> list[Check]:
+    rows = [r for r in data.get("results") or [] if r.get("drafts", 0) >= 10000]
+    if not rows:
+        return [_check("conflicts", "10,000 drafts checked < 1 s", None, None, "no 10,000-draft row")]
+    seconds = max(max(r["seconds"].values()) for r in rows)
+    detail = ", ".join(f"{k} {v:.3f} s" for k, v in rows[0]["seconds"].items())
+    return [_check("conflicts", "10,000 drafts checked < 1 s", f"{seconds:.3f} s (slowest mode)", seconds < 1, detail)]
+
+
+def check_intake(data: dict[str, Any]) -> list[Check]:
+    serve, ceiling, ratio = data["serve"], data["ceiling"], data.get("ratio")
+    load = f"{data['settings']['count']:,} deliveries, concurrency {data['settings']['concurrency']}"
+    return [
+        _check("intake", ">= 0.5x the signature-only ceiling", f"{ratio}x", ratio is not None and ratio >= 0.5,
+               f"serve {serve['per_second']:,.0f}/s vs ceiling {ceiling['per_second']:,.0f}/s ({load})"),
+        _check("intake", "ack p99 < 25 ms", f"{serve['p99_ms']} ms", serve["p99_ms"] < 25,
+               f"p50 {serve['p50_ms']} ms, max {serve['max_ms']} ms; ceiling p99 {ceiling['p99_ms']} ms"),
+        _check("intake", "none lost (stored == acknowledged)",
+               f"{serve['stored_total']:,} stored / {serve['acknowledged_total']:,} acked", serve["lost"] == 0
+               and (serve["stored_total"] == serve["acknowledged_total"] or data["settings"]["client"] == "wrk")),
+    ]
+
+
+def check_freshness(data: dict[str, Any]) -> list[Check]:
+    fresh = data["fresh"]
+    return [_check("freshness", "git push -> database p99 < 1 s", f"{fresh['p99_ms']:.0f} ms",
+                   fresh["p99_ms"] < 1000 and data["resources_changed"] == len(data["pushes"]),
+                   f"p50 {fresh['p50_ms']:.0f} ms over {len(data['pushes'])} pushes "
+                   f"({data['settings']['documents']:,}-document fabric)")]
+
+
+def check_memory(data: dict[str, Any]) -> list[Check]:
+    return [_check("memory", "serve peak RSS < 300 MB ingesting 10,000 documents", f"{data['peak_mb']} MB",
+                   data["peak_mb"] < 300, "; ".join(f"{r['layout']}: {r['vmhwm_mb']} MB" for r in data["rows"]))]
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], list[Check]]] = {
+    "publish": check_publish, "ingest": check_ingest, "conflicts": check_conflicts, "intake": check_intake,
+    "freshness": check_freshness, "memory": check_memory,
+}
+TARGETS = {"publish": ["<= 8 GitHub calls for every N (1..1,000)"],
+           "ingest": ["<= 6 GitHub calls for any size", "10,000 documents ingested < 3 s"],
+           "conflicts": ["10,000 drafts checked < 1 s"],
+           "intake": [">= 0.5x the signature-only ceiling", "ack p99 < 25 ms", "none lost (stored == acknowledged)"],
+           "freshness": ["git push -> database p99 < 1 s"],
+           "memory": ["serve peak RSS < 300 MB ingesting 10,000 documents"]}
+
+
+def checks_for(name: str, data: dict[str, Any] | None, why: str) -> list[Check]:
+    if name not in CHECKS:
+        return []
+    if data is None:
+        return [_check(name, t, None, None, why) for t in TARGETS[name]]
+    try:
+        return CHECKS[name](data)
+    except (KeyError, TypeError, ValueError) as error:
+        return [_check(name, t, None, None, f"unexpected JSON ({error.__class__.__name__}: {error})")
+                for t in TARGETS[name]]
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def run_one(name: str, args: list[str], limit: float) -> dict[str, Any]:
+    print(f"\n=== {name} {'=' * max(3, 70 - len(name))}", flush=True)
+    began = time.monotonic()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env,
+                            start_new_session=True)
+    try:
+        code = proc.wait(limit)
+        reason = None if code == 0 else f"exit code {code}"
+    except subprocess.TimeoutExpired:
+        # SIGINT to its whole process group (serve, ghsim, the load generator): the benchmark's
+        # clean-up runs (KeyboardInterrupt), serve and ghsim stop as on Ctrl-C.
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        code, reason = None, f"stopped after its {limit:.0f} s limit"
+    return {"exit_code": code, "seconds": round(time.monotonic() - began, 1), "problem": reason}
+
+
+# --- docs/performance.md ------------------------------------------------------------------------
+
+DOC = ROOT / "docs" / "performance.md"
+START, END = "<!-- figures:start (written by python -m bench) -->", "<!-- figures:end -->"
+
+
+def figures_markdown(summary: dict[str, Any]) -> str:
+    m = summary["machine"]
+    lines = [f"Measured {summary['started'][:10]} on {m['nproc']} CPUs ({m['cpu_model']}), "
+             f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, PostgreSQL {m['postgresql']} "
+             f"(embedded); load average {m['loadavg_before'][0]} when the run began. "
+             f"`python -m bench` took {summary['total_seconds']:.0f} s.", "",
+             "| Benchmark | Target | Measured | Result | Detail |", "|---|---|---|---|---|"]
+    for c in summary["checks"]:
+        measured = c["measured"] if c["measured"] is not None else "-"
+        detail = str(c["detail"]).replace("|", "/")
+        lines.append(f"| {c['benchmark']} | {c['target']} | {measured} | **{c['result']}** | {detail} |")
+    return "\n".join(lines)
+
+
+def update_performance_doc(summary: dict[str, Any]) -> Path:
+    """Replace the figures between the markers of docs/performance.md (left alone without them)."""
+    text = DOC.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{DOC.name} has no figures markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{START}\n{figures_markdown(summary)}\n{END}{tail}")
+    return DOC
+
+
+def _previous_summary() -> dict[str, Any]:
+    try:
+        return json.loads((RESULTS / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="comma-separated benchmarks to run (default: all)")
+    parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+    names = [b[0] for b in BENCHMARKS]
+    chosen = args.only.split(",") if args.only else names
+    unknown = set(chosen) - set(names)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))} (choose from {', '.join(names)})")
+    skipped = set(args.skip.split(",")) - {""}
+
+    started = datetime.now(timezone.utc)
+    began = time.monotonic()
+    load_before = os.getloadavg()
+    runs: dict[str, Any] = {}
+    checks: list[Check] = []
+    for name, output, extra, limit in BENCHMARKS:
+        if name not in chosen or name in skipped:
+            continue
+        t0 = time.time()
+        run = run_one(name, extra, limit)
+        data, why = None, run["problem"] or "no JSON written"
+        if output is not None:
+            path = RESULTS / f"{output}.json"
+            if path.exists() and path.stat().st_mtime >= t0:
+                try:
+                    data = json.loads(path.read_text())
+                except ValueError as error:
+                    why = f"unreadable JSON: {error}"
+            run["json"] = str(path.relative_to(ROOT))
+        else:
+            run["json"] = None
+            run["note"] = "prints a table only; writes no JSON"
+        run["results"] = data
+        runs[name] = run
+        checks.extend(checks_for(name, data, why))
+    total = round(time.monotonic() - began, 1)
+
+    ran = set(runs)
+    previous = _previous_summary()
+    carried = [n for n in previous.get("runs", {}) if n not in ran]
+    for name in carried:  # a partial run (--only / --skip) keeps the other benchmarks' last figures
+        was = previous["runs"][name]
+        runs[name] = {**was, "carried_over_from": was.get("carried_over_from") or previous.get("started")}
+        checks.extend(c for c in previous.get("checks", []) if c["benchmark"] == name)
+    order = [b[0] for b in BENCHMARKS]
+    checks.sort(key=lambda c: order.index(c["benchmark"]) if c["benchmark"] in order else len(order))
+    runs = {n: runs[n] for n in sorted(runs, key=lambda n: order.index(n) if n in order else len(order))}
+    if carried:
+        total = previous.get("total_seconds", total)
+    summary = {"benchmark": "summary", "started": started.isoformat(timespec="seconds"), "total_seconds": total,
+               "machine": {**machine(), "loadavg_before": [round(x, 2) for x in load_before],
+                           "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
+               "checks": checks, "runs": runs}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+    print("\n=== summary " + "=" * 60)
+    print_table([{**c, "measured": c["measured"] if c["measured"] is not None else "-"} for c in checks],
+                ("result", "benchmark", "target", "measured", "detail"))
+    print()
+    print_table([{"benchmark": n, "seconds": r["seconds"], "exit": r["exit_code"],
+                  "note": r.get("problem") or r.get("note") or ""} for n, r in runs.items()],
+                ("benchmark", "seconds", "exit", "note"))
+    note = f" (benchmarks not run now keep their figures of {previous.get('started')})" if carried else ""
+    print(f"\ntotal {total:.0f} s{note}; written bench/results/summary.json", flush=True)
+
+    if not args.no_plot:
+        try:
+            from bench import plot
+
+            print(f"plot: {plot.write().relative_to(ROOT)}")
+        except Exception as error:  # noqa: BLE001 - the figures stand without the picture
+            print(f"plot not written: {error.__class__.__name__}: {error}", file=sys.stderr)
+    try:
+        print(f"figures table: {update_performance_doc(summary).relative_to(ROOT)}")
+    except Exception as error:  # noqa: BLE001
+        print(f"docs/performance.md not updated: {error.__class__.__name__}: {error}", file=sys.stderr)
+    return 0 if all(r["exit_code"] == 0 for r in runs.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The benchmarks keep working: intake and freshness run end to end at tiny sizes (real serve,
+ghsim and PostgreSQL, as in `python -m bench`), with their results in a temporary directory."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(tmp_path: Path, *args: str) -> dict:
+    env = {**os.environ, "HNP_BENCH_RESULTS": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    name = args[0].split(".")[1]
+    return json.loads((tmp_path / f"{name}.json").read_text())
+
+
+def test_intake_benchmark_counts_every_acknowledged_delivery_as_stored(tmp_path):
+    result = run_bench(tmp_path, "bench.intake", "--count", "50", "--warmup", "10", "--concurrency", "8",
+                       "--drain-timeout", "20")
+    serve, ceiling = result["serve"], result["ceiling"]
+    assert ceiling["statuses"] == {"202": 50} and serve["statuses"] == {"202": 50}
+    assert serve["acknowledged_total"] == serve["stored_total"] == 60 and serve["lost"] == 0
+    assert serve["per_second"] > 0 and result["ratio"] > 0 and serve["p99_ms"] >= serve["p50_ms"] > 0
+    assert serve["serve_errors"] == []
+
+
+def test_freshness_benchmark_times_pushes_until_the_database_has_them(tmp_path):
+    result = run_bench(tmp_path, "bench.freshness", "--pushes", "5", "--files", "5", "--docs-per-file", "2")
+    assert [p["push"] for p in result["pushes"]] == [1, 2, 3, 4, 5]
+    assert result["resources_changed"] == 5 and result["first_push"]["resources"] == 10
+    assert 0 < result["fresh"]["p50_ms"] <= result["fresh"]["p99_ms"]
+    assert result["serve_errors"] == []
