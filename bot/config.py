@@ -143,7 +143,7 @@ class Config:
             host=text("HOST") or "0.0.0.0",
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
             reconcile_interval=number("RECONCILE_INTERVAL", 300.0),
-            workers=integer("HNP_GITOPS_WORKERS", 4, 1, 64) or 4,
+            workers=integer("HNP_GITOPS_WORKERS", 4, 0, 64),
             log_format=log_format,
         )
 

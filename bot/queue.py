@@ -69,6 +69,7 @@ class RetryLater(Exception):
 class QueueSettings:
     lease_seconds: float = 60.0        # a dead worker's job is retried this long after it died
     heartbeat_seconds: float = 20.0    # lease renewal interval (well inside the lease)
+    intake_yield_seconds: float = 1.0  # longest a worker steps back for a webhook burst
     poll_seconds: float = 2.0          # fallback when no wake-up arrives (NOTIFY lost, timers)
     reclaim_seconds: float = 5.0       # how often a process looks for expired leases
     backoff_base: float = 5.0          # first retry after ~this, doubling each attempt
@@ -190,6 +191,8 @@ class Workers:
         self._listen_conn: asyncpg.Connection | None = None
         self._stopping = False
         self.jobs_run = 0
+        # Set by webhook intake: True while a burst of deliveries is arriving.
+        self.intake_busy: Callable[[], bool] | None = None
 
     def wake(self) -> None:
         """New work may be waiting (called after a commit in this process, or on NOTIFY)."""
@@ -259,8 +262,15 @@ class Workers:
             self.wake()
         return len(rows)
 
+    async def _yield_to_intake(self) -> None:
+        """Wait (at most intake_yield_seconds) while webhook deliveries are pouring in."""
+        deadline = time.monotonic() + self.settings.intake_yield_seconds
+        while self.intake_busy is not None and self.intake_busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
     async def _work(self, worker: str) -> None:
         while True:
+            await self._yield_to_intake()
             self._wakeup.clear()
             try:
                 ran = await self.run_one(worker)
