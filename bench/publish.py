@@ -120,12 +120,10 @@ async def measure(sim: GhSim, app: dict, server_dsn: str, template: str, n: int)
             await gh.post("/repos/{owner}/{repo}/git/refs", v,
                           data={"ref": "refs/heads/baseline", "sha": head["object"]["sha"]})
             for r in rows:
-                i = int(r.name.split("-")[1])
                 text = render.apply_edits(files[r.file_path], [render.Edit.replace(0, r.draft_spec)])
                 await gh.put("/repos/{owner}/{repo}/contents/{+path}", {**v, "path": r.file_path}, data={
                     "message": f"Update {r.kind} {r.name}", "branch": "baseline", "sha": r.blob_sha,
                     "content": base64.b64encode(text.encode()).decode()})
-                assert i >= 0
             await gh.post("/repos/{owner}/{repo}/pulls", v,
                           data={"title": "baseline", "head": "baseline", "base": "main", "body": "baseline"})
             base_seconds = time.perf_counter() - began
