@@ -8,7 +8,7 @@ printing its own table and writing bench/results/<name>.json. Then:
     and the target checks;
   - one table with PASS / MISS per target (MISSING when a benchmark wrote no fresh JSON);
   - bench/results/calls_and_time.png (bench/plot.py);
-  - the figures table in docs/performance.md, between its `figures` markers.
+  - the figures table in README.md, between its `figures` markers.
 The exit code is 0 when every benchmark ran, whatever the targets say (the table says that).
 """
 
@@ -160,9 +160,9 @@ def run_one(name: str, args: list[str], limit: float) -> dict[str, Any]:
     return {"exit_code": code, "seconds": round(time.monotonic() - began, 1), "problem": reason}
 
 
-# --- docs/performance.md ------------------------------------------------------------------------
+# --- README.md ------------------------------------------------------------------------
 
-DOC = ROOT / "docs" / "performance.md"
+DOC = ROOT / "README.md"
 START, END = "<!-- figures:start (written by python -m bench) -->", "<!-- figures:end -->"
 
 
@@ -181,7 +181,7 @@ def figures_markdown(summary: dict[str, Any]) -> str:
 
 
 def update_performance_doc(summary: dict[str, Any]) -> Path:
-    """Replace the figures between the markers of docs/performance.md (left alone without them)."""
+    """Replace the figures between the markers of README.md (left alone without them)."""
     text = DOC.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{DOC.name} has no figures markers")
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"figures table: {update_performance_doc(summary).relative_to(ROOT)}")
     except Exception as error:  # noqa: BLE001
-        print(f"docs/performance.md not updated: {error.__class__.__name__}: {error}", file=sys.stderr)
+        print(f"README.md not updated: {error.__class__.__name__}: {error}", file=sys.stderr)
     return 0 if all(r["exit_code"] == 0 for r in runs.values()) else 1
 
 
