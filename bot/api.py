@@ -105,9 +105,34 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise api_error(400, "bad_request", f"the body is not valid JSON: {error}") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise api_error(400, "bad_request", "the body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise api_error(400, "bad_request", "the body must be a JSON object")
+    where = _nul_path(body)
+    if where is not None:  # PostgreSQL cannot store U+0000 in text or jsonb
+        raise validation_error([(where, "must not contain the NUL character (U+0000)")])
     return body
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The field path of the first string or key holding a NUL character, else None."""
+    stack = [(value, path)]
+    while stack:  # iterative: the body may nest as deep as the JSON parser allowed
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                shown = key.replace("\x00", "\\u0000")
+                child_path = f"{where}.{shown}" if where else shown
+                if "\x00" in key:
+                    return child_path
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in reversed(list(enumerate(item))))
+    return None
 
 
 async def fabric_or_404(request: web.Request, name: str | None = None) -> Fabric:

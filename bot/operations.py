@@ -146,7 +146,10 @@ async def run(pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *,
         return await operation_store.get(pool, operation_id)
     except queue.RetryLater:
         raise  # GitHub's rate limit: the queue runs the job again later; the row stays as it is
-    except (GitHubUnavailable, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+    except (GitHubUnavailable, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+            # a restarting server: "terminating connection due to administrator command" (57P01),
+            # "the database system is starting up" (57P03)
+            asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.CannotConnectNowError):
         if not final_attempt:
             raise  # transient: the queue retries the job, which resumes from its progress
         log.exception("sync %s failed", operation_id)

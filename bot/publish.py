@@ -145,6 +145,22 @@ class Publisher:
         except (NotFound, UnprocessableEntity):
             pass  # already gone
 
+    async def pull_request_still_open(self, row: Any) -> bool:
+        """Ask GitHub before adding to an open bot PR (one call): its `closed` webhook may have
+        been lost, and commits to a closed PR's branch would reach no one. A PR found closed
+        is recorded as such here, as the webhook would have done."""
+        from bot import pulls  # pulls imports this module
+        from bot.github import NotFound
+
+        try:
+            data = await self._call("getitem", "/repos/{owner}/{repo}/pulls/{number}", {"number": row.number})
+        except NotFound:
+            data = {"state": "closed", "merged": False}
+        if data.get("state") == "open":
+            return True
+        await pulls.closed(self.pool, self.gh, self.fabric, row, merged=bool(data.get("merged")))
+        return False
+
     async def landed(self, branch: str, sha: str) -> bool:
         """Is commit `sha` on `branch`? Asked only when a re-run finds a commit recorded but not
         the ref move: the process may have died after GitHub moved the ref, before it heard."""
@@ -293,7 +309,8 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     if p.progress.get("branch"):  # a re-run: keep the choice the first run made
         updating = p.progress.get("target") == "pr_update"
         branch = p.progress["branch"]
-    elif existing is not None and existing.number is not None and existing.operation_id != p.operation_id:
+    elif (existing is not None and existing.number is not None and existing.operation_id != p.operation_id
+          and await p.pull_request_still_open(existing)):
         updating, branch = True, existing.branch
     else:
         updating, branch = False, filemap.branch_name(fabric.name, p.operation_id)

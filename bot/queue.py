@@ -212,17 +212,17 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._listen_conn is not None:
+        if self._listening():
             try:
                 await self._listen_conn.remove_listener(job_store.CHANNEL, self._on_notify)
+                await self.pool.release(self._listen_conn)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 pass
-            await self.pool.release(self._listen_conn)
-            self._listen_conn = None
+        self._listen_conn = None
 
     async def _listen(self) -> None:
         """LISTEN on a held pool connection so other processes' commits wake us at once."""
-        if self._listen_conn is not None and not self._listen_conn.is_closed():
+        if self._listening():
             return
         try:
             conn = await self.pool.acquire()
@@ -232,6 +232,15 @@ class Workers:
             return
         self._listen_conn = conn
 
+    def _listening(self) -> bool:
+        conn = self._listen_conn
+        if conn is None:
+            return False
+        try:
+            return not conn.is_closed()
+        except asyncpg.InterfaceError:  # released back to the pool after the server closed it
+            return False
+
     def _on_notify(self, *args: object) -> None:
         self._wakeup.set()
 
@@ -239,10 +248,10 @@ class Workers:
         while True:
             try:
                 await self.reclaim()
-                if self._listen_conn is None or self._listen_conn.is_closed():
-                    if self._listen_conn is not None:
-                        await self.pool.release(self._listen_conn)
-                        self._listen_conn = None
+                if not self._listening():
+                    # The server dropped the LISTEN connection (restart, terminated backend);
+                    # asyncpg has already taken it back, so forget it and listen anew.
+                    self._listen_conn = None
                     await self._listen()
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 log.warning("job reclaim failed: %s", error.__class__.__name__)

@@ -178,6 +178,8 @@ def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool
         return error(415, "unsupported_media_type", "Content-Type must be application/json")
     except KeyError as missing:
         return error(400, "bad_request", f"the {missing.args[0]} header is missing")
+    except (RecursionError, ValueError):  # nested too deep for the JSON decoder, or not UTF-8
+        return error(400, "bad_request", "the body is not valid JSON")
     if not isinstance(event.data, dict):
         return error(400, "bad_request", "the body is not a JSON object")
     if not event.event or not event.delivery_id or len(event.delivery_id) > 100:

@@ -1,0 +1,187 @@
+"""Run the reliability and security tests and write the Reliability table from the run.
+
+    .venv/bin/python scripts/reliability_report.py                  # -> docs/reliability.md
+    .venv/bin/python scripts/reliability_report.py --output - -- -k fault   # extra pytest args after --
+
+Each test in tests/reliability and tests/security carries a marker
+
+    @pytest.mark.scenario(kind, injected, expected)
+
+saying what it injects or tries (kind: fault, bad input, security, fuzz, soak) and the outcome
+it checks. This script runs those tests with pytest (in this process, with a small plugin
+that reads the markers), and writes one table row per test from what actually happened:
+passed, or failed with the first line of the failure. Nothing in the table is written by
+hand; a test that did not run is not in it. The exit code is pytest's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PATHS = ["tests/reliability", "tests/security"]
+KIND_ORDER = ["fault", "bad input", "security", "fuzz", "soak"]
+
+
+@dataclass
+class Row:
+    nodeid: str
+    kind: str
+    injected: str
+    expected: str
+    outcome: str = "not run"
+    seconds: float = 0.0
+    detail: str = ""
+    bug: str = ""
+
+
+@dataclass(eq=False)  # plugins must be hashable
+class Recorder:
+    """A pytest plugin: one Row per test with a `scenario` marker."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    unmarked: list[str] = field(default_factory=list)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("scenario")
+            if marker is None:
+                self.unmarked.append(item.nodeid)
+                continue
+            kind, injected, expected = (list(marker.args) + ["", "", ""])[:3]
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            injected = injected.format_map(_Params(params))
+            doc = (getattr(item, "function", None).__doc__ or "").strip()
+            bug = doc.split("\n\n")[0].replace("\n", " ") if doc.startswith("BUG") else ""
+            self.rows[item.nodeid] = Row(item.nodeid, kind, injected, expected, bug=" ".join(bug.split()))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        row = self.rows.get(item.nodeid)
+        if row is None:
+            return
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            row.seconds += report.duration
+            if hasattr(report, "wasxfail"):
+                row.outcome = "xfail" if report.skipped else "xpass"
+                row.detail = str(report.wasxfail)
+            else:
+                row.outcome = report.outcome
+            if report.failed:
+                row.detail = _first_line(report.longreprtext)
+            elif report.skipped and not row.detail:
+                row.detail = _skip_reason(report)
+        elif report.when == "setup":
+            row.seconds += report.duration
+        elif report.when == "teardown" and report.failed and row.outcome == "passed":
+            row.outcome, row.detail = "error", "teardown: " + _first_line(report.longreprtext)
+
+
+class _Params(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _first_line(text: str) -> str:
+    """The failure's message: its first `E` lines (pytest's explanation), else the last line."""
+    found = [line[1:].strip() for line in text.splitlines() if line.startswith("E  ") and line[1:].strip()]
+    if found:
+        return " ".join(found[:3])[:400]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else "")[:400]
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])[:300]
+    return str(longrepr)[:300]
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+RESULT = {"passed": "✅ pass", "failed": "❌ FAIL", "error": "❌ ERROR", "skipped": "⏭ skipped",
+          "xfail": "⚠️ known bug (xfail)", "xpass": "❌ XPASS", "not run": "– not run"}
+
+
+def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) -> str:
+    rows = sorted(recorder.rows.values(),
+                  key=lambda r: (KIND_ORDER.index(r.kind) if r.kind in KIND_ORDER else 99, r.nodeid))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Reliability",
+        "",
+        "<!-- Generated by scripts/reliability_report.py from a test run. Do not edit by hand: run",
+        "     `.venv/bin/python scripts/reliability_report.py` to regenerate. -->",
+        "",
+        "Faults injected into a running system (the bot as a `hnp-gitops serve` process, the GitHub emulator "
+        "`ghsim`, a real PostgreSQL), bad inputs tried, and the outcome each test checked on GitHub (REST and "
+        "`git clone`) and in Postgres. Every row is one automated test in `tests/reliability/` or "
+        "`tests/security/`; the result column is what that test did in this run.",
+        "",
+        f"Run: {now}, Python {platform.python_version()}, `pytest {' '.join(args)}`, "
+        f"{seconds:.0f} s, exit code {exit_code}. "
+        + ", ".join(f"{n} {RESULT.get(k, k).split(' ', 1)[-1]}" for k, n in sorted(counts.items())) + ".",
+        "",
+        "| Kind | Fault injected / input tried | Outcome checked | Result | Time |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        result = RESULT.get(row.outcome, row.outcome)
+        if row.outcome not in ("passed",) and row.detail:
+            result += f": {row.detail}"
+        test = row.nodeid.split("::", 1)[1] if "::" in row.nodeid else row.nodeid
+        out.append(f"| {_cell(row.kind)} | {_cell(row.injected)} <br><sub>`{_cell(test)}`</sub> | "
+                   f"{_cell(row.expected)} | {_cell(result)} | {row.seconds:.1f} s |")
+    bugs = [r for r in rows if r.bug]
+    if bugs:
+        out += ["", "## Known bugs these tests demonstrate", ""]
+        for row in bugs:
+            state = "still failing" if row.outcome in ("failed", "error", "xfail") else "fixed: the test passes"
+            out.append(f"- `{row.nodeid.split('::', 1)[-1]}` ({state}): {_cell(row.bug)}")
+    if recorder.unmarked:
+        out += ["", "Tests without a `scenario` marker (not in the table): "
+                + ", ".join(f"`{n}`" for n in recorder.unmarked)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=str(ROOT / "docs" / "reliability.md"),
+                        help="where to write the Markdown ('-' for stdout); default docs/reliability.md")
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    options = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    recorder = Recorder()
+    args = [*TEST_PATHS, "-p", "no:cacheprovider", "-q", *options.pytest_args]
+    began = time.monotonic()
+    os.chdir(ROOT)
+    exit_code = int(pytest.main(args, plugins=[recorder]))
+    text = render(recorder, exit_code, time.monotonic() - began, args)
+    if options.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(options.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(options.output).write_text(text)
+        print(f"wrote {options.output} ({len(recorder.rows)} rows)")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

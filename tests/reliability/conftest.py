@@ -1,0 +1,28 @@
+"""Fixtures of the reliability tests: a running system (tests/reliability/system.py), and the
+`scenario` marker each test carries, which scripts/reliability_report.py turns into the
+README's Reliability table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from tests.reliability.system import System, running_system
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "scenario(kind, injected, expected): what a reliability/security test injects or tries "
+                   "(kind: fault, bad input, security, fuzz, soak) and the outcome it checks")
+
+
+@pytest.fixture
+async def system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
+    """ghsim + `serve` subprocess + fabric `lab`, ingested."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    async with running_system(database_url, tmp_path) as running:
+        yield running

@@ -1,0 +1,139 @@
+"""GitHub misbehaves: bursts of 500/502, answers slower than the client's timeout, secondary
+rate limits and a spent primary limit. Each test checks the end state on GitHub (REST, a git
+clone) and in Postgres: the work is done once and nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+import yaml
+
+from tests.reliability.system import (DIRECTORY, FABRIC, FULL, System, assert_database_matches_repository,
+                                      assert_deliveries_processed_once, assert_no_job_leased, running_system, vpc,
+                                      vpc_spec)
+
+
+async def remaining_faults(system: System) -> list[dict]:
+    async with system.sim.session.get(system.sim.base_url + "/_ghsim/faults") as r:
+        return [f for f in await r.json() if f["kind"] == "request"]
+
+
+async def publish_and_push(system: System, vlan: int) -> tuple[dict, str]:
+    """A person pushes a new VPC; HNP drafts vpc-1 and runs a bidirectional sync with a PR."""
+    head = await system.push({f"{DIRECTORY}/vpc-7.yaml": vpc("vpc-7", 1007, 7)}, "add vpc-7")
+    await system.draft("VPC", "vpc-1", vpc_spec(vlan, 1))
+    done = await system.sync(direction="bidirectional", create_pr=True, timeout=90)
+    return done, head
+
+
+async def assert_one_pull_request_carrying(system: System, operation_id: str, vlan: int) -> None:
+    branches = await system.branches()
+    sync_branch = f"hnp-sync/{FABRIC}/{str(operation_id).replace('-', '')[:8]}"
+    assert set(branches) == {"main", sync_branch}, branches
+    [pr] = await system.pulls()
+    assert pr["state"] == "open" and pr["head"]["sha"] == branches[sync_branch]
+    commit = await system.rest(f"/repos/{FULL}/git/commits/{branches[sync_branch]}")
+    assert [p["sha"] for p in commit["parents"]] == [branches["main"]]  # one commit
+    clone = await system.clone(sync_branch)
+    docs = list(yaml.safe_load_all((clone / DIRECTORY / "vpcs.yaml").read_text()))
+    assert docs[0]["spec"]["subnets"]["default"]["vlan"] == vlan
+
+
+@pytest.mark.scenario("fault", "bursts of 500 and 502 from GitHub on the tarball, tree, commit, ref and "
+                      "pull-request calls; one burst longer than the client's own retries",
+                      "the layer retries, the queue re-runs the job when the layer gives up; one commit, "
+                      "one pull request, the push ingested once")
+async def test_bursts_of_server_errors_end_in_one_commit_and_one_pull_request(system: System) -> None:
+    for method, path, status, count in [
+        ("GET", r"/tarball/", 500, 2), ("POST", r"/git/trees$", 502, 6),  # 6 > the layer's 4 attempts
+        ("POST", r"/git/commits$", 500, 1), ("POST", r"/git/refs$", 502, 2), ("POST", r"/pulls$", 500, 2),
+        ("GET", r"/git/ref/heads/main$", 502, 2),
+    ]:
+        await system.sim.add_fault(method=method, path=path, status=status, count=count)
+    done, head = await publish_and_push(system, 1500)
+    assert done["status"] == "completed", done
+    assert await remaining_faults(system) == []  # every injected failure was met
+    job = await system.pool.fetchrow("SELECT attempts FROM job WHERE operation_id = $1", done["id"])
+    assert job["attempts"] == 2  # the 6 x 502 burst outlasted the layer's retries: the queue re-ran it
+    await system.idle()
+    await assert_one_pull_request_carrying(system, done["id"], 1500)
+    await assert_database_matches_repository(system)
+    assert await system.desired() and (await system.desired())[("VPC", "vpc-7")] == vpc_spec(1007, 7)
+    await assert_deliveries_processed_once(system)
+    await assert_no_job_leased(system)
+    assert head == (await system.fabric_row())["last_ingested_sha"]
+
+
+@pytest.fixture
+async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
+    """The bot with a 1 s GitHub timeout, so 1.5 s of latency is a timeout."""
+    async with running_system(database_url, tmp_path, HNP_TEST_GITHUB_TIMEOUT="1") as running:
+        yield running
+
+
+@pytest.mark.scenario("fault", "GitHub answers slower than the client's timeout: reads (retried by the layer) "
+                      "and a commit POST that GitHub carries out after the bot gave up on it",
+                      "reads are retried; the timed-out POST is not repeated blindly: the job re-runs and "
+                      "the branch carries exactly one commit")
+async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(slow_system: System) -> None:
+    system = slow_system
+    await system.sim.add_fault(method="GET", path=r"/git/trees/", latency_ms=1500, count=2)
+    await system.sim.add_fault(method="GET", path=r"/tarball/", latency_ms=1500, count=1)
+    await system.sim.add_fault(method="POST", path=r"/git/commits$", latency_ms=1500, count=1)
+    mark = await system.request_mark()
+    done, _ = await publish_and_push(system, 1600)
+    assert done["status"] == "completed", done
+    assert await remaining_faults(system) == []
+    await system.idle()
+    commits_made = [r for r in await system.bot_requests(mark) if r["method"] == "POST"
+                    and r["path"].endswith("/git/commits") and r["status"] == 201]
+    assert len(commits_made) == 2  # the timed-out one (made by GitHub, answer lost) and the re-run's
+    await assert_one_pull_request_carrying(system, done["id"], 1600)  # ...of which one is on a branch
+    await assert_database_matches_repository(system)
+    await assert_no_job_leased(system)
+
+
+@pytest.mark.scenario("fault", "secondary rate limits (403 with Retry-After: 1) on reads and writes of an "
+                      "ingest and a publish",
+                      "the bot waits Retry-After and succeeds; no request is sent inside the wait")
+async def test_a_secondary_rate_limit_is_waited_out(system: System) -> None:
+    fault_paths = [("GET", r"/git/trees/"), ("POST", r"/check-runs$"), ("POST", r"/git/trees$"),
+                   ("POST", r"/pulls$")]
+    for method, path in fault_paths:
+        await system.sim.add_fault(method=method, path=path, status=403, secondary_rate_limit=True,
+                                   retry_after=1, count=1)
+    mark = await system.request_mark()
+    done, _ = await publish_and_push(system, 1700)
+    assert done["status"] == "completed", done
+    assert await remaining_faults(system) == []
+    await system.idle()
+    limited = [r for r in await system.sim.requests(since=mark) if r["status"] == 403]
+    assert len(limited) == len(fault_paths)
+    # Each wait took at least the Retry-After: the whole sync could not be faster than that.
+    assert done["result"]["performance"]["duration_ms"] >= 1000 * 2  # at least the publish's two waits
+    await assert_one_pull_request_carrying(system, done["id"], 1700)
+    await assert_database_matches_repository(system)
+    await assert_no_job_leased(system)
+
+
+@pytest.mark.scenario("fault", "the installation's primary rate limit spent (X-RateLimit-Remaining: 0, reset "
+                      "in 3 s) when a push arrives",
+                      "the ingest is deferred until the reset without spinning, then completes; the job's "
+                      "attempts are not used up")
+async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system: System) -> None:
+    await system.sim.set_rate_limit(installation_id=system.installation_id, remaining=0, reset_in=3)
+    mark = await system.request_mark()
+    head = await system.push({f"{DIRECTORY}/vpc-8.yaml": vpc("vpc-8", 1008, 8)}, "add vpc-8")
+    await system.ingested(head, timeout=30)
+    await system.idle()
+    refused = [r for r in await system.bot_requests(mark) if r["status"] == 403]
+    assert 1 <= len(refused) <= 2, refused  # it stopped asking until the reset: no spinning
+    job = await system.pool.fetchrow("SELECT attempts, status FROM job WHERE kind = 'ingest' "
+                                     "AND payload->>'head_sha' = $1", head)
+    assert job["status"] == "done" and job["attempts"] == 1  # waiting for GitHub is not a failed attempt
+    assert (await system.desired())[("VPC", "vpc-8")] == vpc_spec(1008, 8)
+    await assert_database_matches_repository(system)
+    await assert_deliveries_processed_once(system)
+    await assert_no_job_leased(system)
