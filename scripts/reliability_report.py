@@ -1,6 +1,6 @@
 """Run the reliability and security tests and write the Reliability table from the run.
 
-    .venv/bin/python scripts/reliability_report.py                  # -> docs/reliability.md
+    .venv/bin/python scripts/reliability_report.py                  # -> README.md (Reliability)
     .venv/bin/python scripts/reliability_report.py --output - -- -k fault   # extra pytest args after --
 
 Each test in tests/reliability and tests/security carries a marker
@@ -161,10 +161,26 @@ def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) 
     return "\n".join(out) + "\n"
 
 
+START, END = "<!-- reliability:start (written by scripts/reliability_report.py) -->", "<!-- reliability:end -->"
+
+
+def write_into_readme(readme: Path, text: str) -> None:
+    """Replace what stands between the README's reliability markers (its section heading is the
+    README's own, so the report's title is dropped and its subheadings go one level down)."""
+    body = text.split("\n", 1)[1].lstrip("\n").replace("\n## ", "\n### ")
+    current = readme.read_text()
+    if START not in current or END not in current:
+        raise SystemExit(f"{readme} has no reliability markers")
+    head, rest = current.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{body}{END}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=str(ROOT / "docs" / "reliability.md"),
-                        help="where to write the Markdown ('-' for stdout); default docs/reliability.md")
+    parser.add_argument("--output", default=str(ROOT / "README.md"),
+                        help="where to write the Markdown ('-' for stdout); default: README.md, between "
+                             "its reliability markers")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     options = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -176,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     text = render(recorder, exit_code, time.monotonic() - began, args)
     if options.output == "-":
         sys.stdout.write(text)
+    elif Path(options.output).name == "README.md":
+        write_into_readme(Path(options.output), text)
     else:
         Path(options.output).parent.mkdir(parents=True, exist_ok=True)
         Path(options.output).write_text(text)
