@@ -426,7 +426,8 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
 async def on_push(event: sansio.Event, ctx: JobContext) -> None:
     """The fabric's branch moved: re-check every open bot pull request of the fabric. Queued
     on the fabric's queue after the ingest this same push queued (bot.ingest's handler runs
-    first), so the check sees the new desired state."""
+    first: bot.routing.OrderedRouter runs an event's handlers in the concerns' order), so the
+    check sees the new desired state."""
     data = event.data
     if data.get("deleted"):
         return

@@ -41,9 +41,32 @@ def concern_routers() -> dict[str, Router]:
     return found
 
 
+class OrderedRouter(Router):
+    """A Router whose handlers of one event run in the order they were added: the concerns'
+    order above, then each concern's own. gidgethub's Router.fetch returns a frozenset, so its
+    dispatch runs them in hash (memory address) order. The order matters: a push's 'ingest'
+    job (bot.ingest) must be queued before the 'conflicts_check' job bot.checkruns queues for
+    the same push, so that the fabric's queue runs the check on the new desired state. Queued
+    the other way round, the check ran first whenever a worker took it before the ingest was
+    queued, and saw no conflict (a PR left green beside a conflicting push)."""
+
+    def __init__(self, *other_routers: Router) -> None:
+        self._rank: dict = {}  # handler -> when it was first added
+        super().__init__(*other_routers)
+
+    def add(self, func, event_type: str, **data_detail) -> None:
+        self._rank.setdefault(func, len(self._rank))
+        super().add(func, event_type, **data_detail)
+
+    async def dispatch(self, event, *args, **kwargs) -> None:
+        for callback in sorted(self.fetch(event), key=self._rank.__getitem__):
+            await callback(event, *args, **kwargs)
+
+
 def build(*extra: Router) -> Router:
-    """A router combining every concern's router (and any `extra` ones, e.g. in tests)."""
-    return Router(*concern_routers().values(), *extra)
+    """A router combining every concern's router (and any `extra` ones, e.g. in tests); an
+    event's handlers run in that order (see OrderedRouter)."""
+    return OrderedRouter(*concern_routers().values(), *extra)
 
 
 def setup(app: web.Application) -> None:
