@@ -30,6 +30,7 @@ import urllib.parse
 from typing import Any
 
 import asyncpg
+import orjson
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, routing, sansio
 
@@ -150,6 +151,17 @@ class DeliveryWriter:
 WRITER = web.AppKey("delivery_writer", DeliveryWriter)
 
 
+def _event(given: dict[str, str], body: bytes, secret: str | None, content_type: str) -> sansio.Event:
+    """gidgethub's Event.from_http, with orjson decoding the common case (a signed JSON body):
+    the signature is still checked by gidgethub, first; decoding was an eighth of intake's time."""
+    signature = given.get("x-hub-signature-256")
+    if signature is None or secret is None or content_type != "application/json":
+        return sansio.Event.from_http(given, body, secret=secret)
+    sansio.validate_event(body, signature=signature, secret=secret)
+    return sansio.Event(orjson.loads(body), event=given["x-github-event"],
+                        delivery_id=given["x-github-delivery"])
+
+
 def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool) -> sansio.Event | web.Response:
     headers = request.headers
     signature = headers.get("X-Hub-Signature-256")
@@ -169,7 +181,7 @@ def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool
             return error(401, "bad_signature", "no webhook secret is configured")
         del given["x-hub-signature-256"]
     try:
-        event = sansio.Event.from_http(given, body, secret=secret)
+        event = _event(given, body, secret, request.content_type)
     except ValidationFailure:
         return error(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
     except BadRequest:  # gidgethub could not decode the body

