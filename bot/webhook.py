@@ -23,11 +23,9 @@ then answers all of them. Under load a commit carries many deliveries; when idle
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import urllib.parse
-from typing import Any
 
 import asyncpg
 import orjson
