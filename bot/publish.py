@@ -227,15 +227,36 @@ async def gui_to_github(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_i
     await report(0, len(chosen))
     if not chosen:
         result.warnings.append("no drafts to publish")
-    elif create_pr:
-        await _via_pull_request(publisher, chosen, result, report)
     else:
-        await _direct(publisher, chosen, result, report)
+        await _write_or_record_refusal(publisher, chosen, result, report, create_pr)
     result.success = not result.errors
     result.completed_at = _now()
     result.performance.duration_ms = (time.monotonic() - began) * 1000
     result.performance.github_time_ms = publisher.github_ms
     return result
+
+
+async def _write_or_record_refusal(p: Publisher, chosen: list[Resource], result: SyncResult, report: Report,
+                                   create_pr: bool) -> None:
+    """Publish; when GitHub refuses the app the write (403: a protected branch, a permission
+    taken away), the drafts get a `permission_denied` conflict and wait, and the sync fails
+    saying so. A later write that goes through supersedes those conflicts."""
+    from bot import conflicts
+    from bot.github import PermissionDenied
+
+    ids = [r.id for r in chosen]
+    try:
+        if create_pr:
+            await _via_pull_request(p, chosen, result, report)
+        else:
+            await _direct(p, chosen, result, report)
+    except PermissionDenied as refusal:
+        message = f"GitHub refused the app's write to {p.fabric.repository}: {refusal}"
+        async with p.pool.acquire() as conn, conn.transaction():
+            await conflicts.record_permission_denied(conn, p.fabric.id, ids, message, operation_id=p.operation_id)
+        raise PublishError(message) from None
+    async with p.pool.acquire() as conn, conn.transaction():
+        await conflicts.clear_permission_denied(conn, p.fabric.id, ids)
 
 
 async def _no_report(done: int, total: int) -> None:

@@ -312,3 +312,29 @@ async def test_a_sync_that_fails_says_why_and_removes_the_branch_it_made(pool, t
         assert (resource["state"], resource["pull_request"]) == ("draft", None)
         status, fabric = await w.call("GET", "/api/fabrics/lab")
         assert fabric["pull_request"] is None
+
+
+async def test_a_write_github_refuses_the_app_is_a_permission_denied_conflict_until_a_write_goes_through(pool, tmp_path):
+    async with world(pool, tmp_path) as w:
+        main_before = await w.head()
+        await w.draft("VPC", "vpc-1", {"spec": vpc_spec(1, 1011)})
+        # A protected branch: GitHub answers the app's ref update with 403 (not a rate limit).
+        await w.sim.add_fault(method="PATCH", path=r"/git/refs/heads/main$", status=403, count=1,
+                              body={"message": "Resource not accessible by integration"})
+        done = await w.sync(direction="gui_to_github", create_pr=False)
+        assert done["status"] == "failed", done
+        assert "refused the app's write" in done["error"]
+        assert await w.head() == main_before  # nothing landed
+        status, listed = await w.call("GET", "/api/fabrics/lab/conflicts")
+        assert status == 200
+        denied = [c for c in listed["conflicts"] if c["type"] == "permission_denied"]
+        assert len(denied) == 1 and denied[0]["severity"] == "critical", listed
+        assert (await w.resource("VPC", "vpc-1"))["state"] == "conflict"
+
+        # Access given back: a forced sync writes, and the refusal is superseded.
+        done = await w.sync(direction="gui_to_github", create_pr=False, force_sync=True)
+        assert done["status"] == "completed", done
+        status, listed = await w.call("GET", "/api/fabrics/lab/conflicts")
+        assert [c for c in listed["conflicts"] if c["type"] == "permission_denied"] == []
+        clone = await w.clone("main")
+        assert (clone / "fabric/vpcs.yaml").read_text() == VPCS.replace("vlan: 1001", "vlan: 1011")
