@@ -68,7 +68,12 @@ async def resolve_conflict(request: web.Request) -> web.Response:
         except conflicts.ResolutionRefused as refused:
             status = 409 if resolution == "merge" else 422
             raise api_error(status, "cannot_resolve", refused.message, {"conflict_ids": refused.conflict_ids}) from None
-    await checkruns.request_recheck(pool, found.fabric_id)
+    pull_request_id = found.pull_request_id or (found.resource_id and await pool.fetchval(
+        "SELECT pull_request_id FROM resource WHERE id = $1", found.resource_id))
+    if pull_request_id:  # its pull request gets the resolved drafts, then a check
+        await checkruns.request_rebuild(pool, found.fabric_id, pull_request_id, requested_by(request, body) or "hnp")
+    else:
+        await checkruns.request_recheck(pool, found.fabric_id)
     after = await conflict_store.get(pool, conflict_id)
     return json_response({"conflict": after.to_json(), "changed": True})
 

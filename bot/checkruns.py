@@ -356,6 +356,31 @@ async def resolve_job(ctx: JobContext) -> None:
 
 register_job_handler(RESOLVE_JOB, resolve_job)
 
+REBUILD_JOB = "conflicts_rebuild"
+
+
+async def request_rebuild(db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int,
+                          actor: str | None) -> None:
+    """Conflicts of a bot pull request were resolved elsewhere (the HNP API): put the resolved
+    drafts on its branch, as pressing a button does. Queued on the fabric, after its work."""
+    await enqueue(db, REBUILD_JOB, {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "actor": actor},
+                  fabric_id=fabric_id)
+
+
+async def rebuild_job(ctx: JobContext) -> None:
+    payload = ctx.job.payload
+    fabric = await fabrics.get(ctx.pool, int(payload["fabric_id"]))
+    if fabric is None:
+        return
+    pull_request_id = int(payload["pull_request_id"])
+    gh = await installation_client(ctx, fabric)
+    await rebuild_branch(ctx, gh, fabric, pull_request_id, payload.get("actor"), merge=True, trigger="api",
+                         title="resolve conflict(s) through the HNP API")
+    await request_recheck(ctx.pool, fabric.id, pull_request_id)
+
+
+register_job_handler(REBUILD_JOB, rebuild_job)
+
 
 # --------------------------------------------------------------------------------------------
 # Webhook events

@@ -152,3 +152,27 @@ async def test_a_resolve_command_from_a_writer_resolves_and_from_a_reader_is_pol
         assert len(await bot_comments(w, pr["number"])) == 1
         rows = await w.pool.fetch("SELECT actor, allowed, outcome FROM pr_command ORDER BY created_at")
         assert [(r["actor"], r["allowed"]) for r in rows] == [("rita", False), ("alice", True)]
+
+
+async def test_a_conflict_resolved_through_the_hnp_api_reaches_the_pull_request_and_its_check_turns_green(
+        pool, tmp_path):
+    async with world(pool, tmp_path) as w:
+        pr = await pr_with_draft(w, 1500)
+        await push_vlan(w, 1600)
+        head = (await settled(w, "action_required"))["head"]["sha"]
+        status, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts")
+        [conflict] = listed["conflicts"]
+
+        status, answer = await w.call("POST", f"/api/conflicts/{conflict['id']}/resolve",
+                                      {"resolution": "gui_wins", "user": "operator-1"})
+        assert status == 200 and answer["changed"] is True, answer
+
+        new_head = (await settled(w, "success", other_than=head))["head"]["sha"]
+        commit = await w.rest(f"/repos/{OWNER}/{REPO}/commits/{new_head}")
+        assert [p["sha"] for p in commit["parents"]] == [head, await w.head("main")]
+        clone = await w.clone(pr["head"]["ref"])
+        body = [d for d in yaml.safe_load_all((clone / "fabric/vpcs.yaml").read_text())
+                if d["metadata"]["name"] == "vpc-1"][0]
+        assert body["spec"]["subnets"]["default"]["vlan"] == 1500
+        [comment] = await bot_comments(w, pr["number"])
+        assert "No conflicts" in comment["body"]
