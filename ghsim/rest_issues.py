@@ -9,6 +9,7 @@ from aiohttp import web
 from . import ops, shapes
 from .errors import GhError, missing_field, not_found
 from .model import Repo
+from .rest_pulls import pull_from
 from .rest_common import actor_of, body_json, ident_of, json_response, paginate, repo_from, sim_of
 
 routes = web.RouteTableDef()
@@ -29,23 +30,12 @@ def _check_body(data: dict, doc: str) -> str:
     return body
 
 
-def _pull(request: web.Request, repo: Repo, doc: str):
-    try:
-        number = int(request.match_info["number"])
-    except ValueError:
-        raise not_found(doc)
-    pull = sim_of(request).state.pulls[repo.id].get(number)
-    if pull is None:
-        raise not_found(doc)
-    return pull
-
-
 @routes.get("/repos/{owner}/{repo}/issues/{number}/comments")
 async def list_comments(request: web.Request) -> web.Response:
     doc = f"{DOC}#list-issue-comments"
     repo = repo_from(request, "issues", 1, doc)
     sim = sim_of(request)
-    pull = _pull(request, repo, doc)
+    pull = pull_from(request, repo, doc)
     items = [c for c in sim.state.comments.values() if c.repo_id == repo.id and c.issue_number == pull.number]
     since = request.query.get("since")
     if since:
@@ -63,7 +53,7 @@ async def create_comment(request: web.Request) -> web.Response:
     doc = f"{DOC}#create-an-issue-comment"
     repo = repo_from(request, "issues", 2, doc)
     sim = sim_of(request)
-    pull = _pull(request, repo, doc)
+    pull = pull_from(request, repo, doc)
     body = _check_body(await body_json(request), doc)
     ident = ident_of(request)
     c = ops.add_comment(sim, repo, pull, actor_of(request), body,
