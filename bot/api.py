@@ -62,7 +62,6 @@ def pool_of(request: web.Request) -> asyncpg.Pool:
     return request.app[POOL]
 
 
-_pool = pool_of  # the name other API modules already import
 
 
 class ApiError(Exception):

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import checkruns, conflicts, drift, openapi
-from bot.api import _pool, api_error, fabric_or_404, json_body, json_response, kind_or_422, requested_by, validation_error
+from bot.api import pool_of, api_error, fabric_or_404, json_body, json_response, kind_or_422, requested_by, validation_error
 from bot.storage import conflicts as conflict_store
 
 STATUSES = ("open", "resolved", "superseded", "all")
@@ -31,7 +31,7 @@ async def list_conflicts(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     if status not in STATUSES:
         raise api_error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
-    rows = await conflict_store.list_for_fabric(_pool(request), fabric.id, status=None if status == "all" else status)
+    rows = await conflict_store.list_for_fabric(pool_of(request), fabric.id, status=None if status == "all" else status)
     return json_response({"fabric": fabric.name, "count": len(rows), "conflicts": [c.to_json() for c in rows]})
 
 
@@ -49,7 +49,7 @@ async def resolve_conflict(request: web.Request) -> web.Response:
         errors.append(("values", "must be an object of field path to value"))
     if errors:
         raise validation_error(errors, "the resolution is not valid")
-    pool = _pool(request)
+    pool = pool_of(request)
     found = await conflict_store.get(pool, conflict_id)
     if found is None:
         raise api_error(404, "not_found", f"no conflict {conflict_id}")
@@ -114,11 +114,11 @@ async def put_actual(request: web.Request) -> web.Response:
     report = _report(body, "", errors, kind=kind, name=name)
     if errors:
         raise validation_error(errors, "the report is not valid")
-    async with _pool(request).acquire() as conn:
+    async with pool_of(request).acquire() as conn:
         done = await drift.set_actual(conn, fabric.id, [report])
     if not done["updated"]:
         raise api_error(404, "not_found", f"fabric {fabric.name!r} has no {kind} {name!r}")
-    rows = await drift.drifted(_pool(request), fabric.id, kind=kind)
+    rows = await drift.drifted(pool_of(request), fabric.id, kind=kind)
     mine = next((r for r in rows if r["name"] == name and r["namespace"] == report.namespace), None)
     return json_response({"kind": kind, "namespace": report.namespace, "name": name,
                           "state": done["updated"][0][3], "differences": mine["differences"] if mine else []})
@@ -136,7 +136,7 @@ async def put_actual_bulk(request: web.Request) -> web.Response:
     reports = [r for i, item in enumerate(items) if (r := _report(item, f"resources[{i}]", errors))]
     if errors:
         raise validation_error(errors, "the report is not valid")
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with pool_of(request).acquire() as conn, conn.transaction():
         done = await drift.set_actual(conn, fabric.id, reports)
     states: dict[str, int] = {}
     for *_, state in done["updated"]:
@@ -148,7 +148,7 @@ async def put_actual_bulk(request: web.Request) -> web.Response:
 async def get_drift(request: web.Request) -> web.Response:
     fabric = await fabric_or_404(request)
     kind = request.query.get("kind")
-    rows = await drift.drifted(_pool(request), fabric.id, kind=kind_or_422(kind).kind if kind else None)
+    rows = await drift.drifted(pool_of(request), fabric.id, kind=kind_or_422(kind).kind if kind else None)
     return json_response({"fabric": fabric.name, "count": len(rows), "resources": rows})
 
 

@@ -285,7 +285,7 @@ async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int
                                              request={"pull_request": pull.number, "rebuild": "merge" if merge else "rebase"})
     await operation_store.set_status(ctx.pool, operation.id, "gui_to_github_sync")
     result = SyncResult(str(operation.id), SyncDirection.GUI_TO_GITHUB, operation.created_at)
-    p = publish.Publisher(ctx.pool, gh, fabric, operation.id, publish._no_checkpoint)
+    p = publish.Publisher(ctx.pool, gh, fabric, operation.id, publish.no_checkpoint)
     try:
         base, head = await p.head(fabric.branch), await p.head(pull.branch)
         if base is None or head is None:

@@ -248,11 +248,11 @@ def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None
             # Keep the GUI's value where nothing was decided, and move the base to Git's value
             # where something was, so the next check finds exactly the undecided fields again.
             for c in decision.open:
-                result = threeway._set_at(result, c.segments, c.gui)
+                result = threeway.set_at(result, c.segments, c.gui)
             new_base = base
             for path in res.decisions:
                 c = by_path[path]
-                new_base = threeway._set_at(new_base if new_base is not None else {}, c.segments, c.git)
+                new_base = threeway.set_at(new_base if new_base is not None else {}, c.segments, c.git)
             if not res.decisions:
                 result, new_base = gui, base  # nothing decided: the draft is left as it is
         else:
@@ -261,7 +261,7 @@ def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None
     # A person's values for fields that were not in conflict are edits of the draft.
     for path, value in values.items():
         if path not in field_paths and _view(result) is not None:
-            result = threeway._set_at(result, parse_path(path), ABSENT if value is None else value)
+            result = threeway.set_at(result, parse_path(path), ABSENT if value is None else value)
     _finish(decision, result, base, base_sha)
 
     # The merged result must still be a valid resource of its kind.

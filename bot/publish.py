@@ -430,7 +430,7 @@ async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.U
     """Remove what a cancelled operation made on GitHub (from its recorded progress): close
     the pull request it opened, delete the branch it created, put back the head of a pull
     request branch it moved. Returns what it did, for the result's warnings."""
-    publisher = Publisher(pool, gh, fabric, operation_id, _no_checkpoint)
+    publisher = Publisher(pool, gh, fabric, operation_id, no_checkpoint)
     progress = await pull_store.progress(pool, operation_id)
     done: list[str] = []
     branch = progress.get("branch")
@@ -470,4 +470,3 @@ async def no_checkpoint() -> None:
     return None
 
 
-_no_checkpoint = no_checkpoint

@@ -485,7 +485,6 @@ def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None,
     )
 
 
-_set_at = set_at  # the earlier private name, still used by callers
 
 
 # --------------------------------------------------------------------------------------------
