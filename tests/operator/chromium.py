@@ -99,13 +99,23 @@ class Browser:
         result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
+    async def poll(self, expression: str) -> Any:
+        """`evaluate` for a condition polled while the page may be navigating (a form was just
+        submitted): an answer lost to the navigation means "not yet", not a failure."""
+        try:
+            return await self.evaluate(expression)
+        except AssertionError as error:
+            if "navigated or closed" in str(error) or "context was destroyed" in str(error):
+                return None
+            raise
+
     async def goto(self, url: str, path: str) -> None:
         await self.send("Page.navigate", url=url)
         await self.loaded(path)
 
     async def loaded(self, path: str, timeout: float = 15) -> None:
         async def ready():
-            return await self.evaluate(
+            return await self.poll(
                 f"location.pathname === {json.dumps(path)} && document.readyState === 'complete'")
         await wait_for(ready, timeout=timeout, message=f"the page {path} to load")
 
