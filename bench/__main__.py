@@ -87,10 +87,22 @@ def check_conflicts(data: dict[str, Any]) -> list[Check]:
 
 def check_intake(data: dict[str, Any]) -> list[Check]:
     serve, ceiling, ratio = data["serve"], data["ceiling"], data.get("ratio")
+    plain = data.get("plain")
     load = f"{data['settings']['count']:,} deliveries, concurrency {data['settings']['concurrency']}"
+    detail = f"serve {serve['per_second']:,.0f}/s vs ceiling {ceiling['per_second']:,.0f}/s ({load})"
+    if plain:
+        detail += (f"; plain insert-per-request {plain['per_second']:,.0f}/s = {data.get('ratio_plain')}x, "
+                   f"p99 {plain['p99_ms']} ms")
+    cpu, ceiling_cpu = serve.get("cpu") or {}, ceiling.get("cpu") or {}
+    if None not in (cpu.get("receiver_us"), cpu.get("postgres_us"), cpu.get("client_us"),
+                    ceiling_cpu.get("receiver_us"), ceiling_cpu.get("client_us")):
+        detail += (f"; CPU per delivery: serve {cpu['receiver_us']:.0f} us + PostgreSQL {cpu['postgres_us']:.0f} us"
+                   f" + load generator {cpu['client_us']:.0f} us (ceiling "
+                   f"{ceiling_cpu['receiver_us']:.0f} + {ceiling_cpu['client_us']:.0f} us), "
+                   f"machine {cpu['machine_busy_pct']}% busy")
     return [
         _check("intake", ">= 0.5x the signature-only ceiling", f"{ratio}x", ratio is not None and ratio >= 0.5,
-               f"serve {serve['per_second']:,.0f}/s vs ceiling {ceiling['per_second']:,.0f}/s ({load})"),
+               detail),
         _check("intake", "ack p99 < 25 ms", f"{serve['p99_ms']} ms", serve["p99_ms"] < 25,
                f"p50 {serve['p50_ms']} ms, max {serve['max_ms']} ms; ceiling p99 {ceiling['p99_ms']} ms"),
         _check("intake", "none lost (stored == acknowledged)",

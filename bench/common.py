@@ -159,6 +159,70 @@ def rss_mb(pid: int) -> dict[str, float]:
     return out
 
 
+class CpuMeter:
+    """CPU time spent between start() and stop() by given processes and by every PostgreSQL
+    process on the machine, and how busy the machine's CPUs were (from /proc; without it, or
+    where a process cannot be read, the figure is None). Under load on a small machine these
+    say where the time went: the receiver, the database or the load generator."""
+
+    def __init__(self, **pids: int) -> None:
+        self.pids = pids
+        self._before: dict[str, Any] = {}
+
+    @staticmethod
+    def _process_seconds(pid: int) -> float | None:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat[stat.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    @classmethod
+    def _postgres_seconds(cls) -> dict[int, float]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                        seconds = cls._process_seconds(int(entry.name))
+                        if seconds is not None:
+                            found[int(entry.name)] = seconds
+        return found
+
+    @staticmethod
+    def _machine() -> list[int] | None:
+        try:
+            return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+
+    def _read(self) -> dict[str, Any]:
+        return {"pids": {name: self._process_seconds(pid) for name, pid in self.pids.items()},
+                "postgres": self._postgres_seconds(), "machine": self._machine()}
+
+    def start(self) -> None:
+        self._before = self._read()
+
+    def stop(self) -> dict[str, Any]:
+        """{name: seconds, 'postgres': seconds, 'machine_busy_pct': percent}."""
+        after, before = self._read(), self._before
+        out: dict[str, Any] = {}
+        for name, seconds in after["pids"].items():
+            was = before["pids"].get(name)
+            out[name] = round(seconds - was, 3) if seconds is not None and was is not None else None
+        # Backends that ended during the load are missed, ones that started count from zero.
+        out["postgres"] = round(sum(s - before["postgres"].get(pid, 0.0) for pid, s in after["postgres"].items()),
+                                3) if after["postgres"] else None
+        if after["machine"] and before["machine"]:
+            delta = [a - b for a, b in zip(after["machine"], before["machine"])]
+            idle = delta[3] + (delta[4] if len(delta) > 4 else 0)  # idle + iowait
+            out["machine_busy_pct"] = round(100 * (1 - idle / sum(delta)), 1) if sum(delta) else None
+        else:
+            out["machine_busy_pct"] = None
+        return out
+
+
 # --- git ----------------------------------------------------------------------------------
 
 async def git(cwd: Path, *args: str, timeout: float = 120) -> str:

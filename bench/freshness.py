@@ -29,6 +29,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.storage import jobs as job_store  # noqa: E402
 from bench.common import Stack, commit, print_table, push, summary_ms, wait_until, write_fabric, write_results  # noqa: E402
 
 TARGET_P99_S = 1.0
@@ -36,7 +37,7 @@ OLD, NEW = "bench.example.com/rev: v1", "bench.example.com/rev: p{}"
 
 
 async def _idle(stack: Stack) -> bool:
-    return not await stack.db.fetchval("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+    return not await job_store.outstanding(stack.db)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 fast, beside a receiver that only checks the signature (the ceiling).
 
     python -m bench.intake [--count 10000] [--warmup 1000] [--concurrency 32] [--client python|wrk]
+                           [--no-plain]
 
-Two targets, measured one after the other with the same load:
+Three targets, measured one after the other with the same load:
   ceiling  a minimal aiohttp receiver (`python -m bench.intake ceiling`, one process, like
            serve) that reads the body, checks X-Hub-Signature-256 and answers 202. No storage.
+  plain    the ceiling plus one INSERT of the delivery (its own commit) before answering: the
+           "plain insert-per-request receiver" the issue names as the reference (same
+           PostgreSQL server as serve, its own database).
   serve    `hnp-gitops serve` as a real process with 4 job workers, on a real PostgreSQL
            (embedded, in a temporary directory), its GitHub the emulator.
 The load generator is a separate process (`python -m bench.intake load`): `concurrency`
@@ -16,14 +20,16 @@ machine's CPUs with the server, is not what is measured.
 
 Each delivery is a realistic GitHub push (GitHub's sample payload from ../shared, about
 7 KB; a built-in one of the same shape when absent), with its own X-GitHub-Delivery id and
-`after` sha, signed with HMAC-SHA256 over the body. The repository it names,
-Codertocat/Hello-World, has no fabric: the bot stores each delivery with its 'webhook' job,
-and its workers run those jobs while the load goes on, but each job is a couple of queries
-(no fabric, no GitHub call), so the figure is intake, not ingestion.
+`after` sha, signed with HMAC-SHA256 over the body. The repositories it names have no
+fabric: serve stores each delivery with its inbox row; its workers make the 'webhook' jobs
+and run them (a couple of queries each, no GitHub call) after the burst, so the figure is
+intake, not ingestion.
 
 Afterwards the deliveries stored in webhook_delivery are counted: every delivery answered 202
-must be there (none lost). Also reported: how many commits carried them (group commit) and
-how long the workers took to finish the queued jobs.
+must be there (none lost). Also reported: how many commits carried them (group commit), how
+long the workers took to finish the jobs, and the CPU each part spent per delivery (receiver,
+every PostgreSQL process, load generator) with how busy the machine was: on a small machine
+the three share the CPUs, and that is what decides the figures.
 With `--client wrk` (if installed) wrk sends the load instead, for `--seconds` with one body;
 wrk cannot finish its in-flight requests, so then stored >= acknowledged is what is checked.
 """
@@ -48,8 +54,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (ROOT, Stack, free_port, percentile, print_table, sample_push_payload, stop,  # noqa: E402
-                          wait_until, write_results)
+from bot.storage import jobs as job_store  # noqa: E402
+from bench.common import (ROOT, CpuMeter, Stack, create_database, drop_database, free_port,  # noqa: E402
+                          percentile, print_table, sample_push_payload, stop, wait_until, write_results)
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
@@ -75,6 +82,45 @@ def run_ceiling(port: int, secret: str) -> None:
         return web.json_response({"status": "ok"})
 
     app = web.Application(client_max_size=25 * 1024 * 1024)
+    app.router.add_post("/webhook", receive)
+    app.router.add_get("/healthz", healthz)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# --- the reference: store each delivery with its own INSERT ------------------------------------
+
+def run_plain(port: int, secret: str, dsn: str) -> None:
+    """What the issue calls a plain insert-per-request receiver: the ceiling, plus one INSERT
+    (its own transaction, so its own commit) per delivery before answering. No job, no group
+    commit. It shows what group commit and the rest of serve's intake buy on this machine."""
+    import asyncpg
+    from aiohttp import web
+
+    key = secret.encode()
+    pool_key = web.AppKey("pool", asyncpg.Pool)
+
+    async def database(app: web.Application):
+        app[pool_key] = await asyncpg.create_pool(dsn, min_size=8, max_size=64)
+        yield
+        await app[pool_key].close()
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.read()
+        given = request.headers.get("X-Hub-Signature-256", "")
+        expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given, expected):
+            return web.json_response({"error": "bad signature"}, status=401)
+        delivery_id = request.headers.get("X-GitHub-Delivery")
+        await request.app[pool_key].execute(
+            "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
+            "ON CONFLICT (delivery_id) DO NOTHING", delivery_id, request.headers.get("X-GitHub-Event"), body)
+        return web.json_response({"status": "queued", "delivery_id": delivery_id}, status=202)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app.cleanup_ctx.append(database)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
@@ -209,6 +255,9 @@ def run_load(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {}
 
     async def go() -> None:
+        import resource
+
+        began = resource.getrusage(resource.RUSAGE_SELF)
         if args.warmup:
             deliveries.prefix = args.prefix + "w-"
             result["warmup"] = await _send(args.host, args.port, deliveries, args.warmup, args.concurrency,
@@ -216,6 +265,9 @@ def run_load(args: argparse.Namespace) -> None:
         deliveries.prefix = args.prefix + "m-"
         result["measured"] = await _send(args.host, args.port, deliveries, args.count, args.concurrency,
                                          args.timeout)
+        ended = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU of warm-up and measured load together (the receivers are metered over the same span)
+        result["client_cpu_seconds"] = round(ended.ru_utime + ended.ru_stime - began.ru_utime - began.ru_stime, 3)
 
     asyncio.run(go())
     print(json.dumps(result), flush=True)
@@ -305,43 +357,98 @@ async def _load(args: argparse.Namespace, port: int, secret: str, prefix: str, t
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+async def _metered_load(args: argparse.Namespace, port: int, secret: str, prefix: str, tmp: Path,
+                        receiver_pid: int) -> dict[str, Any]:
+    """The load, with the CPU each part spent on it: per delivery (warm-up and measured ones
+    together), in microseconds, and how busy the machine was."""
+    meter = CpuMeter(receiver=receiver_pid)
+    meter.start()
+    result = await _load(args, port, secret, prefix, tmp)
+    spent = meter.stop()
+    deliveries = args.count + args.warmup if args.client == "python" else None
+    spent["client"] = result.get("client_cpu_seconds")
+
+    def per_delivery(seconds: float | None) -> float | None:
+        return round(seconds / deliveries * 1e6, 1) if seconds is not None and deliveries else None
+
+    cpu = {"receiver_us": per_delivery(spent["receiver"]), "postgres_us": per_delivery(spent["postgres"]),
+           "client_us": per_delivery(spent["client"]), "machine_busy_pct": spent["machine_busy_pct"],
+           "seconds": {k: spent[k] for k in ("receiver", "postgres", "client")}}
+    return {**result, "cpu": cpu}
+
+
+async def _measure_receiver(args: argparse.Namespace, tmp: Path, role: str, target: str,
+                            extra: list[str]) -> dict[str, Any]:
+    """Start `python -m bench.intake <role>` and put the load on it."""
     port, secret = free_port(), secrets.token_hex(16)
-    log = open(tmp / "ceiling.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bench.intake", "ceiling", "--port", str(port), "--secret", secret],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    log = open(tmp / f"{role}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bench.intake", role, "--port", str(port), "--secret", secret,
+                             *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     log.close()
     try:
         import aiohttp
 
         async def up() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"the ceiling receiver exited with code {proc.returncode}")
+                raise RuntimeError(f"the {role} receiver exited with code {proc.returncode}")
             try:
                 async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as r:
                     return r.status == 200
             except aiohttp.ClientConnectionError:
                 return False
 
-        await wait_until(up, timeout=30, what="the ceiling receiver to start")
-        result = await _load(args, port, secret, "ceiling-", tmp)
+        await wait_until(up, timeout=30, what=f"the {role} receiver to start")
+        result = await _metered_load(args, port, secret, f"{role}-", tmp, proc.pid)
     finally:
-        stop(proc, "ceiling receiver")
-    return {"target": "ceiling (signature check only)", **result["measured"]}
+        stop(proc, f"{role} receiver")
+    return {"target": target, **result["measured"], "cpu": result["cpu"],
+            "acknowledged_total": _acknowledged(result)}
 
 
-async def measure_serve(args: argparse.Namespace) -> dict[str, Any]:
+def _acknowledged(result: dict[str, Any]) -> int:
+    return sum(part.get("statuses", {}).get("202", 0) for key, part in result.items()
+               if key in ("warmup", "measured"))
+
+
+async def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    return await _measure_receiver(args, tmp, "ceiling", "ceiling (signature check only)", [])
+
+
+async def measure_plain(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
+    """The insert-per-request reference, on the same PostgreSQL server as serve (its own
+    database), while serve sits idle."""
+    import asyncpg
+
+    name = f"{stack.dsn.rsplit('/', 1)[-1].split('?')[0]}_plain"
+    dsn = await create_database(stack.dsn, name, migrate=True)
+    try:
+        result = await _measure_receiver(args, stack.tmp, "plain", "plain (one INSERT per delivery)", ["--dsn", dsn])
+        conn = await asyncpg.connect(dsn)
+        try:
+            result["stored_total"] = await conn.fetchval("SELECT count(*) FROM webhook_delivery")
+            result["lost"] = max(0, result["acknowledged_total"] - result["stored_total"])
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(stack.dsn, name)
+    return result
+
+
+async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """serve under the load; before it, on the same PostgreSQL, the plain reference (unless
+    --no-plain)."""
     async with Stack.start("intake", workers=args.workers, repository=False) as stack:
+        plain = await measure_plain(args, stack) if args.plain else None
         batches_before = await _commits(stack)
         profiler = _start_profiler(args.profile, stack.serve_pid) if args.profile else None
         try:
-            result = await _load(args, stack.port, stack.secret, "bench-", stack.tmp)
+            result = await _metered_load(args, stack.port, stack.secret, "bench-", stack.tmp, stack.serve_pid)
         finally:
             if profiler is not None:
                 _stop_profiler(profiler)
         measured = result["measured"]
-        acked = sum(v for k, v in result.get("warmup", {}).get("statuses", {}).items() if k == "202")
-        acked += measured["statuses"].get("202", 0)
+        acked = _acknowledged(result)
         stored = await stack.db.fetchval("SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-%'")
         stored_measured = await stack.db.fetchval(
             "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-m-%'")
@@ -353,16 +460,16 @@ async def measure_serve(args: argparse.Namespace) -> dict[str, Any]:
             await wait_until(lambda: _no_pending_jobs(stack), timeout=args.drain_timeout, interval=0.2,
                              what="the webhook jobs to finish")
         except TimeoutError:
-            pending = await stack.db.fetchval("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+            pending = await job_store.outstanding(stack.db)
         drained = time.perf_counter() - began
         processed = await stack.db.fetchval(
             "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-%' AND outcome = 'processed'")
         errors = stack.serve_log_errors()
-    return {"target": "serve (stored in PostgreSQL, job queued)", **measured,
+    return {"target": "serve (stored in PostgreSQL, queued for its job)", **measured, "cpu": result["cpu"],
             "acknowledged_total": acked, "stored_total": stored, "stored_measured": stored_measured,
             "lost": max(0, acked - stored), "xact_commits": transactions,
             "jobs_drain_seconds_after_load": round(drained, 2), "jobs_still_pending": pending,
-            "deliveries_processed": processed, "serve_errors": errors[:5]}
+            "deliveries_processed": processed, "serve_errors": errors[:5]}, plain
 
 
 def _start_profiler(out: str, pid: int) -> subprocess.Popen:
@@ -390,7 +497,7 @@ async def _commits(stack: Stack) -> int:
 
 
 async def _no_pending_jobs(stack: Stack) -> bool:
-    return not await stack.db.fetchval("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+    return not await job_store.outstanding(stack.db)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -401,16 +508,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-intake-"))
     try:
         ceiling = await measure_ceiling(args, tmp)
-        bot = await measure_serve(args)
+        bot, plain = await measure_serve(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    ratio = round(bot["per_second"] / ceiling["per_second"], 3) if ceiling.get("per_second") else None
-    rows = [{**ceiling, "name": "ceiling"}, {**bot, "name": "serve"}]
-    print_table(rows, ("name", "answered", "per_second", "p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses"),
+
+    def of_ceiling(row: dict[str, Any]) -> float | None:
+        return round(row["per_second"] / ceiling["per_second"], 3) if ceiling.get("per_second") else None
+
+    ratio = of_ceiling(bot)
+    rows = [{**ceiling, "name": "ceiling"}]
+    if plain is not None:
+        rows.append({**plain, "name": "plain"})
+    rows.append({**bot, "name": "serve"})
+    for row in rows:
+        row["x_ceiling"] = of_ceiling(row)
+        row.update({f"cpu_{k}": v for k, v in row["cpu"].items() if k != "seconds"})
+    print_table(rows, ("name", "answered", "per_second", "x_ceiling", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                       "statuses"),
                 title=f"\nWebhook intake: {args.count:,} signed push deliveries, concurrency {args.concurrency}, "
                       f"client {args.client}")
+    print_table(rows, ("name", "cpu_receiver_us", "cpu_postgres_us", "cpu_client_us", "cpu_machine_busy_pct"),
+                title=f"\nCPU per delivery (microseconds; {os.cpu_count()} CPUs shared by receiver, PostgreSQL and "
+                      "load generator)")
     lost_ok = bot["lost"] == 0 and (bot["stored_total"] == bot["acknowledged_total"] or args.client == "wrk")
     print(f"\nserve / ceiling = {ratio}  (target >= {TARGET_RATIO})")
+    if plain is not None:
+        print(f"serve / plain insert-per-request = {round(bot['per_second'] / plain['per_second'], 2)}  "
+              f"(plain / ceiling = {of_ceiling(plain)}; plain p99 {plain['p99_ms']} ms, "
+              f"{plain['stored_total']:,} stored of {plain['acknowledged_total']:,} acknowledged)")
     print(f"serve p99 = {bot['p99_ms']} ms  (target < {TARGET_P99_MS} ms)")
     print(f"acknowledged {bot['acknowledged_total']:,}, stored {bot['stored_total']:,}, lost {bot['lost']} "
           f"({'ok' if lost_ok else 'MISMATCH'}); {bot['xact_commits']:,} database commits in all during the load")
@@ -418,15 +543,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"the workers had {bot['jobs_still_pending']:,} jobs still to run {bot['jobs_drain_seconds_after_load']} s "
               f"after the load ended")
     else:
-        print(f"the workers finished the jobs {bot['jobs_drain_seconds_after_load']} s after the load ended")
+        print(f"the workers queued and finished the jobs {bot['jobs_drain_seconds_after_load']} s after the load ended")
     ok = bool(ratio is not None and ratio >= TARGET_RATIO and bot["p99_ms"] < TARGET_P99_MS and lost_ok)
     data = {"settings": {"count": args.count, "warmup": args.warmup, "concurrency": args.concurrency,
                          "client": args.client, "workers": args.workers,
                          "payload_bytes": len(sample_push_payload()),
                          "repository": "Codertocat/Hello-World (no fabric: each job is a few queries)"},
             "ceiling": {k: v for k, v in ceiling.items() if k != "raw"},
+            "plain": {k: v for k, v in plain.items() if k != "raw"} if plain is not None else None,
             "serve": {k: v for k, v in bot.items() if k != "raw"},
-            "ratio": ratio, "targets": {"ratio_min": TARGET_RATIO, "p99_ms_max": TARGET_P99_MS, "lost": 0},
+            "ratio": ratio, "ratio_plain": of_ceiling(plain) if plain is not None else None,
+            "targets": {"ratio_min": TARGET_RATIO, "p99_ms_max": TARGET_P99_MS, "lost": 0},
             "pass": ok}
     write_results(args.output, data)
     return data
@@ -438,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = sub.add_parser("ceiling", help="(internal) run the signature-only receiver")
     ceiling.add_argument("--port", type=int, required=True)
     ceiling.add_argument("--secret", required=True)
+    plain = sub.add_parser("plain", help="(internal) run the insert-per-request receiver")
+    plain.add_argument("--port", type=int, required=True)
+    plain.add_argument("--secret", required=True)
+    plain.add_argument("--dsn", required=True)
     load = sub.add_parser("load", help="(internal) run the load generator; prints JSON")
     load.add_argument("--host", default="127.0.0.1")
     load.add_argument("--port", type=int, required=True)
@@ -453,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repositories", type=int, default=1000,
                         help="distinct repositories the deliveries name (none has a fabric)")
+    parser.add_argument("--no-plain", dest="plain", action="store_false",
+                        help="leave out the insert-per-request reference")
     parser.add_argument("--profile", metavar="SVG", help="record serve under the load with py-spy into SVG")
     parser.add_argument("--workers", type=int, default=4, help="serve's job workers (HNP_GITOPS_WORKERS)")
     parser.add_argument("--client", choices=("python", "wrk"), default="python")
@@ -464,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.role == "ceiling":
         run_ceiling(args.port, args.secret)
+        return 0
+    if args.role == "plain":
+        run_plain(args.port, args.secret, args.dsn)
         return 0
     if args.role == "load":
         run_load(args)

@@ -25,6 +25,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.storage import jobs as job_store  # noqa: E402
 from bench.common import (Stack, check_generated, commit, print_table, push, rss_mb,  # noqa: E402
                           wait_until, write_fabric, write_results)
 
@@ -54,7 +55,7 @@ async def measure(layout: str, documents: int, timeout: float) -> dict[str, Any]
         # The check run is completed after the commit; let the job finish, still sampling.
         async def idle() -> bool:
             samples.append(rss_mb(stack.serve_pid)["VmRSS"])
-            return not await stack.db.fetchval("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+            return not await job_store.outstanding(stack.db)
 
         await wait_until(idle, timeout=60, interval=0.02, what="the ingest job to finish")
         after = rss_mb(stack.serve_pid)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 import asyncpg
 from aiohttp import web
@@ -36,6 +36,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from bot import __version__
+from bot.storage import deliveries as delivery_store
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,16 @@ def record_github_call(status: int | str, rate_limit_remaining: int | str | None
         log.debug("ignored a malformed GitHub rate-limit header for metrics")
 
 
+_webhook_ack_by_status: dict[int, Any] = {}  # labels() looks the child up by string each time
+
+
 def record_webhook(status: int, seconds: float) -> None:
-    """One webhook request answered with `status` after `seconds`."""
-    _webhook_ack.labels(status=str(status)).observe(max(0.0, seconds))
+    """One webhook request answered with `status` after `seconds` (on every acknowledgement,
+    so the labelled child is kept rather than looked up)."""
+    child = _webhook_ack_by_status.get(status)
+    if child is None:
+        child = _webhook_ack_by_status[status] = _webhook_ack.labels(status=str(status))
+    child.observe(max(0.0, seconds))
 
 
 def record_job(kind: str, outcome: str, seconds: float) -> None:
@@ -147,6 +155,10 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
     families.append(GaugeMetricFamily(
         f"{PREFIX}_webhook_oldest_pending_age_seconds",
         "Age of the oldest stored delivery not yet processed (0 when none waits)", value=oldest_pending))
+
+    families.append(GaugeMetricFamily(
+        f"{PREFIX}_webhook_inbox", "Acknowledged deliveries not yet turned into jobs (a burst "
+        "is answered first and queued after)", value=await delivery_store.inbox_depth(conn)))
 
     # The job queue.
     depth = GaugeMetricFamily(

@@ -12,6 +12,12 @@ How work is ordered
     one repository run in delivery order, so the fabric jobs they queue are queued in that
     order too, and they then also run in order with API syncs and reconciles of the fabric.
 
+Webhook deliveries
+    Intake stores each delivery with a row in `delivery_inbox` (so the acknowledgement writes
+    one narrow row, not a job with its indexes). Workers turn the inbox into 'webhook' jobs in
+    bulk, in arrival order, before taking work (`Workers.dispatch_inbox`); while a burst is
+    being acknowledged they step back, so the burst is answered first and queued after.
+
 Failure
     A handler that raises is retried with exponential backoff and jitter until max_attempts,
     then the job is 'dead' (logged at error level with its delivery id, listed by
@@ -83,6 +89,8 @@ class QueueSettings:
         values.update(changes)
         return cls(**values)
 
+
+DISPATCH_BATCH = 2000  # inbox rows turned into jobs per statement
 
 # The settings `serve` uses. A test harness may replace it before the app starts.
 DEFAULT_SETTINGS = QueueSettings()
@@ -193,9 +201,15 @@ class Workers:
         self.jobs_run = 0
         # Set by webhook intake: True while a burst of deliveries is arriving.
         self.intake_busy: Callable[[], bool] | None = None
+        # Acknowledged deliveries may wait in the inbox (always at start: a previous process may
+        # have died before dispatching them).
+        self._inbox_waiting = True
 
-    def wake(self) -> None:
-        """New work may be waiting (called after a commit in this process, or on NOTIFY)."""
+    def wake(self, *, inbox: bool = False) -> None:
+        """New work may be waiting (called after a commit in this process, or on NOTIFY);
+        `inbox`: acknowledged deliveries wait to become jobs."""
+        if inbox:
+            self._inbox_waiting = True
         self._wakeup.set()
 
     async def start(self) -> None:
@@ -241,8 +255,8 @@ class Workers:
         except asyncpg.InterfaceError:  # released back to the pool after the server closed it
             return False
 
-    def _on_notify(self, *args: object) -> None:
-        self._wakeup.set()
+    def _on_notify(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        self.wake(inbox=payload == delivery_store.INBOX_NOTICE)
 
     async def _reclaim_loop(self) -> None:
         while True:
@@ -296,15 +310,35 @@ class Workers:
                 pass
 
     async def run_one(self, worker: str | None = None) -> bool:
-        """Take one job and run it to its end. False when nothing was runnable."""
+        """Take one job and run it to its end. False when nothing was runnable.
+        Acknowledged deliveries become jobs here first (when some may wait in the inbox, and
+        whenever the queue looks empty, which also covers a lost wake-up)."""
         worker = worker or f"{self.name}/manual"
         async with self.pool.acquire() as conn:
+            if self._inbox_waiting:
+                await self.dispatch_inbox(conn)
             job = await job_store.take(conn, worker=worker, lease_seconds=self.settings.lease_seconds)
+            if job is None and await self.dispatch_inbox(conn):
+                job = await job_store.take(conn, worker=worker, lease_seconds=self.settings.lease_seconds)
         if job is None:
             return False
         await self._run(job, worker)
         self.jobs_run += 1
         return True
+
+    async def dispatch_inbox(self, conn: asyncpg.Connection) -> int:
+        """Turn every acknowledged delivery waiting in the inbox into its 'webhook' job."""
+        self._inbox_waiting = False
+        total = 0
+        try:
+            while True:
+                taken = await delivery_store.dispatch_inbox(conn, limit=DISPATCH_BATCH)
+                total += taken
+                if taken < DISPATCH_BATCH:
+                    return total
+        except BaseException:
+            self._inbox_waiting = True  # try again on the next turn
+            raise
 
     async def _run(self, job: Job, worker: str) -> None:
         ctx = JobContext(pool=self.pool, config=self.config, github=self.github, job=job, router=self.router)

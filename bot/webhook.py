@@ -1,7 +1,8 @@
 """POST /webhook: verify, store, queue, acknowledge. No GitHub call happens here.
 
 Answers (always JSON):
-  202 {"status": "queued"}      stored with a 'webhook' job (the job runs after the answer)
+  202 {"status": "queued"}      stored with its inbox row; the workers make it a 'webhook' job
+                                and run it after the answer (see bot.queue)
   202 {"status": "duplicate"}   this X-GitHub-Delivery was stored before: not processed again
   202 {"status": "ignored"}     no handler for this event/action: stored with outcome
                                 'ignored' and no job (the delivery table records every delivery)
@@ -16,7 +17,7 @@ Answers (always JSON):
 
 Durability with throughput: concurrent deliveries are group-committed. Each request hands
 its row to one writer task and waits; the writer takes everything waiting (up to a batch
-limit), stores it with one INSERT statement (deliveries and jobs together, atomically) and
+limit), stores it with one INSERT statement (deliveries and inbox rows together, atomically) and
 then answers all of them. Under load a commit carries many deliveries; when idle, one.
 """
 
@@ -236,7 +237,9 @@ async def receive(request: web.Request) -> web.Response:
     status = "duplicate" if not new else ("queued" if handled else "ignored")
     log.debug("webhook %s (%s) %s", event.event, event.data.get("action"), status,
               extra={"delivery_id": event.delivery_id})
-    return web.json_response({"status": status, "delivery_id": event.delivery_id}, status=202)
+    # orjson: the answer is written for every delivery of a burst (json.dumps is ~4x slower).
+    return web.Response(body=orjson.dumps({"status": status, "delivery_id": event.delivery_id}),
+                        status=202, content_type="application/json")
 
 
 def setup(app: web.Application) -> None:
@@ -247,7 +250,7 @@ def setup(app: web.Application) -> None:
 
         workers = app.get(WORKERS)
         if workers is not None:
-            workers.wake()
+            workers.wake(inbox=True)
 
     writer = DeliveryWriter(app[POOL], on_commit=wake_workers)
     app[WRITER] = writer

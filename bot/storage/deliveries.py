@@ -1,4 +1,5 @@
-"""Webhook deliveries: stored as received, each with its job, before GitHub gets its 202."""
+"""Webhook deliveries: stored as received, each with its inbox row, before GitHub gets its 202;
+the inbox becomes jobs afterwards (dispatch_inbox)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ class NewDelivery:
 
 
 # One statement (so one implicit transaction and one round trip) for a whole batch: the
-# deliveries, a 'webhook' job for each new one that something handles, and a NOTIFY that
-# reaches listeners when it commits. A redelivery hits ON CONFLICT and gets no second job.
-# Jobs are inserted in batch order, so their ids follow the order deliveries arrived in.
+# deliveries, an inbox row for each new one that something handles, and a NOTIFY that reaches
+# listeners when it commits. A redelivery hits ON CONFLICT and gets no second inbox row.
+# Inbox rows are inserted in batch order, so their seq follows the order deliveries arrived in.
 _INSERT_BATCH = """
 WITH incoming AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[],
@@ -42,22 +43,23 @@ WITH incoming AS (
     FROM incoming ORDER BY n
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id
-), queued AS (
-    INSERT INTO job (kind, ordering_key, delivery_id)
-    SELECT 'webhook', i.ordering_key, i.delivery_id
+), inboxed AS (
+    INSERT INTO delivery_inbox (delivery_id, ordering_key)
+    SELECT i.delivery_id, i.ordering_key
     FROM incoming i JOIN stored s USING (delivery_id)
     WHERE i.ordering_key IS NOT NULL
     ORDER BY i.n
-    RETURNING id
+    RETURNING seq
 )
 SELECT delivery_id FROM stored
 UNION ALL
-SELECT NULL FROM (SELECT pg_notify($8, '') FROM queued LIMIT 1) AS woke
+SELECT NULL FROM (SELECT pg_notify($8, $9) FROM inboxed LIMIT 1) AS woke
 """
+INBOX_NOTICE = "inbox"  # the NOTIFY payload that says deliveries wait in the inbox
 
 
 async def insert_batch(db: Executor, deliveries: Sequence[NewDelivery]) -> set[str]:
-    """Store deliveries (ids unique within the batch) and queue their jobs atomically.
+    """Store deliveries (ids unique within the batch) and their inbox rows atomically.
     Returns the ids that were new; the others were already stored (redeliveries)."""
     rows = await db.fetch(
         _INSERT_BATCH,
@@ -69,8 +71,47 @@ async def insert_batch(db: Executor, deliveries: Sequence[NewDelivery]) -> set[s
         [d.body for d in deliveries],
         [d.ordering_key for d in deliveries],
         CHANNEL,
+        INBOX_NOTICE,
     )
     return {r["delivery_id"] for r in rows if r["delivery_id"] is not None}
+
+
+# Inbox rows become 'webhook' jobs in seq order: the oldest `limit` rows are deleted and their
+# jobs inserted by one statement (so atomically). Dispatchers in several processes take turns
+# under a transaction-scoped advisory lock, and the statement runs after the lock is granted,
+# so each one sees what the previous one committed and job ids keep the arrival order.
+# A delivery deleted meanwhile (retention) gets no job.
+_DISPATCH_LOCK = 0x686E_6962  # "hnib"; the one-bigint advisory key space, distinct from migrations'
+_DISPATCH = """
+WITH taken AS (
+    DELETE FROM delivery_inbox
+    WHERE seq IN (SELECT seq FROM delivery_inbox ORDER BY seq LIMIT $1)
+    RETURNING seq, delivery_id, ordering_key
+), queued AS (
+    INSERT INTO job (kind, ordering_key, delivery_id)
+    SELECT 'webhook', t.ordering_key, t.delivery_id
+    FROM taken t
+    WHERE EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.delivery_id = t.delivery_id)
+    ORDER BY t.seq
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM taken) AS taken,
+       (SELECT count(*) FROM (SELECT pg_notify($2, '') FROM queued LIMIT 1) AS woke) AS notified
+"""
+
+
+async def dispatch_inbox(conn: asyncpg.Connection, *, limit: int = 2000) -> int:
+    """Turn up to `limit` inbox rows into 'webhook' jobs; how many rows were taken. A NOTIFY
+    wakes the workers of every process when jobs were queued."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _DISPATCH_LOCK)
+        row = await conn.fetchrow(_DISPATCH, limit, CHANNEL)
+    return row["taken"]
+
+
+async def inbox_depth(db: Executor) -> int:
+    """Acknowledged deliveries whose job is not created yet."""
+    return await db.fetchval("SELECT count(*) FROM delivery_inbox")
 
 
 async def get(db: Executor, delivery_id: str) -> asyncpg.Record | None:

@@ -265,3 +265,11 @@ async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:
 async def counts(db: Executor) -> dict[str, int]:
     rows = await db.fetch("SELECT status, count(*) AS n FROM job GROUP BY status")
     return {r["status"]: r["n"] for r in rows}
+
+
+async def outstanding(db: Executor) -> int:
+    """Work not finished yet: jobs queued or running, and acknowledged deliveries still in the
+    inbox (not yet jobs). Zero means the bot is idle."""
+    return await db.fetchval(
+        "SELECT (SELECT count(*) FROM job WHERE status IN ('queued', 'running')) "
+        "+ (SELECT count(*) FROM delivery_inbox)")

@@ -11,6 +11,7 @@ import json
 import logging
 
 from bot import logs
+from bot.queue import WORKERS
 from bot.webhook import WRITER
 from tests.conftest import wait_for
 
@@ -140,10 +141,18 @@ async def test_concurrent_deliveries_are_group_committed_and_all_stored(pool):
         answers = await asyncio.gather(*(post_event(client, "push", push_payload(f"acme/r{i % 7}"),
                                                     delivery_id=f"d-burst-{i}") for i in range(300)))
         writer = client.app[WRITER]
+        workers = client.app[WORKERS]
     assert all(status == 202 and answer["status"] == "queued" for status, answer in answers)
     assert await _count(pool, "SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending'") == 300
-    assert await _count(pool, "SELECT count(*) FROM job WHERE kind = 'webhook' AND status = 'queued'") == 300
     assert writer.batches < 300  # several deliveries shared commits
+    # Acknowledged into the inbox; the workers make the jobs afterwards, in bulk.
+    assert await _count(pool, "SELECT count(*) FROM delivery_inbox") == 300
+    assert await _count(pool, "SELECT count(*) FROM job WHERE kind = 'webhook'") == 0
+    async with pool.acquire() as conn:
+        assert await workers.dispatch_inbox(conn) == 300
+        assert await workers.dispatch_inbox(conn) == 0  # nothing is queued twice
+    assert await _count(pool, "SELECT count(*) FROM delivery_inbox") == 0
+    assert await _count(pool, "SELECT count(*) FROM job WHERE kind = 'webhook' AND status = 'queued'") == 300
     # jobs of one repository are queued in the order their deliveries were accepted
     rows = await pool.fetch("SELECT delivery_id FROM job WHERE ordering_key = 'repo:acme/r0' ORDER BY id")
     order = [int(r["delivery_id"].rsplit("-", 1)[1]) for r in rows]

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.queue import WORKERS, QueueSettings
+from bot.storage import jobs as job_store
 from ghsim.testing import GhSim
 from tests.conftest import wait_for
 
@@ -213,8 +214,7 @@ class World:
         await self.sim.wait_deliveries_idle()
 
         async def queue_empty() -> bool:
-            return not await self.pool.fetchval(
-                "SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+            return not await job_store.outstanding(self.pool)
 
         await wait_for(queue_empty, timeout=30, message="the bot's job queue to drain")
 

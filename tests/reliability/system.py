@@ -328,8 +328,9 @@ class System:
 
         async def empty() -> bool:
             return not await self.pool.fetchval(
-                "SELECT count(*) FROM job WHERE kind <> 'reconcile' AND (status = 'running' "
-                "OR (status = 'queued' AND run_after <= now() + interval '30 seconds'))")
+                "SELECT (SELECT count(*) FROM job WHERE kind <> 'reconcile' AND (status = 'running' "
+                "OR (status = 'queued' AND run_after <= now() + interval '30 seconds'))"
+                ") + (SELECT count(*) FROM delivery_inbox)")
 
         await wait_for(empty, timeout=timeout, interval=0.05, message="the bot's job queue to drain")
 
