@@ -87,12 +87,15 @@ def check_conflicts(data: dict[str, Any]) -> list[Check]:
 
 def check_intake(data: dict[str, Any]) -> list[Check]:
     serve, ceiling, ratio = data["serve"], data["ceiling"], data.get("ratio")
-    plain = data.get("plain")
+    plain = (data.get("references") or {}).get("plain")
+    grouped = (data.get("references") or {}).get("grouped")
     load = f"{data['settings']['count']:,} deliveries, concurrency {data['settings']['concurrency']}"
     detail = f"serve {serve['per_second']:,.0f}/s vs ceiling {ceiling['per_second']:,.0f}/s ({load})"
+    ratios = data.get("reference_ratios") or {}
     if plain:
-        detail += (f"; plain insert-per-request {plain['per_second']:,.0f}/s = {data.get('ratio_plain')}x, "
-                   f"p99 {plain['p99_ms']} ms")
+        detail += f"; plain insert-per-request {plain['per_second']:,.0f}/s = {ratios.get('plain')}x"
+    if grouped:
+        detail += f"; minimal group commit {grouped['per_second']:,.0f}/s = {ratios.get('grouped')}x"
     cpu, ceiling_cpu = serve.get("cpu") or {}, ceiling.get("cpu") or {}
     if None not in (cpu.get("receiver_us"), cpu.get("postgres_us"), cpu.get("client_us"),
                     ceiling_cpu.get("receiver_us"), ceiling_cpu.get("client_us")):

@@ -2,14 +2,16 @@
 fast, beside a receiver that only checks the signature (the ceiling).
 
     python -m bench.intake [--count 10000] [--warmup 1000] [--concurrency 32] [--client python|wrk]
-                           [--no-plain]
+                           [--no-references]
 
-Three targets, measured one after the other with the same load:
+Four targets, measured one after the other with the same load:
   ceiling  a minimal aiohttp receiver (`python -m bench.intake ceiling`, one process, like
            serve) that reads the body, checks X-Hub-Signature-256 and answers 202. No storage.
   plain    the ceiling plus one INSERT of the delivery (its own commit) before answering: the
            "plain insert-per-request receiver" the issue names as the reference (same
            PostgreSQL server as serve, its own database).
+  grouped  the ceiling plus the same INSERTs group-committed by one writer task, and nothing
+           else: about the least a durable Python receiver can do on this PostgreSQL.
   serve    `hnp-gitops serve` as a real process with 4 job workers, on a real PostgreSQL
            (embedded, in a temporary directory), its GitHub the emulator.
 The load generator is a separate process (`python -m bench.intake load`): `concurrency`
@@ -89,10 +91,13 @@ def run_ceiling(port: int, secret: str) -> None:
 
 # --- the reference: store each delivery with its own INSERT ------------------------------------
 
-def run_plain(port: int, secret: str, dsn: str) -> None:
-    """What the issue calls a plain insert-per-request receiver: the ceiling, plus one INSERT
-    (its own transaction, so its own commit) per delivery before answering. No job, no group
-    commit. It shows what group commit and the rest of serve's intake buy on this machine."""
+def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
+    """A durable receiver with nothing of the bot in it: the ceiling, plus the delivery
+    INSERTed before the answer. Not `grouped`: what the issue calls a plain insert-per-request
+    receiver (each INSERT its own transaction, so its own commit). `grouped`: the same rows
+    group-committed (one writer task stores everything waiting with one INSERT), i.e. about
+    the least any durable Python receiver on this PostgreSQL can do. Beside serve they say what
+    group commit buys, and what the rest of serve's intake (JSON, routing, the inbox) costs."""
     import asyncpg
     from aiohttp import web
 
@@ -111,16 +116,50 @@ def run_plain(port: int, secret: str, dsn: str) -> None:
         if not hmac.compare_digest(given, expected):
             return web.json_response({"error": "bad signature"}, status=401)
         delivery_id = request.headers.get("X-GitHub-Delivery")
-        await request.app[pool_key].execute(
-            "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
-            "ON CONFLICT (delivery_id) DO NOTHING", delivery_id, request.headers.get("X-GitHub-Event"), body)
+        row = (delivery_id, request.headers.get("X-GitHub-Event"), body)
+        if grouped:
+            done = asyncio.get_running_loop().create_future()
+            waiting.put_nowait((row, done))
+            await done
+        else:
+            await request.app[pool_key].execute(
+                "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
+                "ON CONFLICT (delivery_id) DO NOTHING", *row)
         return web.json_response({"status": "queued", "delivery_id": delivery_id}, status=202)
+
+    waiting: asyncio.Queue = asyncio.Queue()
+
+    async def writer(app: web.Application):
+        async def run() -> None:
+            while True:
+                batch = [await waiting.get()]
+                while not waiting.empty():
+                    batch.append(waiting.get_nowait())
+                rows = [row for row, _ in batch]
+                try:
+                    await app[pool_key].execute(
+                        "INSERT INTO webhook_delivery (delivery_id, event, body) "
+                        "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+                        "ON CONFLICT (delivery_id) DO NOTHING",
+                        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+                except Exception as failure:  # noqa: BLE001 - every waiting request learns of it
+                    for _, done in batch:
+                        done.set_exception(failure)
+                    continue
+                for _, done in batch:
+                    done.set_result(None)
+
+        task = asyncio.create_task(run())
+        yield
+        task.cancel()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application(client_max_size=25 * 1024 * 1024)
     app.cleanup_ctx.append(database)
+    if grouped:
+        app.cleanup_ctx.append(writer)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
@@ -415,15 +454,19 @@ async def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]
     return await _measure_receiver(args, tmp, "ceiling", "ceiling (signature check only)", [])
 
 
-async def measure_plain(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
-    """The insert-per-request reference, on the same PostgreSQL server as serve (its own
+REFERENCES = {"plain": "plain (one INSERT, one commit per delivery)",
+              "grouped": "grouped (the INSERTs group-committed, nothing else)"}
+
+
+async def measure_reference(args: argparse.Namespace, stack: Stack, role: str) -> dict[str, Any]:
+    """A reference receiver (see run_reference) on the same PostgreSQL server as serve (its own
     database), while serve sits idle."""
     import asyncpg
 
-    name = f"{stack.dsn.rsplit('/', 1)[-1].split('?')[0]}_plain"
+    name = f"{stack.dsn.rsplit('/', 1)[-1].split('?')[0]}_{role}"
     dsn = await create_database(stack.dsn, name, migrate=True)
     try:
-        result = await _measure_receiver(args, stack.tmp, "plain", "plain (one INSERT per delivery)", ["--dsn", dsn])
+        result = await _measure_receiver(args, stack.tmp, role, REFERENCES[role], ["--dsn", dsn])
         conn = await asyncpg.connect(dsn)
         try:
             result["stored_total"] = await conn.fetchval("SELECT count(*) FROM webhook_delivery")
@@ -435,11 +478,12 @@ async def measure_plain(args: argparse.Namespace, stack: Stack) -> dict[str, Any
     return result
 
 
-async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """serve under the load; before it, on the same PostgreSQL, the plain reference (unless
-    --no-plain)."""
+async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """serve under the load; before it, on the same PostgreSQL, the reference receivers (unless
+    --no-references)."""
     async with Stack.start("intake", workers=args.workers, repository=False) as stack:
-        plain = await measure_plain(args, stack) if args.plain else None
+        references = {role: await measure_reference(args, stack, role) for role in REFERENCES} \
+            if args.references else {}
         batches_before = await _commits(stack)
         profiler = _start_profiler(args.profile, stack.serve_pid) if args.profile else None
         try:
@@ -469,7 +513,7 @@ async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
             "acknowledged_total": acked, "stored_total": stored, "stored_measured": stored_measured,
             "lost": max(0, acked - stored), "xact_commits": transactions,
             "jobs_drain_seconds_after_load": round(drained, 2), "jobs_still_pending": pending,
-            "deliveries_processed": processed, "serve_errors": errors[:5]}, plain
+            "deliveries_processed": processed, "serve_errors": errors[:5]}, references
 
 
 def _start_profiler(out: str, pid: int) -> subprocess.Popen:
@@ -508,7 +552,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="hnp-bench-intake-"))
     try:
         ceiling = await measure_ceiling(args, tmp)
-        bot, plain = await measure_serve(args)
+        bot, references = await measure_serve(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -516,10 +560,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return round(row["per_second"] / ceiling["per_second"], 3) if ceiling.get("per_second") else None
 
     ratio = of_ceiling(bot)
-    rows = [{**ceiling, "name": "ceiling"}]
-    if plain is not None:
-        rows.append({**plain, "name": "plain"})
-    rows.append({**bot, "name": "serve"})
+    rows = [{**ceiling, "name": "ceiling"}, *({**r, "name": role} for role, r in references.items()),
+            {**bot, "name": "serve"}]
     for row in rows:
         row["x_ceiling"] = of_ceiling(row)
         row.update({f"cpu_{k}": v for k, v in row["cpu"].items() if k != "seconds"})
@@ -532,10 +574,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                       "load generator)")
     lost_ok = bot["lost"] == 0 and (bot["stored_total"] == bot["acknowledged_total"] or args.client == "wrk")
     print(f"\nserve / ceiling = {ratio}  (target >= {TARGET_RATIO})")
-    if plain is not None:
-        print(f"serve / plain insert-per-request = {round(bot['per_second'] / plain['per_second'], 2)}  "
-              f"(plain / ceiling = {of_ceiling(plain)}; plain p99 {plain['p99_ms']} ms, "
-              f"{plain['stored_total']:,} stored of {plain['acknowledged_total']:,} acknowledged)")
+    for role, reference in references.items():
+        print(f"serve / {role} = {round(bot['per_second'] / reference['per_second'], 2)}  "
+              f"({role} / ceiling = {of_ceiling(reference)}; {role} p99 {reference['p99_ms']} ms, "
+              f"{reference['stored_total']:,} stored of {reference['acknowledged_total']:,} acknowledged)")
     print(f"serve p99 = {bot['p99_ms']} ms  (target < {TARGET_P99_MS} ms)")
     print(f"acknowledged {bot['acknowledged_total']:,}, stored {bot['stored_total']:,}, lost {bot['lost']} "
           f"({'ok' if lost_ok else 'MISMATCH'}); {bot['xact_commits']:,} database commits in all during the load")
@@ -550,9 +592,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          "payload_bytes": len(sample_push_payload()),
                          "repository": "Codertocat/Hello-World (no fabric: each job is a few queries)"},
             "ceiling": {k: v for k, v in ceiling.items() if k != "raw"},
-            "plain": {k: v for k, v in plain.items() if k != "raw"} if plain is not None else None,
+            "references": {role: {k: v for k, v in r.items() if k != "raw"} for role, r in references.items()},
             "serve": {k: v for k, v in bot.items() if k != "raw"},
-            "ratio": ratio, "ratio_plain": of_ceiling(plain) if plain is not None else None,
+            "ratio": ratio, "reference_ratios": {role: of_ceiling(r) for role, r in references.items()},
             "targets": {"ratio_min": TARGET_RATIO, "p99_ms_max": TARGET_P99_MS, "lost": 0},
             "pass": ok}
     write_results(args.output, data)
@@ -565,10 +607,11 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = sub.add_parser("ceiling", help="(internal) run the signature-only receiver")
     ceiling.add_argument("--port", type=int, required=True)
     ceiling.add_argument("--secret", required=True)
-    plain = sub.add_parser("plain", help="(internal) run the insert-per-request receiver")
-    plain.add_argument("--port", type=int, required=True)
-    plain.add_argument("--secret", required=True)
-    plain.add_argument("--dsn", required=True)
+    for role in REFERENCES:
+        reference = sub.add_parser(role, help=f"(internal) run the {role} reference receiver")
+        reference.add_argument("--port", type=int, required=True)
+        reference.add_argument("--secret", required=True)
+        reference.add_argument("--dsn", required=True)
     load = sub.add_parser("load", help="(internal) run the load generator; prints JSON")
     load.add_argument("--host", default="127.0.0.1")
     load.add_argument("--port", type=int, required=True)
@@ -584,8 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repositories", type=int, default=1000,
                         help="distinct repositories the deliveries name (none has a fabric)")
-    parser.add_argument("--no-plain", dest="plain", action="store_false",
-                        help="leave out the insert-per-request reference")
+    parser.add_argument("--no-references", dest="references", action="store_false",
+                        help="leave out the plain and grouped reference receivers")
     parser.add_argument("--profile", metavar="SVG", help="record serve under the load with py-spy into SVG")
     parser.add_argument("--workers", type=int, default=4, help="serve's job workers (HNP_GITOPS_WORKERS)")
     parser.add_argument("--client", choices=("python", "wrk"), default="python")
@@ -598,8 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "ceiling":
         run_ceiling(args.port, args.secret)
         return 0
-    if args.role == "plain":
-        run_plain(args.port, args.secret, args.dsn)
+    if args.role in REFERENCES:
+        run_reference(args.port, args.secret, args.dsn, grouped=args.role == "grouped")
         return 0
     if args.role == "load":
         run_load(args)

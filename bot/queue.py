@@ -91,6 +91,7 @@ class QueueSettings:
 
 
 DISPATCH_BATCH = 2000  # inbox rows turned into jobs per statement
+DISPATCH_DURING_BURST = 64  # at most this many per turn while webhooks are pouring in
 
 # The settings `serve` uses. A test harness may replace it before the app starts.
 DEFAULT_SETTINGS = QueueSettings()
@@ -314,11 +315,14 @@ class Workers:
         Acknowledged deliveries become jobs here first (when some may wait in the inbox, and
         whenever the queue looks empty, which also covers a lost wake-up)."""
         worker = worker or f"{self.name}/manual"
+        # During a burst only a slice is queued, enough to keep the workers going: queueing is
+        # PostgreSQL work that would otherwise compete with acknowledging the burst.
+        most = DISPATCH_DURING_BURST if self.intake_busy is not None and self.intake_busy() else None
         async with self.pool.acquire() as conn:
             if self._inbox_waiting:
-                await self.dispatch_inbox(conn)
+                await self.dispatch_inbox(conn, most=most)
             job = await job_store.take(conn, worker=worker, lease_seconds=self.settings.lease_seconds)
-            if job is None and await self.dispatch_inbox(conn):
+            if job is None and await self.dispatch_inbox(conn, most=most):
                 job = await job_store.take(conn, worker=worker, lease_seconds=self.settings.lease_seconds)
         if job is None:
             return False
@@ -326,15 +330,20 @@ class Workers:
         self.jobs_run += 1
         return True
 
-    async def dispatch_inbox(self, conn: asyncpg.Connection) -> int:
-        """Turn every acknowledged delivery waiting in the inbox into its 'webhook' job."""
+    async def dispatch_inbox(self, conn: asyncpg.Connection, *, most: int | None = None) -> int:
+        """Turn the acknowledged deliveries waiting in the inbox (every one, or the `most`
+        oldest) into their 'webhook' jobs; how many were taken."""
         self._inbox_waiting = False
         total = 0
         try:
             while True:
-                taken = await delivery_store.dispatch_inbox(conn, limit=DISPATCH_BATCH)
+                limit = DISPATCH_BATCH if most is None else min(DISPATCH_BATCH, most - total)
+                taken = await delivery_store.dispatch_inbox(conn, limit=limit)
                 total += taken
-                if taken < DISPATCH_BATCH:
+                if taken < limit:
+                    return total
+                if most is not None and total >= most:
+                    self._inbox_waiting = True  # the rest on a later turn
                     return total
         except BaseException:
             self._inbox_waiting = True  # try again on the next turn

@@ -27,6 +27,15 @@ def test_intake_benchmark_counts_every_acknowledged_delivery_as_stored(tmp_path)
     assert serve["acknowledged_total"] == serve["stored_total"] == 60 and serve["lost"] == 0
     assert serve["per_second"] > 0 and result["ratio"] > 0 and serve["p99_ms"] >= serve["p50_ms"] > 0
     assert serve["serve_errors"] == []
+    # the reference receivers ran on the same load, and stored what they acknowledged
+    for role in ("plain", "grouped"):
+        reference = result["references"][role]
+        assert reference["statuses"] == {"202": 50}, role
+        assert reference["acknowledged_total"] == reference["stored_total"] == 60 and reference["lost"] == 0, role
+        assert result["reference_ratios"][role] > 0
+    # the CPU each part spent is reported per delivery
+    assert serve["cpu"]["receiver_us"] > 0 and serve["cpu"]["client_us"] > 0
+    assert 0 < serve["cpu"]["machine_busy_pct"] <= 100
 
 
 def test_freshness_benchmark_times_pushes_until_the_database_has_them(tmp_path):

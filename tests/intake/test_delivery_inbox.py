@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.queue import QueueSettings, Workers
+from bot.queue import DISPATCH_DURING_BURST, QueueSettings, Workers
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.deliveries import NewDelivery
@@ -104,3 +104,20 @@ async def test_deliveries_left_in_the_inbox_by_a_dead_process_are_run_by_the_nex
     assert await job_store.outstanding(pool) == 0
     seen = await pool.fetch("SELECT delivery_id FROM seen_event ORDER BY job_id")
     assert [r["delivery_id"] for r in seen] == [f"d-{n}" for n in range(5)]
+
+
+async def test_during_a_burst_a_worker_queues_only_a_slice_and_the_rest_once_it_is_over(pool):
+    await record_tables(pool)
+    await delivery_store.insert_batch(pool, [delivery(n) for n in range(300)])
+    workers = Workers(pool=pool, config=make_config(), count=1, settings=FAST)
+    workers.router = test_router
+    burst = True
+    workers.intake_busy = lambda: burst
+    assert await workers.run_one()
+    assert await count(pool, "SELECT count(*) FROM job WHERE kind = 'webhook'") == DISPATCH_DURING_BURST
+    assert await delivery_store.inbox_depth(pool) == 300 - DISPATCH_DURING_BURST
+    burst = False
+    assert await workers.run_one()
+    assert await delivery_store.inbox_depth(pool) == 0
+    assert await webhook_job_order(pool, "repo:acme/fabric") == list(range(300))
+    assert await count(pool, "SELECT count(*) FROM seen_event") == 2
