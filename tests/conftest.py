@@ -119,7 +119,12 @@ async def empty_database_url(pg_server_dsn: str) -> AsyncIterator[str]:
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await database.create_pool(database_url, min_size=1, max_size=5)
     yield pool
-    await pool.close()
+    # close() waits for every connection to be released; a test that failed with one still
+    # checked out (a task it left behind) must not hang the teardown: asyncpg's advice is a timeout.
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except TimeoutError:
+        pool.terminate()
 
 
 async def wait_for(condition: Callable[[], Awaitable[object] | object], timeout: float = 10.0,

@@ -462,7 +462,10 @@ async def assert_deliveries_processed_once(system: System) -> int:
 
 
 async def assert_no_job_leased(system: System) -> None:
+    # The periodic reconcile keeps running while the bot lives: one in progress, inside its
+    # lease, is work, not a job left leased.
     rows = await system.pool.fetch(
-        "SELECT id, kind, status, attempts, last_error FROM job WHERE status IN ('running', 'dead') "
-        "OR (status = 'queued' AND kind <> 'reconcile')")
+        "SELECT id, kind, status, attempts, last_error FROM job WHERE status = 'dead' "
+        "OR (status IN ('queued', 'running') AND kind <> 'reconcile') "
+        "OR (status = 'running' AND lease_expires_at < now())")
     assert not rows, [dict(r) for r in rows]
