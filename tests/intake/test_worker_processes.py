@@ -3,6 +3,7 @@ another process once its lease expires, and two `serve` processes run each job o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import aiohttp
 
 from bot.queue import enqueue
 from tests.conftest import free_port, test_private_key_pem, wait_for
+from tests.intake.intake_helpers import delivery_headers, push_payload
 
 HELPER = Path(__file__).with_name("worker_proc.py")
 
@@ -107,4 +109,43 @@ async def test_two_serve_processes_on_one_database_run_each_job_exactly_once(tmp
     assert len(runs) == 200 and all(r["n"] == 1 for r in runs)
     by_pid = dict(await pool.fetch("SELECT pid, count(*) FROM proc_run GROUP BY pid"))
     assert set(by_pid) == {p.pid for p in procs}, by_pid  # both did work
+    assert all("Traceback" not in out for out in outputs), outputs
+
+
+async def test_deliveries_acknowledged_by_a_receive_only_process_are_run_by_another(tmp_path, database_url, pool):
+    """HNP_GITOPS_WORKERS=0: a process that only acknowledges. Its deliveries wait in the inbox
+    until the other process's workers (woken by the inbox NOTIFY) make and run their jobs: each
+    once, in the order the deliveries arrived."""
+    receiver_port, worker_port = free_port(), free_port()
+    receiver = subprocess.Popen(
+        [sys.executable, str(HELPER), "serve", "--lease", "5", "--port", str(receiver_port)],
+        env={**env(tmp_path, database_url), "HNP_GITOPS_WORKERS": "0"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = start(tmp_path, database_url, "serve", "--lease", "5", "--port", str(worker_port))
+    outputs = []
+    try:
+        for port in (receiver_port, worker_port):
+            await wait_for(lambda: _healthy(port), timeout=30, message=f"serve on {port}")
+        async with aiohttp.ClientSession() as session:
+            for n in range(40):
+                body = json.dumps(push_payload(f"acme/r{n % 3}")).encode()
+                headers = delivery_headers("push", body, delivery_id=f"d-{n:02d}", secret="webhook-secret-processes")
+                async with session.post(f"http://127.0.0.1:{receiver_port}/webhook", data=body,
+                                        headers=headers) as answer:
+                    assert answer.status == 202 and (await answer.json())["status"] == "queued"
+
+        async def all_processed() -> bool:
+            return await pool.fetchval(
+                "SELECT count(*) = 40 FROM webhook_delivery WHERE outcome = 'processed'")
+
+        await wait_for(all_processed, timeout=30, message="the other process to run the deliveries")
+    finally:
+        outputs = [stop(p) for p in (receiver, worker)]
+    assert await pool.fetchval("SELECT count(*) FROM delivery_inbox") == 0
+    jobs = await pool.fetch("SELECT delivery_id, ordering_key, attempts, leased_by FROM job "
+                            "WHERE kind = 'webhook' ORDER BY id")
+    assert len(jobs) == 40 and all(j["attempts"] == 1 for j in jobs)
+    for key in ("repo:acme/r0", "repo:acme/r1", "repo:acme/r2"):
+        ids = [j["delivery_id"] for j in jobs if j["ordering_key"] == key]
+        assert ids == sorted(ids) and len(ids) >= 13, (key, ids)
     assert all("Traceback" not in out for out in outputs), outputs
