@@ -51,7 +51,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,9 +64,14 @@ TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
 
 
-# --- the ceiling: verify the signature, answer 202 --------------------------------------------
+# --- the ceiling and the references: verify the signature, (store,) answer 202 ----------------
 
-def run_ceiling(port: int, secret: str) -> None:
+Store = Callable[[tuple[str, str, bytes]], Awaitable[None]]
+
+
+def _signed_receiver(secret: str, store: Store | None = None) -> Any:
+    """The ceiling's aiohttp app: read the body, check X-Hub-Signature-256, answer 202. With
+    `store`, the delivery (id, event, body) is awaited into it before the answer."""
     from aiohttp import web
 
     key = secret.encode()
@@ -77,8 +82,10 @@ def run_ceiling(port: int, secret: str) -> None:
         expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(given, expected):
             return web.json_response({"error": "bad signature"}, status=401)
-        return web.json_response({"status": "queued", "delivery_id": request.headers.get("X-GitHub-Delivery")},
-                                 status=202)
+        delivery_id = request.headers.get("X-GitHub-Delivery")
+        if store is not None:
+            await store((delivery_id, request.headers.get("X-GitHub-Event"), body))
+        return web.json_response({"status": "queued", "delivery_id": delivery_id}, status=202)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -86,10 +93,18 @@ def run_ceiling(port: int, secret: str) -> None:
     app = web.Application(client_max_size=25 * 1024 * 1024)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _serve_app(app: Any, port: int) -> None:
+    from aiohttp import web
+
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-# --- the reference: store each delivery with its own INSERT ------------------------------------
+def run_ceiling(port: int, secret: str) -> None:
+    _serve_app(_signed_receiver(secret), port)
+
 
 def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
     """A durable receiver with nothing of the bot in it: the ceiling, plus the delivery
@@ -99,70 +114,50 @@ def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
     the least any durable Python receiver on this PostgreSQL can do. Beside serve they say what
     group commit buys, and what the rest of serve's intake (JSON, routing, the inbox) costs."""
     import asyncpg
-    from aiohttp import web
 
-    key = secret.encode()
-    pool_key = web.AppKey("pool", asyncpg.Pool)
-
-    async def database(app: web.Application):
-        app[pool_key] = await asyncpg.create_pool(dsn, min_size=8, max_size=64)
-        yield
-        await app[pool_key].close()
-
-    async def receive(request: web.Request) -> web.Response:
-        body = await request.read()
-        given = request.headers.get("X-Hub-Signature-256", "")
-        expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given, expected):
-            return web.json_response({"error": "bad signature"}, status=401)
-        delivery_id = request.headers.get("X-GitHub-Delivery")
-        row = (delivery_id, request.headers.get("X-GitHub-Event"), body)
-        if grouped:
-            done = asyncio.get_running_loop().create_future()
-            waiting.put_nowait((row, done))
-            await done
-        else:
-            await request.app[pool_key].execute(
-                "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
-                "ON CONFLICT (delivery_id) DO NOTHING", *row)
-        return web.json_response({"status": "queued", "delivery_id": delivery_id}, status=202)
-
+    pool: asyncpg.Pool | None = None
     waiting: asyncio.Queue = asyncio.Queue()
 
-    async def writer(app: web.Application):
-        async def run() -> None:
-            while True:
-                batch = [await waiting.get()]
-                while not waiting.empty():
-                    batch.append(waiting.get_nowait())
-                rows = [row for row, _ in batch]
-                try:
-                    await app[pool_key].execute(
-                        "INSERT INTO webhook_delivery (delivery_id, event, body) "
-                        "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
-                        "ON CONFLICT (delivery_id) DO NOTHING",
-                        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-                except Exception as failure:  # noqa: BLE001 - every waiting request learns of it
-                    for _, done in batch:
-                        done.set_exception(failure)
-                    continue
+    async def insert_one(row: tuple[str, str, bytes]) -> None:
+        await pool.execute("INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (delivery_id) DO NOTHING", *row)
+
+    async def insert_grouped(row: tuple[str, str, bytes]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        waiting.put_nowait((row, done))
+        await done
+
+    async def write_waiting() -> None:  # the one writer task of `grouped`
+        while True:
+            batch = [await waiting.get()]
+            while not waiting.empty():
+                batch.append(waiting.get_nowait())
+            rows = [row for row, _ in batch]
+            try:
+                await pool.execute(
+                    "INSERT INTO webhook_delivery (delivery_id, event, body) "
+                    "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+                    "ON CONFLICT (delivery_id) DO NOTHING",
+                    [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+            except Exception as failure:  # noqa: BLE001 - every waiting request learns of it
                 for _, done in batch:
-                    done.set_result(None)
+                    done.set_exception(failure)
+                continue
+            for _, done in batch:
+                done.set_result(None)
 
-        task = asyncio.create_task(run())
+    async def database(app: Any):
+        nonlocal pool
+        pool = await asyncpg.create_pool(dsn, min_size=8, max_size=64)
+        writer = asyncio.create_task(write_waiting()) if grouped else None
         yield
-        task.cancel()
+        if writer is not None:
+            writer.cancel()
+        await pool.close()
 
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app = _signed_receiver(secret, insert_grouped if grouped else insert_one)
     app.cleanup_ctx.append(database)
-    if grouped:
-        app.cleanup_ctx.append(writer)
-    app.router.add_post("/webhook", receive)
-    app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    _serve_app(app, port)
 
 
 # --- the load generator -------------------------------------------------------------------
