@@ -30,6 +30,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 import aiohttp
 import asyncpg
 
+from bot.database import create_database, drop_database  # noqa: F401 - the benchmarks' databases
+
 ROOT = Path(__file__).resolve().parents[1]
 # Where results go; HNP_BENCH_RESULTS moves them (the smoke test writes to a temporary directory).
 RESULTS = Path(os.environ.get("HNP_BENCH_RESULTS") or ROOT / "bench" / "results")
@@ -471,36 +473,6 @@ async def postgres_server(tmp: Path) -> AsyncIterator[str]:
         yield server.get_uri()
     finally:
         await asyncio.to_thread(server.cleanup)
-
-
-async def create_database(url: str, name: str, *, template: str | None = None, migrate: bool = False) -> str:
-    """A fresh database `name` on the server at `url` (a copy of `template`, or migrated); its DSN."""
-    from bot import database, migrations
-
-    admin = await asyncpg.connect(database.with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    finally:
-        await admin.close()
-    dsn = database.with_database(url, name)
-    if migrate:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrations.migrate(conn)
-        finally:
-            await conn.close()
-    return dsn
-
-
-async def drop_database(url: str, name: str) -> None:
-    from bot import database
-
-    admin = await asyncpg.connect(database.with_database(url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from typing import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from bot import database, migrations
+from bot import database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -55,48 +55,22 @@ def pg_server_dsn() -> str:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _admin(dsn: str) -> asyncpg.Connection:
-    return await asyncpg.connect(database.with_database(dsn, "postgres"))
-
-
 @pytest.fixture(scope="session")
 async def template_dsn(pg_server_dsn: str) -> str:
-    conn = await _admin(pg_server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    finally:
-        await conn.close()
-    dsn = database.with_database(pg_server_dsn, TEMPLATE)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await migrations.migrate(conn)
-    finally:
-        await conn.close()
-    return dsn
+    return await database.create_database(pg_server_dsn, TEMPLATE, migrate=True)
 
 
 _counter = itertools.count()
 
 
 async def create_database(pg_server_dsn: str, template: str | None = TEMPLATE) -> str:
+    """A database of its own for one test (a copy of the migrated template, or empty)."""
     name = f"hnp_test_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    conn = await _admin(pg_server_dsn)
-    try:
-        clause = f' TEMPLATE "{template}"' if template else ""
-        await conn.execute(f'CREATE DATABASE "{name}"{clause}')
-    finally:
-        await conn.close()
-    return database.with_database(pg_server_dsn, name)
+    return await database.create_database(pg_server_dsn, name, template=template)
 
 
 async def drop_database(pg_server_dsn: str, dsn: str) -> None:
-    name = dsn.split("?")[0].rsplit("/", 1)[1]
-    conn = await _admin(pg_server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await database.drop_database(pg_server_dsn, dsn.split("?")[0].rsplit("/", 1)[1])
 
 
 @pytest.fixture
