@@ -287,8 +287,29 @@ def assemble(tree: Mapping[str, str], stored: Mapping[str, FileState], read: Map
 # From the database's rows to the snapshot
 
 
+class ResourceFacts:
+    """What follows from a resource row's columns, the same for the diff's `Current` and the
+    storage layer's full `Resource` (both dataclasses with these columns)."""
+
+    __slots__ = ()
+
+    @property
+    def identity(self) -> Identity:
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def has_draft(self) -> bool:
+        return self.draft_spec is not None or self.draft_delete
+
+    @property
+    def orphaned(self) -> bool:
+        # The document disappeared: desired is remembered, the location is not (or the state
+        # says so, for a draft-less orphan that never had a desired spec).
+        return self.state == "orphaned" or (self.desired_spec is not None and self.file_path is None)
+
+
 @dataclass(frozen=True)
-class Current:
+class Current(ResourceFacts):
     """What the database holds of one resource (the columns the diff needs)."""
 
     id: int
@@ -308,20 +329,6 @@ class Current:
     pull_request_id: int | None
     open_conflict: bool
     state: str
-
-    @property
-    def identity(self) -> Identity:
-        return (self.kind, self.namespace, self.name)
-
-    @property
-    def has_draft(self) -> bool:
-        return self.draft_spec is not None or self.draft_delete
-
-    @property
-    def orphaned(self) -> bool:
-        # The document disappeared: desired is remembered, the location is not (or the state
-        # says so, for a draft-less orphan that never had a desired spec).
-        return self.state == "orphaned" or (self.desired_spec is not None and self.file_path is None)
 
 
 @dataclass(frozen=True)

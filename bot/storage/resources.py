@@ -29,7 +29,7 @@ from typing import Any, Iterable
 
 import asyncpg
 
-from bot.core.snapshot import Current, Identity, Plan
+from bot.core.snapshot import Current, Identity, Plan, ResourceFacts
 from bot.core.states import resource_state
 
 Executor = asyncpg.Connection | asyncpg.Pool
@@ -37,7 +37,7 @@ DEFAULT_NAMESPACE = "default"
 
 
 @dataclass(frozen=True)
-class Resource:
+class Resource(ResourceFacts):
     id: int
     fabric_id: int
     kind: str
@@ -68,18 +68,6 @@ class Resource:
     open_conflict: bool = False
     pr_number: int | None = None
     pr_url: str | None = None
-
-    @property
-    def identity(self) -> Identity:
-        return (self.kind, self.namespace, self.name)
-
-    @property
-    def has_draft(self) -> bool:
-        return self.draft_spec is not None or self.draft_delete
-
-    @property
-    def orphaned(self) -> bool:
-        return self.state == "orphaned" or (self.desired_spec is not None and self.file_path is None)
 
     def to_json(self) -> dict[str, Any]:
         desired_meta = self.desired_metadata or {}
