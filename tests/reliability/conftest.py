@@ -1,6 +1,6 @@
-"""Fixtures of the reliability tests: a running system (tests/reliability/system.py), and the
-`scenario` marker each test carries, which scripts/reliability_report.py turns into the
-README's Reliability table."""
+"""Fixtures of the reliability tests: a running system (tests/reliability/system.py). Each test
+carries a `scenario` marker (registered in pyproject.toml), which scripts/reliability_report.py
+turns into the README's Reliability table."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ from typing import AsyncIterator
 import pytest
 
 from tests.reliability.system import System, running_system
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "scenario(kind, injected, expected): what a reliability/security test injects or tries "
-                   "(kind: fault, bad input, security, fuzz, soak) and the outcome it checks")
 
 
 @pytest.fixture

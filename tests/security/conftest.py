@@ -1,26 +1,3 @@
 """Fixtures of the security tests: the same running system as the reliability tests."""
 
-from __future__ import annotations
-
-import shutil
-from pathlib import Path
-from typing import AsyncIterator
-
-import pytest
-
-from tests.reliability.system import System, running_system
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "scenario(kind, injected, expected): what a reliability/security test injects or tries "
-                   "(kind: fault, bad input, security, fuzz, soak) and the outcome it checks")
-
-
-@pytest.fixture
-async def system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
-    """ghsim + `serve` subprocess + fabric `lab`, ingested."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    async with running_system(database_url, tmp_path) as running:
-        yield running
+from tests.reliability.conftest import system  # noqa: F401 - a fixture, found by pytest here too
