@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import shutil
@@ -38,54 +37,18 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
-
-from bench.common import create_database, postgres_server  # noqa: E402
+from bench.common import (OWNER, REPO, commit, create_database, fabric_file, git, postgres_server,  # noqa: E402
+                          print_table, push, wiring_templates, write_results)
 from bot import database, ingest  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
 from bot.github import CallCounter, open_github  # noqa: E402
 from bot.storage import fabrics, operations  # noqa: E402
 from ghsim.testing import GhSim  # noqa: E402
 
-OWNER, REPO = "acme", "fabric"
-SAMPLE = ROOT.parent / "shared" / "hedgehog" / "samples" / "lab-ci_wiring.yaml"
-KINDS = ("Switch", "Server", "Connection")
-GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-
-
-def templates() -> list[dict]:
-    docs = [d for d in yaml.safe_load_all(SAMPLE.read_text()) if d and d["kind"] in KINDS]
-    if not docs:
-        raise SystemExit(f"no wiring documents in {SAMPLE}")
-    return docs
-
-
-def fabric_file(docs: list[dict], copy: int, first: int, count: int, label: str = "v1") -> str:
-    """`count` documents, the templates renamed for copy `copy` (names stay unique)."""
-    out = []
-    for n in range(first, first + count):
-        doc = json.loads(json.dumps(docs[n % len(docs)]))
-        doc["metadata"]["name"] = f"{doc['metadata']['name']}-c{copy}-{n}"
-        doc["metadata"].setdefault("labels", {})["bench.example.com/rev"] = label
-        out.append(yaml.safe_dump(doc, sort_keys=False))
-    return "---\n".join(out)
-
-
-async def git(cwd: Path, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args, cwd=cwd, env=GIT_ENV,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate()
-    if proc.returncode:
-        raise RuntimeError(f"git {args[0]} failed: {err.decode()}")
-    return out.decode().strip()
-
-
 async def commit_and_push(tree: Path, message: str) -> str:
-    await git(tree, "add", "-A")
-    await git(tree, "commit", "-q", "-m", message)
-    await git(tree, "push", "-q", "origin", "HEAD:refs/heads/main")
-    return await git(tree, "rev-parse", "HEAD")
+    sha = await commit(tree, message)
+    await push(tree)
+    return sha
 
 
 async def measure(ctx: SimpleNamespace, sim: GhSim, fabric_id: int, label: str, changed_files: int) -> dict:
@@ -125,7 +88,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest is reported")
     args = parser.parse_args()
     changes = [int(c) for c in args.changes.split(",") if c.strip() and int(c) <= args.files]
-    docs = templates()
+    docs = wiring_templates()
     total = args.files * args.docs_per_file
     rows: list[dict] = []
 
@@ -152,7 +115,7 @@ async def main() -> None:
                     for f in range(args.files):
                         path = tree / "fabric" / f"part-{f:04}.yaml"
                         path.parent.mkdir(parents=True, exist_ok=True)
-                        path.write_text(fabric_file(docs, f, 0, args.docs_per_file))
+                        path.write_text(fabric_file(docs, f, args.docs_per_file))
                         files[f] = path
                     await commit_and_push(tree, f"{total} documents")
                     runs = []
@@ -171,7 +134,7 @@ async def main() -> None:
                         for _ in range(args.repeat):
                             revision += 1
                             for f in range(n):
-                                files[f].write_text(fabric_file(docs, f, 0, args.docs_per_file, label=f"v{revision}"))
+                                files[f].write_text(fabric_file(docs, f, args.docs_per_file, revision=f"v{revision}"))
                             await commit_and_push(tree, f"change {n} files")
                             runs.append(await measure(ctx, sim, fabric.id, f"push changing {n:,} file(s)", n))
                         rows.append(fastest(runs))
@@ -179,7 +142,7 @@ async def main() -> None:
                     # 3. One file of 10,000 documents, in fabrics of its own.
                     single = tree / "single" / "wiring.yaml"
                     single.parent.mkdir(parents=True, exist_ok=True)
-                    single.write_text(fabric_file(docs, 99999, 0, total))
+                    single.write_text(fabric_file(docs, 99999, total))
                     await commit_and_push(tree, "one big wiring file")
                     runs = []
                     for run in range(args.repeat):
@@ -192,17 +155,9 @@ async def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    columns = ("case", "files_read", "documents_parsed", "resources_written", "api_calls", "wall_s", "github_ms",
-               "parse_ms", "validation_ms", "database_ms", "peak_rss_mb")
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(w) for c, w in zip(columns, widths)))
-    out = ROOT / "bench" / "results" / "ingest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "ingest", "python": sys.version.split()[0], "rows": rows}, indent=2) + "\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
-
+    print_table(rows, ("case", "files_read", "documents_parsed", "resources_written", "api_calls", "wall_s",
+                       "github_ms", "parse_ms", "validation_ms", "database_ms", "peak_rss_mb"))
+    write_results("ingest", {"rows": rows})
 
 if __name__ == "__main__":
     asyncio.run(main())
