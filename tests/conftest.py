@@ -9,6 +9,7 @@ tests are independent and can run in any order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shutil
@@ -20,6 +21,8 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot import database
 
@@ -99,6 +102,17 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         await asyncio.wait_for(pool.close(), timeout=10)
     except TimeoutError:
         pool.terminate()
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[TestClient]:
+    """The app on a real loopback port for the test's duration, with a client for it."""
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 async def wait_for(condition: Callable[[], Awaitable[object] | object], timeout: float = 10.0,

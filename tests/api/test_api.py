@@ -13,11 +13,12 @@ from typing import Any, AsyncIterator
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot import api, openapi
 from bot.app import create_app
 from bot.config import Config, Secret
+from tests.conftest import served
 
 TOKEN = "hnp-api-token-api-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -31,12 +32,8 @@ async def running(pool: asyncpg.Pool, extra_routes: list | None = None) -> Async
     app = create_app(config, pool, background=False)
     for method, path, handler in extra_routes or []:
         app.router.add_route(method, path, handler)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
+    async with served(app) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def call(client: TestClient, method: str, path: str, body: Any = None, *, headers: dict | None = None,

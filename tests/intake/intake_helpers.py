@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 
 import asyncpg
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from gidgethub import routing
 
 from bot import queue
@@ -20,7 +20,7 @@ from bot import routing as bot_routing
 from bot.app import create_app
 from bot.config import Config
 from bot.queue import WORKERS, JobContext, QueueSettings
-from tests.conftest import test_private_key_pem
+from tests.conftest import served, test_private_key_pem
 
 WEBHOOK_SECRET = "whsec-intake-test-0123456789"
 API_TOKEN = "hnp-api-token-intake-0123456789"
@@ -100,12 +100,8 @@ async def running_bot(pool: asyncpg.Pool, config: Config | None = None, *, backg
     app: web.Application = create_app(config or make_config(), pool, background=background)
     app[bot_routing.ROUTER] = router or bot_routing.build(test_router)
     app[WORKERS].settings = settings or QueueSettings.for_lease(5.0, poll_seconds=0.5, backoff_base=0.05)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
+    async with served(app) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def register_recording_handlers() -> None:

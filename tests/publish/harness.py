@@ -16,14 +16,14 @@ from typing import Any, AsyncIterator
 
 import asyncpg
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot.app import create_app
 from bot.config import Config, Secret
 from bot.queue import WORKERS, QueueSettings
 from bot.storage import jobs as job_store
 from ghsim.testing import GhSim
-from tests.conftest import wait_for
+from tests.conftest import served, wait_for
 
 API_TOKEN = "hnp-api-token-publish-tests-0123456789"
 WEBHOOK_SECRET = "whsec-publish-tests-0123456789"
@@ -234,9 +234,7 @@ async def world(pool: asyncpg.Pool, tmp: Path, files: dict[str, str] | None = No
                         github_api_url=sim.base_url, workers=4, reconcile_interval=3600)
         app = create_app(config, pool, background=True)
         app[WORKERS].settings = QueueSettings.for_lease(10.0, poll_seconds=0.2, backoff_base=0.05)
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        try:
+        async with served(app) as client:
             await sim.set_webhook_url(github_app["id"], str(client.make_url("/webhook")))
             w = World(sim, client, pool, app, github_app, installation["id"], person_token, tmp)
             status, body = await w.call("POST", "/api/fabrics", {"name": w.fabric, "repository": f"{OWNER}/{REPO}",
@@ -245,5 +243,3 @@ async def world(pool: asyncpg.Pool, tmp: Path, files: dict[str, str] | None = No
             if ingest:
                 await w.ingest()
             yield w
-        finally:
-            await client.close()
