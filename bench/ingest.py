@@ -37,13 +37,25 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (OWNER, REPO, commit, create_database, fabric_file, git, postgres_server,  # noqa: E402
-                          print_table, push, wiring_templates, write_results)
+from bench.common import (  # noqa: E402
+    OWNER,
+    REPO,
+    commit,
+    create_database,
+    fabric_file,
+    git,
+    postgres_server,
+    print_table,
+    push,
+    wiring_templates,
+    write_results,
+)
 from bot import database, ingest  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
 from bot.github import CallCounter, open_github  # noqa: E402
 from bot.storage import fabrics, operations  # noqa: E402
 from ghsim.testing import GhSim  # noqa: E402
+
 
 async def commit_and_push(tree: Path, message: str) -> str:
     sha = await commit(tree, message)
@@ -64,12 +76,17 @@ async def measure(ctx: SimpleNamespace, sim: GhSim, fabric_id: int, label: str, 
         raise RuntimeError(f"{label}: ingest failed or miscounted: {result.to_dict()} (log: {logged})")
     stats, perf = result.statistics, result.performance
     return {
-        "case": label, "files_changed": changed_files, "files_read": stats.files_processed,
+        "case": label,
+        "files_changed": changed_files,
+        "files_read": stats.files_processed,
         "documents_parsed": stats.resources_processed,
         "resources_written": stats.resources_created + stats.resources_updated + stats.resources_orphaned,
-        "api_calls": logged, "wall_s": round(wall, 3),
-        "github_ms": perf.github_time_ms, "parse_ms": perf.parse_time_ms,
-        "validation_ms": perf.validation_time_ms, "database_ms": perf.database_time_ms,
+        "api_calls": logged,
+        "wall_s": round(wall, 3),
+        "github_ms": perf.github_time_ms,
+        "parse_ms": perf.parse_time_ms,
+        "validation_ms": perf.validation_time_ms,
+        "database_ms": perf.database_time_ms,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -104,8 +121,9 @@ async def main() -> None:
                 token = await sim.create_user("bench", "write", [f"{OWNER}/{REPO}"])
                 tree = tmp / "clone"
                 await git(tmp, "clone", "-q", sim.git_url(OWNER, REPO, token), str(tree))
-                config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
-                                github_api_url=sim.base_url)
+                config = Config(
+                    github_app_id=app["id"], github_private_key=Secret(app["private_key"]), github_api_url=sim.base_url
+                )
                 async with open_github(config) as github:
                     ctx = SimpleNamespace(pool=pool, github=github)
                     await github.installation_token(installation["id"])  # a long-lived cached token, as in service
@@ -120,11 +138,19 @@ async def main() -> None:
                     await commit_and_push(tree, f"{total} documents")
                     runs = []
                     for run in range(args.repeat):
-                        fabric = await fabrics.create(pool, name=f"many-files-{run}", repository=f"{OWNER}/{REPO}",
-                                                      directory="fabric", branch="main",
-                                                      installation_id=installation["id"])
-                        runs.append(await measure(ctx, sim, fabric.id,
-                                                  f"first sync, {total:,} docs in {args.files:,} files", args.files))
+                        fabric = await fabrics.create(
+                            pool,
+                            name=f"many-files-{run}",
+                            repository=f"{OWNER}/{REPO}",
+                            directory="fabric",
+                            branch="main",
+                            installation_id=installation["id"],
+                        )
+                        runs.append(
+                            await measure(
+                                ctx, sim, fabric.id, f"first sync, {total:,} docs in {args.files:,} files", args.files
+                            )
+                        )
                     rows.append(fastest(runs))
 
                     # 2. Pushes that change N files (one label per document in each), on the last fabric.
@@ -146,18 +172,38 @@ async def main() -> None:
                     await commit_and_push(tree, "one big wiring file")
                     runs = []
                     for run in range(args.repeat):
-                        fabric = await fabrics.create(pool, name=f"one-file-{run}", repository=f"{OWNER}/{REPO}",
-                                                      directory="single", branch="main",
-                                                      installation_id=installation["id"])
+                        fabric = await fabrics.create(
+                            pool,
+                            name=f"one-file-{run}",
+                            repository=f"{OWNER}/{REPO}",
+                            directory="single",
+                            branch="main",
+                            installation_id=installation["id"],
+                        )
                         runs.append(await measure(ctx, sim, fabric.id, f"first sync, {total:,} docs in 1 file", 1))
                     rows.append(fastest(runs))
             await pool.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print_table(rows, ("case", "files_read", "documents_parsed", "resources_written", "api_calls", "wall_s",
-                       "github_ms", "parse_ms", "validation_ms", "database_ms", "peak_rss_mb"))
+    print_table(
+        rows,
+        (
+            "case",
+            "files_read",
+            "documents_parsed",
+            "resources_written",
+            "api_calls",
+            "wall_s",
+            "github_ms",
+            "parse_ms",
+            "validation_ms",
+            "database_ms",
+            "peak_rss_mb",
+        ),
+    )
     write_results("ingest", {"rows": rows})
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -50,15 +50,28 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.storage import jobs as job_store  # noqa: E402
-from bench.common import (ROOT, CpuMeter, Stack, create_database, drop_database, free_port,  # noqa: E402
-                          percentile, print_table, sample_push_payload, stop, wait_until, write_results)
+from bench.common import (
+    ROOT,
+    CpuMeter,
+    Stack,
+    create_database,
+    drop_database,
+    free_port,
+    percentile,
+    print_table,
+    sample_push_payload,
+    stop,
+    wait_until,
+    write_results,
+)
+from bot.storage import jobs as job_store
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
@@ -119,8 +132,11 @@ def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
     waiting: asyncio.Queue = asyncio.Queue()
 
     async def insert_one(row: tuple[str, str, bytes]) -> None:
-        await pool.execute("INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
-                           "ON CONFLICT (delivery_id) DO NOTHING", *row)
+        await pool.execute(
+            "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ($1, $2, $3) "
+            "ON CONFLICT (delivery_id) DO NOTHING",
+            *row,
+        )
 
     async def insert_grouped(row: tuple[str, str, bytes]) -> None:
         done = asyncio.get_running_loop().create_future()
@@ -138,8 +154,11 @@ def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
                     "INSERT INTO webhook_delivery (delivery_id, event, body) "
                     "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) "
                     "ON CONFLICT (delivery_id) DO NOTHING",
-                    [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-            except Exception as failure:  # noqa: BLE001 - every waiting request learns of it
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    [r[2] for r in rows],
+                )
+            except Exception as failure:
                 for _, done in batch:
                     done.set_exception(failure)
                 continue
@@ -162,6 +181,7 @@ def run_reference(port: int, secret: str, dsn: str, *, grouped: bool) -> None:
 
 # --- the load generator -------------------------------------------------------------------
 
+
 class _Deliveries:
     """Signed push deliveries, each with its own id and `after` sha (so its own signature)."""
 
@@ -178,26 +198,30 @@ class _Deliveries:
             self.repo_marker = b'"full_name":"Codertocat/Hello-World"'
         self.key = secret.encode()
         self.prefix = prefix
-        self.head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: GitHub-Hookshot/bench\r\n"
-                     "Content-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Hook-ID: 1\r\n"
-                     "X-GitHub-Hook-Installation-Target-Type: integration\r\n"
-                     "X-GitHub-Hook-Installation-Target-ID: 1\r\n")
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: GitHub-Hookshot/bench\r\n"
+            "Content-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Hook-ID: 1\r\n"
+            "X-GitHub-Hook-Installation-Target-Type: integration\r\n"
+            "X-GitHub-Hook-Installation-Target-ID: 1\r\n"
+        )
 
     def make(self, n: int) -> bytes:
         after = hashlib.sha1(f"{self.prefix}{n}".encode()).hexdigest()
         body = self.body.replace(self.marker.encode(), after.encode())
         if self.repositories > 1:  # the n-th delivery names repository Hello-World-<n mod repositories>
-            body = body.replace(self.repo_marker, self.repo_marker[:-1] + f"-{n % self.repositories}\"".encode())
+            body = body.replace(self.repo_marker, self.repo_marker[:-1] + f'-{n % self.repositories}"'.encode())
         signature = hmac.new(self.key, body, hashlib.sha256).hexdigest()
         delivery = f"{self.prefix}{uuid.uuid4()}"
-        return (self.head + f"X-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={signature}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        return (
+            self.head + f"X-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: sha256={signature}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
 
 
 class _Connection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection in a closed loop: send, read the answer, send again."""
 
-    def __init__(self, load: "_Load") -> None:
+    def __init__(self, load: _Load) -> None:
         self.load = load
         self.buffer = bytearray()
         self.sent_at = 0.0
@@ -229,8 +253,8 @@ class _Connection(asyncio.Protocol):
                 length = int(value)
         if len(self.buffer) < end + 4 + length:
             return
-        body = bytes(self.buffer[end + 4:end + 4 + length])
-        del self.buffer[:end + 4 + length]
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
         self.load.answered(int(head[0].split()[1]), body, time.perf_counter() - self.sent_at)
         self.next()
 
@@ -264,8 +288,9 @@ class _Load:
         self.answers[answer] = self.answers.get(answer, 0) + 1
 
 
-async def _send(host: str, port: int, deliveries: _Deliveries, count: int, concurrency: int,
-                timeout: float) -> dict[str, Any]:
+async def _send(
+    host: str, port: int, deliveries: _Deliveries, count: int, concurrency: int, timeout: float
+) -> dict[str, Any]:
     load = _Load(deliveries, count)
     loop = asyncio.get_running_loop()
     began = time.perf_counter()
@@ -277,11 +302,19 @@ async def _send(host: str, port: int, deliveries: _Deliveries, count: int, concu
     elapsed = time.perf_counter() - began
     errors = [str(e) for e in done if e is not None]
     lat = load.latencies
-    return {"sent": load.sent, "answered": len(lat), "statuses": load.statuses, "answers": load.answers,
-            "errors": errors[:5], "seconds": round(elapsed, 3),
-            "per_second": round(len(lat) / elapsed, 1) if elapsed else None,
-            "p50_ms": round(percentile(lat, 50) * 1000, 2), "p90_ms": round(percentile(lat, 90) * 1000, 2),
-            "p99_ms": round(percentile(lat, 99) * 1000, 2), "max_ms": round(max(lat, default=0) * 1000, 2)}
+    return {
+        "sent": load.sent,
+        "answered": len(lat),
+        "statuses": load.statuses,
+        "answers": load.answers,
+        "errors": errors[:5],
+        "seconds": round(elapsed, 3),
+        "per_second": round(len(lat) / elapsed, 1) if elapsed else None,
+        "p50_ms": round(percentile(lat, 50) * 1000, 2),
+        "p90_ms": round(percentile(lat, 90) * 1000, 2),
+        "p99_ms": round(percentile(lat, 99) * 1000, 2),
+        "max_ms": round(max(lat, default=0) * 1000, 2),
+    }
 
 
 def run_load(args: argparse.Namespace) -> None:
@@ -294,11 +327,11 @@ def run_load(args: argparse.Namespace) -> None:
         began = resource.getrusage(resource.RUSAGE_SELF)
         if args.warmup:
             deliveries.prefix = args.prefix + "w-"
-            result["warmup"] = await _send(args.host, args.port, deliveries, args.warmup, args.concurrency,
-                                           args.timeout)
+            result["warmup"] = await _send(
+                args.host, args.port, deliveries, args.warmup, args.concurrency, args.timeout
+            )
         deliveries.prefix = args.prefix + "m-"
-        result["measured"] = await _send(args.host, args.port, deliveries, args.count, args.concurrency,
-                                         args.timeout)
+        result["measured"] = await _send(args.host, args.port, deliveries, args.count, args.concurrency, args.timeout)
         ended = resource.getrusage(resource.RUSAGE_SELF)
         # CPU of warm-up and measured load together (the receivers are metered over the same span)
         result["client_cpu_seconds"] = round(ended.ru_utime + ended.ru_stime - began.ru_utime - began.ru_stime, 3)
@@ -335,8 +368,20 @@ async def _wrk(port: int, secret: str, prefix: str, seconds: float, concurrency:
     script = tmp / "deliveries.lua"
     script.write_text(_WRK_SCRIPT % {"prefix": prefix, "body": tmp / "body.json", "signature": signature})
     proc = await asyncio.create_subprocess_exec(
-        "wrk", "-t", "1", "-c", str(concurrency), "-d", f"{seconds:g}s", "--latency", "-s", str(script),
-        f"http://127.0.0.1:{port}/webhook", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        "wrk",
+        "-t",
+        "1",
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{seconds:g}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}/webhook",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out = (await asyncio.wait_for(proc.communicate(), seconds + 60))[0].decode()
     return _parse_wrk(out)
 
@@ -375,24 +420,44 @@ def _parse_wrk(out: str) -> dict[str, Any]:
 
 # --- the benchmark --------------------------------------------------------------------------
 
+
 async def _load(args: argparse.Namespace, port: int, secret: str, prefix: str, tmp: Path) -> dict[str, Any]:
     if args.client == "wrk":
         if args.warmup:
             await _wrk(port, secret, prefix + "w-", 2, args.concurrency, tmp)
         return {"measured": await _wrk(port, secret, prefix + "m-", args.seconds, args.concurrency, tmp)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.intake", "load", "--port", str(port), "--secret", secret,
-        "--count", str(args.count), "--warmup", str(args.warmup), "--concurrency", str(args.concurrency),
-        "--prefix", prefix, "--repositories", str(args.repositories), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        sys.executable,
+        "-m",
+        "bench.intake",
+        "load",
+        "--port",
+        str(port),
+        "--secret",
+        secret,
+        "--count",
+        str(args.count),
+        "--warmup",
+        str(args.warmup),
+        "--concurrency",
+        str(args.concurrency),
+        "--prefix",
+        prefix,
+        "--repositories",
+        str(args.repositories),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), args.timeout + 30)
     if proc.returncode:
         raise RuntimeError(f"the load generator failed with exit code {proc.returncode}")
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def _metered_load(args: argparse.Namespace, port: int, secret: str, prefix: str, tmp: Path,
-                        receiver_pid: int) -> dict[str, Any]:
+async def _metered_load(
+    args: argparse.Namespace, port: int, secret: str, prefix: str, tmp: Path, receiver_pid: int
+) -> dict[str, Any]:
     """The load, with the CPU each part spent on it: per delivery (warm-up and measured ones
     together), in microseconds, and how busy the machine was."""
     meter = CpuMeter(receiver=receiver_pid)
@@ -405,20 +470,29 @@ async def _metered_load(args: argparse.Namespace, port: int, secret: str, prefix
     def per_delivery(seconds: float | None) -> float | None:
         return round(seconds / deliveries * 1e6, 1) if seconds is not None and deliveries else None
 
-    cpu = {"receiver_us": per_delivery(spent["receiver"]), "postgres_us": per_delivery(spent["postgres"]),
-           "client_us": per_delivery(spent["client"]), "machine_busy_pct": spent["machine_busy_pct"],
-           "seconds": {k: spent[k] for k in ("receiver", "postgres", "client")}}
+    cpu = {
+        "receiver_us": per_delivery(spent["receiver"]),
+        "postgres_us": per_delivery(spent["postgres"]),
+        "client_us": per_delivery(spent["client"]),
+        "machine_busy_pct": spent["machine_busy_pct"],
+        "seconds": {k: spent[k] for k in ("receiver", "postgres", "client")},
+    }
     return {**result, "cpu": cpu}
 
 
-async def _measure_receiver(args: argparse.Namespace, tmp: Path, role: str, target: str,
-                            extra: list[str]) -> dict[str, Any]:
+async def _measure_receiver(
+    args: argparse.Namespace, tmp: Path, role: str, target: str, extra: list[str]
+) -> dict[str, Any]:
     """Start `python -m bench.intake <role>` and put the load on it."""
     port, secret = free_port(), secrets.token_hex(16)
     log = open(tmp / f"{role}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bench.intake", role, "--port", str(port), "--secret", secret,
-                             *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.intake", role, "--port", str(port), "--secret", secret, *extra],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     log.close()
     try:
         import aiohttp
@@ -436,21 +510,21 @@ async def _measure_receiver(args: argparse.Namespace, tmp: Path, role: str, targ
         result = await _metered_load(args, port, secret, f"{role}-", tmp, proc.pid)
     finally:
         stop(proc, f"{role} receiver")
-    return {"target": target, **result["measured"], "cpu": result["cpu"],
-            "acknowledged_total": _acknowledged(result)}
+    return {"target": target, **result["measured"], "cpu": result["cpu"], "acknowledged_total": _acknowledged(result)}
 
 
 def _acknowledged(result: dict[str, Any]) -> int:
-    return sum(part.get("statuses", {}).get("202", 0) for key, part in result.items()
-               if key in ("warmup", "measured"))
+    return sum(part.get("statuses", {}).get("202", 0) for key, part in result.items() if key in ("warmup", "measured"))
 
 
 async def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return await _measure_receiver(args, tmp, "ceiling", "ceiling (signature check only)", [])
 
 
-REFERENCES = {"plain": "plain (one INSERT, one commit per delivery)",
-              "grouped": "grouped (the INSERTs group-committed, nothing else)"}
+REFERENCES = {
+    "plain": "plain (one INSERT, one commit per delivery)",
+    "grouped": "grouped (the INSERTs group-committed, nothing else)",
+}
 
 
 async def measure_reference(args: argparse.Namespace, stack: Stack, role: str) -> dict[str, Any]:
@@ -477,8 +551,9 @@ async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     """serve under the load; before it, on the same PostgreSQL, the reference receivers (unless
     --no-references)."""
     async with Stack.start("intake", workers=args.workers, repository=False) as stack:
-        references = {role: await measure_reference(args, stack, role) for role in REFERENCES} \
-            if args.references else {}
+        references = (
+            {role: await measure_reference(args, stack, role) for role in REFERENCES} if args.references else {}
+        )
         batches_before = await _commits(stack)
         profiler = _start_profiler(args.profile, stack.serve_pid) if args.profile else None
         try:
@@ -490,33 +565,51 @@ async def measure_serve(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
         acked = _acknowledged(result)
         stored = await stack.db.fetchval("SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-%'")
         stored_measured = await stack.db.fetchval(
-            "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-m-%'")
+            "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-m-%'"
+        )
         transactions = await _commits(stack) - batches_before
         # The jobs the deliveries queued, run by the bot's own workers (bounded wait).
         began = time.perf_counter()
         pending = None
         try:
-            await wait_until(lambda: _no_pending_jobs(stack), timeout=args.drain_timeout, interval=0.2,
-                             what="the webhook jobs to finish")
+            await wait_until(
+                lambda: _no_pending_jobs(stack),
+                timeout=args.drain_timeout,
+                interval=0.2,
+                what="the webhook jobs to finish",
+            )
         except TimeoutError:
             pending = await job_store.outstanding(stack.db)
         drained = time.perf_counter() - began
         processed = await stack.db.fetchval(
-            "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-%' AND outcome = 'processed'")
+            "SELECT count(*) FROM webhook_delivery WHERE delivery_id LIKE 'bench-%' AND outcome = 'processed'"
+        )
         errors = stack.serve_log_errors()
-    return {"target": "serve (stored in PostgreSQL, queued for its job)", **measured, "cpu": result["cpu"],
-            "acknowledged_total": acked, "stored_total": stored, "stored_measured": stored_measured,
-            "lost": max(0, acked - stored), "xact_commits": transactions,
-            "jobs_drain_seconds_after_load": round(drained, 2), "jobs_still_pending": pending,
-            "deliveries_processed": processed, "serve_errors": errors[:5]}, references
+    return {
+        "target": "serve (stored in PostgreSQL, queued for its job)",
+        **measured,
+        "cpu": result["cpu"],
+        "acknowledged_total": acked,
+        "stored_total": stored,
+        "stored_measured": stored_measured,
+        "lost": max(0, acked - stored),
+        "xact_commits": transactions,
+        "jobs_drain_seconds_after_load": round(drained, 2),
+        "jobs_still_pending": pending,
+        "deliveries_processed": processed,
+        "serve_errors": errors[:5],
+    }, references
 
 
 def _start_profiler(out: str, pid: int) -> subprocess.Popen:
     """py-spy sampling `serve` (SVG flame graph, or collapsed stacks when `out` ends in .txt)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     fmt = "raw" if out.endswith(".txt") else "flamegraph"
-    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", fmt, "-o", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "200", "--format", fmt, "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1)  # attached before the load starts
     return proc
 
@@ -555,43 +648,65 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return round(row["per_second"] / ceiling["per_second"], 3) if ceiling.get("per_second") else None
 
     ratio = of_ceiling(bot)
-    rows = [{**ceiling, "name": "ceiling"}, *({**r, "name": role} for role, r in references.items()),
-            {**bot, "name": "serve"}]
+    rows = [
+        {**ceiling, "name": "ceiling"},
+        *({**r, "name": role} for role, r in references.items()),
+        {**bot, "name": "serve"},
+    ]
     for row in rows:
         row["x_ceiling"] = of_ceiling(row)
         row.update({f"cpu_{k}": v for k, v in row["cpu"].items() if k != "seconds"})
-    print_table(rows, ("name", "answered", "per_second", "x_ceiling", "p50_ms", "p90_ms", "p99_ms", "max_ms",
-                       "statuses"),
-                title=f"\nWebhook intake: {args.count:,} signed push deliveries, concurrency {args.concurrency}, "
-                      f"client {args.client}")
-    print_table(rows, ("name", "cpu_receiver_us", "cpu_postgres_us", "cpu_client_us", "cpu_machine_busy_pct"),
-                title=f"\nCPU per delivery (microseconds; {os.cpu_count()} CPUs shared by receiver, PostgreSQL and "
-                      "load generator)")
+    print_table(
+        rows,
+        ("name", "answered", "per_second", "x_ceiling", "p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses"),
+        title=f"\nWebhook intake: {args.count:,} signed push deliveries, concurrency {args.concurrency}, "
+        f"client {args.client}",
+    )
+    print_table(
+        rows,
+        ("name", "cpu_receiver_us", "cpu_postgres_us", "cpu_client_us", "cpu_machine_busy_pct"),
+        title=f"\nCPU per delivery (microseconds; {os.cpu_count()} CPUs shared by receiver, PostgreSQL and "
+        "load generator)",
+    )
     lost_ok = bot["lost"] == 0 and (bot["stored_total"] == bot["acknowledged_total"] or args.client == "wrk")
     print(f"\nserve / ceiling = {ratio}  (target >= {TARGET_RATIO})")
     for role, reference in references.items():
-        print(f"serve / {role} = {round(bot['per_second'] / reference['per_second'], 2)}  "
-              f"({role} / ceiling = {of_ceiling(reference)}; {role} p99 {reference['p99_ms']} ms, "
-              f"{reference['stored_total']:,} stored of {reference['acknowledged_total']:,} acknowledged)")
+        print(
+            f"serve / {role} = {round(bot['per_second'] / reference['per_second'], 2)}  "
+            f"({role} / ceiling = {of_ceiling(reference)}; {role} p99 {reference['p99_ms']} ms, "
+            f"{reference['stored_total']:,} stored of {reference['acknowledged_total']:,} acknowledged)"
+        )
     print(f"serve p99 = {bot['p99_ms']} ms  (target < {TARGET_P99_MS} ms)")
-    print(f"acknowledged {bot['acknowledged_total']:,}, stored {bot['stored_total']:,}, lost {bot['lost']} "
-          f"({'ok' if lost_ok else 'MISMATCH'}); {bot['xact_commits']:,} database commits in all during the load")
+    print(
+        f"acknowledged {bot['acknowledged_total']:,}, stored {bot['stored_total']:,}, lost {bot['lost']} "
+        f"({'ok' if lost_ok else 'MISMATCH'}); {bot['xact_commits']:,} database commits in all during the load"
+    )
     if bot["jobs_still_pending"]:
-        print(f"the workers had {bot['jobs_still_pending']:,} jobs still to run {bot['jobs_drain_seconds_after_load']} s "
-              f"after the load ended")
+        print(
+            f"the workers had {bot['jobs_still_pending']:,} jobs still to run {bot['jobs_drain_seconds_after_load']} s "
+            f"after the load ended"
+        )
     else:
         print(f"the workers queued and finished the jobs {bot['jobs_drain_seconds_after_load']} s after the load ended")
     ok = bool(ratio is not None and ratio >= TARGET_RATIO and bot["p99_ms"] < TARGET_P99_MS and lost_ok)
-    data = {"settings": {"count": args.count, "warmup": args.warmup, "concurrency": args.concurrency,
-                         "client": args.client, "workers": args.workers,
-                         "payload_bytes": len(sample_push_payload()),
-                         "repository": "Codertocat/Hello-World (no fabric: each job is a few queries)"},
-            "ceiling": {k: v for k, v in ceiling.items() if k != "raw"},
-            "references": {role: {k: v for k, v in r.items() if k != "raw"} for role, r in references.items()},
-            "serve": {k: v for k, v in bot.items() if k != "raw"},
-            "ratio": ratio, "reference_ratios": {role: of_ceiling(r) for role, r in references.items()},
-            "targets": {"ratio_min": TARGET_RATIO, "p99_ms_max": TARGET_P99_MS, "lost": 0},
-            "pass": ok}
+    data = {
+        "settings": {
+            "count": args.count,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "client": args.client,
+            "workers": args.workers,
+            "payload_bytes": len(sample_push_payload()),
+            "repository": "Codertocat/Hello-World (no fabric: each job is a few queries)",
+        },
+        "ceiling": {k: v for k, v in ceiling.items() if k != "raw"},
+        "references": {role: {k: v for k, v in r.items() if k != "raw"} for role, r in references.items()},
+        "serve": {k: v for k, v in bot.items() if k != "raw"},
+        "ratio": ratio,
+        "reference_ratios": {role: of_ceiling(r) for role, r in references.items()},
+        "targets": {"ratio_min": TARGET_RATIO, "p99_ms_max": TARGET_P99_MS, "lost": 0},
+        "pass": ok,
+    }
     write_results(args.output, data)
     return data
 
@@ -620,17 +735,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10000, help="measured deliveries (default 10,000)")
     parser.add_argument("--warmup", type=int, default=1000, help="unmeasured deliveries sent first")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repositories", type=int, default=1000,
-                        help="distinct repositories the deliveries name (none has a fabric)")
-    parser.add_argument("--no-references", dest="references", action="store_false",
-                        help="leave out the plain and grouped reference receivers")
+    parser.add_argument(
+        "--repositories", type=int, default=1000, help="distinct repositories the deliveries name (none has a fabric)"
+    )
+    parser.add_argument(
+        "--no-references",
+        dest="references",
+        action="store_false",
+        help="leave out the plain and grouped reference receivers",
+    )
     parser.add_argument("--profile", metavar="SVG", help="record serve under the load with py-spy into SVG")
     parser.add_argument("--workers", type=int, default=4, help="serve's job workers (HNP_GITOPS_WORKERS)")
     parser.add_argument("--client", choices=("python", "wrk"), default="python")
     parser.add_argument("--seconds", type=float, default=10, help="load duration with --client wrk")
     parser.add_argument("--timeout", type=float, default=300, help="longest the load may take")
-    parser.add_argument("--drain-timeout", type=float, default=30,
-                        help="longest to wait afterwards for the workers to finish the jobs")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=30, help="longest to wait afterwards for the workers to finish the jobs"
+    )
     parser.add_argument("--output", default="intake", help="results name (bench/results/<name>.json)")
     args = parser.parse_args(argv)
     if args.role == "ceiling":

@@ -25,9 +25,18 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.storage import jobs as job_store  # noqa: E402
-from bench.common import (Stack, check_generated, commit, print_table, push, rss_mb,  # noqa: E402
-                          wait_until, write_fabric, write_results)
+from bench.common import (
+    Stack,
+    check_generated,
+    commit,
+    print_table,
+    push,
+    rss_mb,
+    wait_until,
+    write_fabric,
+    write_results,
+)
+from bot.storage import jobs as job_store
 
 TARGET_MB = 300.0
 
@@ -52,6 +61,7 @@ async def measure(layout: str, documents: int, timeout: float) -> dict[str, Any]
 
         await wait_until(ingested, timeout=timeout, interval=0.02, what="the fabric to be ingested")
         seconds = time.perf_counter() - began
+
         # The check run is completed after the commit; let the job finish, still sampling.
         async def idle() -> bool:
             samples.append(rss_mb(stack.serve_pid)["VmRSS"])
@@ -61,22 +71,45 @@ async def measure(layout: str, documents: int, timeout: float) -> dict[str, Any]
         after = rss_mb(stack.serve_pid)
         resources = await stack.db.fetchval("SELECT count(*) FROM resource WHERE fabric_id = $1", fabric_id)
         errors = stack.serve_log_errors()
-    return {"layout": f"{files:,} file(s) x {per_file:,}", "documents": documents, "documents_checked": checked,
-            "resources_ingested": resources, "push_to_committed_s": round(seconds, 2),
-            "rss_idle_mb": before["VmRSS"], "rss_peak_sampled_mb": max(samples), "vmhwm_mb": after["VmHWM"],
-            "rss_after_mb": after["VmRSS"], "serve_errors": errors[:5]}
+    return {
+        "layout": f"{files:,} file(s) x {per_file:,}",
+        "documents": documents,
+        "documents_checked": checked,
+        "resources_ingested": resources,
+        "push_to_committed_s": round(seconds, 2),
+        "rss_idle_mb": before["VmRSS"],
+        "rss_peak_sampled_mb": max(samples),
+        "vmhwm_mb": after["VmHWM"],
+        "rss_after_mb": after["VmRSS"],
+        "serve_errors": errors[:5],
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = [await measure(layout, args.documents, args.timeout) for layout in args.layouts.split(",") if layout]
-    print_table(rows, ("layout", "resources_ingested", "push_to_committed_s", "rss_idle_mb", "rss_peak_sampled_mb",
-                       "vmhwm_mb", "rss_after_mb"),
-                title=f"\nserve's memory while ingesting a {args.documents:,}-document fabric (MB)")
+    print_table(
+        rows,
+        (
+            "layout",
+            "resources_ingested",
+            "push_to_committed_s",
+            "rss_idle_mb",
+            "rss_peak_sampled_mb",
+            "vmhwm_mb",
+            "rss_after_mb",
+        ),
+        title=f"\nserve's memory while ingesting a {args.documents:,}-document fabric (MB)",
+    )
     peak = max(r["vmhwm_mb"] for r in rows)
     ok = peak < TARGET_MB and all(r["resources_ingested"] == r["documents"] for r in rows)
     print(f"\npeak RSS (VmHWM) = {peak} MB (target < {TARGET_MB:.0f} MB)")
-    data = {"settings": {"documents": args.documents, "layouts": args.layouts}, "rows": rows, "peak_mb": peak,
-            "target": {"peak_mb_max": TARGET_MB}, "pass": ok}
+    data = {
+        "settings": {"documents": args.documents, "layouts": args.layouts},
+        "rows": rows,
+        "peak_mb": peak,
+        "target": {"peak_mb_max": TARGET_MB},
+        "pass": ok,
+    }
     write_results(args.output, data)
     return data
 

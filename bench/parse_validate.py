@@ -76,7 +76,9 @@ def main() -> int:
     for count in (1, 10, 100, 1_000, 10_000):
         data = corpus(args.samples, count)
         parse_s, validate_s, docs, failing = measure(data, args.repeat)
-        print(f"{docs:>9} {len(data):>10,} {parse_s:>8.3f} {validate_s:>10.3f} {parse_s + validate_s:>8.3f} {failing:>7}")
+        print(
+            f"{docs:>9} {len(data):>10,} {parse_s:>8.3f} {validate_s:>10.3f} {parse_s + validate_s:>8.3f} {failing:>7}"
+        )
     return 0
 
 

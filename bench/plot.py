@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS, ROOT  # noqa: E402
+from bench.common import RESULTS, ROOT
 
 OUT = RESULTS / "calls_and_time.png"
 
@@ -30,22 +30,41 @@ def _series() -> list[dict]:
     publish = json.loads((RESULTS / "publish.json").read_text())
     rows = sorted(publish["results"], key=lambda r: r["n"])
     n = [r["n"] for r in rows]
-    series.append({"label": "publish: bot (Git Data API, one commit)", "n": n,
-                   "calls": [r["bot"]["calls"] for r in rows], "seconds": [r["bot"]["seconds"] for r in rows],
-                   "style": {"color": "tab:blue", "marker": "o"}})
-    series.append({"label": "publish: baseline (Contents API per file)", "n": n,
-                   "calls": [r["baseline"]["calls"] for r in rows],
-                   "seconds": [r["baseline"]["seconds"] for r in rows],
-                   "style": {"color": "tab:red", "marker": "s", "linestyle": "--"}})
+    series.append(
+        {
+            "label": "publish: bot (Git Data API, one commit)",
+            "n": n,
+            "calls": [r["bot"]["calls"] for r in rows],
+            "seconds": [r["bot"]["seconds"] for r in rows],
+            "style": {"color": "tab:blue", "marker": "o"},
+        }
+    )
+    series.append(
+        {
+            "label": "publish: baseline (Contents API per file)",
+            "n": n,
+            "calls": [r["baseline"]["calls"] for r in rows],
+            "seconds": [r["baseline"]["seconds"] for r in rows],
+            "style": {"color": "tab:red", "marker": "s", "linestyle": "--"},
+        }
+    )
     ingest_path = RESULTS / "ingest.json"
     if ingest_path.exists():
         ingest = json.loads(ingest_path.read_text())
-        pushes = sorted((r for r in ingest.get("rows", []) if str(r.get("case", "")).startswith("push changing")),
-                        key=lambda r: r["files_changed"])
+        pushes = sorted(
+            (r for r in ingest.get("rows", []) if str(r.get("case", "")).startswith("push changing")),
+            key=lambda r: r["files_changed"],
+        )
         if pushes:
-            series.append({"label": "ingest: bot, push changing N files", "n": [r["files_changed"] for r in pushes],
-                           "calls": [r["api_calls"] for r in pushes], "seconds": [r["wall_s"] for r in pushes],
-                           "style": {"color": "tab:green", "marker": "^"}})
+            series.append(
+                {
+                    "label": "ingest: bot, push changing N files",
+                    "n": [r["files_changed"] for r in pushes],
+                    "calls": [r["api_calls"] for r in pushes],
+                    "seconds": [r["wall_s"] for r in pushes],
+                    "style": {"color": "tab:green", "marker": "^"},
+                }
+            )
     return series
 
 
@@ -61,8 +80,9 @@ def write(out: Path = OUT) -> Path:
         calls.plot(s["n"], s["calls"], label=s["label"], **s["style"])
         seconds.plot(s["n"], s["seconds"], label=s["label"], **s["style"])
     calls.axhline(8, color="gray", linewidth=0.8, linestyle=":")
-    calls.annotate("publish target: 8 calls", (1, 8), textcoords="offset points", xytext=(2, 4), fontsize=8,
-                   color="gray")
+    calls.annotate(
+        "publish target: 8 calls", (1, 8), textcoords="offset points", xytext=(2, 4), fontsize=8, color="gray"
+    )
     for ax, title, unit in ((calls, "GitHub API calls", "calls"), (seconds, "Wall time", "seconds")):
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -69,25 +69,30 @@ async def mark(sim: GhSim) -> int:
 async def measure(sim: GhSim, app: dict, server_dsn: str, template: str, n: int) -> dict:
     repo = f"bench-{n}"
     files = repository_files(n)
-    config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
-                    github_api_url=sim.base_url)
+    config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]), github_api_url=sim.base_url)
     dsn = await create_database(server_dsn, f"hnp_bench_publish_{n}", template=template)
     pool = await database.create_pool(dsn, min_size=1, max_size=4)
     try:
         async with open_github(config) as github:
-            fabric = await fabrics.create(pool, name=f"bench-{n}", repository=f"{OWNER}/{repo}",
-                                          directory="fabric", branch="main")
+            fabric = await fabrics.create(
+                pool, name=f"bench-{n}", repository=f"{OWNER}/{repo}", directory="fabric", branch="main"
+            )
             ingest = await operation_store.create(pool, fabric_id=fabric.id, direction="github_to_gui")
             done = await operations.run(pool, github, ingest.id)
             assert done.status == "completed", done.error
             async with pool.acquire() as conn, conn.transaction():
                 for i in range(n):
-                    await drafts.put_draft(conn, fabric.id, "VPC", f"vpc-{i}", spec=vpc_spec(i, 3500 + i % 500),
-                                           user="bench")
+                    await drafts.put_draft(
+                        conn, fabric.id, "VPC", f"vpc-{i}", spec=vpc_spec(i, 3500 + i % 500), user="bench"
+                    )
 
             # the bot: one sync, inline
-            op = await operation_store.create(pool, fabric_id=fabric.id, direction="gui_to_github",
-                                              request={"direction": "gui_to_github", "create_pr": True})
+            op = await operation_store.create(
+                pool,
+                fabric_id=fabric.id,
+                direction="gui_to_github",
+                request={"direction": "gui_to_github", "create_pr": True},
+            )
             since = await mark(sim)
             began = time.perf_counter()
             done = await operations.run(pool, github, op.id)
@@ -100,29 +105,42 @@ async def measure(sim: GhSim, app: dict, server_dsn: str, template: str, n: int)
             # the baseline: one Contents API PUT per file, then the pull request
             rows = await drafts.with_drafts(pool, fabric.id)
             counter = CallCounter()
-            gh = github.installation(fabric.installation_id or (await fabrics.get(pool, fabric.id)).installation_id,
-                                     counter)
+            gh = github.installation(
+                fabric.installation_id or (await fabrics.get(pool, fabric.id)).installation_id, counter
+            )
             v = {"owner": OWNER, "repo": repo}
             since = await mark(sim)
             began = time.perf_counter()
             head = await gh.getitem("/repos/{owner}/{repo}/git/ref/heads/main", v)
-            await gh.post("/repos/{owner}/{repo}/git/refs", v,
-                          data={"ref": "refs/heads/baseline", "sha": head["object"]["sha"]})
+            await gh.post(
+                "/repos/{owner}/{repo}/git/refs", v, data={"ref": "refs/heads/baseline", "sha": head["object"]["sha"]}
+            )
             for r in rows:
                 text = render.apply_edits(files[r.file_path], [render.Edit.replace(0, r.draft_spec)])
-                await gh.put("/repos/{owner}/{repo}/contents/{+path}", {**v, "path": r.file_path}, data={
-                    "message": f"Update {r.kind} {r.name}", "branch": "baseline", "sha": r.blob_sha,
-                    "content": base64.b64encode(text.encode()).decode()})
-            await gh.post("/repos/{owner}/{repo}/pulls", v,
-                          data={"title": "baseline", "head": "baseline", "base": "main", "body": "baseline"})
+                await gh.put(
+                    "/repos/{owner}/{repo}/contents/{+path}",
+                    {**v, "path": r.file_path},
+                    data={
+                        "message": f"Update {r.kind} {r.name}",
+                        "branch": "baseline",
+                        "sha": r.blob_sha,
+                        "content": base64.b64encode(text.encode()).decode(),
+                    },
+                )
+            await gh.post(
+                "/repos/{owner}/{repo}/pulls",
+                v,
+                data={"title": "baseline", "head": "baseline", "base": "main", "body": "baseline"},
+            )
             base_seconds = time.perf_counter() - began
             base_calls, base_logged = counter.calls, await bot_requests(sim, since)
     finally:
         await pool.close()
-    return {"n": n, "bot": {"calls": bot_calls, "calls_logged": bot_logged, "seconds": round(bot_seconds, 3),
-                            "commits": 1},
-            "baseline": {"calls": base_calls, "calls_logged": base_logged, "seconds": round(base_seconds, 3),
-                         "commits": n}}
+    return {
+        "n": n,
+        "bot": {"calls": bot_calls, "calls_logged": bot_logged, "seconds": round(bot_seconds, 3), "commits": 1},
+        "baseline": {"calls": base_calls, "calls_logged": base_logged, "seconds": round(base_seconds, 3), "commits": n},
+    }
 
 
 async def main() -> None:
@@ -146,19 +164,30 @@ async def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{'N':>6} {'bot calls':>10} {'bot s':>8} {'baseline calls':>15} {'baseline s':>11} "
-          f"{'calls ratio':>12} {'time ratio':>11}")
+    print(
+        f"{'N':>6} {'bot calls':>10} {'bot s':>8} {'baseline calls':>15} {'baseline s':>11} "
+        f"{'calls ratio':>12} {'time ratio':>11}"
+    )
     for r in results:
         b, s = r["bot"], r["baseline"]
-        print(f"{r['n']:>6,} {b['calls']:>10} {b['seconds']:>8.3f} {s['calls']:>15,} {s['seconds']:>11.3f} "
-              f"{s['calls'] / b['calls']:>11.1f}x {s['seconds'] / max(b['seconds'], 1e-9):>10.1f}x")
+        print(
+            f"{r['n']:>6,} {b['calls']:>10} {b['seconds']:>8.3f} {s['calls']:>15,} {s['seconds']:>11.3f} "
+            f"{s['calls'] / b['calls']:>11.1f}x {s['seconds'] / max(b['seconds'], 1e-9):>10.1f}x"
+        )
     out = ROOT / "bench" / "results" / "publish.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "what": "GitHub API calls and wall time to publish N drafted resources until the PR exists",
-        "target": "bot: at most 8 calls for any N from 1 to 1,000, pull request included",
-        "baseline": "one Contents API PUT per file, then a PR (the seed's design)",
-        "results": results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "what": "GitHub API calls and wall time to publish N drafted resources until the PR exists",
+                "target": "bot: at most 8 calls for any N from 1 to 1,000, pull request included",
+                "baseline": "one Contents API PUT per file, then a PR (the seed's design)",
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"written {out.relative_to(ROOT)}")
 
 

@@ -28,7 +28,8 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -46,9 +47,16 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/api"
 MAX_WAIT_SECONDS = 60.0  # the longest a GET /api/operations/{id}?wait= holds the request
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                 422: "validation_failed"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_failed",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,8 +68,6 @@ def pool_of(request: web.Request) -> asyncpg.Pool:
     from bot.app import POOL
 
     return request.app[POOL]
-
-
 
 
 class ApiError(Exception):
@@ -85,11 +91,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
 
 
-def validation_error(errors: list[tuple[str, str]] | list[Any], message: str = "the request is not valid",
-                     code: str = "validation_failed") -> ApiError:
+def validation_error(
+    errors: list[tuple[str, str]] | list[Any],
+    message: str = "the request is not valid",
+    code: str = "validation_failed",
+) -> ApiError:
     """422 listing each problem with its field path."""
-    items = [{"path": e[0], "message": e[1]} if isinstance(e, tuple) else {"path": e.path, "message": e.message}
-             for e in errors]
+    items = [
+        {"path": e[0], "message": e[1]} if isinstance(e, tuple) else {"path": e.path, "message": e.message}
+        for e in errors
+    ]
     return api_error(422, code, message, {"errors": items})
 
 
@@ -146,8 +157,12 @@ async def fabric_or_404(request: web.Request, name: str | None = None) -> Fabric
 def kind_or_422(value: str) -> Kind:
     kind = lookup(value)
     if kind is None:
-        raise api_error(422, "unknown_kind", f"{value!r} is not a Hedgehog kind this bot manages",
-                        {"errors": [{"path": "kind", "message": f"unknown kind {value!r}"}]})
+        raise api_error(
+            422,
+            "unknown_kind",
+            f"{value!r} is not a Hedgehog kind this bot manages",
+            {"errors": [{"path": "kind", "message": f"unknown kind {value!r}"}]},
+        )
     return kind
 
 
@@ -224,8 +239,9 @@ async def create_fabric(request: web.Request) -> web.Response:
     if errors:
         raise validation_error(errors, "the fabric is not valid")
     try:
-        fabric = await fabrics.create(pool_of(request), name=name, repository=repository,
-                                      directory=directory, branch=branch)
+        fabric = await fabrics.create(
+            pool_of(request), name=name, repository=repository, directory=directory, branch=branch
+        )
     except asyncpg.UniqueViolationError:
         raise api_error(409, "conflict", f"a fabric named {name!r} already exists") from None
     return json_response(await _fabric_json(request, fabric), status=201)
@@ -244,8 +260,9 @@ async def _fabric_json(request: web.Request, fabric: Fabric) -> dict[str, Any]:
     from bot.storage import pulls
 
     pool = pool_of(request)
-    counts = await pool.fetch("SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state",
-                              fabric.id)
+    counts = await pool.fetch(
+        "SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric.id
+    )
     pr = await pulls.open_for_fabric(pool, fabric.id)
     data = fabric.to_json()
     data["resources"] = {r["state"]: r["n"] for r in counts}
@@ -255,6 +272,7 @@ async def _fabric_json(request: web.Request, fabric: Fabric) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Resources and drafts
+
 
 async def list_resources(request: web.Request) -> web.Response:
     fabric = await fabric_or_404(request)
@@ -313,7 +331,7 @@ async def put_draft(request: web.Request) -> web.Response:
             errors.append(("spec", "a deletion carries no spec"))
     else:
         if not isinstance(spec, dict):
-            errors.append(("spec", "the draft needs a spec object (or {\"delete\": true})"))
+            errors.append(("spec", 'the draft needs a spec object (or {"delete": true})'))
         else:
             errors.extend((e.path, e.message) for e in validate_spec(kind.kind, spec))
         labels = _string_map(body.get("labels"), "metadata.labels", errors)
@@ -323,8 +341,9 @@ async def put_draft(request: web.Request) -> web.Response:
         raise validation_error(errors, f"the draft of {kind.kind} {name!r} is not valid")
     pool = pool_of(request)
     async with pool.acquire() as conn, conn.transaction():
-        row = await drafts.put_draft(conn, fabric.id, kind.kind, name, spec=None if delete else spec,
-                                     metadata=metadata, delete=delete, user=user)
+        row = await drafts.put_draft(
+            conn, fabric.id, kind.kind, name, spec=None if delete else spec, metadata=metadata, delete=delete, user=user
+        )
     if row is None:
         if delete:
             raise api_error(404, "not_found", f"no {kind.kind} {name!r} in fabric {fabric.name!r} to delete")
@@ -382,8 +401,13 @@ def _sync_request(body: dict[str, Any]) -> dict[str, Any]:
         raise validation_error(errors, "the sync request is not valid")
     if filters and filters.get("kinds"):
         filters = dict(filters, kinds=[lookup(k).kind for k in filters["kinds"]])
-    return {"direction": direction, "create_pr": create_pr, "force_sync": force,
-            "conflict_resolution": resolution, "resource_filters": filters}
+    return {
+        "direction": direction,
+        "create_pr": create_pr,
+        "force_sync": force,
+        "conflict_resolution": resolution,
+        "resource_filters": filters,
+    }
 
 
 async def start_sync(request: web.Request) -> web.Response:
@@ -393,14 +417,24 @@ async def start_sync(request: web.Request) -> web.Response:
     body = await json_body(request, required=False)
     sync = _sync_request(body)
     try:
-        operation = await operations.start_sync(pool_of(request), fabric, sync, requested_by=requested_by(request, body))
+        operation = await operations.start_sync(
+            pool_of(request), fabric, sync, requested_by=requested_by(request, body)
+        )
     except operations.SyncAlreadyActive as active:
-        raise api_error(409, "sync_in_progress",
-                        f"fabric {fabric.name!r} already has an active sync; wait for it or cancel it",
-                        {"operation_id": str(active.operation_id),
-                         "status_url": f"{PREFIX}/operations/{active.operation_id}"}) from None
-    return json_response({"operation_id": str(operation.id), "status": operation.status,
-                          "status_url": f"{PREFIX}/operations/{operation.id}"}, status=202)
+        raise api_error(
+            409,
+            "sync_in_progress",
+            f"fabric {fabric.name!r} already has an active sync; wait for it or cancel it",
+            {"operation_id": str(active.operation_id), "status_url": f"{PREFIX}/operations/{active.operation_id}"},
+        ) from None
+    return json_response(
+        {
+            "operation_id": str(operation.id),
+            "status": operation.status,
+            "status_url": f"{PREFIX}/operations/{operation.id}",
+        },
+        status=202,
+    )
 
 
 async def _operation_or_404(request: web.Request) -> operation_store.Operation:
@@ -455,8 +489,12 @@ async def cancel_operation(request: web.Request) -> web.Response:
 
     operation = await _operation_or_404(request)
     if operation.finished:
-        raise api_error(409, "already_finished", f"operation {operation.id} has already {operation.status}",
-                        {"status": operation.status})
+        raise api_error(
+            409,
+            "already_finished",
+            f"operation {operation.id} has already {operation.status}",
+            {"status": operation.status},
+        )
     operation = await operations.cancel(pool_of(request), operation.id)
     return json_response(await _operation_json(request, operation), status=202)
 

@@ -19,7 +19,16 @@ from typing import Any
 from aiohttp import web
 
 from bot import checkruns, conflicts, drift, openapi
-from bot.api import pool_of, api_error, fabric_or_404, json_body, json_response, kind_or_422, requested_by, validation_error
+from bot.api import (
+    api_error,
+    fabric_or_404,
+    json_body,
+    json_response,
+    kind_or_422,
+    pool_of,
+    requested_by,
+    validation_error,
+)
 from bot.storage import conflicts as conflict_store
 
 STATUSES = ("open", "resolved", "superseded", "all")
@@ -56,20 +65,37 @@ async def resolve_conflict(request: web.Request) -> web.Response:
     if found.status != "open":
         if found.status == "resolved" and found.resolution == resolution:
             return json_response({"conflict": found.to_json(), "changed": False})  # said twice: same answer
-        raise api_error(409, "conflict_not_open", f"conflict {conflict_id} is {found.status}",
-                        {"conflict": found.to_json()})
+        raise api_error(
+            409, "conflict_not_open", f"conflict {conflict_id} is {found.status}", {"conflict": found.to_json()}
+        )
     if resolution not in (found.resolution_options or []):
-        raise validation_error([("resolution", f"{resolution} is not offered for a {found.type} conflict "
-                                 f"(offered: {', '.join(found.resolution_options)})")])
+        raise validation_error(
+            [
+                (
+                    "resolution",
+                    f"{resolution} is not offered for a {found.type} conflict "
+                    f"(offered: {', '.join(found.resolution_options)})",
+                )
+            ]
+        )
     async with pool.acquire() as conn:
         try:
-            await conflicts.resolve(conn, found.fabric_id, resolution, conflict_ids=[conflict_id], values=values,
-                                    resolved_by=requested_by(request, body) or "hnp", strict=True)
+            await conflicts.resolve(
+                conn,
+                found.fabric_id,
+                resolution,
+                conflict_ids=[conflict_id],
+                values=values,
+                resolved_by=requested_by(request, body) or "hnp",
+                strict=True,
+            )
         except conflicts.ResolutionRefused as refused:
             status = 409 if resolution == "merge" else 422
             raise api_error(status, "cannot_resolve", refused.message, {"conflict_ids": refused.conflict_ids}) from None
-    pull_request_id = found.pull_request_id or (found.resource_id and await pool.fetchval(
-        "SELECT pull_request_id FROM resource WHERE id = $1", found.resource_id))
+    pull_request_id = found.pull_request_id or (
+        found.resource_id
+        and await pool.fetchval("SELECT pull_request_id FROM resource WHERE id = $1", found.resource_id)
+    )
     if pull_request_id:  # its pull request gets the resolved drafts, then a check
         await checkruns.request_rebuild(pool, found.fabric_id, pull_request_id, requested_by(request, body) or "hnp")
     else:
@@ -78,8 +104,9 @@ async def resolve_conflict(request: web.Request) -> web.Response:
     return json_response({"conflict": after.to_json(), "changed": True})
 
 
-def _report(item: Any, where: str, errors: list[tuple[str, str]], kind: str | None = None,
-            name: str | None = None) -> drift.Report | None:
+def _report(
+    item: Any, where: str, errors: list[tuple[str, str]], kind: str | None = None, name: str | None = None
+) -> drift.Report | None:
     if not isinstance(item, dict):
         errors.append((where, "must be an object"))
         return None
@@ -120,8 +147,15 @@ async def put_actual(request: web.Request) -> web.Response:
         raise api_error(404, "not_found", f"fabric {fabric.name!r} has no {kind} {name!r}")
     rows = await drift.drifted(pool_of(request), fabric.id, kind=kind)
     mine = next((r for r in rows if r["name"] == name and r["namespace"] == report.namespace), None)
-    return json_response({"kind": kind, "namespace": report.namespace, "name": name,
-                          "state": done["updated"][0][3], "differences": mine["differences"] if mine else []})
+    return json_response(
+        {
+            "kind": kind,
+            "namespace": report.namespace,
+            "name": name,
+            "state": done["updated"][0][3],
+            "differences": mine["differences"] if mine else [],
+        }
+    )
 
 
 async def put_actual_bulk(request: web.Request) -> web.Response:
@@ -141,8 +175,14 @@ async def put_actual_bulk(request: web.Request) -> web.Response:
     states: dict[str, int] = {}
     for *_, state in done["updated"]:
         states[state] = states.get(state, 0) + 1
-    return json_response({"fabric": fabric.name, "updated": len(done["updated"]), "states": states,
-                          "unknown": [{"kind": k, "namespace": ns, "name": n} for k, ns, n in done["unknown"]]})
+    return json_response(
+        {
+            "fabric": fabric.name,
+            "updated": len(done["updated"]),
+            "states": states,
+            "unknown": [{"kind": k, "namespace": ns, "name": n} for k, ns, n in done["unknown"]],
+        }
+    )
 
 
 async def get_drift(request: web.Request) -> web.Response:
@@ -170,91 +210,227 @@ def setup(app: web.Application) -> None:
 # OpenAPI
 
 _FABRIC = openapi.path_param("fabric", "Fabric name")
-openapi.add_schema("Conflict", {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "type": {"type": "string", "enum": ["concurrent_modification", "missing_resource", "schema_mismatch",
-                                            "file_corruption", "dependency_violation", "permission_denied"]},
-        "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
-        "status": {"type": "string", "enum": ["open", "resolved", "superseded"]},
-        "resource": {"type": "object", "nullable": True, "properties": {
-            "kind": {"type": "string"}, "namespace": {"type": "string"}, "name": {"type": "string"},
-            "file": {"type": "string", "nullable": True}}},
-        "field_path": {"type": "string", "nullable": True, "example": "spec.subnets.default.vlan"},
-        "base_value": {"nullable": True}, "gui_value": {"nullable": True}, "git_value": {"nullable": True},
-        "message": {"type": "string"},
-        "resolution_options": {"type": "array", "items": {"type": "string"}},
-        "resolution": {"type": "string", "nullable": True,
-                       "enum": ["gui_wins", "github_wins", "merge", "manual", "timestamp_wins", None]},
-        "resolved_by": {"type": "string", "nullable": True},
-        "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
-        "detected_at": {"type": "string", "format": "date-time"},
-        "operation_id": {"type": "string", "nullable": True},
+openapi.add_schema(
+    "Conflict",
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "type": {
+                "type": "string",
+                "enum": [
+                    "concurrent_modification",
+                    "missing_resource",
+                    "schema_mismatch",
+                    "file_corruption",
+                    "dependency_violation",
+                    "permission_denied",
+                ],
+            },
+            "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+            "status": {"type": "string", "enum": ["open", "resolved", "superseded"]},
+            "resource": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "kind": {"type": "string"},
+                    "namespace": {"type": "string"},
+                    "name": {"type": "string"},
+                    "file": {"type": "string", "nullable": True},
+                },
+            },
+            "field_path": {"type": "string", "nullable": True, "example": "spec.subnets.default.vlan"},
+            "base_value": {"nullable": True},
+            "gui_value": {"nullable": True},
+            "git_value": {"nullable": True},
+            "message": {"type": "string"},
+            "resolution_options": {"type": "array", "items": {"type": "string"}},
+            "resolution": {
+                "type": "string",
+                "nullable": True,
+                "enum": ["gui_wins", "github_wins", "merge", "manual", "timestamp_wins", None],
+            },
+            "resolved_by": {"type": "string", "nullable": True},
+            "resolved_at": {"type": "string", "format": "date-time", "nullable": True},
+            "detected_at": {"type": "string", "format": "date-time"},
+            "operation_id": {"type": "string", "nullable": True},
+        },
     },
-})
-openapi.add_schema("ActualReport", {
-    "type": "object", "required": ["kind", "name", "spec"],
-    "properties": {"kind": {"type": "string"}, "name": {"type": "string"},
-                   "namespace": {"type": "string", "default": "default"}, "spec": {"type": "object"}},
-})
-openapi.add_schema("Drift", {
-    "type": "object",
-    "properties": {"kind": {"type": "string"}, "namespace": {"type": "string"}, "name": {"type": "string"},
-                   "state": {"type": "string"}, "reported_at": {"type": "string", "format": "date-time"},
-                   "differences": {"type": "array", "items": {"type": "object", "properties": {
-                       "field": {"type": "string"}, "desired": {}, "actual": {}}}}},
-})
-openapi.add_path("/api/fabrics/{fabric}/conflicts", "get", {
-    "summary": "A fabric's conflicts (open by default), most severe first",
-    "parameters": [_FABRIC, openapi.query_param("status", {"type": "string", "enum": list(STATUSES)},
-                                                "Which conflicts (default open)")],
-    "responses": {**openapi.ok("The conflicts", {"type": "object", "properties": {
-        "fabric": {"type": "string"}, "count": {"type": "integer"},
-        "conflicts": {"type": "array", "items": openapi.ref("Conflict")}}}), **openapi.errors(400, 404)},
-})
-openapi.add_path("/api/conflicts/{conflict_id}/resolve", "post", {
-    "summary": "Resolve one conflict: the GUI's value, Git's, a merge of two lists, or values typed by a person",
-    "description": "`values` maps field paths to values (manual); JSON null removes a field. Saying the same "
-                   "resolution again answers 200 with changed=false; another one for a closed conflict is 409. "
-                   "A merge of values that are not both lists is 409; a resolution not offered, or manual without "
-                   "the value, is 422. The X-HNP-User header (or body `user`) is recorded as resolved_by.",
-    "parameters": [openapi.path_param("conflict_id", "Conflict id")],
-    "requestBody": {"required": True, "content": openapi.json_content({
-        "type": "object", "required": ["resolution"],
-        "properties": {"resolution": {"type": "string", "enum": list(conflicts.RESOLUTIONS)},
-                       "values": {"type": "object", "additionalProperties": True},
-                       "user": {"type": "string"}}})},
-    "responses": {**openapi.ok("The conflict after resolution", {"type": "object", "properties": {
-        "conflict": openapi.ref("Conflict"), "changed": {"type": "boolean"}}}), **openapi.errors(400, 404, 409, 422)},
-})
-openapi.add_path("/api/fabrics/{fabric}/resources/{kind}/{name}/actual", "put", {
-    "summary": "Report what the running fabric has for one resource",
-    "parameters": [_FABRIC, openapi.path_param("kind", "Kind, case-insensitive"),
-                   openapi.path_param("name", "metadata.name")],
-    "requestBody": {"required": True, "content": openapi.json_content({
-        "type": "object", "required": ["spec"], "properties": {"spec": {"type": "object"}}})},
-    "responses": {**openapi.ok("The resource's state and its drift", {"type": "object", "properties": {
-        "kind": {"type": "string"}, "namespace": {"type": "string"}, "name": {"type": "string"},
-        "state": {"type": "string"}, "differences": {"type": "array", "items": {"type": "object"}}}}),
-        **openapi.errors(400, 404, 422)},
-})
-openapi.add_path("/api/fabrics/{fabric}/actual", "put", {
-    "summary": "Report what the running fabric has, for many resources at once",
-    "parameters": [_FABRIC],
-    "requestBody": {"required": True, "content": openapi.json_content({
-        "type": "object", "required": ["resources"],
-        "properties": {"resources": {"type": "array", "items": openapi.ref("ActualReport")}}})},
-    "responses": {**openapi.ok("How many were recorded, their states, and the unknown ones", {
-        "type": "object", "properties": {"fabric": {"type": "string"}, "updated": {"type": "integer"},
-                                         "states": {"type": "object", "additionalProperties": {"type": "integer"}},
-                                         "unknown": {"type": "array", "items": {"type": "object"}}}}),
-        **openapi.errors(400, 404, 422)},
-})
-openapi.add_path("/api/fabrics/{fabric}/drift", "get", {
-    "summary": "Resources whose reported actual spec differs from desired, field by field",
-    "parameters": [_FABRIC, openapi.query_param("kind", {"type": "string"}, "Only this kind")],
-    "responses": {**openapi.ok("The drifted resources", {"type": "object", "properties": {
-        "fabric": {"type": "string"}, "count": {"type": "integer"},
-        "resources": {"type": "array", "items": openapi.ref("Drift")}}}), **openapi.errors(404, 422)},
-})
+)
+openapi.add_schema(
+    "ActualReport",
+    {
+        "type": "object",
+        "required": ["kind", "name", "spec"],
+        "properties": {
+            "kind": {"type": "string"},
+            "name": {"type": "string"},
+            "namespace": {"type": "string", "default": "default"},
+            "spec": {"type": "object"},
+        },
+    },
+)
+openapi.add_schema(
+    "Drift",
+    {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string"},
+            "namespace": {"type": "string"},
+            "name": {"type": "string"},
+            "state": {"type": "string"},
+            "reported_at": {"type": "string", "format": "date-time"},
+            "differences": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"field": {"type": "string"}, "desired": {}, "actual": {}}},
+            },
+        },
+    },
+)
+openapi.add_path(
+    "/api/fabrics/{fabric}/conflicts",
+    "get",
+    {
+        "summary": "A fabric's conflicts (open by default), most severe first",
+        "parameters": [
+            _FABRIC,
+            openapi.query_param("status", {"type": "string", "enum": list(STATUSES)}, "Which conflicts (default open)"),
+        ],
+        "responses": {
+            **openapi.ok(
+                "The conflicts",
+                {
+                    "type": "object",
+                    "properties": {
+                        "fabric": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "conflicts": {"type": "array", "items": openapi.ref("Conflict")},
+                    },
+                },
+            ),
+            **openapi.errors(400, 404),
+        },
+    },
+)
+openapi.add_path(
+    "/api/conflicts/{conflict_id}/resolve",
+    "post",
+    {
+        "summary": "Resolve one conflict: the GUI's value, Git's, a merge of two lists, or values typed by a person",
+        "description": "`values` maps field paths to values (manual); JSON null removes a field. Saying the same "
+        "resolution again answers 200 with changed=false; another one for a closed conflict is 409. "
+        "A merge of values that are not both lists is 409; a resolution not offered, or manual without "
+        "the value, is 422. The X-HNP-User header (or body `user`) is recorded as resolved_by.",
+        "parameters": [openapi.path_param("conflict_id", "Conflict id")],
+        "requestBody": {
+            "required": True,
+            "content": openapi.json_content(
+                {
+                    "type": "object",
+                    "required": ["resolution"],
+                    "properties": {
+                        "resolution": {"type": "string", "enum": list(conflicts.RESOLUTIONS)},
+                        "values": {"type": "object", "additionalProperties": True},
+                        "user": {"type": "string"},
+                    },
+                }
+            ),
+        },
+        "responses": {
+            **openapi.ok(
+                "The conflict after resolution",
+                {"type": "object", "properties": {"conflict": openapi.ref("Conflict"), "changed": {"type": "boolean"}}},
+            ),
+            **openapi.errors(400, 404, 409, 422),
+        },
+    },
+)
+openapi.add_path(
+    "/api/fabrics/{fabric}/resources/{kind}/{name}/actual",
+    "put",
+    {
+        "summary": "Report what the running fabric has for one resource",
+        "parameters": [
+            _FABRIC,
+            openapi.path_param("kind", "Kind, case-insensitive"),
+            openapi.path_param("name", "metadata.name"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": openapi.json_content(
+                {"type": "object", "required": ["spec"], "properties": {"spec": {"type": "object"}}}
+            ),
+        },
+        "responses": {
+            **openapi.ok(
+                "The resource's state and its drift",
+                {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "namespace": {"type": "string"},
+                        "name": {"type": "string"},
+                        "state": {"type": "string"},
+                        "differences": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            ),
+            **openapi.errors(400, 404, 422),
+        },
+    },
+)
+openapi.add_path(
+    "/api/fabrics/{fabric}/actual",
+    "put",
+    {
+        "summary": "Report what the running fabric has, for many resources at once",
+        "parameters": [_FABRIC],
+        "requestBody": {
+            "required": True,
+            "content": openapi.json_content(
+                {
+                    "type": "object",
+                    "required": ["resources"],
+                    "properties": {"resources": {"type": "array", "items": openapi.ref("ActualReport")}},
+                }
+            ),
+        },
+        "responses": {
+            **openapi.ok(
+                "How many were recorded, their states, and the unknown ones",
+                {
+                    "type": "object",
+                    "properties": {
+                        "fabric": {"type": "string"},
+                        "updated": {"type": "integer"},
+                        "states": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "unknown": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            ),
+            **openapi.errors(400, 404, 422),
+        },
+    },
+)
+openapi.add_path(
+    "/api/fabrics/{fabric}/drift",
+    "get",
+    {
+        "summary": "Resources whose reported actual spec differs from desired, field by field",
+        "parameters": [_FABRIC, openapi.query_param("kind", {"type": "string"}, "Only this kind")],
+        "responses": {
+            **openapi.ok(
+                "The drifted resources",
+                {
+                    "type": "object",
+                    "properties": {
+                        "fabric": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "resources": {"type": "array", "items": openapi.ref("Drift")},
+                    },
+                },
+            ),
+            **openapi.errors(404, 422),
+        },
+    },
+)

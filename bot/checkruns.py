@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import asyncpg
 from gidgethub import routing, sansio
@@ -65,24 +66,39 @@ class BotPull:
     head_sha: str | None
 
 
-async def open_pulls(db: asyncpg.Pool | asyncpg.Connection, fabric_id: int,
-                     pull_request_id: int | None = None) -> list[BotPull]:
+async def open_pulls(
+    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int | None = None
+) -> list[BotPull]:
     rows = await db.fetch(
         "SELECT id, fabric_id, number, branch, head_sha FROM pull_request WHERE fabric_id = $1 AND state = 'open' "
-        "AND number IS NOT NULL AND ($2::bigint IS NULL OR id = $2) ORDER BY id", fabric_id, pull_request_id)
+        "AND number IS NOT NULL AND ($2::bigint IS NULL OR id = $2) ORDER BY id",
+        fabric_id,
+        pull_request_id,
+    )
     return [BotPull(**dict(r)) for r in rows]
 
 
-async def request_recheck(db: asyncpg.Pool | asyncpg.Connection, fabric_id: int,
-                          pull_request_id: int | None = None, *, head_sha: str | None = None,
-                          after: str | None = None, not_after: float | None = None,
-                          delay: float = 0.0) -> int | None:
+async def request_recheck(
+    db: asyncpg.Pool | asyncpg.Connection,
+    fabric_id: int,
+    pull_request_id: int | None = None,
+    *,
+    head_sha: str | None = None,
+    after: str | None = None,
+    not_after: float | None = None,
+    delay: float = 0.0,
+) -> int | None:
     """Queue a check of the fabric's open bot pull requests (one, or all), after whatever the
     fabric's queue already holds. Pass a connection to queue it inside your transaction.
     `after`: the fabric's branch head the check must see ingested first (it waits, queued
     again behind the fabric's other work, until `not_after`, a time.time() deadline)."""
-    payload = {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "head_sha": head_sha,
-               "after": after, "not_after": not_after}
+    payload = {
+        "fabric_id": fabric_id,
+        "pull_request_id": pull_request_id,
+        "head_sha": head_sha,
+        "after": after,
+        "not_after": not_after,
+    }
     return await enqueue(db, CHECK_JOB, payload, fabric_id=fabric_id, delay=delay)
 
 
@@ -99,11 +115,20 @@ async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
     # A push's ingest is queued before this check (bot.ingest's handler runs first): with none
     # left to run, waiting would change nothing (a newer head was ingested, or none will be).
     if not await ctx.pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM job WHERE fabric_id = $1 AND kind = 'ingest' "
-            "AND status IN ('queued', 'running'))", payload["fabric_id"]):
+        "SELECT EXISTS (SELECT 1 FROM job WHERE fabric_id = $1 AND kind = 'ingest' "
+        "AND status IN ('queued', 'running'))",
+        payload["fabric_id"],
+    ):
         return False
-    await request_recheck(ctx.pool, payload["fabric_id"], payload.get("pull_request_id"),
-                          head_sha=payload.get("head_sha"), after=after, not_after=not_after, delay=0.25)
+    await request_recheck(
+        ctx.pool,
+        payload["fabric_id"],
+        payload.get("pull_request_id"),
+        head_sha=payload.get("head_sha"),
+        after=after,
+        not_after=not_after,
+        delay=0.25,
+    )
     return True
 
 
@@ -113,11 +138,20 @@ async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
 
 def field_conflict(row: conflict_store.Conflict) -> FieldConflict:
     """A stored conflict as the renderer takes it (JSON null shown as absent)."""
+
     def value(v: Any) -> Any:
         return ABSENT if v is None else v
 
-    return FieldConflict(row.field_path or "", value(row.base_value), value(row.gui_value), value(row.git_value),
-                         row.type, row.kind, row.name, row.message)
+    return FieldConflict(
+        row.field_path or "",
+        value(row.base_value),
+        value(row.gui_value),
+        value(row.git_value),
+        row.type,
+        row.kind,
+        row.name,
+        row.message,
+    )
 
 
 def document_path(body: Any, path: str) -> list[str | int]:
@@ -132,8 +166,9 @@ def document_path(body: Any, path: str) -> list[str | int]:
     for segment in segments:
         if isinstance(segment, Named):
             items = node if isinstance(node, list) else []
-            index = next((i for i, item in enumerate(items)
-                          if isinstance(item, dict) and item.get("name") == segment.name), None)
+            index = next(
+                (i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == segment.name), None
+            )
             if index is None:
                 break
             out.append(index)
@@ -155,8 +190,9 @@ def resource_file(fabric: Fabric, row: conflict_store.Conflict) -> str | None:
     return None
 
 
-async def locations(gh: Any, fabric: Fabric, sha: str,
-                    found: Sequence[conflict_store.Conflict]) -> list[checks.Location | None]:
+async def locations(
+    gh: Any, fabric: Fabric, sha: str, found: Sequence[conflict_store.Conflict]
+) -> list[checks.Location | None]:
     """Where each conflict stands in the pull request's files at `sha`: the line of its field
     in its resource's document (the document's first line for a whole-resource conflict)."""
     paths = [resource_file(fabric, c) for c in found]
@@ -184,8 +220,9 @@ async def locations(gh: Any, fabric: Fabric, sha: str,
     return out
 
 
-async def publish_check(pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPull,
-                        head_sha: str | None = None) -> dict[str, Any] | None:
+async def publish_check(
+    pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPull, head_sha: str | None = None
+) -> dict[str, Any] | None:
     """Post the conflicts check run on the pull request's head and edit its bot comment.
     Returns the check run, or None when the pull request is no longer open."""
     vars_ = {"owner": fabric.owner, "repo": fabric.repo}
@@ -195,8 +232,12 @@ async def publish_check(pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPu
     head_sha = data["head"]["sha"] if head_sha is None or head_sha != data["head"]["sha"] else head_sha
     found = await conflict_store.list_for_fabric(pool, fabric.id, status="open", pull_request_id=pull.id)
     items = [field_conflict(c) for c in found]
-    payload = checks.conflict_check_output(items, await locations(gh, fabric, head_sha, found), head_sha=head_sha,
-                                           external_id=EXTERNAL_ID.format(id=pull.id))
+    payload = checks.conflict_check_output(
+        items,
+        await locations(gh, fabric, head_sha, found),
+        head_sha=head_sha,
+        external_id=EXTERNAL_ID.format(id=pull.id),
+    )
     requests = checks.check_run_requests(payload)
     # A new run each time: updating one would add its annotations to the old ones.
     run = await gh.post(CHECK_RUNS, vars_, data=requests[0])
@@ -204,11 +245,21 @@ async def publish_check(pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPu
         await gh.patch(CHECK_RUNS + "/{check_run_id}", {**vars_, "check_run_id": run["id"]}, data=more)
     await pool.execute(
         "UPDATE pull_request SET conflicts_check_run_id = $2, conflicts_check_sha = $3, head_sha = $3, "
-        "updated_at = now() WHERE id = $1", pull.id, run["id"], head_sha)
+        "updated_at = now() WHERE id = $1",
+        pull.id,
+        run["id"],
+        head_sha,
+    )
     body = checks.pr_comment(items, fabric=fabric.name, check_url=run.get("html_url"))
     await comments.upsert(pool, gh, fabric, pull.id, pull.number, body)
-    log.info("fabric %s PR #%s: conflicts check %s (%d open) on %s", fabric.name, pull.number,
-             payload["conclusion"], len(items), head_sha[:12])
+    log.info(
+        "fabric %s PR #%s: conflicts check %s (%d open) on %s",
+        fabric.name,
+        pull.number,
+        payload["conclusion"],
+        len(items),
+        head_sha[:12],
+    )
     return run
 
 
@@ -223,8 +274,9 @@ async def installation_client(ctx: Any, fabric: Fabric) -> Any:
     return ctx.github.installation(installation_id)
 
 
-async def recheck_fabric(ctx: Any, fabric_id: int, pull_request_id: int | None = None, *,
-                         head_sha: str | None = None) -> int:
+async def recheck_fabric(
+    ctx: Any, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
+) -> int:
     """Check the fabric's drafts again and refresh the check run and comment of its open bot
     pull requests (one, or all). `ctx` has `pool` and `github`. Returns how many pull
     requests were updated. Call it from a 'fabric:<id>' job (or queue `request_recheck`)."""
@@ -248,8 +300,9 @@ async def check_job(ctx: JobContext) -> None:
     payload = ctx.job.payload
     if await _ingest_pending(ctx, payload):
         return
-    await recheck_fabric(ctx, int(payload["fabric_id"]), payload.get("pull_request_id"),
-                         head_sha=payload.get("head_sha"))
+    await recheck_fabric(
+        ctx, int(payload["fabric_id"]), payload.get("pull_request_id"), head_sha=payload.get("head_sha")
+    )
 
 
 register_job_handler(CHECK_JOB, check_job)
@@ -259,8 +312,9 @@ register_job_handler(CHECK_JOB, check_job)
 # A person's decision on a pull request
 
 
-async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int, actor: str | None, *,
-                         merge: bool, trigger: str, title: str) -> str | None:
+async def rebuild_branch(
+    ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int, actor: str | None, *, merge: bool, trigger: str, title: str
+) -> str | None:
     """Put the pull request's drafts (those not in conflict) on the fabric's current branch
     head in one new commit, and move the pull request's branch to it:
       merge=True   the commit has two parents, the branch's head and the fabric's: what a
@@ -278,11 +332,19 @@ async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int
     pull = await pull_store.get(ctx.pool, pull_request_id)
     if pull is None or pull.state != "open":
         return None
-    chosen = [r for r in await draft_store.with_drafts(ctx.pool, fabric.id)
-              if r.pull_request_id == pull.id and r.state != "conflict"]
-    operation = await operation_store.create(ctx.pool, fabric_id=fabric.id, direction="gui_to_github",
-                                             trigger=trigger, requested_by=actor,
-                                             request={"pull_request": pull.number, "rebuild": "merge" if merge else "rebase"})
+    chosen = [
+        r
+        for r in await draft_store.with_drafts(ctx.pool, fabric.id)
+        if r.pull_request_id == pull.id and r.state != "conflict"
+    ]
+    operation = await operation_store.create(
+        ctx.pool,
+        fabric_id=fabric.id,
+        direction="gui_to_github",
+        trigger=trigger,
+        requested_by=actor,
+        request={"pull_request": pull.number, "rebuild": "merge" if merge else "rebase"},
+    )
     await operation_store.set_status(ctx.pool, operation.id, "gui_to_github_sync")
     result = SyncResult(str(operation.id), SyncDirection.GUI_TO_GITHUB, operation.created_at)
     p = publish.Publisher(ctx.pool, gh, fabric, operation.id, publish.no_checkpoint)
@@ -293,15 +355,27 @@ async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int
         plan = publish.plan_commit(fabric.directory, chosen, await p.files_at(base[0]))
         tree = base[1]
         if plan.files:
-            tree = (await p._call("post", "/repos/{owner}/{repo}/git/trees",
-                                  data={"base_tree": base[1], "tree": publish.tree_entries(plan)}))["sha"]
-        lines = [f"hnp-gitops: {title}", "",
-                 f"Pull request #{pull.number} of fabric {fabric.name} rebuilt on {fabric.branch} "
-                 f"{base[0][:7]}" + (f" at the request of {actor}" if actor else "") + ".", ""]
+            tree = (
+                await p._call(
+                    "post",
+                    "/repos/{owner}/{repo}/git/trees",
+                    data={"base_tree": base[1], "tree": publish.tree_entries(plan)},
+                )
+            )["sha"]
+        lines = [
+            f"hnp-gitops: {title}",
+            "",
+            f"Pull request #{pull.number} of fabric {fabric.name} rebuilt on {fabric.branch} "
+            f"{base[0][:7]}" + (f" at the request of {actor}" if actor else "") + ".",
+            "",
+        ]
         lines += [f"- {c.change} {c.kind} {c.name} ({c.path})" for c in plan.changes[:100]]
         parents = [head[0], base[0]] if merge else [base[0]]
-        commit = await p._call("post", "/repos/{owner}/{repo}/git/commits",
-                               data={"message": "\n".join(lines) + "\n", "tree": tree, "parents": parents})
+        commit = await p._call(
+            "post",
+            "/repos/{owner}/{repo}/git/commits",
+            data={"message": "\n".join(lines) + "\n", "tree": tree, "parents": parents},
+        )
         sha = commit["sha"]
         await p.record(target="pr_update", branch=pull.branch, base_sha=base[0], commit_sha=sha, previous_head=head[0])
         # Recorded before the branch moves, so the push that comes back is known as the bot's own.
@@ -312,7 +386,9 @@ async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int
         await p.record(ref_moved=True, ref_done=True)
     except Exception as failure:
         result.errors.append(f"{failure.__class__.__name__}: {failure}")
-        await operation_store.finish(ctx.pool, operation.id, "failed", result.to_dict(), error=str(failure)[:2000] or "failed")
+        await operation_store.finish(
+            ctx.pool, operation.id, "failed", result.to_dict(), error=str(failure)[:2000] or "failed"
+        )
         raise
     result.success = True
     result.statistics.resources_processed = len(chosen)
@@ -323,21 +399,37 @@ async def rebuild_branch(ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int
     return sha
 
 
-async def resolve_on_pull_request(ctx: Any, fabric: Fabric, pull_request_id: int, resolution: str, actor: str, *,
-                                  resource_ids: Sequence[int] | None = None,
-                                  trigger: str = "check_run") -> conflicts.ResolveOutcome:
+async def resolve_on_pull_request(
+    ctx: Any,
+    fabric: Fabric,
+    pull_request_id: int,
+    resolution: str,
+    actor: str,
+    *,
+    resource_ids: Sequence[int] | None = None,
+    trigger: str = "check_run",
+) -> conflicts.ResolveOutcome:
     """Resolve the pull request's open conflicts (of `resource_ids`, or all) as `actor`
     decided; when anything was resolved, a new commit merging the fabric's branch with the
     resolved drafts goes on the pull request's branch (`rebuild_branch`); a check follows.
     Idempotent: nothing open, nothing done (but the check is refreshed)."""
     async with ctx.pool.acquire() as conn:
-        outcome = await conflicts.resolve(conn, fabric.id, resolution, pull_request_id=pull_request_id,
-                                          resource_ids=resource_ids, resolved_by=actor)
+        outcome = await conflicts.resolve(
+            conn, fabric.id, resolution, pull_request_id=pull_request_id, resource_ids=resource_ids, resolved_by=actor
+        )
     if outcome.resolved:
         label = {"gui_wins": "GUI wins", "github_wins": "Git wins", "merge": "merge"}.get(resolution, resolution)
         gh = await installation_client(ctx, fabric)
-        await rebuild_branch(ctx, gh, fabric, pull_request_id, actor, merge=True, trigger=trigger,
-                             title=f"resolve {len(outcome.resolved)} conflict(s): {label}")
+        await rebuild_branch(
+            ctx,
+            gh,
+            fabric,
+            pull_request_id,
+            actor,
+            merge=True,
+            trigger=trigger,
+            title=f"resolve {len(outcome.resolved)} conflict(s): {label}",
+        )
     await request_recheck(ctx.pool, fabric.id, pull_request_id)
     return outcome
 
@@ -347,11 +439,23 @@ async def resolve_job(ctx: JobContext) -> None:
     fabric = await fabrics.get(ctx.pool, int(payload["fabric_id"]))
     if fabric is None:
         return
-    outcome = await resolve_on_pull_request(ctx, fabric, int(payload["pull_request_id"]), payload["resolution"],
-                                            payload.get("actor") or "unknown", trigger="check_run")
-    log.info("fabric %s: %s pressed %s: %d conflict(s) resolved, %d not offered, %d left", fabric.name,
-             payload.get("actor"), payload["resolution"], len(outcome.resolved), len(outcome.skipped),
-             len(outcome.still_open))
+    outcome = await resolve_on_pull_request(
+        ctx,
+        fabric,
+        int(payload["pull_request_id"]),
+        payload["resolution"],
+        payload.get("actor") or "unknown",
+        trigger="check_run",
+    )
+    log.info(
+        "fabric %s: %s pressed %s: %d conflict(s) resolved, %d not offered, %d left",
+        fabric.name,
+        payload.get("actor"),
+        payload["resolution"],
+        len(outcome.resolved),
+        len(outcome.skipped),
+        len(outcome.still_open),
+    )
 
 
 register_job_handler(RESOLVE_JOB, resolve_job)
@@ -359,12 +463,17 @@ register_job_handler(RESOLVE_JOB, resolve_job)
 REBUILD_JOB = "conflicts_rebuild"
 
 
-async def request_rebuild(db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int,
-                          actor: str | None) -> None:
+async def request_rebuild(
+    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int, actor: str | None
+) -> None:
     """Conflicts of a bot pull request were resolved elsewhere (the HNP API): put the resolved
     drafts on its branch, as pressing a button does. Queued on the fabric, after its work."""
-    await enqueue(db, REBUILD_JOB, {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "actor": actor},
-                  fabric_id=fabric_id)
+    await enqueue(
+        db,
+        REBUILD_JOB,
+        {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "actor": actor},
+        fabric_id=fabric_id,
+    )
 
 
 async def rebuild_job(ctx: JobContext) -> None:
@@ -374,8 +483,16 @@ async def rebuild_job(ctx: JobContext) -> None:
         return
     pull_request_id = int(payload["pull_request_id"])
     gh = await installation_client(ctx, fabric)
-    await rebuild_branch(ctx, gh, fabric, pull_request_id, payload.get("actor"), merge=True, trigger="api",
-                         title="resolve conflict(s) through the HNP API")
+    await rebuild_branch(
+        ctx,
+        gh,
+        fabric,
+        pull_request_id,
+        payload.get("actor"),
+        merge=True,
+        trigger="api",
+        title="resolve conflict(s) through the HNP API",
+    )
     await request_recheck(ctx.pool, fabric.id, pull_request_id)
 
 
@@ -392,13 +509,20 @@ async def _pull_for_run(pool: asyncpg.Pool, repository: str, run: dict) -> tuple
     numbers = [p.get("number") for p in run.get("pull_requests") or []]
     for fabric in await fabrics.for_repository(pool, repository):
         if external.startswith("hnp-gitops:pr:"):
-            found = await pool.fetchval("SELECT id FROM pull_request WHERE id = $1 AND fabric_id = $2",
-                                        int(external.rsplit(":", 1)[1]), fabric.id)
+            found = await pool.fetchval(
+                "SELECT id FROM pull_request WHERE id = $1 AND fabric_id = $2",
+                int(external.rsplit(":", 1)[1]),
+                fabric.id,
+            )
         else:
             found = await pool.fetchval(
                 "SELECT id FROM pull_request WHERE fabric_id = $1 AND (conflicts_check_run_id = $2 "
                 "OR number = ANY($3::int[]) OR conflicts_check_sha = $4) ORDER BY id DESC LIMIT 1",
-                fabric.id, run.get("id"), [n for n in numbers if n], run.get("head_sha"))
+                fabric.id,
+                run.get("id"),
+                [n for n in numbers if n],
+                run.get("head_sha"),
+            )
         if found is not None:
             return fabric, found
     return None
@@ -417,8 +541,12 @@ async def on_requested_action(event: sansio.Event, ctx: JobContext) -> None:
         return
     fabric, pull_request_id = target
     actor = (event.data.get("sender") or {}).get("login")
-    await enqueue(ctx.pool, RESOLVE_JOB, {"fabric_id": fabric.id, "pull_request_id": pull_request_id,
-                                          "resolution": identifier, "actor": actor}, fabric_id=fabric.id)
+    await enqueue(
+        ctx.pool,
+        RESOLVE_JOB,
+        {"fabric_id": fabric.id, "pull_request_id": pull_request_id, "resolution": identifier, "actor": actor},
+        fabric_id=fabric.id,
+    )
 
 
 @router.register("check_run", action="rerequested")
@@ -442,7 +570,10 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
     for fabric in await fabrics.for_repository(ctx.pool, event.data["repository"]["full_name"]):
         found = await ctx.pool.fetchval(
             "SELECT id FROM pull_request WHERE fabric_id = $1 AND branch = $2 AND state = 'open' "
-            "ORDER BY id DESC LIMIT 1", fabric.id, branch)
+            "ORDER BY id DESC LIMIT 1",
+            fabric.id,
+            branch,
+        )
         if found is not None:
             await request_recheck(ctx.pool, fabric.id, found, head_sha=pr["head"]["sha"])
 
@@ -460,7 +591,10 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
         if data.get("ref") != f"refs/heads/{fabric.branch}":
             continue
         # Only drafts can conflict; a fabric without any has nothing to re-check.
-        if await ctx.pool.fetchval("SELECT EXISTS (SELECT 1 FROM resource WHERE fabric_id = $1 "
-                                   "AND (draft_spec IS NOT NULL OR draft_delete))", fabric.id):
-            await request_recheck(ctx.pool, fabric.id, after=data.get("after"),
-                                  not_after=time.time() + INGEST_WAIT_SECONDS)
+        if await ctx.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM resource WHERE fabric_id = $1 AND (draft_spec IS NOT NULL OR draft_delete))",
+            fabric.id,
+        ):
+            await request_recheck(
+                ctx.pool, fabric.id, after=data.get("after"), not_after=time.time() + INGEST_WAIT_SECONDS
+            )

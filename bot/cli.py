@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot import __version__, database, logs, migrations
 from bot.config import Config, ConfigError
@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     serve.add_argument(
-        "--insecure-dev-unsigned-webhooks", dest="insecure", action="store_true",
+        "--insecure-dev-unsigned-webhooks",
+        dest="insecure",
+        action="store_true",
         help="DEVELOPMENT ONLY: accept webhook deliveries without a signature",
     )
     serve.set_defaults(run=run_serve)
@@ -87,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- migrate ---------------------------------------------------------------------------------
+
 
 def run_migrate(config: Config, args: argparse.Namespace) -> int:
     logs.setup(config.log_format, config.secrets())

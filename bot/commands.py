@@ -47,12 +47,23 @@ async def on_comment(event: sansio.Event, ctx: JobContext) -> None:
         return
     for fabric in await fabrics.for_repository(ctx.pool, data["repository"]["full_name"]):
         pull_request_id = await ctx.pool.fetchval(
-            "SELECT id FROM pull_request WHERE fabric_id = $1 AND number = $2", fabric.id, issue["number"])
+            "SELECT id FROM pull_request WHERE fabric_id = $1 AND number = $2", fabric.id, issue["number"]
+        )
         if pull_request_id is not None:
-            await enqueue(ctx.pool, JOB_KIND, {
-                "fabric_id": fabric.id, "pull_request_id": pull_request_id, "number": issue["number"],
-                "comment_id": comment["id"], "actor": comment["user"]["login"], "body": comment.get("body") or ""},
-                fabric_id=fabric.id, dedupe_key=f"pr-command:{comment['id']}")
+            await enqueue(
+                ctx.pool,
+                JOB_KIND,
+                {
+                    "fabric_id": fabric.id,
+                    "pull_request_id": pull_request_id,
+                    "number": issue["number"],
+                    "comment_id": comment["id"],
+                    "actor": comment["user"]["login"],
+                    "body": comment.get("body") or "",
+                },
+                fabric_id=fabric.id,
+                dedupe_key=f"pr-command:{comment['id']}",
+            )
             return
 
 
@@ -82,13 +93,25 @@ async def command_job(ctx: JobContext) -> None:
     await ctx.pool.execute(
         "INSERT INTO pr_command (comment_id, pull_request_id, command, actor, permission, allowed) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (comment_id) DO UPDATE SET permission = $5, allowed = $6",
-        p["comment_id"], p["pull_request_id"], command.line[:500], actor, permission, allowed)
+        p["comment_id"],
+        p["pull_request_id"],
+        command.line[:500],
+        actor,
+        permission,
+        allowed,
+    )
     if not allowed:
         outcome = f"refused: {actor} has {permission} permission"
-        await comments.reply(gh, fabric, p["number"], (
-            f"@{actor} thanks for the suggestion! `/hnp` commands change what this pull request publishes, "
-            f"so only people with write access to {fabric.repository} can run them. Nothing was changed; "
-            "someone with write access can run it for you."))
+        await comments.reply(
+            gh,
+            fabric,
+            p["number"],
+            (
+                f"@{actor} thanks for the suggestion! `/hnp` commands change what this pull request publishes, "
+                f"so only people with write access to {fabric.repository} can run them. Nothing was changed; "
+                "someone with write access can run it for you."
+            ),
+        )
     else:
         outcome = await run(ctx, gh, fabric, int(p["pull_request_id"]), int(p["number"]), command, actor)
     await ctx.pool.execute("UPDATE pr_command SET outcome = $2 WHERE comment_id = $1", p["comment_id"], outcome)
@@ -98,8 +121,9 @@ async def command_job(ctx: JobContext) -> None:
 register_job_handler(JOB_KIND, command_job)
 
 
-async def run(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, number: int,
-              command: checks.Command, actor: str) -> str:
+async def run(
+    ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, number: int, command: checks.Command, actor: str
+) -> str:
     """Carry out an allowed command; returns what came of it."""
     if command.error:
         await comments.reply(gh, fabric, number, f"@{actor} {command.error}")
@@ -114,19 +138,29 @@ async def run(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, nu
     if command.target:
         rid = await ctx.pool.fetchval(
             "SELECT id FROM resource WHERE fabric_id = $1 AND kind = $2 AND name = $3 AND pull_request_id = $4",
-            fabric.id, command.kind, command.resource_name, pull_request_id)
+            fabric.id,
+            command.kind,
+            command.resource_name,
+            pull_request_id,
+        )
         if rid is None:
             await comments.reply(gh, fabric, number, f"@{actor} this pull request carries no {command.target}.")
             return f"no {command.target} in this pull request"
         resource_ids = [rid]
-    outcome = await checkruns.resolve_on_pull_request(ctx, fabric, pull_request_id, command.resolution, actor,
-                                                      resource_ids=resource_ids, trigger="command")
+    outcome = await checkruns.resolve_on_pull_request(
+        ctx, fabric, pull_request_id, command.resolution, actor, resource_ids=resource_ids, trigger="command"
+    )
     if not outcome.resolved:
-        why = ("there is no open conflict" if not (outcome.skipped or outcome.still_open)
-               else f"`{command.side}` cannot settle the remaining conflicts (see the table)")
+        why = (
+            "there is no open conflict"
+            if not (outcome.skipped or outcome.still_open)
+            else f"`{command.side}` cannot settle the remaining conflicts (see the table)"
+        )
         await comments.reply(gh, fabric, number, f"@{actor} nothing to resolve: {why}.")
-    return (f"{command.resolution}: {len(outcome.resolved)} resolved, {len(outcome.skipped)} not offered, "
-            f"{len(outcome.still_open)} left")
+    return (
+        f"{command.resolution}: {len(outcome.resolved)} resolved, {len(outcome.skipped)} not offered, "
+        f"{len(outcome.still_open)} left"
+    )
 
 
 async def rebase(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, actor: str) -> str:
@@ -135,7 +169,8 @@ async def rebase(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int,
     conflict are left out until they are resolved."""
     async with ctx.pool.acquire() as conn:
         await conflicts.detect_conflicts(conn, fabric.id)
-    sha = await checkruns.rebuild_branch(ctx, gh, fabric, pull_request_id, actor, merge=False, trigger="command",
-                                         title="rebase on the fabric's branch")
+    sha = await checkruns.rebuild_branch(
+        ctx, gh, fabric, pull_request_id, actor, merge=False, trigger="command", title="rebase on the fabric's branch"
+    )
     await checkruns.request_recheck(ctx.pool, fabric.id, pull_request_id)
     return f"rebased onto a new head {sha[:7]}" if sha else "the pull request is not open"

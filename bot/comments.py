@@ -37,8 +37,9 @@ async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
     return None
 
 
-async def upsert(pool: asyncpg.Pool | asyncpg.Connection, gh: Any, fabric: Fabric, pull_request_id: int,
-                 number: int, body: str) -> int:
+async def upsert(
+    pool: asyncpg.Pool | asyncpg.Connection, gh: Any, fabric: Fabric, pull_request_id: int, number: int, body: str
+) -> int:
     """Write `body` into the pull request's one bot comment (edit, or post the first time);
     returns its id, which is kept on the pull request row."""
     vars_ = {"owner": fabric.owner, "repo": fabric.repo}
@@ -53,12 +54,16 @@ async def upsert(pool: asyncpg.Pool | asyncpg.Connection, gh: Any, fabric: Fabri
     if comment_id is None:
         posted = await gh.post(ISSUE_COMMENTS, {**vars_, "number": number}, data={"body": body})
         comment_id = int(posted["id"])
-    await pool.execute("UPDATE pull_request SET comment_id = $2, updated_at = now() WHERE id = $1",
-                       pull_request_id, comment_id)
+    await pool.execute(
+        "UPDATE pull_request SET comment_id = $2, updated_at = now() WHERE id = $1", pull_request_id, comment_id
+    )
     return comment_id
 
 
 async def reply(gh: Any, fabric: Fabric, number: int, text: str) -> None:
     """A short answer to a person's command (not the bot comment: it carries no marker)."""
-    await gh.post(ISSUE_COMMENTS, {"owner": fabric.owner, "repo": fabric.repo, "number": number},
-                  data={"body": text[: checks.MAX_BODY]})
+    await gh.post(
+        ISSUE_COMMENTS,
+        {"owner": fabric.owner, "repo": fabric.repo, "number": number},
+        data={"body": text[: checks.MAX_BODY]},
+    )

@@ -7,9 +7,9 @@ error message cannot leak them. `describe()` says which settings are set, never 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -69,7 +69,7 @@ class Config:
     log_format: str = "json"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         env = os.environ if environ is None else environ
 
         def text(name: str) -> str | None:
@@ -185,7 +185,7 @@ class Config:
             f"RECONCILE_INTERVAL={self.reconcile_interval:g}",
         ]
 
-    def replace(self, **changes: object) -> "Config":
+    def replace(self, **changes: object) -> Config:
         from dataclasses import replace
 
         return replace(self, **changes)

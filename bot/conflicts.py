@@ -54,8 +54,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -70,13 +71,22 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("user_guided", "gui_wins", "github_wins", "timestamp_wins", "merge_strategy")
 RESOLUTIONS = ("gui_wins", "github_wins", "merge", "manual")
 # The types a check finds by itself (permission_denied comes from publishing).
-CHECKED_TYPES = ("concurrent_modification", "missing_resource", "schema_mismatch", "file_corruption",
-                 "dependency_violation")
+CHECKED_TYPES = (
+    "concurrent_modification",
+    "missing_resource",
+    "schema_mismatch",
+    "file_corruption",
+    "dependency_violation",
+)
 FIELD_TYPES = ("concurrent_modification", "missing_resource")
 
 # What a strategy writes in conflict.resolution.
-_STRATEGY_RESOLUTION = {"gui_wins": "gui_wins", "github_wins": "github_wins", "timestamp_wins": "timestamp_wins",
-                        "merge_strategy": "merge"}
+_STRATEGY_RESOLUTION = {
+    "gui_wins": "gui_wins",
+    "github_wins": "github_wins",
+    "timestamp_wins": "timestamp_wins",
+    "merge_strategy": "merge",
+}
 _DECISION_RESOLUTION = {"gui": "gui_wins", "git": "github_wins", "merged": "merge", "value": "manual"}
 _CHOICE_SIDE = {"gui_wins": "gui", "github_wins": "git", "merge": "merged", "manual": None}
 
@@ -109,7 +119,7 @@ class Row:
     has_draft: bool
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "Row":
+    def from_record(cls, record: Mapping[str, Any]) -> Row:
         return cls(**dict(record))
 
     @property
@@ -171,8 +181,16 @@ def _side(strategy: str, row: Row) -> str | None:
     return None
 
 
-def _conflict(row: Row, conflict_type: str, message: str, *, path: str = "", base: Any = ABSENT,
-              gui: Any = ABSENT, git: Any = ABSENT) -> FieldConflict:
+def _conflict(
+    row: Row,
+    conflict_type: str,
+    message: str,
+    *,
+    path: str = "",
+    base: Any = ABSENT,
+    gui: Any = ABSENT,
+    git: Any = ABSENT,
+) -> FieldConflict:
     return FieldConflict(path, base, gui, git, conflict_type, row.kind, row.name, message)
 
 
@@ -206,9 +224,15 @@ def take_side_whole(decision: Decision, side: str, resolution: str) -> None:
         _finish(decision, row.git, row.git, None if row.git_gone else row.desired_sha)
 
 
-def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None = None,
-             values: Mapping[str, Any] | None = None, validate: Validator | None = None,
-             file_error: str | None = None) -> Decision:
+def evaluate(
+    row: Row,
+    strategy: str = "user_guided",
+    *,
+    choices: Choices | None = None,
+    values: Mapping[str, Any] | None = None,
+    validate: Validator | None = None,
+    file_error: str | None = None,
+) -> Decision:
     """Decide one draft (pure). `choices` are a person's decisions for this resource's
     conflicts, keyed by (type, field path); `values` field values a person typed (the
     `manual` resolution: set on the draft, JSON null removes the field)."""
@@ -224,8 +248,11 @@ def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None
     else:
         tw = threeway.three_way(base, gui, git, kind=row.kind, name=row.name)
         field_paths = {c.path for c in tw.conflicts}
-        field_choices = {path: choice for (ctype, path), choice in choices.items()
-                         if ctype in FIELD_TYPES and path in field_paths and choice != "manual"}
+        field_choices = {
+            path: choice
+            for (ctype, path), choice in choices.items()
+            if ctype in FIELD_TYPES and path in field_paths and choice != "manual"
+        }
         field_values = {p: v for p, v in values.items() if p in field_paths}
         side = _side(strategy, row)
         name = {"gui": "gui_wins", "git": "github_wins"}.get(side or "", strategy)
@@ -265,27 +292,40 @@ def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None
     _finish(decision, result, base, base_sha)
 
     # The merged result must still be a valid resource of its kind.
-    if validate is not None and not decision.open and decision.op == "set" and decision.draft is not None \
-            and not _same(decision.draft, gui):
+    if (
+        validate is not None
+        and not decision.open
+        and decision.op == "set"
+        and decision.draft is not None
+        and not _same(decision.draft, gui)
+    ):
         errors = validate(row.kind, _spec_of(decision.draft))
         if errors:
             detail = "; ".join(f"{e.path}: {e.message}" if e.path else e.message for e in errors[:5])
-            mismatch = _conflict(row, "schema_mismatch", f"the merged draft fails the {row.kind} CRD: {detail}",
-                                 base=row.draft_base_spec, gui=_spec_of(gui), git=_spec_of(git))
+            mismatch = _conflict(
+                row,
+                "schema_mismatch",
+                f"the merged draft fails the {row.kind} CRD: {detail}",
+                base=row.draft_base_spec,
+                gui=_spec_of(gui),
+                git=_spec_of(git),
+            )
             side = {"gui_wins": "gui", "github_wins": "git"}.get(choices.get(("schema_mismatch", ""), ""))
             side = side or _side(strategy, row)
             # The field decisions cannot be kept without a valid result: they stay open too.
             decision.open = [c for c, _ in decision.resolved] + [mismatch]
             decision.resolved = []
             if side is not None:
-                take_side_whole(decision, side, choices.get(("schema_mismatch", ""))
-                                or _STRATEGY_RESOLUTION.get(strategy, "manual"))
+                take_side_whole(
+                    decision, side, choices.get(("schema_mismatch", "")) or _STRATEGY_RESOLUTION.get(strategy, "manual")
+                )
             else:
                 decision.op = "keep"
 
     if file_error is not None:
-        corrupt = _conflict(row, "file_corruption", f"{row.file_path} no longer parses: {file_error}",
-                            gui=_spec_of(gui), git=file_error)
+        corrupt = _conflict(
+            row, "file_corruption", f"{row.file_path} no longer parses: {file_error}", gui=_spec_of(gui), git=file_error
+        )
         choice = choices.get(("file_corruption", ""))
         if choice in ("gui_wins", "manual") or (choice is None and _side(strategy, row) == "gui"):
             # The GUI's version will be written over the broken document.
@@ -299,8 +339,12 @@ def evaluate(row: Row, strategy: str = "user_guided", *, choices: Choices | None
 # Dependencies, across the fabric
 
 
-def check_dependencies(rows: Sequence[Row], decisions: Mapping[int, Decision], strategy_of: Callable[[Row], str],
-                       choices_of: Callable[[Row], Choices]) -> None:
+def check_dependencies(
+    rows: Sequence[Row],
+    decisions: Mapping[int, Decision],
+    strategy_of: Callable[[Row], str],
+    choices_of: Callable[[Row], Choices],
+) -> None:
     """Add a dependency_violation to the draft that makes a dangling reference (or deletes what
     something refers to). Violations Git already had, with no draft involved, are left to the
     validation check of the repository."""
@@ -322,8 +366,9 @@ def check_dependencies(rows: Sequence[Row], decisions: Mapping[int, Decision], s
             if owner is None or owner.id not in decisions:
                 continue
         decision = decisions[owner.id]
-        conflict = _conflict(owner, "dependency_violation", violation.message, path=violation.path,
-                             gui=violation.target_name, git=None)
+        conflict = _conflict(
+            owner, "dependency_violation", violation.message, path=violation.path, gui=violation.target_name, git=None
+        )
         choice = choices_of(owner).get(("dependency_violation", violation.path))
         if choice == "github_wins" or (choice is None and _side(strategy_of(owner), owner) == "git"):
             decision.open.append(conflict)
@@ -354,9 +399,17 @@ class CheckReport:
     duration_ms: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"checked": self.checked, "open": len(self.conflicts), "resolved": self.resolved,
-                "opened": self.opened, "superseded": self.superseded, "merged": len(self.merged),
-                "ready": len(self.ready), "waiting": len(self.waiting), "duration_ms": round(self.duration_ms, 1)}
+        return {
+            "checked": self.checked,
+            "open": len(self.conflicts),
+            "resolved": self.resolved,
+            "opened": self.opened,
+            "superseded": self.superseded,
+            "merged": len(self.merged),
+            "ready": len(self.ready),
+            "waiting": len(self.waiting),
+            "duration_ms": round(self.duration_ms, 1),
+        }
 
 
 def _validator() -> Validator | None:
@@ -374,8 +427,10 @@ async def file_errors(conn: asyncpg.Connection, fabric_id: int) -> dict[Any, str
     out: dict[Any, str] = {}
     for row in await store.broken_files(conn, fabric_id):
         errors = [p for p in row["problems"] if p.get("level", "error") == "error"]
+
         def say(p: Mapping[str, Any]) -> str:
             return f"line {p.get('line')}: {p.get('message')}"
+
         if row["unidentified"] and errors:
             unnamed = [p for p in errors if not p.get("name")] or errors
             out[row["path"]] = say(unnamed[0])
@@ -393,23 +448,36 @@ def _broken(broken: Mapping[Any, str], row: Row) -> str | None:
     return broken.get(row.file_path) or broken.get((row.file_path, row.kind, row.namespace, row.name))
 
 
-def _finding(resource_id: int, pull_request_id: int | None, conflict: FieldConflict,
-             resolution: str | None = None) -> dict[str, Any]:
+def _finding(
+    resource_id: int, pull_request_id: int | None, conflict: FieldConflict, resolution: str | None = None
+) -> dict[str, Any]:
     return {
-        "resource_id": resource_id, "pull_request_id": pull_request_id, "type": conflict.type,
-        "severity": conflict.severity, "field_path": conflict.path,
-        "base_value": threeway.to_json(conflict.base), "gui_value": threeway.to_json(conflict.gui),
-        "git_value": threeway.to_json(conflict.git), "message": conflict.message,
-        "resolution_options": conflict.resolution_options, "resolution": resolution,
+        "resource_id": resource_id,
+        "pull_request_id": pull_request_id,
+        "type": conflict.type,
+        "severity": conflict.severity,
+        "field_path": conflict.path,
+        "base_value": threeway.to_json(conflict.base),
+        "gui_value": threeway.to_json(conflict.gui),
+        "git_value": threeway.to_json(conflict.git),
+        "message": conflict.message,
+        "resolution_options": conflict.resolution_options,
+        "resolution": resolution,
     }
 
 
-async def check_fabric(conn: asyncpg.Connection, fabric_id: int, strategy: str = "user_guided", *,
-                       resource_ids: Iterable[int] | None = None,
-                       choices: Mapping[int, Choices] | None = None,
-                       values: Mapping[int, Mapping[str, Any]] | None = None,
-                       resolved_by: str | None = None, operation_id: uuid.UUID | None = None,
-                       corrupt_files: Mapping[str, str] | None = None) -> CheckReport:
+async def check_fabric(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    strategy: str = "user_guided",
+    *,
+    resource_ids: Iterable[int] | None = None,
+    choices: Mapping[int, Choices] | None = None,
+    values: Mapping[int, Mapping[str, Any]] | None = None,
+    resolved_by: str | None = None,
+    operation_id: uuid.UUID | None = None,
+    corrupt_files: Mapping[str, str] | None = None,
+) -> CheckReport:
     """Check every draft of the fabric in one pass and write the outcome (see the module
     docstring). The strategy applies to the drafts in `resource_ids` (all when None); the
     others are checked with user_guided. `choices` / `values` are a person's decisions, per
@@ -438,8 +506,13 @@ async def check_fabric(conn: asyncpg.Connection, fabric_id: int, strategy: str =
         for row in rows:
             if row.has_draft:
                 decisions[row.id] = evaluate(
-                    row, strategy_of(row), choices=choices_of(row), values=values.get(row.id),
-                    validate=validate, file_error=_broken(broken, row))
+                    row,
+                    strategy_of(row),
+                    choices=choices_of(row),
+                    values=values.get(row.id),
+                    validate=validate,
+                    file_error=_broken(broken, row),
+                )
         check_dependencies(rows, decisions, strategy_of, choices_of)
 
         open_found, resolved_found, changes = [], [], []
@@ -449,25 +522,35 @@ async def check_fabric(conn: asyncpg.Connection, fabric_id: int, strategy: str =
             resolved_found.extend(_finding(row.id, row.pull_request_id, c, how) for c, how in decision.resolved)
             report.conflicts.extend((row.id, c) for c in decision.open)
             if decision.op == "set":
-                changes.append({"id": row.id, "op": "set", "draft_spec": _spec_of(decision.draft),
-                                "draft_delete": decision.draft is None, "base_spec": _spec_of(decision.base),
-                                "base_sha": decision.base_sha})
+                changes.append(
+                    {
+                        "id": row.id,
+                        "op": "set",
+                        "draft_spec": _spec_of(decision.draft),
+                        "draft_delete": decision.draft is None,
+                        "base_spec": _spec_of(decision.base),
+                        "base_sha": decision.base_sha,
+                    }
+                )
                 if decision.merged:
                     report.merged.append(row.id)
             elif decision.op == "clear":
                 changes.append({"id": row.id, "op": "clear"})
             elif row.state == "conflict" or decision.open or decision.resolved:
                 changes.append({"id": row.id, "op": "state"})
-        report.resolved = await store.record_resolved(conn, fabric_id, resolved_found, resolved_by=resolved_by,
-                                                      operation_id=operation_id)
+        report.resolved = await store.record_resolved(
+            conn, fabric_id, resolved_found, resolved_by=resolved_by, operation_id=operation_id
+        )
         opened, still_open = await store.record_open(conn, fabric_id, open_found, operation_id=operation_id)
         report.opened = opened
         # Findings a person acknowledged before are not open again: report what the rows say.
         report.conflicts = [(rid, c) for rid, c in report.conflicts if (rid, c.type, c.path) in still_open]
         report.superseded = await store.supersede(conn, fabric_id, open_found, types=CHECKED_TYPES)
         await store.write_resources(conn, fabric_id, changes)
-        blocked = {r["id"] for r in await conn.fetch(
-            "SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)}
+        blocked = {
+            r["id"]
+            for r in await conn.fetch("SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)
+        }
     report.checked = len(decisions)
     for rid, decision in decisions.items():
         if scope is not None and rid not in scope:
@@ -480,20 +563,37 @@ async def check_fabric(conn: asyncpg.Connection, fabric_id: int, strategy: str =
     return report
 
 
-async def detect_conflicts(conn: asyncpg.Connection, fabric_id: int, *, resource_ids: Iterable[int] | None = None,
-                           operation_id: uuid.UUID | None = None) -> CheckReport:
+async def detect_conflicts(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    *,
+    resource_ids: Iterable[int] | None = None,
+    operation_id: uuid.UUID | None = None,
+) -> CheckReport:
     """Check without deciding anything (user_guided): conflicts are opened, drafts whose
     changes do not overlap Git's are merged, nothing is overwritten."""
     return await check_fabric(conn, fabric_id, "user_guided", resource_ids=resource_ids, operation_id=operation_id)
 
 
-async def apply_strategy(conn: asyncpg.Connection, fabric_id: int, strategy: str, *,
-                         resource_ids: Iterable[int] | None = None, operation_id: uuid.UUID | None = None,
-                         resolved_by: str | None = None) -> CheckReport:
+async def apply_strategy(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    strategy: str,
+    *,
+    resource_ids: Iterable[int] | None = None,
+    operation_id: uuid.UUID | None = None,
+    resolved_by: str | None = None,
+) -> CheckReport:
     """Check and settle with a sync request's `conflict_resolution` strategy. Publish
     `report.ready`; `report.waiting` keep their drafts until a person decides."""
-    return await check_fabric(conn, fabric_id, strategy, resource_ids=resource_ids, operation_id=operation_id,
-                              resolved_by=resolved_by or "hnp-gitops")
+    return await check_fabric(
+        conn,
+        fabric_id,
+        strategy,
+        resource_ids=resource_ids,
+        operation_id=operation_id,
+        resolved_by=resolved_by or "hnp-gitops",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,10 +618,18 @@ class ResolveOutcome:
     report: CheckReport | None
 
 
-async def resolve(conn: asyncpg.Connection, fabric_id: int, resolution: str, *,
-                  conflict_ids: Sequence[int] | None = None, resource_ids: Sequence[int] | None = None,
-                  pull_request_id: int | None = None, values: Mapping[str, Any] | None = None,
-                  resolved_by: str | None = None, strict: bool = False) -> ResolveOutcome:
+async def resolve(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    resolution: str,
+    *,
+    conflict_ids: Sequence[int] | None = None,
+    resource_ids: Sequence[int] | None = None,
+    pull_request_id: int | None = None,
+    values: Mapping[str, Any] | None = None,
+    resolved_by: str | None = None,
+    strict: bool = False,
+) -> ResolveOutcome:
     """Apply a person's resolution (gui_wins | github_wins | merge | manual) to the open
     conflicts selected by id, by resource, or by the pull request their resources sit in
     (none of these: all of the fabric's). Conflicts that do not offer it are skipped
@@ -531,8 +639,9 @@ async def resolve(conn: asyncpg.Connection, fabric_id: int, resolution: str, *,
         raise ResolutionRefused(f"unknown resolution {resolution!r}: use one of {', '.join(RESOLUTIONS)}")
     async with conn.transaction():
         await fabrics.lock(conn, fabric_id)
-        selected = await store.list_for_fabric(conn, fabric_id, status="open", resource_ids=resource_ids,
-                                               pull_request_id=pull_request_id)
+        selected = await store.list_for_fabric(
+            conn, fabric_id, status="open", resource_ids=resource_ids, pull_request_id=pull_request_id
+        )
         if conflict_ids is not None:
             wanted = set(conflict_ids)
             selected = [c for c in selected if c.id in wanted]
@@ -543,11 +652,14 @@ async def resolve(conn: asyncpg.Connection, fabric_id: int, resolution: str, *,
         if resolution == "manual":
             for c in applicable:
                 # A field conflict needs the value a person chose; an invalid merge needs edits.
-                if (c.type in FIELD_TYPES and (c.field_path or "") not in (values or {})) or \
-                        (c.type == "schema_mismatch" and not values):
+                if (c.type in FIELD_TYPES and (c.field_path or "") not in (values or {})) or (
+                    c.type == "schema_mismatch" and not values
+                ):
                     raise ResolutionRefused(
                         f"manual resolution of {c.resource} {c.field_path or '(resource)'} needs values "
-                        f"(e.g. {{{(c.field_path or 'spec')!r}: ...}})", [c.id])
+                        f"(e.g. {{{(c.field_path or 'spec')!r}: ...}})",
+                        [c.id],
+                    )
         if not applicable:
             return ResolveOutcome([], skipped, [], None)
 
@@ -563,19 +675,26 @@ async def resolve(conn: asyncpg.Connection, fabric_id: int, resolution: str, *,
                     per_values[c.resource_id] = values
         report = None
         if per_resource:
-            report = await check_fabric(conn, fabric_id, "user_guided", choices=per_resource, values=per_values,
-                                        resolved_by=resolved_by)
+            report = await check_fabric(
+                conn, fabric_id, "user_guided", choices=per_resource, values=per_values, resolved_by=resolved_by
+            )
         ids = [c.id for c in applicable]
         # A decision that made the finding go away (a manual fix of a reference, a valid
         # value) closes it as resolved by that person, not as superseded.
         await conn.execute(
             "UPDATE conflict SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() "
-            "WHERE id = ANY($1::bigint[]) AND status = 'superseded'", ids, resolution, resolved_by)
+            "WHERE id = ANY($1::bigint[]) AND status = 'superseded'",
+            ids,
+            resolution,
+            resolved_by,
+        )
         rows = await conn.fetch(
             "SELECT c.id, c.status, EXISTS (SELECT 1 FROM conflict o WHERE o.fabric_id = c.fabric_id "
             "  AND o.status = 'open' AND o.resource_id IS NOT DISTINCT FROM c.resource_id AND o.type = c.type "
             "  AND coalesce(o.field_path, '') = coalesce(c.field_path, '')) AS reopened "
-            "FROM conflict c WHERE c.id = ANY($1::bigint[])", ids)
+            "FROM conflict c WHERE c.id = ANY($1::bigint[])",
+            ids,
+        )
         still_open = [r["id"] for r in rows if r["status"] == "open" or r["reopened"]]
         if strict and still_open:
             raise ResolutionRefused(_why_not(resolution, applicable, still_open), still_open)
@@ -593,26 +712,47 @@ def _why_not(resolution: str, selected: Sequence[store.Conflict], ids: Sequence[
 # Permission denied, reported by publishing
 
 
-async def record_permission_denied(conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int],
-                                   message: str, *, operation_id: uuid.UUID | None = None) -> int:
+async def record_permission_denied(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    resource_ids: Sequence[int],
+    message: str,
+    *,
+    operation_id: uuid.UUID | None = None,
+) -> int:
     """The app could not write the branch (403 on a ref update, branch protection): every
     draft it tried to publish gets an open permission_denied conflict and waits."""
-    rows = await conn.fetch("SELECT id, kind, name, pull_request_id FROM resource WHERE id = ANY($1::bigint[]) "
-                            "AND fabric_id = $2", list(resource_ids), fabric_id)
-    found = [_finding(r["id"], r["pull_request_id"], threeway.make_conflict(
-        "permission_denied", message, kind=r["kind"], name=r["name"])) for r in rows]
+    rows = await conn.fetch(
+        "SELECT id, kind, name, pull_request_id FROM resource WHERE id = ANY($1::bigint[]) AND fabric_id = $2",
+        list(resource_ids),
+        fabric_id,
+    )
+    found = [
+        _finding(
+            r["id"],
+            r["pull_request_id"],
+            threeway.make_conflict("permission_denied", message, kind=r["kind"], name=r["name"]),
+        )
+        for r in rows
+    ]
     opened, _ = await store.record_open(conn, fabric_id, found, operation_id=operation_id)
     await store.refresh_states(conn, fabric_id, [r["id"] for r in rows])
     return opened
 
 
-async def clear_permission_denied(conn: asyncpg.Connection, fabric_id: int,
-                                  resource_ids: Sequence[int] | None = None) -> int:
+async def clear_permission_denied(
+    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int] | None = None
+) -> int:
     """A write went through: open permission_denied conflicts (of these resources) are
     superseded."""
-    ids = [r["resource_id"] for r in await conn.fetch(
-        "UPDATE conflict SET status = 'superseded' WHERE fabric_id = $1 AND status = 'open' "
-        "AND type = 'permission_denied' AND ($2::bigint[] IS NULL OR resource_id = ANY($2)) RETURNING resource_id",
-        fabric_id, list(resource_ids) if resource_ids is not None else None)]
+    ids = [
+        r["resource_id"]
+        for r in await conn.fetch(
+            "UPDATE conflict SET status = 'superseded' WHERE fabric_id = $1 AND status = 'open' "
+            "AND type = 'permission_denied' AND ($2::bigint[] IS NULL OR resource_id = ANY($2)) RETURNING resource_id",
+            fabric_id,
+            list(resource_ids) if resource_ids is not None else None,
+        )
+    ]
     await store.refresh_states(conn, fabric_id, [i for i in ids if i is not None])
     return len(ids)

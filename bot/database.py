@@ -46,7 +46,9 @@ def stop_embedded(data_dir: Path) -> None:
     if (pgdata / "postmaster.pid").exists():
         subprocess.run(
             [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-            capture_output=True, check=False, user=_pgdata_owner(pgdata),
+            capture_output=True,
+            check=False,
+            user=_pgdata_owner(pgdata),
         )
 
 
@@ -103,9 +105,7 @@ async def drop_database(url: str, name: str) -> None:
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSON columns come back as Python objects and go in from them.
     for type_name in ("jsonb", "json"):
-        await conn.set_type_codec(
-            type_name, schema="pg_catalog", encoder=_dumps, decoder=json.loads, format="text"
-        )
+        await conn.set_type_codec(type_name, schema="pg_catalog", encoder=_dumps, decoder=json.loads, format="text")
 
 
 def _dumps(value: Any) -> str:
@@ -122,9 +122,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     try:
         return await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
             # Connections that broke when the server restarted are replaced, not reused.
-            max_inactive_connection_lifetime=60, command_timeout=60, reset=_keep_session,
+            max_inactive_connection_lifetime=60,
+            command_timeout=60,
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresError) as error:
         raise DatabaseUnavailable(f"cannot connect to the database: {error.__class__.__name__}") from None
@@ -138,6 +143,6 @@ async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> str | None:
                 await conn.fetchval("SELECT 1")
         return None
     except TimeoutError:
-        return "database did not answer within %.0f s" % timeout
+        return f"database did not answer within {timeout:.0f} s"
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         return f"database unreachable ({error.__class__.__name__})"

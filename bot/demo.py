@@ -30,8 +30,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from bot import database, logs, migrations
 
@@ -79,10 +80,12 @@ class Http:
     def __init__(self, session, base: str, headers: dict[str, str]) -> None:
         self.session, self.base, self.headers = session, base.rstrip("/"), headers
 
-    async def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204),
-                   **headers: str) -> Any:
-        async with self.session.request(method, self.base + path, json=body,
-                                        headers={**self.headers, **headers}) as response:
+    async def call(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202, 204), **headers: str
+    ) -> Any:
+        async with self.session.request(
+            method, self.base + path, json=body, headers={**self.headers, **headers}
+        ) as response:
             data = await response.json(content_type=None) if response.content_length != 0 else None
             if response.status not in ok:
                 message = (data or {}).get("error", {}).get("message") if isinstance(data, dict) else None
@@ -118,8 +121,10 @@ class Demo:
                     await self.press_gui_wins()
                     await self.merge_the_pull_request()
                     say()
-                    say(f"Demo complete in {time.monotonic() - self.started:.1f} s: push ingested, draft published "
-                        f"as a pull request, conflict detected and resolved, PR merged and draft cleared.")
+                    say(
+                        f"Demo complete in {time.monotonic() - self.started:.1f} s: push ingested, draft published "
+                        f"as a pull request, conflict detected and resolved, PR merged and draft cleared."
+                    )
                 except DemoError as error:
                     say()
                     say(f"demo failed at step {self.step_number}: {error}")
@@ -142,29 +147,50 @@ class Demo:
         began = time.monotonic()
         dsn, ghsim_url = await asyncio.gather(self.start_postgres(), self.start_ghsim())
         self.github = Http(self.session, ghsim_url, {})
-        app = await self.github.call("POST", "/_ghsim/apps", {"webhook_url": None,
-                                                              "webhook_secret": self.webhook_secret,
-                                                              "name": "hnp-gitops-demo"})
-        await self.github.call("POST", "/_ghsim/repos", {
-            "owner": OWNER, "name": REPO, "default_branch": "main",
-            "files": {"README.md": "# Lab fabric\n\nManaged with hnp-gitops.\n"}})
+        app = await self.github.call(
+            "POST",
+            "/_ghsim/apps",
+            {"webhook_url": None, "webhook_secret": self.webhook_secret, "name": "hnp-gitops-demo"},
+        )
+        await self.github.call(
+            "POST",
+            "/_ghsim/repos",
+            {
+                "owner": OWNER,
+                "name": REPO,
+                "default_branch": "main",
+                "files": {"README.md": "# Lab fabric\n\nManaged with hnp-gitops.\n"},
+            },
+        )
         self.alice = await self.user("alice")
         self.bob = await self.user("bob")
         self.bot_url = await self.start_bot(dsn, ghsim_url, app["id"], app["private_key"])
         await self.github.call("PATCH", f"/_ghsim/apps/{app['id']}", {"webhook_url": f"{self.bot_url}/webhook"})
-        await self.github.call("POST", "/_ghsim/installations", {"app_id": app["id"], "account": OWNER,
-                                                                 "repositories": [f"{OWNER}/{REPO}"]})
-        self.api = Http(self.session, self.bot_url, {"Authorization": f"Bearer {self.api_token}",
-                                                     "X-HNP-User": "hnp-operator"})
-        await self.api.call("POST", "/api/fabrics", {"name": FABRIC, "repository": f"{OWNER}/{REPO}",
-                                                     "directory": DIRECTORY, "branch": "main"})
-        say(f"      ready in {time.monotonic() - began:.1f} s: bot {self.bot_url}, GitHub emulator {ghsim_url}, "
-            f"app {app['slug']} installed on {OWNER}/{REPO}, fabric '{FABRIC}' = {OWNER}/{REPO}:main/{DIRECTORY}")
+        await self.github.call(
+            "POST",
+            "/_ghsim/installations",
+            {"app_id": app["id"], "account": OWNER, "repositories": [f"{OWNER}/{REPO}"]},
+        )
+        self.api = Http(
+            self.session, self.bot_url, {"Authorization": f"Bearer {self.api_token}", "X-HNP-User": "hnp-operator"}
+        )
+        await self.api.call(
+            "POST",
+            "/api/fabrics",
+            {"name": FABRIC, "repository": f"{OWNER}/{REPO}", "directory": DIRECTORY, "branch": "main"},
+        )
+        say(
+            f"      ready in {time.monotonic() - began:.1f} s: bot {self.bot_url}, GitHub emulator {ghsim_url}, "
+            f"app {app['slug']} installed on {OWNER}/{REPO}, fabric '{FABRIC}' = {OWNER}/{REPO}:main/{DIRECTORY}"
+        )
 
     async def push_the_fabric(self) -> None:
         wiring = SHARED_WIRING if SHARED_WIRING.is_file() else DEMO_DATA / "wiring.yaml"
-        origin = "the CI lab wiring from ../shared/hedgehog/samples" if wiring == SHARED_WIRING else \
-            "the bundled sample wiring"
+        origin = (
+            "the CI lab wiring from ../shared/hedgehog/samples"
+            if wiring == SHARED_WIRING
+            else "the bundled sample wiring"
+        )
         self.step(f"alice pushes the fabric ({origin} and two VPCs) with `git push`")
         work = await self.clone("alice", self.alice)
         target = work / DIRECTORY
@@ -176,6 +202,7 @@ class Demo:
         async def ingested():
             fabric = await self.api.call("GET", f"/api/fabrics/{FABRIC}")
             return fabric if fabric.get("last_ingested_sha") == sha else None
+
         fabric = await until(ingested, f"the bot to ingest commit {sha[:7]}")
         resources = (await self.api.call("GET", f"/api/fabrics/{FABRIC}/resources"))["resources"]
         kinds = Counter(r["kind"] for r in resources)
@@ -183,8 +210,9 @@ class Demo:
         say("      " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())))
         states = fabric.get("resources") or {}
         say("      states: " + ", ".join(f"{state} {n}" for state, n in sorted(states.items())))
-        run = await self.check_run(sha, "hnp-gitops/validate", lambda r: r["status"] == "completed", timeout=15,
-                                   required=False)
+        run = await self.check_run(
+            sha, "hnp-gitops/validate", lambda r: r["status"] == "completed", timeout=15, required=False
+        )
         if run:
             title = (run.get("output") or {}).get("title") or ""
             say(f"      check hnp-gitops/validate on {sha[:7]}: {run['conclusion']}" + (f" ({title})" if title else ""))
@@ -203,11 +231,14 @@ class Demo:
             raise DemoError(f"the sync finished without a pull request: {operation.get('result')}")
         self.pr_branch = github.get("branch_name")
         say(f"      pull request #{self.pr_number} opened: {github.get('pull_request_url')}")
-        say(f"      one commit {str(github.get('commit_sha'))[:7]} on {self.pr_branch}, "
-            f"{github.get('api_calls_made')} GitHub API calls in all")
+        say(
+            f"      one commit {str(github.get('commit_sha'))[:7]} on {self.pr_branch}, "
+            f"{github.get('api_calls_made')} GitHub API calls in all"
+        )
         head = await self.pr_head()
-        run = await self.check_run(head, "hnp-gitops/conflicts", lambda r: r["status"] == "completed",
-                                   required=False, timeout=15)
+        run = await self.check_run(
+            head, "hnp-gitops/conflicts", lambda r: r["status"] == "completed", required=False, timeout=15
+        )
         if run:
             say(f"      check hnp-gitops/conflicts on the PR: {run['conclusion']}")
 
@@ -223,9 +254,12 @@ class Demo:
         sha = await self.commit_and_push(work, "bob", f"{VPC}: move the default subnet to VLAN {GIT_VLAN}")
         say(f"      pushed {sha[:7]} to main")
         head = await self.pr_head()
-        run = await self.check_run(head, "hnp-gitops/conflicts",
-                                   lambda r: r["status"] == "completed" and r["conclusion"] == "action_required",
-                                   what="the PR's conflicts check to ask for action")
+        run = await self.check_run(
+            head,
+            "hnp-gitops/conflicts",
+            lambda r: r["status"] == "completed" and r["conclusion"] == "action_required",
+            what="the PR's conflicts check to ask for action",
+        )
         self.conflict_run = run
         say(f"      check hnp-gitops/conflicts on PR #{self.pr_number}: {run['conclusion']}")
         output = run.get("output") or {}
@@ -241,6 +275,7 @@ class Demo:
             comments = await self.github_get(f"/repos/{OWNER}/{REPO}/issues/{self.pr_number}/comments")
             mine = [c for c in comments if (c.get("user") or {}).get("type") == "Bot"]
             return mine if mine and SUBNET_FIELD in unescape(mine[-1]["body"]) else None
+
         mine = await until(commented, "the bot's comment on the pull request to name the conflict")
         say(f"      the bot's comment on PR #{self.pr_number} ({len(mine)} comment, edited in place on re-checks):")
         for line in comment_lines(mine[-1]["body"])[:8]:
@@ -249,29 +284,38 @@ class Demo:
     async def press_gui_wins(self) -> None:
         self.step('alice presses "GUI wins" on the check run')
         before = await self.pr_head()
-        await self.github.call("POST", f"/_ghsim/check-runs/{self.conflict_run['id']}/requested-action",
-                               {"identifier": "gui_wins", "user": "alice"})
+        await self.github.call(
+            "POST",
+            f"/_ghsim/check-runs/{self.conflict_run['id']}/requested-action",
+            {"identifier": "gui_wins", "user": "alice"},
+        )
 
         async def moved():
             head = await self.pr_head()
             return head if head != before else None
+
         head = await until(moved, "the bot to push a new commit to the PR branch")
         say(f"      the bot pushed {head[:7]} to {self.pr_branch}")
-        run = await self.check_run(head, "hnp-gitops/conflicts",
-                                   lambda r: r["status"] == "completed" and r["conclusion"] == "success",
-                                   what="the conflicts check to turn green")
+        run = await self.check_run(
+            head,
+            "hnp-gitops/conflicts",
+            lambda r: r["status"] == "completed" and r["conclusion"] == "success",
+            what="the conflicts check to turn green",
+        )
         say(f"      check hnp-gitops/conflicts on {head[:7]}: {run['conclusion']}")
 
     async def merge_the_pull_request(self) -> None:
         self.step(f"alice merges pull request #{self.pr_number}")
-        merged = await self.github.call("POST", f"/_ghsim/repos/{OWNER}/{REPO}/pulls/{self.pr_number}/merge",
-                                        {"user": "alice"})
+        merged = await self.github.call(
+            "POST", f"/_ghsim/repos/{OWNER}/{REPO}/pulls/{self.pr_number}/merge", {"user": "alice"}
+        )
         sha = (merged or {}).get("sha") or ""
         say(f"      merged as {sha[:7]} on main")
 
         async def settled():
             resource = await self.api.call("GET", f"/api/fabrics/{FABRIC}/resources/VPC/{VPC}")
             return resource if resource["state"] == "in_sync" and resource["draft"] is None else None
+
         resource = await until(settled, f"VPC/{VPC} to be in sync with its draft cleared")
         vlan = resource["desired"]["spec"]["subnets"]["default"]["vlan"]
         say(f"      VPC/{VPC}: state {resource['state']}, draft cleared, desired VLAN {vlan} (the GUI's value)")
@@ -287,8 +331,10 @@ class Demo:
         say(f"  status page:   {self.bot_url}/   (sign in with the token below)")
         say(f"  HNP API token: {self.api_token}")
         say(f"  git clone {clone}")
-        say(f"  CLI:           export HNP_GITOPS_URL={self.bot_url} HNP_API_TOKEN={self.api_token} "
-            f"HNP_GITOPS_FABRIC={FABRIC}")
+        say(
+            f"  CLI:           export HNP_GITOPS_URL={self.bot_url} HNP_API_TOKEN={self.api_token} "
+            f"HNP_GITOPS_FABRIC={FABRIC}"
+        )
         say("                 hnp-gitops fabric show; hnp-gitops status; hnp-gitops conflicts")
         say(f"  metrics:       {self.bot_url}/metrics")
         say(f"  bot log:       {self.tmp / 'bot.log'}")
@@ -324,8 +370,19 @@ class Demo:
     async def start_ghsim(self) -> str:
         out = open(self.tmp / "ghsim.log", "wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ghsim", "--host", "127.0.0.1", "--port", "0", "--data", str(self.tmp / "github"),
-            stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            sys.executable,
+            "-m",
+            "ghsim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data",
+            str(self.tmp / "github"),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
 
         async def stop() -> None:
             if proc.returncode is None:
@@ -336,6 +393,7 @@ class Demo:
                     proc.kill()
                     await proc.wait()
             out.close()
+
         self.cleanups.append(stop)
 
         async def listening():
@@ -343,11 +401,13 @@ class Demo:
                 raise DemoError(f"the GitHub emulator exited: {(self.tmp / 'ghsim.log').read_text()[-500:]}")
             found = re.search(r"ghsim listening on (\S+)", (self.tmp / "ghsim.log").read_text())
             return found.group(1) if found else None
+
         return await until(listening, "the GitHub emulator to listen", timeout=20)
 
     async def user(self, login: str) -> str:
-        answer = await self.github.call("POST", "/_ghsim/users", {"login": login, "permission": "write",
-                                                                  "repositories": [f"{OWNER}/{REPO}"]})
+        answer = await self.github.call(
+            "POST", "/_ghsim/users", {"login": login, "permission": "write", "repositories": [f"{OWNER}/{REPO}"]}
+        )
         return answer["token"]
 
     async def start_bot(self, dsn: str, ghsim_url: str, app_id: int, private_key: str) -> str:
@@ -356,10 +416,18 @@ class Demo:
         from bot.app import create_app
         from bot.config import Config, Secret
 
-        config = Config(github_app_id=app_id, github_private_key=Secret(private_key),
-                        github_webhook_secret=Secret(self.webhook_secret), github_api_url=ghsim_url,
-                        hnp_api_token=Secret(self.api_token), host="127.0.0.1", port=0,
-                        data_dir=self.tmp / "data", reconcile_interval=300.0, log_format="json")
+        config = Config(
+            github_app_id=app_id,
+            github_private_key=Secret(private_key),
+            github_webhook_secret=Secret(self.webhook_secret),
+            github_api_url=ghsim_url,
+            hnp_api_token=Secret(self.api_token),
+            host="127.0.0.1",
+            port=0,
+            data_dir=self.tmp / "data",
+            reconcile_interval=300.0,
+            log_format="json",
+        )
         log_file = open(self.tmp / "bot.log", "a", encoding="utf-8")
         logs.setup("json", config.secrets(), stream=log_file)
         pool = await database.create_pool(dsn, min_size=2, max_size=10)
@@ -374,6 +442,7 @@ class Demo:
             await pool.close()
             logging.getLogger().handlers.clear()
             log_file.close()
+
         self.cleanups.append(stop)
         port = site._server.sockets[0].getsockname()[1]  # the port the kernel picked
         return f"http://127.0.0.1:{port}"
@@ -391,12 +460,21 @@ class Demo:
         return (await self.git(work, who, "rev-parse", "HEAD")).strip()
 
     async def git(self, cwd: Path | None, who: str, *args: str) -> str:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.tmp), "LC_ALL": "C",
-               "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-               "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-               "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": f"{who}@example.com"}
-        proc = await asyncio.create_subprocess_exec("git", *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.tmp),
+            "LC_ALL": "C",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": who,
+            "GIT_AUTHOR_EMAIL": f"{who}@example.com",
+            "GIT_COMMITTER_NAME": who,
+            "GIT_COMMITTER_EMAIL": f"{who}@example.com",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            "git", *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out, err = await proc.communicate()
         if proc.returncode:
             raise DemoError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[-300:]}")
@@ -408,12 +486,21 @@ class Demo:
     async def pr_head(self) -> str:
         return (await self.github_get(f"/repos/{OWNER}/{REPO}/pulls/{self.pr_number}"))["head"]["sha"]
 
-    async def check_run(self, sha: str, name: str, ready: Callable[[dict], bool], *, what: str | None = None,
-                        timeout: float = STEP_TIMEOUT, required: bool = True) -> dict | None:
+    async def check_run(
+        self,
+        sha: str,
+        name: str,
+        ready: Callable[[dict], bool],
+        *,
+        what: str | None = None,
+        timeout: float = STEP_TIMEOUT,
+        required: bool = True,
+    ) -> dict | None:
         async def found():
             runs = (await self.github_get(f"/repos/{OWNER}/{REPO}/commits/{sha}/check-runs"))["check_runs"]
             mine = sorted((r for r in runs if r["name"] == name), key=lambda r: r["id"])
             return mine[-1] if mine and ready(mine[-1]) else None
+
         try:
             return await until(found, what or f"check run {name} on {sha[:7]}", timeout=timeout)
         except DemoError:
@@ -449,8 +536,11 @@ def unescape(markdown: str) -> str:
 def table_rows(markdown: str) -> list[str]:
     """The data rows of the first Markdown table in a check run's summary, as plain lines."""
     rows = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
-    return [unescape("  ".join(cell.strip() for cell in row.strip("|").split("|"))) for row in rows
-            if not re.fullmatch(r"\|[\s:|-]+\|", row)][1:]
+    return [
+        unescape("  ".join(cell.strip() for cell in row.strip("|").split("|")))
+        for row in rows
+        if not re.fullmatch(r"\|[\s:|-]+\|", row)
+    ][1:]
 
 
 def comment_lines(body: str) -> list[str]:
@@ -460,8 +550,7 @@ def comment_lines(body: str) -> list[str]:
 
 
 def run_demo(config, args: argparse.Namespace) -> int:
-    say("hnp-gitops demo: PostgreSQL, a GitHub emulator and the bot, all on this machine; "
-        "no credentials, no network.")
+    say("hnp-gitops demo: PostgreSQL, a GitHub emulator and the bot, all on this machine; no credentials, no network.")
     try:
         return asyncio.run(Demo(keep=args.keep).run())
     except KeyboardInterrupt:
@@ -470,9 +559,14 @@ def run_demo(config, args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     demo = subparsers.add_parser(
-        "demo", help="see the whole product work locally in under a minute (no credentials, no network)",
+        "demo",
+        help="see the whole product work locally in under a minute (no credentials, no network)",
         description="Start an embedded PostgreSQL, the GitHub emulator and the bot; push a real fabric; draft, "
-                    "publish, conflict, resolve and merge, printing each step.")
-    demo.add_argument("--keep", action="store_true",
-                      help="leave everything running afterwards (status page, API token, git clone URL)")
+        "publish, conflict, resolve and merge, printing each step.",
+    )
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave everything running afterwards (status page, API token, git clone URL)",
+    )
     demo.set_defaults(run=run_demo)

@@ -9,8 +9,9 @@ same field paths as conflicts (`spec.subnets.default.vlan`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -35,7 +36,8 @@ async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence
     items = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "spec": r.spec} for r in reports]
     state = STATE_SQL.format(
         orphaned="n0.orphaned",
-        open_conflict="EXISTS (SELECT 1 FROM conflict oc WHERE oc.resource_id = n0.id AND oc.status = 'open')")
+        open_conflict="EXISTS (SELECT 1 FROM conflict oc WHERE oc.resource_id = n0.id AND oc.status = 'open')",
+    )
     rows = await conn.fetch(
         f"""WITH x AS (SELECT DISTINCT ON (kind, namespace, name) * FROM jsonb_to_recordset($2::jsonb)
                        AS x(kind text, namespace text, name text, spec jsonb)),
@@ -49,7 +51,9 @@ async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence
                               updated_at = now()
         FROM n WHERE r.id = n.id
         RETURNING r.kind, r.namespace, r.name, r.state""",
-        fabric_id, items)
+        fabric_id,
+        items,
+    )
     updated = [(r["kind"], r["namespace"], r["name"], r["state"]) for r in rows]
     known = {(k, ns, n) for k, ns, n, _ in updated}
     unknown = sorted({(r.kind, r.namespace, r.name) for r in reports} - known)
@@ -59,8 +63,10 @@ async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence
 def differences(desired: Any, actual: Any) -> list[dict[str, Any]]:
     """[{field, desired, actual}] between two specs, by field path."""
     changed = threeway.diff(threeway.make_resource(desired), threeway.make_resource(actual))
-    return [{"field": path or "(resource)", "desired": threeway.to_json(old), "actual": threeway.to_json(new)}
-            for path, (old, new) in sorted(changed.items())]
+    return [
+        {"field": path or "(resource)", "desired": threeway.to_json(old), "actual": threeway.to_json(new)}
+        for path, (old, new) in sorted(changed.items())
+    ]
 
 
 async def drifted(db: Executor, fabric_id: int, *, kind: str | None = None) -> list[dict[str, Any]]:
@@ -70,11 +76,21 @@ async def drifted(db: Executor, fabric_id: int, *, kind: str | None = None) -> l
         "SELECT kind, namespace, name, state, desired_spec, actual_spec, actual_reported_at FROM resource "
         "WHERE fabric_id = $1 AND actual_spec IS NOT NULL AND desired_spec IS NOT NULL "
         "AND actual_spec <> desired_spec AND ($2::text IS NULL OR kind = $2) ORDER BY kind, namespace, name",
-        fabric_id, kind)
+        fabric_id,
+        kind,
+    )
     out = []
     for r in rows:
         fields = differences(r["desired_spec"], r["actual_spec"])
         if fields:
-            out.append({"kind": r["kind"], "namespace": r["namespace"], "name": r["name"], "state": r["state"],
-                        "reported_at": r["actual_reported_at"].isoformat(), "differences": fields})
+            out.append(
+                {
+                    "kind": r["kind"],
+                    "namespace": r["namespace"],
+                    "name": r["name"],
+                    "state": r["state"],
+                    "reported_at": r["actual_reported_at"].isoformat(),
+                    "differences": fields,
+                }
+            )
     return out

@@ -31,8 +31,9 @@ import http
 import logging
 import random
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import cachetools
@@ -56,6 +57,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 # --- errors -----------------------------------------------------------------------------------
+
 
 class GitHubError(gidgethub.HTTPException):
     """GitHub refused or failed a request. str() is GitHub's message (never a credential)."""
@@ -96,13 +98,15 @@ def _translate(failure: gidgethub.HTTPException) -> GitHubError:
     status = int(failure.status_code)
     message = str(failure) or http.HTTPStatus(status).phrase
     if status == 422:
-        return UnprocessableEntity(failure.status_code, message, errors=getattr(failure, "errors", None),
-                                   headers=failure.headers)
+        return UnprocessableEntity(
+            failure.status_code, message, errors=getattr(failure, "errors", None), headers=failure.headers
+        )
     cls = _BY_STATUS.get(status) or (GitHubUnavailable if status >= 500 else GitHubError)
     return cls(failure.status_code, message, headers=failure.headers)
 
 
 # --- pure pieces (no I/O, no clock of their own) ----------------------------------------------
+
 
 @dataclass
 class CallCounter:
@@ -171,13 +175,21 @@ class Token:
 
 # --- the layer --------------------------------------------------------------------------------
 
+
 class GitHub:
     """The process's GitHub access: one session, the app JWT, the installation tokens."""
 
-    def __init__(self, session: aiohttp.ClientSession | None, *, api_url: str, app_id: int | None,
-                 private_key: Secret | None, policy: RetryPolicy = RetryPolicy(),
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        *,
+        api_url: str,
+        app_id: int | None,
+        private_key: Secret | None,
+        policy: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.session = session
         self.api_url = api_url.rstrip("/")
         self.app_id = app_id
@@ -192,25 +204,29 @@ class GitHub:
         self.total_calls = 0
 
     @classmethod
-    def from_config(cls, session: aiohttp.ClientSession | None, config: Config, **options: Any) -> "GitHub":
-        return cls(session, api_url=config.github_api_url, app_id=config.github_app_id,
-                   private_key=config.github_private_key, **options)
+    def from_config(cls, session: aiohttp.ClientSession | None, config: Config, **options: Any) -> GitHub:
+        return cls(
+            session,
+            api_url=config.github_api_url,
+            app_id=config.github_app_id,
+            private_key=config.github_private_key,
+            **options,
+        )
 
     # clients
 
-    def app(self, counter: CallCounter | None = None) -> "Client":
+    def app(self, counter: CallCounter | None = None) -> Client:
         """A client authenticated as the GitHub App (JWT): /app/..., /repos/{o}/{r}/installation."""
         return Client(self, auth=self._app_auth, credential="app", counter=counter)
 
-    def installation(self, installation_id: int, counter: CallCounter | None = None) -> "Client":
+    def installation(self, installation_id: int, counter: CallCounter | None = None) -> Client:
         """A client acting as one installation (its token, minted and renewed as needed)."""
         iid = int(installation_id)
 
         async def auth(counter: CallCounter) -> str:
             return f"token {await self.installation_token(iid, counter)}"
 
-        return Client(self, auth=auth, credential=f"installation:{iid}", counter=counter,
-                      installation_id=iid)
+        return Client(self, auth=auth, credential=f"installation:{iid}", counter=counter, installation_id=iid)
 
     # credentials
 
@@ -220,8 +236,9 @@ class GitHub:
         now = time.monotonic()
         if self._jwt is None or now >= self._jwt[1]:
             # gidgethub backdates iat by 60 s for clock drift; renew well before the 10 min cap.
-            token = gidgethub.apps.get_jwt(app_id=str(self.app_id), private_key=self._private_key.reveal(),
-                                           expiration=9 * 60)
+            token = gidgethub.apps.get_jwt(
+                app_id=str(self.app_id), private_key=self._private_key.reveal(), expiration=9 * 60
+            )
             self._jwt = (token, now + 7 * 60)
         return self._jwt[0]
 
@@ -238,7 +255,9 @@ class GitHub:
             if cached is not None and not needs_renewal(cached.expires_at, self.clock()):
                 return cached.token
             answer = await gidgethub.apps.get_installation_access_token(
-                self.app(counter), installation_id=str(installation_id), app_id=str(self.app_id),
+                self.app(counter),
+                installation_id=str(installation_id),
+                app_id=str(self.app_id),
                 private_key=self._private_key.reveal() if self._private_key else "",
             )
             token = Token(answer["token"], parse_expires_at(answer["expires_at"]))
@@ -251,16 +270,24 @@ class GitHub:
 
     # lookups used across the bot
 
-    async def repository_installation(self, owner: str, repo: str,
-                                      counter: CallCounter | None = None) -> dict[str, Any]:
+    async def repository_installation(
+        self, owner: str, repo: str, counter: CallCounter | None = None
+    ) -> dict[str, Any]:
         """The installation of this app on owner/repo (NotFound when it is not installed)."""
-        return await self.app(counter).getitem("/repos/{owner}/{repo}/installation",
-                                               {"owner": owner, "repo": repo})
+        return await self.app(counter).getitem("/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo})
 
     # every request
 
-    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, *,
-                    client: "Client", timeout: float | None = None) -> tuple[int, Mapping[str, str], bytes]:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        client: Client,
+        timeout: float | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
         policy = self.policy
         headers = dict(headers)
         if "authorization" not in headers:
@@ -278,7 +305,10 @@ class GitHub:
                 raise NotConfigured("the GitHub layer has no HTTP session (the app is not running)")
             try:
                 async with self.session.request(
-                    method, url, headers=headers, data=body,
+                    method,
+                    url,
+                    headers=headers,
+                    data=body,
                     timeout=aiohttp.ClientTimeout(total=timeout or policy.timeout),
                 ) as response:
                     status, answer_headers, data = response.status, response.headers, await response.read()
@@ -286,17 +316,25 @@ class GitHub:
                 retriable = method in _IDEMPOTENT or isinstance(failure, aiohttp.ClientConnectorError)
                 if retriable and attempt < policy.attempts:
                     delay = backoff(attempt, policy)
-                    log.warning("GitHub %s %s: %s; retry %d in %.1f s", method, path,
-                                failure.__class__.__name__, attempt, delay)
+                    log.warning(
+                        "GitHub %s %s: %s; retry %d in %.1f s", method, path, failure.__class__.__name__, attempt, delay
+                    )
                     await self.sleep(delay)
                     continue
-                raise GitHubUnavailable(http.HTTPStatus.GATEWAY_TIMEOUT,
-                                        f"GitHub did not answer {method} {path} ({failure.__class__.__name__})") from None
+                raise GitHubUnavailable(
+                    http.HTTPStatus.GATEWAY_TIMEOUT,
+                    f"GitHub did not answer {method} {path} ({failure.__class__.__name__})",
+                ) from None
             log.debug("GitHub %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - began) * 1000)
             metrics.record_github_call(
-                status, answer_headers.get("X-RateLimit-Remaining"), method=method,
-                installation_id=client.installation_id, rate_limit_reset=answer_headers.get("X-RateLimit-Reset"),
-                resource=answer_headers.get("X-RateLimit-Resource"), seconds=time.monotonic() - began)
+                status,
+                answer_headers.get("X-RateLimit-Remaining"),
+                method=method,
+                installation_id=client.installation_id,
+                rate_limit_reset=answer_headers.get("X-RateLimit-Reset"),
+                resource=answer_headers.get("X-RateLimit-Resource"),
+                seconds=time.monotonic() - began,
+            )
             if status == 304:
                 client.counter.not_modified += 1
             self._note_limit(client.credential, answer_headers)
@@ -350,8 +388,15 @@ class Client(GitHubAPI):
     """gidgethub's GitHubAPI (getitem, getiter, post, patch, put, delete, getstatus) plus
     conditional_get, tarball and getraw, with every request going through the layer."""
 
-    def __init__(self, layer: GitHub, *, auth: Callable[[CallCounter], Awaitable[str]], credential: str,
-                 counter: CallCounter | None, installation_id: int | None = None) -> None:
+    def __init__(
+        self,
+        layer: GitHub,
+        *,
+        auth: Callable[[CallCounter], Awaitable[str]],
+        credential: str,
+        counter: CallCounter | None,
+        installation_id: int | None = None,
+    ) -> None:
         super().__init__(layer.session, REQUESTER, base_url=layer.api_url)
         self.layer = layer
         self.auth = auth
@@ -359,8 +404,9 @@ class Client(GitHubAPI):
         self.counter = counter if counter is not None else CallCounter()
         self.installation_id = installation_id
 
-    async def _request(self, method: str, url: str, headers: Mapping[str, str],
-                       body: bytes = b"") -> tuple[int, Mapping[str, str], bytes]:
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
         return await self.layer._send(method, url, headers, body, client=self)
 
     async def _make_request(self, *args: Any, **kwargs: Any) -> Any:
@@ -372,8 +418,14 @@ class Client(GitHubAPI):
         except (gidgethub.BadRequest, gidgethub.GitHubBroken) as failure:
             raise _translate(failure) from None
 
-    async def conditional_get(self, url: str, url_vars: Mapping[str, Any] | None = None, *,
-                              etag: str | None, accept: str = sansio.accept_format()) -> tuple[int, Any, str | None]:
+    async def conditional_get(
+        self,
+        url: str,
+        url_vars: Mapping[str, Any] | None = None,
+        *,
+        etag: str | None,
+        accept: str = sansio.accept_format(),
+    ) -> tuple[int, Any, str | None]:
         """(200, data, new ETag) or (304, None, the ETag given). A 304 costs no rate limit."""
         full = sansio.format_url(url, url_vars or {}, base_url=self.base_url)
         headers = sansio.create_headers(REQUESTER, accept=accept)
@@ -387,11 +439,13 @@ class Client(GitHubAPI):
 
     async def tarball(self, owner: str, repo: str, ref: str) -> bytes:
         """GET /repos/{owner}/{repo}/tarball/{ref}, following the redirect; the archive bytes."""
-        full = sansio.format_url("/repos/{owner}/{repo}/tarball/{ref}",
-                                 {"owner": owner, "repo": repo, "ref": ref}, base_url=self.base_url)
+        full = sansio.format_url(
+            "/repos/{owner}/{repo}/tarball/{ref}", {"owner": owner, "repo": repo, "ref": ref}, base_url=self.base_url
+        )
         headers = sansio.create_headers(REQUESTER, accept=sansio.accept_format())
-        status, answer_headers, body = await self.layer._send("GET", full, headers, b"", client=self,
-                                                              timeout=self.layer.policy.timeout * 4)
+        status, answer_headers, body = await self.layer._send(
+            "GET", full, headers, b"", client=self, timeout=self.layer.policy.timeout * 4
+        )
         if status != 200:
             self._decipher(status, answer_headers, body)
         return body
@@ -420,8 +474,9 @@ GITHUB = web.AppKey("github", GitHub)
 
 
 def new_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=60),
-                                 connector=aiohttp.TCPConnector(limit=100))
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=60), connector=aiohttp.TCPConnector(limit=100)
+    )
 
 
 @contextlib.asynccontextmanager

@@ -33,9 +33,10 @@ import logging
 import tarfile
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import asyncpg
 from gidgethub import routing, sansio
@@ -79,7 +80,7 @@ class _Raced(Exception):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _ms(seconds: float) -> float:
@@ -112,11 +113,15 @@ async def read_tree(gh: Client, fabric: Fabric, sha: str) -> Head:
     """GET the commit's recursive tree: every fabric YAML file and its blob sha, in one call."""
     listing = await gh.getitem(TREE, {"owner": fabric.owner, "repo": fabric.repo, "sha": sha})
     if listing.get("truncated"):
-        log.warning("tree of %s at %s is truncated; the fabric's files come from the tarball",
-                    fabric.repository, sha[:12])
+        log.warning(
+            "tree of %s at %s is truncated; the fabric's files come from the tarball", fabric.repository, sha[:12]
+        )
         return Head(sha, None)
-    tree = {e["path"]: e["sha"] for e in listing.get("tree", ())
-            if e.get("type") == "blob" and e.get("mode") in FILE_MODES and _fabric_yaml(fabric.directory, e["path"])}
+    tree = {
+        e["path"]: e["sha"]
+        for e in listing.get("tree", ())
+        if e.get("type") == "blob" and e.get("mode") in FILE_MODES and _fabric_yaml(fabric.directory, e["path"])
+    }
     return Head(sha, tree)
 
 
@@ -153,14 +158,15 @@ def _members(data: bytes, directory: str) -> Iterator[tuple[str, tarfile.TarFile
                 yield path, tar, member
 
 
-def read_archive(data: bytes, directory: str, wanted: Mapping[str, str] | None,
-                 stored: Mapping[str, str], timings: Timings) -> ArchiveRead:
+def read_archive(
+    data: bytes, directory: str, wanted: Mapping[str, str] | None, stored: Mapping[str, str], timings: Timings
+) -> ArchiveRead:
     """Read files from a tarball: those in `wanted` (path -> blob sha), or, when `wanted` is
     None, every fabric YAML file whose blob differs from `stored` (and list them all)."""
     out = ArchiveRead({}, {} if wanted is None else None)
     for path, tar, member in _members(data, directory):
         if out.committed_at is None and member.mtime:
-            out.committed_at = datetime.fromtimestamp(member.mtime, timezone.utc)  # git archive: commit time
+            out.committed_at = datetime.fromtimestamp(member.mtime, UTC)  # git archive: commit time
         if wanted is not None and path not in wanted:
             continue
         if member.size > documents.MAX_FILE_BYTES:
@@ -214,8 +220,9 @@ async def _tarball(gh: Client, fabric: Fabric, sha: str, timings: Timings) -> by
         timings.github += time.perf_counter() - began
 
 
-async def read_commit(gh: Client, fabric: Fabric, head: Head, stored: Mapping[str, FileState],
-                      timings: Timings) -> Reading:
+async def read_commit(
+    gh: Client, fabric: Fabric, head: Head, stored: Mapping[str, FileState], timings: Timings
+) -> Reading:
     """The fabric's snapshot at `head`: the stored state of unchanged files, and the changed
     files read from one tarball (none is downloaded when no file needs reading)."""
     stored_shas = {p: f.blob_sha for p, f in stored.items()}
@@ -235,8 +242,9 @@ async def read_commit(gh: Client, fabric: Fabric, head: Head, stored: Mapping[st
     snap = snapshot.assemble(tree, stored, read)
     while snap.rereads:  # an unchanged file's document stopped being a duplicate: read it again
         data = data or await _tarball(gh, fabric, head.sha, timings)
-        more = await asyncio.to_thread(read_archive, data, fabric.directory,
-                                       {p: tree[p] for p in snap.rereads}, stored_shas, timings)
+        more = await asyncio.to_thread(
+            read_archive, data, fabric.directory, {p: tree[p] for p in snap.rereads}, stored_shas, timings
+        )
         read.update(more.files)
         committed_at = committed_at or more.committed_at
         count += more.documents
@@ -253,8 +261,18 @@ async def read_commit(gh: Client, fabric: Fabric, head: Head, stored: Mapping[st
 def _problems(snap: Snapshot, level: str) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for path, problems in snap.problems().items():
-        chosen = [{"message": p.message, "line": p.line, "document": p.document, "kind": p.kind,
-                   "name": p.name, "path": p.field} for p in problems if p.level == level]
+        chosen = [
+            {
+                "message": p.message,
+                "line": p.line,
+                "document": p.document,
+                "kind": p.kind,
+                "name": p.name,
+                "path": p.field,
+            }
+            for p in problems
+            if p.level == level
+        ]
         if chosen:
             out[path] = chosen
     return out
@@ -266,15 +284,24 @@ def check_payload(snap: Snapshot, plan: Plan | None, head_sha: str, *, fabric: s
     counts = {kind: {k: v for k, v in c.items() if k in shown} for kind, c in (plan.counts if plan else {}).items()}
     payload = checks.validate_check_output(_problems(snap, "error"), counts, head_sha=head_sha)
     payload["external_id"] = fabric
-    warnings = [{"path": path, "start_line": max(1, w["line"]), "end_line": max(1, w["line"]),
-                 "annotation_level": "warning", "title": "Skipped document",
-                 "message": w["message"][: checks.MAX_ANNOTATION_MESSAGE]}
-                for path, items in _problems(snap, "warning").items() for w in items]
+    warnings = [
+        {
+            "path": path,
+            "start_line": max(1, w["line"]),
+            "end_line": max(1, w["line"]),
+            "annotation_level": "warning",
+            "title": "Skipped document",
+            "message": w["message"][: checks.MAX_ANNOTATION_MESSAGE],
+        }
+        for path, items in _problems(snap, "warning").items()
+        for w in items
+    ]
     if warnings:
         output = payload["output"]
         output["annotations"] = list(output.get("annotations") or []) + warnings
-        output["summary"] = (output["summary"] + f"\n\n{len(warnings):,} document(s) of other kinds were "
-                             "skipped (see the warnings).")[: checks.MAX_SUMMARY]
+        output["summary"] = (
+            output["summary"] + f"\n\n{len(warnings):,} document(s) of other kinds were skipped (see the warnings)."
+        )[: checks.MAX_SUMMARY]
     return payload
 
 
@@ -282,13 +309,20 @@ async def start_check(gh: Client, fabric: Fabric, head_sha: str) -> int | None:
     """Create the check run, in progress. None when GitHub refuses it (e.g. the app lacks the
     checks permission): the ingest itself must not depend on the check run."""
     try:
-        answer = await gh.post(CHECK_RUNS, {"owner": fabric.owner, "repo": fabric.repo}, data={
-            "name": checks.VALIDATE_CHECK, "head_sha": head_sha, "status": "in_progress",
-            "external_id": fabric.name, "started_at": _now().isoformat(timespec="seconds"),
-            "output": {"title": "Validating", "summary": f"Reading fabric `{fabric.name}` at {head_sha[:12]}."}})
+        answer = await gh.post(
+            CHECK_RUNS,
+            {"owner": fabric.owner, "repo": fabric.repo},
+            data={
+                "name": checks.VALIDATE_CHECK,
+                "head_sha": head_sha,
+                "status": "in_progress",
+                "external_id": fabric.name,
+                "started_at": _now().isoformat(timespec="seconds"),
+                "output": {"title": "Validating", "summary": f"Reading fabric `{fabric.name}` at {head_sha[:12]}."},
+            },
+        )
     except (PermissionDenied, NotFound, UnprocessableEntity) as refused:
-        log.warning("no %s check run on %s of %s: %s", checks.VALIDATE_CHECK, head_sha[:12], fabric.repository,
-                    refused)
+        log.warning("no %s check run on %s of %s: %s", checks.VALIDATE_CHECK, head_sha[:12], fabric.repository, refused)
         return None
     return int(answer["id"])
 
@@ -310,10 +344,16 @@ async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, r
     if check_run_id is None:
         return
     try:
-        await gh.patch(CHECK_RUN, {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id},
-                       data={"status": "completed", "conclusion": "neutral",
-                             "output": {"title": "Not validated", "summary": reason[:1000]}})
-    except Exception as failure:  # noqa: BLE001 - the original failure is the one to report
+        await gh.patch(
+            CHECK_RUN,
+            {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id},
+            data={
+                "status": "completed",
+                "conclusion": "neutral",
+                "output": {"title": "Not validated", "summary": reason[:1000]},
+            },
+        )
+    except Exception as failure:
         log.warning("could not close check run %d: %s", check_run_id, failure)
 
 
@@ -348,8 +388,7 @@ async def _apply(pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Rea
         rows = await resources.rows_for_ingest(conn, fabric.id, snap.desired.keys(), touched)
         plan = snapshot.plan(snap, rows, touched)
         await resources.apply_plan(conn, fabric.id, plan, sha=head_sha, committed_at=reading.committed_at)
-        await fabric_files.save(conn, fabric.id, [snap.files[p] for p in sorted(snap.dirty)], reading.removed,
-                                head_sha)
+        await fabric_files.save(conn, fabric.id, [snap.files[p] for p in sorted(snap.dirty)], reading.removed, head_sha)
         await fabrics.set_ingested(conn, fabric.id, head_sha)
     timings.database += time.perf_counter() - began
     return plan
@@ -415,10 +454,14 @@ class _Run:
 
     def result(self) -> SyncResult:
         op_id = self.operation.id if self.operation else uuid.UUID(int=0)
-        return SyncResult(str(op_id), SyncDirection.GITHUB_TO_GUI, self.started,
-                          github_integration=GitHubIntegration(repository=self.fabric.repository,
-                                                               branch=self.fabric.branch,
-                                                               base_sha=self.fabric.last_ingested_sha))
+        return SyncResult(
+            str(op_id),
+            SyncDirection.GITHUB_TO_GUI,
+            self.started,
+            github_integration=GitHubIntegration(
+                repository=self.fabric.repository, branch=self.fabric.branch, base_sha=self.fabric.last_ingested_sha
+            ),
+        )
 
     def close(self, result: SyncResult) -> SyncResult:
         return _close(result, self.counter, self.began, self.timings)
@@ -464,8 +507,9 @@ async def _ingest(run: _Run) -> SyncResult | None:
             result.github_integration.commit_sha = head.sha
             return run.close(result)
         if run.operation is None:
-            run.operation = await operations.create(pool, fabric_id=fabric.id, direction="github_to_gui",
-                                                    trigger=run.trigger, head_sha=head.sha)
+            run.operation = await operations.create(
+                pool, fabric_id=fabric.id, direction="github_to_gui", trigger=run.trigger, head_sha=head.sha
+            )
         try:
             return await _ingest_commit(run, gh, head, await fabric_files.load(pool, fabric.id))
         except _Raced:
@@ -499,9 +543,18 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
     result.success = True
     result.github_integration.commit_sha = head.sha
     _record(result, reading, plan)
-    log.info("fabric %s ingested at %s: %d file(s) read, %d created, %d updated, %d orphaned, %d invalid "
-             "document(s), %d GitHub call(s)", fabric.name, head.sha[:12], len(reading.read), plan.total("created"),
-             plan.total("updated"), plan.total("orphaned"), result.statistics.validation_errors, run.counter.calls)
+    log.info(
+        "fabric %s ingested at %s: %d file(s) read, %d created, %d updated, %d orphaned, %d invalid "
+        "document(s), %d GitHub call(s)",
+        fabric.name,
+        head.sha[:12],
+        len(reading.read),
+        plan.total("created"),
+        plan.total("updated"),
+        plan.total("orphaned"),
+        result.statistics.validation_errors,
+        run.counter.calls,
+    )
     return run.close(result)
 
 
@@ -565,8 +618,9 @@ async def validate_commit(ctx: Context, fabric: Fabric, head_sha: str, counter: 
         reading = await read_commit(gh, fabric, head, stored, timings)
         touched = set(reading.read) | set(reading.removed)
         async with ctx.pool.acquire() as conn:
-            rows = await resources.rows_for_ingest(conn, fabric.id, reading.snapshot.desired.keys(), touched,
-                                                   lock=False)
+            rows = await resources.rows_for_ingest(
+                conn, fabric.id, reading.snapshot.desired.keys(), touched, lock=False
+            )
         plan = snapshot.plan(reading.snapshot, rows, touched)  # what merging would do, for the summary
     except BaseException as failure:
         await asyncio.shield(_abandon_check(gh, fabric, check_run_id, f"Validation failed to run: {failure}"))
@@ -610,9 +664,12 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
             continue
         # A deleted branch is found (and flagged) by the ingest's own read of the ref, in the
         # fabric's order with every other ingest of it.
-        await ctx.enqueue("ingest", {"fabric_id": fabric.id, "head_sha": after, "trigger": "push",
-                                     "deleted": bool(event.data.get("deleted"))},
-                          fabric_id=fabric.id, dedupe_key=f"ingest:{fabric.id}:{after}")
+        await ctx.enqueue(
+            "ingest",
+            {"fabric_id": fabric.id, "head_sha": after, "trigger": "push", "deleted": bool(event.data.get("deleted"))},
+            fabric_id=fabric.id,
+            dedupe_key=f"ingest:{fabric.id}:{after}",
+        )
 
 
 @router.register("pull_request", action="opened")
@@ -630,9 +687,12 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
         return
     for fabric in await fabrics.for_repository(ctx.pool, repository):
         if fabric.branch == base:
-            await ctx.enqueue("validate_pull_request",
-                              {"fabric_id": fabric.id, "head_sha": head_sha, "pull_request": pull.get("number")},
-                              fabric_id=fabric.id, dedupe_key=f"validate:{fabric.id}:{head_sha}")
+            await ctx.enqueue(
+                "validate_pull_request",
+                {"fabric_id": fabric.id, "head_sha": head_sha, "pull_request": pull.get("number")},
+                fabric_id=fabric.id,
+                dedupe_key=f"validate:{fabric.id}:{head_sha}",
+            )
 
 
 register_job_handler("ingest", ingest_job)

@@ -6,7 +6,8 @@ it comes back."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import asyncpg
 from gidgethub import routing, sansio
@@ -58,7 +59,10 @@ async def installation_deleted(event: sansio.Event, ctx: JobContext) -> None:
         repositories = set(_names(event.data.get("repositories")))
         repositories.update(await store.repositories(conn, installation_id))
         lost = await store.disconnect_fabrics(
-            conn, installation_id, repositories=repositories, whole_installation=True,
+            conn,
+            installation_id,
+            repositories=repositories,
+            whole_installation=True,
             detail=f"the GitHub App was uninstalled from {account}",
         )
         await store.delete(conn, installation_id)
@@ -72,7 +76,10 @@ async def installation_suspended(event: sansio.Event, ctx: JobContext) -> None:
     async with ctx.pool.acquire() as conn, conn.transaction():
         await store.upsert(conn, installation_id, account, suspended=True)
         lost = await store.disconnect_fabrics(
-            conn, installation_id, whole_installation=True, forget_installation=False,
+            conn,
+            installation_id,
+            whole_installation=True,
+            forget_installation=False,
             repositories=await store.repositories(conn, installation_id),
             detail=f"the GitHub App's installation on {account} is suspended",
         )
@@ -104,16 +111,20 @@ async def repositories_changed(event: sansio.Event, ctx: JobContext) -> None:
         for repository in removed:
             await store.remove_repositories(conn, installation_id, [repository])
             lost = await store.disconnect_fabrics(
-                conn, installation_id, repositories=[repository],
+                conn,
+                installation_id,
+                repositories=[repository],
                 detail=f"{repository} was removed from the GitHub App's installation on {account}",
             )
             if lost:
-                log.warning("%s removed from installation %d; fabrics %s disconnected",
-                            repository, installation_id, lost)
+                log.warning(
+                    "%s removed from installation %d; fabrics %s disconnected", repository, installation_id, lost
+                )
 
 
-async def ensure_installation(pool: asyncpg.Pool | asyncpg.Connection, github: GitHub,
-                              fabric: FabricLike) -> int | None:
+async def ensure_installation(
+    pool: asyncpg.Pool | asyncpg.Connection, github: GitHub, fabric: FabricLike
+) -> int | None:
     """The installation id through which the fabric's repository is reached, recorded on the
     fabric. Known ids are used as they are; else the installation tables; else GitHub's
     GET /repos/{o}/{r}/installation. None (and the fabric disconnected) when the app is not
@@ -127,7 +138,9 @@ async def ensure_installation(pool: asyncpg.Pool | asyncpg.Connection, github: G
             answer = await github.repository_installation(owner, repo)
         except NotFound:
             await store.disconnect_fabrics(
-                pool, 0, repositories=[fabric.repository],
+                pool,
+                0,
+                repositories=[fabric.repository],
                 detail=f"the GitHub App is not installed on {fabric.repository}",
             )
             return None
@@ -138,7 +151,10 @@ async def ensure_installation(pool: asyncpg.Pool | asyncpg.Connection, github: G
         await store.add_repositories(pool, installation_id, [fabric.repository])
         if suspended:
             await store.disconnect_fabrics(
-                pool, installation_id, repositories=[fabric.repository], forget_installation=False,
+                pool,
+                installation_id,
+                repositories=[fabric.repository],
+                forget_installation=False,
                 detail=f"the GitHub App's installation on {account} is suspended",
             )
             return None

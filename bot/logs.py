@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 delivery_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
 operation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation_id", default=None)
@@ -36,8 +36,7 @@ def context(**values: str | None) -> Iterator[None]:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -90,8 +89,7 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup(log_format: str = "json", secrets: Sequence[str] = (), level: int = logging.INFO,
-          stream=None) -> None:
+def setup(log_format: str = "json", secrets: Sequence[str] = (), level: int = logging.INFO, stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RedactSecrets(secrets))

@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import exposition
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -44,8 +44,14 @@ CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTEN
 PREFIX = "hnp_gitops"
 
 RESOURCE_STATES = ("in_sync", "draft", "pending_pr", "conflict", "drifted", "orphaned")
-CONFLICT_TYPES = ("concurrent_modification", "missing_resource", "schema_mismatch", "file_corruption",
-                  "dependency_violation", "permission_denied")
+CONFLICT_TYPES = (
+    "concurrent_modification",
+    "missing_resource",
+    "schema_mismatch",
+    "file_corruption",
+    "dependency_violation",
+    "permission_denied",
+)
 JOB_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 SYNC_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SNAPSHOT_MAX_AGE = 1.0  # seconds: scrapes closer together than this share one set of queries
@@ -58,33 +64,57 @@ ProcessCollector(registry=PROCESS_REGISTRY)
 PlatformCollector(registry=PROCESS_REGISTRY)
 
 _github_calls = Counter(
-    f"{PREFIX}_github_api_requests", "GitHub API requests this process made, by method and HTTP status "
-    "('error' when no answer came)", ["method", "status"], registry=PROCESS_REGISTRY)
+    f"{PREFIX}_github_api_requests",
+    "GitHub API requests this process made, by method and HTTP status ('error' when no answer came)",
+    ["method", "status"],
+    registry=PROCESS_REGISTRY,
+)
 _github_seconds = Histogram(
-    f"{PREFIX}_github_api_request_duration_seconds", "Time GitHub took to answer this process's requests",
-    ["method"], registry=PROCESS_REGISTRY,
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+    f"{PREFIX}_github_api_request_duration_seconds",
+    "Time GitHub took to answer this process's requests",
+    ["method"],
+    registry=PROCESS_REGISTRY,
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 _rate_remaining = Gauge(
-    f"{PREFIX}_github_rate_limit_remaining", "Requests left in GitHub's rate limit window, as GitHub "
+    f"{PREFIX}_github_rate_limit_remaining",
+    "Requests left in GitHub's rate limit window, as GitHub "
     "last reported to this process (per installation; 'app' for app-JWT calls)",
-    ["installation", "resource"], registry=PROCESS_REGISTRY)
+    ["installation", "resource"],
+    registry=PROCESS_REGISTRY,
+)
 _rate_reset = Gauge(
-    f"{PREFIX}_github_rate_limit_reset_timestamp_seconds", "When GitHub's rate limit window resets "
-    "(Unix time), as last reported to this process", ["installation", "resource"], registry=PROCESS_REGISTRY)
+    f"{PREFIX}_github_rate_limit_reset_timestamp_seconds",
+    "When GitHub's rate limit window resets (Unix time), as last reported to this process",
+    ["installation", "resource"],
+    registry=PROCESS_REGISTRY,
+)
 _webhook_ack = Histogram(
-    f"{PREFIX}_webhook_ack_duration_seconds", "Time from a webhook request's arrival to its answer, in "
-    "this process", ["status"], registry=PROCESS_REGISTRY,
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0))
+    f"{PREFIX}_webhook_ack_duration_seconds",
+    "Time from a webhook request's arrival to its answer, in this process",
+    ["status"],
+    registry=PROCESS_REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0),
+)
 _jobs_run = Histogram(
-    f"{PREFIX}_jobs_run_duration_seconds", "Jobs this process's workers ran, by kind and outcome "
-    "(done, retry, dead), and how long each attempt took", ["kind", "outcome"], registry=PROCESS_REGISTRY,
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0))
+    f"{PREFIX}_jobs_run_duration_seconds",
+    "Jobs this process's workers ran, by kind and outcome (done, retry, dead), and how long each attempt took",
+    ["kind", "outcome"],
+    registry=PROCESS_REGISTRY,
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0),
+)
 
 
-def record_github_call(status: int | str, rate_limit_remaining: int | str | None = None, *,
-                       method: str = "GET", installation_id: int | str | None = None,
-                       rate_limit_reset: int | float | str | None = None, resource: str | None = None,
-                       seconds: float | None = None) -> None:
+def record_github_call(
+    status: int | str,
+    rate_limit_remaining: int | str | None = None,
+    *,
+    method: str = "GET",
+    installation_id: int | str | None = None,
+    rate_limit_reset: int | float | str | None = None,
+    resource: str | None = None,
+    seconds: float | None = None,
+) -> None:
     """Count one GitHub API request (call once per HTTP request, retries included).
 
     `status` is the HTTP status, or a word such as "error" or "timeout" when none came back;
@@ -95,8 +125,10 @@ def record_github_call(status: int | str, rate_limit_remaining: int | str | None
         _github_calls.labels(method=str(method).upper(), status=str(status)).inc()
         if seconds is not None:
             _github_seconds.labels(method=str(method).upper()).observe(max(0.0, float(seconds)))
-        labels = {"installation": str(installation_id) if installation_id is not None else "app",
-                  "resource": resource or "core"}
+        labels = {
+            "installation": str(installation_id) if installation_id is not None else "app",
+            "resource": resource or "core",
+        }
         if rate_limit_remaining not in (None, ""):
             _rate_remaining.labels(**labels).set(float(rate_limit_remaining))
         if rate_limit_reset not in (None, ""):
@@ -124,14 +156,15 @@ def record_job(kind: str, outcome: str, seconds: float) -> None:
 
 # --- database-derived metrics ---------------------------------------------------------------
 
+
 def _bucket_columns(expression: str, buckets: Iterable[float]) -> str:
     # The bucket bounds are our own constants, never user input.
-    return ", ".join(f"count(*) FILTER (WHERE {expression} <= {float(b)!r}) AS le_{i}"
-                     for i, b in enumerate(buckets))
+    return ", ".join(f"count(*) FILTER (WHERE {expression} <= {float(b)!r}) AS le_{i}" for i, b in enumerate(buckets))
 
 
-def _histogram(family: HistogramMetricFamily, labels: list[str], row: asyncpg.Record,
-               buckets: tuple[float, ...]) -> None:
+def _histogram(
+    family: HistogramMetricFamily, labels: list[str], row: asyncpg.Record, buckets: tuple[float, ...]
+) -> None:
     counts = [(repr(float(b)), row[f"le_{i}"]) for i, b in enumerate(buckets)]
     counts.append(("+Inf", row["n"]))
     family.add_metric(labels, counts, sum_value=float(row["total"] or 0.0))
@@ -143,32 +176,47 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
 
     # Webhook deliveries.
     deliveries = CounterMetricFamily(
-        f"{PREFIX}_webhook_deliveries", "Webhook deliveries stored, by event and outcome "
-        "(pending, processed, ignored, failed, dead)", labels=["event", "outcome"])
-    for row in await conn.fetch("SELECT event, outcome, count(*) AS n FROM webhook_delivery "
-                                "GROUP BY event, outcome ORDER BY event, outcome"):
+        f"{PREFIX}_webhook_deliveries",
+        "Webhook deliveries stored, by event and outcome (pending, processed, ignored, failed, dead)",
+        labels=["event", "outcome"],
+    )
+    for row in await conn.fetch(
+        "SELECT event, outcome, count(*) AS n FROM webhook_delivery GROUP BY event, outcome ORDER BY event, outcome"
+    ):
         deliveries.add_metric([row["event"], row["outcome"]], row["n"])
     families.append(deliveries)
     oldest_pending = await conn.fetchval(
         "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
-        "FROM webhook_delivery WHERE outcome = 'pending'")
-    families.append(GaugeMetricFamily(
-        f"{PREFIX}_webhook_oldest_pending_age_seconds",
-        "Age of the oldest stored delivery not yet processed (0 when none waits)", value=oldest_pending))
+        "FROM webhook_delivery WHERE outcome = 'pending'"
+    )
+    families.append(
+        GaugeMetricFamily(
+            f"{PREFIX}_webhook_oldest_pending_age_seconds",
+            "Age of the oldest stored delivery not yet processed (0 when none waits)",
+            value=oldest_pending,
+        )
+    )
 
-    families.append(GaugeMetricFamily(
-        f"{PREFIX}_webhook_inbox", "Acknowledged deliveries not yet turned into jobs (a burst "
-        "is answered first and queued after)", value=await delivery_store.inbox_depth(conn)))
+    families.append(
+        GaugeMetricFamily(
+            f"{PREFIX}_webhook_inbox",
+            "Acknowledged deliveries not yet turned into jobs (a burst is answered first and queued after)",
+            value=await delivery_store.inbox_depth(conn),
+        )
+    )
 
     # The job queue.
     depth = GaugeMetricFamily(
-        f"{PREFIX}_queue_jobs", "Unfinished jobs by kind and state: ready (may run now), delayed "
+        f"{PREFIX}_queue_jobs",
+        "Unfinished jobs by kind and state: ready (may run now), delayed "
         "(waiting for a retry or a rate-limit reset) and running (leased by a worker)",
-        labels=["kind", "state"])
+        labels=["kind", "state"],
+    )
     queue_rows = await conn.fetch(
         "SELECT kind, CASE WHEN status = 'running' THEN 'running' WHEN run_after <= now() THEN 'ready' "
         "ELSE 'delayed' END AS state, count(*) AS n FROM job WHERE status IN ('queued', 'running') "
-        "GROUP BY 1, 2 ORDER BY 1, 2")
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     for row in queue_rows:
         depth.add_metric([row["kind"], row["state"]], row["n"])
     families.append(depth)
@@ -176,89 +224,137 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
         "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
         "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
         "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
-        "FROM job WHERE status IN ('queued', 'running')")
-    families.append(GaugeMetricFamily(
-        f"{PREFIX}_queue_oldest_ready_age_seconds",
-        "How long the oldest job that may run now has waited (0 when none)", value=queue["oldest_ready"]))
-    families.append(GaugeMetricFamily(
-        f"{PREFIX}_queue_expired_leases", "Running jobs whose lease has expired (their worker died; "
-        "another takes them over)", value=queue["expired"]))
-    dead = GaugeMetricFamily(f"{PREFIX}_queue_dead_jobs", "Jobs that failed every attempt, by kind",
-                             labels=["kind"])
-    for row in await conn.fetch("SELECT kind, count(*) AS n FROM job WHERE status = 'dead' "
-                                "GROUP BY kind ORDER BY kind"):
+        "FROM job WHERE status IN ('queued', 'running')"
+    )
+    families.append(
+        GaugeMetricFamily(
+            f"{PREFIX}_queue_oldest_ready_age_seconds",
+            "How long the oldest job that may run now has waited (0 when none)",
+            value=queue["oldest_ready"],
+        )
+    )
+    families.append(
+        GaugeMetricFamily(
+            f"{PREFIX}_queue_expired_leases",
+            "Running jobs whose lease has expired (their worker died; another takes them over)",
+            value=queue["expired"],
+        )
+    )
+    dead = GaugeMetricFamily(f"{PREFIX}_queue_dead_jobs", "Jobs that failed every attempt, by kind", labels=["kind"])
+    for row in await conn.fetch(
+        "SELECT kind, count(*) AS n FROM job WHERE status = 'dead' GROUP BY kind ORDER BY kind"
+    ):
         dead.add_metric([row["kind"]], row["n"])
     families.append(dead)
     latency = HistogramMetricFamily(
-        f"{PREFIX}_job_latency_seconds", "Time from a job's enqueueing to its end (waiting, retries and "
-        "work), for finished jobs by kind and status (done, dead, cancelled)", labels=["kind", "status"])
+        f"{PREFIX}_job_latency_seconds",
+        "Time from a job's enqueueing to its end (waiting, retries and "
+        "work), for finished jobs by kind and status (done, dead, cancelled)",
+        labels=["kind", "status"],
+    )
     lat = "extract(epoch FROM finished_at - created_at)"
     for row in await conn.fetch(
-            f"SELECT kind, status, count(*) AS n, sum({lat}) AS total, "
-            f"{_bucket_columns(lat, JOB_LATENCY_BUCKETS)} FROM job WHERE finished_at IS NOT NULL "
-            f"GROUP BY kind, status ORDER BY kind, status"):
+        f"SELECT kind, status, count(*) AS n, sum({lat}) AS total, "
+        f"{_bucket_columns(lat, JOB_LATENCY_BUCKETS)} FROM job WHERE finished_at IS NOT NULL "
+        f"GROUP BY kind, status ORDER BY kind, status"
+    ):
         _histogram(latency, [row["kind"], row["status"]], row, JOB_LATENCY_BUCKETS)
     families.append(latency)
 
     # Sync operations.
     duration = HistogramMetricFamily(
-        f"{PREFIX}_sync_duration_seconds", "Duration of finished sync operations (from start to end), "
-        "by direction and status (completed, failed, cancelled)", labels=["direction", "status"])
+        f"{PREFIX}_sync_duration_seconds",
+        "Duration of finished sync operations (from start to end), "
+        "by direction and status (completed, failed, cancelled)",
+        labels=["direction", "status"],
+    )
     took = "extract(epoch FROM completed_at - coalesce(started_at, created_at))"
     for row in await conn.fetch(
-            f"SELECT direction, status, count(*) AS n, sum({took}) AS total, "
-            f"{_bucket_columns(took, SYNC_DURATION_BUCKETS)} FROM sync_operation "
-            f"WHERE completed_at IS NOT NULL GROUP BY direction, status ORDER BY direction, status"):
+        f"SELECT direction, status, count(*) AS n, sum({took}) AS total, "
+        f"{_bucket_columns(took, SYNC_DURATION_BUCKETS)} FROM sync_operation "
+        f"WHERE completed_at IS NOT NULL GROUP BY direction, status ORDER BY direction, status"
+    ):
         _histogram(duration, [row["direction"], row["status"]], row, SYNC_DURATION_BUCKETS)
     families.append(duration)
-    active = GaugeMetricFamily(f"{PREFIX}_sync_operations_active", "Sync operations not finished yet, "
-                               "by status", labels=["status"])
-    for row in await conn.fetch("SELECT status, count(*) AS n FROM sync_operation "
-                                "WHERE status NOT IN ('completed', 'failed', 'cancelled') "
-                                "GROUP BY status ORDER BY status"):
+    active = GaugeMetricFamily(
+        f"{PREFIX}_sync_operations_active", "Sync operations not finished yet, by status", labels=["status"]
+    )
+    for row in await conn.fetch(
+        "SELECT status, count(*) AS n FROM sync_operation "
+        "WHERE status NOT IN ('completed', 'failed', 'cancelled') "
+        "GROUP BY status ORDER BY status"
+    ):
         active.add_metric([row["status"]], row["n"])
     families.append(active)
     calls = CounterMetricFamily(
-        f"{PREFIX}_sync_github_api_calls", "GitHub API calls made by finished sync operations (the "
-        "api_calls_made of their results), by direction", labels=["direction"])
+        f"{PREFIX}_sync_github_api_calls",
+        "GitHub API calls made by finished sync operations (the api_calls_made of their results), by direction",
+        labels=["direction"],
+    )
     for row in await conn.fetch(
-            "SELECT direction, sum(CASE WHEN jsonb_typeof(result #> '{github_integration,api_calls_made}') "
-            "= 'number' THEN (result #>> '{github_integration,api_calls_made}')::numeric ELSE 0 END)::float8 "
-            "AS n FROM sync_operation WHERE completed_at IS NOT NULL GROUP BY direction ORDER BY direction"):
+        "SELECT direction, sum(CASE WHEN jsonb_typeof(result #> '{github_integration,api_calls_made}') "
+        "= 'number' THEN (result #>> '{github_integration,api_calls_made}')::numeric ELSE 0 END)::float8 "
+        "AS n FROM sync_operation WHERE completed_at IS NOT NULL GROUP BY direction ORDER BY direction"
+    ):
         calls.add_metric([row["direction"]], row["n"])
     families.append(calls)
 
     # Per fabric: resources per state, open conflicts by type, open PRs, last ingest, rate limit.
     fabric_rows = await conn.fetch(
         "SELECT id, name, connection_status, extract(epoch FROM last_ingested_at)::float8 AS ingested "
-        "FROM fabric ORDER BY name")
+        "FROM fabric ORDER BY name"
+    )
     names = {row["id"]: row["name"] for row in fabric_rows}
-    resources = GaugeMetricFamily(f"{PREFIX}_resources", "Resources by fabric and state (drift: "
-                                  "state=\"drifted\")", labels=["fabric", "state"])
-    counts = {(row["fabric_id"], row["state"]): row["n"] for row in await conn.fetch(
-        "SELECT fabric_id, state, count(*) AS n FROM resource GROUP BY fabric_id, state")}
-    conflicts = GaugeMetricFamily(f"{PREFIX}_conflicts_open", "Open conflicts by fabric and type",
-                                  labels=["fabric", "type"])
-    open_conflicts = {(row["fabric_id"], row["type"]): row["n"] for row in await conn.fetch(
-        "SELECT fabric_id, type, count(*) AS n FROM conflict WHERE status = 'open' GROUP BY fabric_id, type")}
-    pulls = GaugeMetricFamily(f"{PREFIX}_pull_requests_open", "Open pull requests the bot made, by fabric",
-                              labels=["fabric"])
-    open_pulls = {row["fabric_id"]: row["n"] for row in await conn.fetch(
-        "SELECT fabric_id, count(*) AS n FROM pull_request WHERE state = 'open' GROUP BY fabric_id")}
-    ingested = GaugeMetricFamily(f"{PREFIX}_fabric_last_ingest_timestamp_seconds",
-                                 "When the fabric's branch was last ingested (Unix time)", labels=["fabric"])
-    connection = GaugeMetricFamily(f"{PREFIX}_fabric_connection", "1 for the fabric's connection status "
-                                   "(unknown, connected, disconnected, branch_missing)",
-                                   labels=["fabric", "status"])
+    resources = GaugeMetricFamily(
+        f"{PREFIX}_resources", 'Resources by fabric and state (drift: state="drifted")', labels=["fabric", "state"]
+    )
+    counts = {
+        (row["fabric_id"], row["state"]): row["n"]
+        for row in await conn.fetch("SELECT fabric_id, state, count(*) AS n FROM resource GROUP BY fabric_id, state")
+    }
+    conflicts = GaugeMetricFamily(
+        f"{PREFIX}_conflicts_open", "Open conflicts by fabric and type", labels=["fabric", "type"]
+    )
+    open_conflicts = {
+        (row["fabric_id"], row["type"]): row["n"]
+        for row in await conn.fetch(
+            "SELECT fabric_id, type, count(*) AS n FROM conflict WHERE status = 'open' GROUP BY fabric_id, type"
+        )
+    }
+    pulls = GaugeMetricFamily(
+        f"{PREFIX}_pull_requests_open", "Open pull requests the bot made, by fabric", labels=["fabric"]
+    )
+    open_pulls = {
+        row["fabric_id"]: row["n"]
+        for row in await conn.fetch(
+            "SELECT fabric_id, count(*) AS n FROM pull_request WHERE state = 'open' GROUP BY fabric_id"
+        )
+    }
+    ingested = GaugeMetricFamily(
+        f"{PREFIX}_fabric_last_ingest_timestamp_seconds",
+        "When the fabric's branch was last ingested (Unix time)",
+        labels=["fabric"],
+    )
+    connection = GaugeMetricFamily(
+        f"{PREFIX}_fabric_connection",
+        "1 for the fabric's connection status (unknown, connected, disconnected, branch_missing)",
+        labels=["fabric", "status"],
+    )
     remaining = GaugeMetricFamily(
-        f"{PREFIX}_sync_rate_limit_remaining", "GitHub rate limit remaining as recorded by the fabric's "
-        "latest finished sync operation", labels=["fabric"])
-    last_remaining = {row["fabric_id"]: row["n"] for row in await conn.fetch(
-        "SELECT DISTINCT ON (fabric_id) fabric_id, "
-        "(result #>> '{github_integration,rate_limit_remaining}')::float8 AS n FROM sync_operation "
-        "WHERE completed_at IS NOT NULL "
-        "AND jsonb_typeof(result #> '{github_integration,rate_limit_remaining}') = 'number' "
-        "ORDER BY fabric_id, completed_at DESC")}
+        f"{PREFIX}_sync_rate_limit_remaining",
+        "GitHub rate limit remaining as recorded by the fabric's latest finished sync operation",
+        labels=["fabric"],
+    )
+    last_remaining = {
+        row["fabric_id"]: row["n"]
+        for row in await conn.fetch(
+            "SELECT DISTINCT ON (fabric_id) fabric_id, "
+            "(result #>> '{github_integration,rate_limit_remaining}')::float8 AS n FROM sync_operation "
+            "WHERE completed_at IS NOT NULL "
+            "AND jsonb_typeof(result #> '{github_integration,rate_limit_remaining}') = 'number' "
+            "ORDER BY fabric_id, completed_at DESC"
+        )
+    }
     for row in fabric_rows:
         fabric_id, name = row["id"], row["name"]
         for state in RESOURCE_STATES:
@@ -304,8 +400,7 @@ class _Snapshots:
                             async with conn.transaction(isolation="repeatable_read", readonly=True):
                                 self.families = await collect_database(conn)
                     self.up = True
-                except (TimeoutError, OSError, asyncpg.InterfaceError,
-                        asyncpg.PostgresConnectionError) as error:
+                except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as error:
                     log.warning("metrics: the database did not answer (%s)", error.__class__.__name__)
                     self.families, self.up = [], False
                 except asyncpg.PostgresError:
@@ -322,11 +417,17 @@ SNAPSHOTS = web.AppKey("metrics_snapshots", _Snapshots)
 async def render(pool: asyncpg.Pool, snapshots: _Snapshots | None = None) -> bytes:
     families, up = await (snapshots or _Snapshots()).get(pool)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families + [
-        GaugeMetricFamily(f"{PREFIX}_database_up", "1 when the database answered this scrape",
-                          value=1 if up else 0),
-        _build_info(),
-    ]))
+    registry.register(
+        _Families(
+            families
+            + [
+                GaugeMetricFamily(
+                    f"{PREFIX}_database_up", "1 when the database answered this scrape", value=1 if up else 0
+                ),
+                _build_info(),
+            ]
+        )
+    )
     return generate_latest(registry) + generate_latest(PROCESS_REGISTRY)
 
 

@@ -87,7 +87,9 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migration (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version, migration.name, migration.checksum,
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
                 )
             names.append(migration.name)
         return names

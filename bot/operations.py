@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -45,8 +45,14 @@ class SyncAlreadyActive(Exception):
         self.operation_id = operation_id
 
 
-async def start_sync(pool: asyncpg.Pool, fabric: Fabric, request: dict[str, Any], *,
-                     requested_by: str | None = None, trigger: str = "api") -> Operation:
+async def start_sync(
+    pool: asyncpg.Pool,
+    fabric: Fabric,
+    request: dict[str, Any],
+    *,
+    requested_by: str | None = None,
+    trigger: str = "api",
+) -> Operation:
     """Create the operation row and queue its job in one transaction; 202 material."""
     async with pool.acquire() as conn, conn.transaction():
         await fabrics.lock(conn, fabric.id)
@@ -54,15 +60,28 @@ async def start_sync(pool: asyncpg.Pool, fabric: Fabric, request: dict[str, Any]
             await _end_orphans(conn, fabric.id)
             active = await conn.fetchval(
                 "SELECT id FROM sync_operation WHERE fabric_id = $1 AND trigger = 'api' "
-                "AND status NOT IN ('completed', 'failed', 'cancelled') ORDER BY created_at LIMIT 1", fabric.id)
+                "AND status NOT IN ('completed', 'failed', 'cancelled') ORDER BY created_at LIMIT 1",
+                fabric.id,
+            )
             if active is not None:
                 raise SyncAlreadyActive(active)
         operation = await operation_store.create(
-            conn, fabric_id=fabric.id, direction=request["direction"],
-            conflict_resolution=request.get("conflict_resolution") or "user_guided", trigger=trigger,
-            request=request, requested_by=requested_by)
-        await queue.enqueue(conn, JOB_KIND, {"operation_id": str(operation.id)}, fabric_id=fabric.id,
-                            operation_id=operation.id, max_attempts=MAX_ATTEMPTS)
+            conn,
+            fabric_id=fabric.id,
+            direction=request["direction"],
+            conflict_resolution=request.get("conflict_resolution") or "user_guided",
+            trigger=trigger,
+            request=request,
+            requested_by=requested_by,
+        )
+        await queue.enqueue(
+            conn,
+            JOB_KIND,
+            {"operation_id": str(operation.id)},
+            fabric_id=fabric.id,
+            operation_id=operation.id,
+            max_attempts=MAX_ATTEMPTS,
+        )
     return operation
 
 
@@ -72,10 +91,17 @@ async def _end_orphans(conn: asyncpg.Connection, fabric_id: int) -> None:
     rows = await conn.fetch(
         "SELECT o.id FROM sync_operation o WHERE o.fabric_id = $1 AND o.trigger = 'api' "
         "AND o.status NOT IN ('completed', 'failed', 'cancelled') AND NOT EXISTS ("
-        "  SELECT 1 FROM job j WHERE j.operation_id = o.id AND j.status IN ('queued', 'running'))", fabric_id)
+        "  SELECT 1 FROM job j WHERE j.operation_id = o.id AND j.status IN ('queued', 'running'))",
+        fabric_id,
+    )
     for row in rows:
-        await operation_store.finish(conn, row["id"], "failed", None,
-                                     error="its job ended without finishing it (the worker died on its last attempt)")
+        await operation_store.finish(
+            conn,
+            row["id"],
+            "failed",
+            None,
+            error="its job ended without finishing it (the worker died on its last attempt)",
+        )
 
 
 async def cancel(pool: asyncpg.Pool, operation_id: uuid.UUID) -> Operation | None:
@@ -104,19 +130,24 @@ queue.register_job_handler(JOB_KIND, run_sync_job)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _cancelled_result(operation: Operation, undone: list[str]) -> SyncResult:
-    result = SyncResult(operation_id=str(operation.id), direction=SyncDirection(operation.direction),
-                        started_at=operation.started_at or operation.created_at, completed_at=_now())
+    result = SyncResult(
+        operation_id=str(operation.id),
+        direction=SyncDirection(operation.direction),
+        started_at=operation.started_at or operation.created_at,
+        completed_at=_now(),
+    )
     result.errors.append("cancelled")
     result.warnings.extend(undone)
     return result
 
 
-async def run(pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *,
-              final_attempt: bool = True) -> Operation | None:
+async def run(
+    pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *, final_attempt: bool = True
+) -> Operation | None:
     """Run one operation to its end and record the outcome on its row."""
     from bot.github import CallCounter, GitHubUnavailable
 
@@ -146,10 +177,16 @@ async def run(pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *,
         return await operation_store.get(pool, operation_id)
     except queue.RetryLater:
         raise  # GitHub's rate limit: the queue runs the job again later; the row stays as it is
-    except (GitHubUnavailable, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
-            # a restarting server: "terminating connection due to administrator command" (57P01),
-            # "the database system is starting up" (57P03)
-            asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.CannotConnectNowError):
+    except (
+        GitHubUnavailable,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        OSError,
+        # a restarting server: "terminating connection due to administrator command" (57P01),
+        # "the database system is starting up" (57P03)
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.exceptions.CannotConnectNowError,
+    ):
         if not final_attempt:
             raise  # transient: the queue retries the job, which resumes from its progress
         log.exception("sync %s failed", operation_id)
@@ -188,10 +225,15 @@ async def _undo_quietly(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_i
         return ["could not remove what the sync made on GitHub; see the log"]
 
 
-async def _fail(pool: asyncpg.Pool, operation: Operation, counter: Any, reason: str,
-                undone: list[str] | None = None) -> None:
-    result = SyncResult(operation_id=str(operation.id), direction=SyncDirection(operation.direction),
-                        started_at=operation.started_at or operation.created_at, completed_at=_now())
+async def _fail(
+    pool: asyncpg.Pool, operation: Operation, counter: Any, reason: str, undone: list[str] | None = None
+) -> None:
+    result = SyncResult(
+        operation_id=str(operation.id),
+        direction=SyncDirection(operation.direction),
+        started_at=operation.started_at or operation.created_at,
+        completed_at=_now(),
+    )
     result.errors.append(reason)
     result.warnings.extend(undone or [])
     result.github_integration.api_calls_made = counter.calls
@@ -210,8 +252,15 @@ async def _client(pool: asyncpg.Pool, github: Any, fabric: Fabric, counter: Any)
     return github.installation(installation_id, counter)
 
 
-async def _run_directions(pool: asyncpg.Pool, github: Any, gh: Any, fabric: Fabric, operation: Operation,
-                          counter: Any, checkpoint: publish.Checkpoint) -> SyncResult:
+async def _run_directions(
+    pool: asyncpg.Pool,
+    github: Any,
+    gh: Any,
+    fabric: Fabric,
+    operation: Operation,
+    counter: Any,
+    checkpoint: publish.Checkpoint,
+) -> SyncResult:
     request = operation.request or {}
     direction = SyncDirection(operation.direction)
     parts: dict[str, SyncResult] = {}
@@ -233,35 +282,52 @@ async def _run_directions(pool: asyncpg.Pool, github: Any, gh: Any, fabric: Fabr
         await operation_store.set_status(pool, operation.id, "gui_to_github_sync")
         before = counter.calls
         published = await publish.gui_to_github(
-            pool, gh, fabric, operation.id, resource_ids=selected,
-            create_pr=bool(request.get("create_pr", True)), checkpoint=checkpoint, report=report)
+            pool,
+            gh,
+            fabric,
+            operation.id,
+            resource_ids=selected,
+            create_pr=bool(request.get("create_pr", True)),
+            checkpoint=checkpoint,
+            report=report,
+        )
         published.github_integration.api_calls_made = counter.calls - before
         published.statistics.conflicts_detected = report_json.get("open", 0)
         published.statistics.conflicts_resolved = report_json.get("resolved", 0)
         if waiting:
-            published.warnings.append(f"{len(waiting)} draft(s) wait on open conflicts and were not published "
-                                      "(resolve them, or sync with force_sync)")
+            published.warnings.append(
+                f"{len(waiting)} draft(s) wait on open conflicts and were not published "
+                "(resolve them, or sync with force_sync)"
+            )
         parts["gui_to_github"] = published
     if direction is not SyncDirection.BIDIRECTIONAL:
         return next(iter(parts.values()))
     return _combine(operation, parts)
 
 
-async def _detect(pool: asyncpg.Pool, fabric: Fabric, operation: Operation,
-                  request: dict[str, Any]) -> tuple[list[int], list[int], dict[str, Any]]:
+async def _detect(
+    pool: asyncpg.Pool, fabric: Fabric, operation: Operation, request: dict[str, Any]
+) -> tuple[list[int], list[int], dict[str, Any]]:
     """The drafts this sync publishes: those the filters select, less those an open conflict
     holds back (force_sync publishes them too, as drafted)."""
     from bot import conflicts
 
-    candidates, _ = publish.select(await draft_store.with_drafts(pool, fabric.id), request.get("resource_filters"),
-                                   force=True)
+    candidates, _ = publish.select(
+        await draft_store.with_drafts(pool, fabric.id), request.get("resource_filters"), force=True
+    )
     ids = [r.id for r in candidates]
     if not ids:
         return [], [], {}
     async with pool.acquire() as conn, conn.transaction():
         await fabrics.lock(conn, fabric.id)
-        found = await conflicts.apply_strategy(conn, fabric.id, operation.conflict_resolution, resource_ids=ids,
-                                               operation_id=operation.id, resolved_by=operation.requested_by)
+        found = await conflicts.apply_strategy(
+            conn,
+            fabric.id,
+            operation.conflict_resolution,
+            resource_ids=ids,
+            operation_id=operation.id,
+            resolved_by=operation.requested_by,
+        )
     if request.get("force_sync"):
         return ids, [], found.to_json()
     return list(found.ready), list(found.waiting), found.to_json()
@@ -280,8 +346,12 @@ def _combine(operation: Operation, parts: dict[str, SyncResult]) -> SyncResult:
     """One bidirectional result: totals of both parts, the publish's GitHub details, and the
     parts themselves."""
     first = parts.get("github_to_gui")
-    result = SyncResult(operation_id=str(operation.id), direction=SyncDirection.BIDIRECTIONAL,
-                        started_at=(first.started_at if first else _now()), completed_at=_now())
+    result = SyncResult(
+        operation_id=str(operation.id),
+        direction=SyncDirection.BIDIRECTIONAL,
+        started_at=(first.started_at if first else _now()),
+        completed_at=_now(),
+    )
     stats = SyncStatistics()
     for part in parts.values():
         stats.add(part.statistics)

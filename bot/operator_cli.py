@@ -28,7 +28,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -41,8 +42,15 @@ EXIT_TIMEOUT = 5
 
 DIRECTIONS = ("gui_to_github", "github_to_gui", "bidirectional")
 STRATEGIES = ("user_guided", "timestamp_wins", "gui_wins", "github_wins", "merge_strategy")
-RESOLUTIONS = {"gui": "gui_wins", "git": "github_wins", "github": "github_wins", "merge": "merge",
-               "manual": "manual", "gui_wins": "gui_wins", "github_wins": "github_wins"}
+RESOLUTIONS = {
+    "gui": "gui_wins",
+    "git": "github_wins",
+    "github": "github_wins",
+    "merge": "merge",
+    "manual": "manual",
+    "gui_wins": "gui_wins",
+    "github_wins": "github_wins",
+}
 FINISHED = ("completed", "failed", "cancelled")
 
 
@@ -56,6 +64,7 @@ class OperatorError(Exception):
 
 # --- the HTTP client ------------------------------------------------------------------------
 
+
 class Client:
     """A tiny synchronous client of the HNP API (urllib: no session, no event loop)."""
 
@@ -64,20 +73,23 @@ class Client:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OperatorError(f"--url must be an http(s) URL, not {shown_url(url)!r}", EXIT_USAGE)
         if parts.username or parts.password:
-            raise OperatorError("--url must not carry credentials; the token goes in HNP_API_TOKEN",
-                                EXIT_USAGE)
+            raise OperatorError("--url must not carry credentials; the token goes in HNP_API_TOKEN", EXIT_USAGE)
         self.base = url.rstrip("/")
         self._token = token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, *, query: dict | None = None,
-                timeout: float | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, query: dict | None = None, timeout: float | None = None
+    ) -> Any:
         url = self.base + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         data = None
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json",
-                   "User-Agent": "hnp-gitops-cli"}
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": "hnp-gitops-cli",
+        }
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
@@ -96,8 +108,10 @@ class Client:
         try:
             return json.loads(raw)
         except ValueError:
-            raise OperatorError(f"{shown_url(self.base)} answered something that is not JSON "
-                                f"(is --url the hnp-gitops server?)", EXIT_API_ERROR) from None
+            raise OperatorError(
+                f"{shown_url(self.base)} answered something that is not JSON (is --url the hnp-gitops server?)",
+                EXIT_API_ERROR,
+            ) from None
 
 
 def _read(error: urllib.error.HTTPError) -> bytes:
@@ -151,6 +165,7 @@ def quote(segment: str) -> str:
 
 
 # --- output ---------------------------------------------------------------------------------
+
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
@@ -207,21 +222,34 @@ def state_counts(fabric: dict) -> str:
 
 # --- commands -------------------------------------------------------------------------------
 
+
 def cmd_fabric_add(client: Client, args: argparse.Namespace) -> int:
-    body = {"name": args.name, "repository": args.repository, "directory": args.directory,
-            "branch": args.branch}
+    body = {"name": args.name, "repository": args.repository, "directory": args.directory, "branch": args.branch}
     fabric = client.request("POST", "/api/fabrics", {k: v for k, v in body.items() if v is not None})
-    emit(args, fabric, f"fabric {fabric.get('name', args.name)} added: {fabric.get('repository')} "
-                       f"branch {fabric.get('branch')} directory '{fabric.get('directory') or ''}'")
+    emit(
+        args,
+        fabric,
+        f"fabric {fabric.get('name', args.name)} added: {fabric.get('repository')} "
+        f"branch {fabric.get('branch')} directory '{fabric.get('directory') or ''}'",
+    )
     return EXIT_OK
 
 
 def cmd_fabric_list(client: Client, args: argparse.Namespace) -> int:
     answer = client.request("GET", "/api/fabrics")
     fabrics = items(answer, "fabrics", "items")
-    rows = [(f.get("name"), f.get("repository"), f.get("branch"), f.get("directory") or "/",
-             short_sha(f.get("last_ingested_sha")), f.get("connection_status"), state_counts(f))
-            for f in fabrics]
+    rows = [
+        (
+            f.get("name"),
+            f.get("repository"),
+            f.get("branch"),
+            f.get("directory") or "/",
+            short_sha(f.get("last_ingested_sha")),
+            f.get("connection_status"),
+            state_counts(f),
+        )
+        for f in fabrics
+    ]
     human = table(("fabric", "repository", "branch", "directory", "ingested", "connection", "resources"), rows)
     emit(args, answer, human if fabrics else "no fabrics yet (add one with `hnp-gitops fabric add`)")
     return EXIT_OK
@@ -231,8 +259,18 @@ def cmd_fabric_show(client: Client, args: argparse.Namespace) -> int:
     name = args.name or need_fabric(args)
     fabric = client.request("GET", f"/api/fabrics/{quote(name)}")
     lines = []
-    for key in ("name", "repository", "branch", "directory", "installation_id", "last_ingested_sha",
-                "last_ingested_at", "connection_status", "status_detail", "created_at"):
+    for key in (
+        "name",
+        "repository",
+        "branch",
+        "directory",
+        "installation_id",
+        "last_ingested_sha",
+        "last_ingested_at",
+        "connection_status",
+        "status_detail",
+        "created_at",
+    ):
         if key in fabric:
             lines.append(f"{key + ':':<20} {_cell(fabric[key])}")
     lines.append(f"{'resources:':<20} {state_counts(fabric)}")
@@ -273,8 +311,11 @@ def load_documents(paths: Sequence[str]) -> list[tuple[str, dict]]:
             if not isinstance(document, dict):
                 raise OperatorError(f"{origin} is not a mapping", EXIT_USAGE)
             metadata = document.get("metadata") or {}
-            if not isinstance(document.get("kind"), str) or not isinstance(metadata, dict) \
-                    or not isinstance(metadata.get("name"), str):
+            if (
+                not isinstance(document.get("kind"), str)
+                or not isinstance(metadata, dict)
+                or not isinstance(metadata.get("name"), str)
+            ):
                 raise OperatorError(f"{origin} needs kind and metadata.name", EXIT_USAGE)
             found.append((origin, document))
     if not found:
@@ -295,7 +336,7 @@ def cmd_draft_set(client: Client, args: argparse.Namespace) -> int:
     fabric = need_fabric(args)
     documents = load_documents(args.file)
     results, failures = [], []
-    for origin, document in documents:
+    for _origin, document in documents:
         kind, name = document["kind"], document["metadata"]["name"]
         path = f"/api/fabrics/{quote(fabric)}/resources/{quote(kind)}/{quote(name)}/draft"
         try:
@@ -316,8 +357,10 @@ def cmd_draft_set(client: Client, args: argparse.Namespace) -> int:
             print(table(("kind", "name", "state"), [(r["kind"], r["name"], r["state"] or "draft") for r in ok]))
         for kind, name, message in failures:
             print(f"hnp-gitops: error: {kind}/{name}: {message}", file=sys.stderr)
-        print(f"{len(ok)} draft(s) saved in fabric {fabric}"
-              + (f", {len(failures)} refused" if failures else ""), file=sys.stderr)
+        print(
+            f"{len(ok)} draft(s) saved in fabric {fabric}" + (f", {len(failures)} refused" if failures else ""),
+            file=sys.stderr,
+        )
     return EXIT_API_ERROR if failures else EXIT_OK
 
 
@@ -325,7 +368,11 @@ def cmd_draft_delete(client: Client, args: argparse.Namespace) -> int:
     fabric = need_fabric(args)
     path = f"/api/fabrics/{quote(fabric)}/resources/{quote(args.kind)}/{quote(args.name)}/draft"
     answer = client.request("PUT", path, {"delete": True})
-    emit(args, answer, f"{args.kind}/{args.name} is marked for deletion in fabric {fabric} (publish with `hnp-gitops sync`)")
+    emit(
+        args,
+        answer,
+        f"{args.kind}/{args.name} is marked for deletion in fabric {fabric} (publish with `hnp-gitops sync`)",
+    )
     return EXIT_OK
 
 
@@ -333,15 +380,21 @@ def cmd_draft_discard(client: Client, args: argparse.Namespace) -> int:
     fabric = need_fabric(args)
     path = f"/api/fabrics/{quote(fabric)}/resources/{quote(args.kind)}/{quote(args.name)}/draft"
     answer = client.request("DELETE", path)
-    emit(args, answer if answer is not None else {"kind": args.kind, "name": args.name, "discarded": True},
-         f"draft of {args.kind}/{args.name} discarded in fabric {fabric}")
+    emit(
+        args,
+        answer if answer is not None else {"kind": args.kind, "name": args.name, "discarded": True},
+        f"draft of {args.kind}/{args.name} discarded in fabric {fabric}",
+    )
     return EXIT_OK
 
 
 def cmd_sync(client: Client, args: argparse.Namespace) -> int:
     fabric = need_fabric(args)
-    body: dict[str, Any] = {"direction": args.direction, "force_sync": args.force,
-                            "conflict_resolution": args.conflict_resolution}
+    body: dict[str, Any] = {
+        "direction": args.direction,
+        "force_sync": args.force,
+        "conflict_resolution": args.conflict_resolution,
+    }
     if args.create_pr is not None:  # unset: the server's default (a pull request)
         body["create_pr"] = args.create_pr
     filters = {key: values for key, values in (("kinds", args.kind), ("names", args.name)) if values}
@@ -350,13 +403,19 @@ def cmd_sync(client: Client, args: argparse.Namespace) -> int:
     started = client.request("POST", f"/api/fabrics/{quote(fabric)}/sync", body)
     operation_id = started.get("operation_id")
     if not args.wait:
-        emit(args, started, f"sync {operation_id} started ({args.direction}); follow it with "
-                            f"`hnp-gitops status {operation_id}`")
+        emit(
+            args,
+            started,
+            f"sync {operation_id} started ({args.direction}); follow it with `hnp-gitops status {operation_id}`",
+        )
         return EXIT_OK
     operation = wait_for_operation(client, operation_id, timeout=args.timeout, quiet=args.json)
     if operation is None:
-        raise OperatorError(f"operation {operation_id} has not finished after {args.timeout:g} s; "
-                            f"it goes on in the server (`hnp-gitops status {operation_id}`)", EXIT_TIMEOUT)
+        raise OperatorError(
+            f"operation {operation_id} has not finished after {args.timeout:g} s; "
+            f"it goes on in the server (`hnp-gitops status {operation_id}`)",
+            EXIT_TIMEOUT,
+        )
     emit(args, operation, describe_operation(operation))
     return operation_exit_code(operation)
 
@@ -370,8 +429,9 @@ def operation_exit_code(operation: dict) -> int:
     return EXIT_OK
 
 
-def wait_for_operation(client: Client, operation_id: str, *, timeout: float, quiet: bool = False,
-                       poll_seconds: float = 5.0) -> dict | None:
+def wait_for_operation(
+    client: Client, operation_id: str, *, timeout: float, quiet: bool = False, poll_seconds: float = 5.0
+) -> dict | None:
     """Long-poll GET /api/operations/{id}?wait=S until it finishes, drawing progress on stderr."""
     bar = Progress(sys.stderr, enabled=not quiet)
     deadline = time.monotonic() + timeout
@@ -431,9 +491,16 @@ class Progress:
 
 
 def describe_operation(operation: dict) -> str:
-    lines = [f"operation {operation.get('operation_id')}: {operation.get('status')}"
-             + (f" ({operation.get('direction')}" + (f", fabric {operation['fabric']}" if operation.get("fabric") else "")
-                + ")" if operation.get("direction") else "")]
+    lines = [
+        f"operation {operation.get('operation_id')}: {operation.get('status')}"
+        + (
+            f" ({operation.get('direction')}"
+            + (f", fabric {operation['fabric']}" if operation.get("fabric") else "")
+            + ")"
+            if operation.get("direction")
+            else ""
+        )
+    ]
     progress = operation.get("progress") or {}
     if progress.get("total"):
         lines.append(f"  progress: {progress.get('done')}/{progress.get('total')}")
@@ -446,8 +513,14 @@ def describe_operation(operation: dict) -> str:
         lines.append(f"  statistics: {shown or 'nothing changed'}")
         github = result.get("github_integration") or {}
         if github.get("commit_sha"):
-            lines.append(f"  commit: {github['commit_sha']}" + (f" on {github['branch_name'] or github.get('branch')}"
-                                                             if github.get("branch_name") or github.get("branch") else ""))
+            lines.append(
+                f"  commit: {github['commit_sha']}"
+                + (
+                    f" on {github['branch_name'] or github.get('branch')}"
+                    if github.get("branch_name") or github.get("branch")
+                    else ""
+                )
+            )
         if github.get("pull_request_url"):
             lines.append(f"  pull request: {github['pull_request_url']}")
         if "api_calls_made" in github:
@@ -468,19 +541,31 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
         emit(args, operation, describe_operation(operation))
         return operation_exit_code(operation)
     fabric = need_fabric(args)
-    answer = client.request("GET", f"/api/fabrics/{quote(fabric)}/operations",
-                            query={"active": "true" if args.active else None})
+    answer = client.request(
+        "GET", f"/api/fabrics/{quote(fabric)}/operations", query={"active": "true" if args.active else None}
+    )
     operations = items(answer, "operations", "items")
     rows = []
     for op in operations:
         progress = op.get("progress") or {}
         result = op.get("result") or {}
         pr = (result.get("github_integration") or {}).get("pull_request_url") if isinstance(result, dict) else None
-        rows.append((op.get("operation_id"), op.get("direction"), op.get("status"),
-                     f"{progress.get('done', 0)}/{progress.get('total', 0)}", op.get("trigger"),
-                     op.get("created_at"), pr or op.get("error")))
-    human = table(("operation", "direction", "status", "progress", "trigger", "created", "pull request / error"),
-                  rows) if rows else f"no {'active ' if args.active else ''}operations in fabric {fabric}"
+        rows.append(
+            (
+                op.get("operation_id"),
+                op.get("direction"),
+                op.get("status"),
+                f"{progress.get('done', 0)}/{progress.get('total', 0)}",
+                op.get("trigger"),
+                op.get("created_at"),
+                pr or op.get("error"),
+            )
+        )
+    human = (
+        table(("operation", "direction", "status", "progress", "trigger", "created", "pull request / error"), rows)
+        if rows
+        else f"no {'active ' if args.active else ''}operations in fabric {fabric}"
+    )
     emit(args, answer, human)
     return EXIT_OK
 
@@ -493,19 +578,33 @@ def cmd_conflicts(client: Client, args: argparse.Namespace) -> int:
     if getattr(args, "action", None) == "resolve":
         return cmd_conflicts_resolve(client, args)
     fabric = need_fabric(args)
-    answer = client.request("GET", f"/api/fabrics/{quote(fabric)}/conflicts",
-                            query={"status": "all" if args.all else None})
+    answer = client.request(
+        "GET", f"/api/fabrics/{quote(fabric)}/conflicts", query={"status": "all" if args.all else None}
+    )
     conflicts = items(answer, "conflicts", "items")
     rows = []
     for c in conflicts:
         resource = c.get("resource")
         if isinstance(resource, dict):
             resource = f"{resource.get('kind')}/{resource.get('name')}"
-        rows.append((c.get("id"), resource or "-", c.get("type"), c.get("severity"), c.get("field_path"),
-                     _value(c.get("base_value")), _value(c.get("gui_value")), _value(c.get("git_value")),
-                     c.get("status")))
-    human = table(("id", "resource", "type", "severity", "field", "base", "gui", "git", "status"), rows) \
-        if rows else f"no open conflicts in fabric {fabric}"
+        rows.append(
+            (
+                c.get("id"),
+                resource or "-",
+                c.get("type"),
+                c.get("severity"),
+                c.get("field_path"),
+                _value(c.get("base_value")),
+                _value(c.get("gui_value")),
+                _value(c.get("git_value")),
+                c.get("status"),
+            )
+        )
+    human = (
+        table(("id", "resource", "type", "severity", "field", "base", "gui", "git", "status"), rows)
+        if rows
+        else f"no open conflicts in fabric {fabric}"
+    )
     emit(args, answer, human)
     return EXIT_OK
 
@@ -534,15 +633,26 @@ def cmd_drift(client: Client, args: argparse.Namespace) -> int:
         if not differences:
             rows.append((entry.get("kind"), entry.get("name"), "-", "-", "-"))
         for d in differences:
-            rows.append((entry.get("kind"), entry.get("name"), d.get("path") or d.get("field_path") or d.get("field"),
-                         _value(d.get("desired")), _value(d.get("actual"))))
-    human = table(("kind", "name", "field", "desired", "actual"), rows) if rows \
+            rows.append(
+                (
+                    entry.get("kind"),
+                    entry.get("name"),
+                    d.get("path") or d.get("field_path") or d.get("field"),
+                    _value(d.get("desired")),
+                    _value(d.get("actual")),
+                )
+            )
+    human = (
+        table(("kind", "name", "field", "desired", "actual"), rows)
+        if rows
         else f"no drift in fabric {fabric}: the running fabric agrees with the desired state"
+    )
     emit(args, answer, human)
     return EXIT_OK
 
 
 # --- wiring ---------------------------------------------------------------------------------
+
 
 def need_fabric(args: argparse.Namespace) -> str:
     fabric = getattr(args, "fabric", None) or os.environ.get("HNP_GITOPS_FABRIC")
@@ -566,6 +676,7 @@ def _run(handler):
         except KeyboardInterrupt:
             print("", file=sys.stderr)
             return 130
+
     return run
 
 
@@ -574,16 +685,19 @@ def add_commands(subparsers) -> None:
     # before the nested action (a nested parser's defaults would overwrite it); _run fills in.
     connection = argparse.ArgumentParser(add_help=False)
     group = connection.add_argument_group("connection")
-    group.add_argument("--url", default=argparse.SUPPRESS,
-                       help=f"the bot's base URL (env HNP_GITOPS_URL; default {DEFAULT_URL})")
-    group.add_argument("--token", default=argparse.SUPPRESS,
-                       help="HNP API token (env HNP_API_TOKEN; prefer the environment: "
-                            "arguments show up in process lists)")
-    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="print JSON for scripts instead of tables")
+    group.add_argument(
+        "--url", default=argparse.SUPPRESS, help=f"the bot's base URL (env HNP_GITOPS_URL; default {DEFAULT_URL})"
+    )
+    group.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="HNP API token (env HNP_API_TOKEN; prefer the environment: arguments show up in process lists)",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts instead of tables"
+    )
     with_fabric = argparse.ArgumentParser(add_help=False, parents=[connection])
-    with_fabric.add_argument("--fabric", "-F", default=argparse.SUPPRESS,
-                             help="fabric name (env HNP_GITOPS_FABRIC)")
+    with_fabric.add_argument("--fabric", "-F", default=argparse.SUPPRESS, help="fabric name (env HNP_GITOPS_FABRIC)")
 
     fabric = subparsers.add_parser("fabric", help="add, list and show fabrics")
     fabric_cmds = fabric.add_subparsers(dest="fabric_command", metavar="ACTION")
@@ -603,10 +717,14 @@ def add_commands(subparsers) -> None:
     draft = subparsers.add_parser("draft", help="save or discard GUI drafts")
     draft_cmds = draft.add_subparsers(dest="draft_command", metavar="ACTION")
     draft_cmds.required = True
-    put = draft_cmds.add_parser("set", parents=[with_fabric],
-                                help="save each YAML document of the files as a draft")
-    put.add_argument("-f", "--file", action="append", required=True,
-                     help="YAML file with one or many documents ('-' for stdin); repeatable")
+    put = draft_cmds.add_parser("set", parents=[with_fabric], help="save each YAML document of the files as a draft")
+    put.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        required=True,
+        help="YAML file with one or many documents ('-' for stdin); repeatable",
+    )
     put.set_defaults(run=_run(cmd_draft_set))
     delete = draft_cmds.add_parser("delete", parents=[with_fabric], help="draft the deletion of a resource")
     delete.add_argument("kind")
@@ -619,9 +737,13 @@ def add_commands(subparsers) -> None:
 
     sync = subparsers.add_parser("sync", parents=[with_fabric], help="start a sync operation")
     sync.add_argument("--direction", choices=DIRECTIONS, default="gui_to_github")
-    sync.add_argument("--create-pr", action=argparse.BooleanOptionalAction, default=None,
-                      help="publish on a new branch with a pull request (the server's default), or "
-                           "with --no-create-pr straight onto the fabric's branch")
+    sync.add_argument(
+        "--create-pr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="publish on a new branch with a pull request (the server's default), or "
+        "with --no-create-pr straight onto the fabric's branch",
+    )
     sync.add_argument("--force", action="store_true", help="force_sync: go ahead even when nothing seems changed")
     sync.add_argument("--conflict-resolution", choices=STRATEGIES, default="user_guided")
     sync.add_argument("--kind", action="append", help="only resources of this kind (repeatable)")
@@ -630,8 +752,9 @@ def add_commands(subparsers) -> None:
     sync.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits at most (default 600)")
     sync.set_defaults(run=_run(cmd_sync))
 
-    status = subparsers.add_parser("status", parents=[with_fabric],
-                                   help="one operation, or the fabric's recent operations")
+    status = subparsers.add_parser(
+        "status", parents=[with_fabric], help="one operation, or the fabric's recent operations"
+    )
     status.add_argument("operation_id", nargs="?", help="operation id (default: list the fabric's operations)")
     status.add_argument("--active", action="store_true", help="only operations still running")
     status.set_defaults(run=_run(cmd_status))
@@ -646,6 +769,7 @@ def add_commands(subparsers) -> None:
     resolve.add_argument("--values", help="JSON object of field values (for manual)")
     resolve.set_defaults(run=_run(cmd_conflicts))
 
-    drift = subparsers.add_parser("drift", parents=[with_fabric],
-                                  help="differences between desired and what the fabric reports")
+    drift = subparsers.add_parser(
+        "drift", parents=[with_fabric], help="differences between desired and what the fabric reports"
+    )
     drift.set_defaults(run=_run(cmd_drift))

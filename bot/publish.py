@@ -30,16 +30,30 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
 
 import asyncpg
 
 from bot.core import checks, filemap
 from bot.core.syncresult import SyncDirection, SyncResult
+
 # The pure planning lives in bot.publish_plan; its names are re-exported here for callers
 # (bot.checkruns' rebuild) that use bot.publish's.
-from bot.publish_plan import (FileState, Plan, Unreadable, body_changes, commit_message,  # noqa: F401
-                              document_index, plan_commit, read_tarball, select, summary, tree_entries)
+from bot.publish_plan import (  # noqa: F401
+    FileState,
+    Plan,
+    Unreadable,
+    body_changes,
+    commit_message,
+    document_index,
+    plan_commit,
+    read_tarball,
+    select,
+    summary,
+    tree_entries,
+)
 from bot.storage import drafts as draft_store
 from bot.storage import pulls as pull_store
 from bot.storage.drafts import Resource
@@ -68,8 +82,9 @@ class PublishError(Exception):
 class Publisher:
     """One operation's publishing: the GitHub steps and their progress records."""
 
-    def __init__(self, pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID,
-                 checkpoint: Checkpoint) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID, checkpoint: Checkpoint
+    ) -> None:
         self.pool, self.gh, self.fabric, self.operation_id = pool, gh, fabric, operation_id
         self.checkpoint = checkpoint
         self.vars = {"owner": fabric.owner, "repo": fabric.repo}
@@ -105,11 +120,15 @@ class Publisher:
         return read_tarball(data, self.fabric.directory)
 
     async def make_commit(self, head: tuple[str, str], plan: Plan, message: str) -> str:
-        tree = await self._call("post", "/repos/{owner}/{repo}/git/trees",
-                                data={"base_tree": head[1], "tree": tree_entries(plan)})
+        tree = await self._call(
+            "post", "/repos/{owner}/{repo}/git/trees", data={"base_tree": head[1], "tree": tree_entries(plan)}
+        )
         await self.checkpoint()
-        commit = await self._call("post", "/repos/{owner}/{repo}/git/commits",
-                                  data={"message": message, "tree": tree["sha"], "parents": [head[0]]})
+        commit = await self._call(
+            "post",
+            "/repos/{owner}/{repo}/git/commits",
+            data={"message": message, "tree": tree["sha"], "parents": [head[0]]},
+        )
         return commit["sha"]
 
     async def create_branch(self, branch: str, sha: str) -> None:
@@ -121,16 +140,24 @@ class Publisher:
             if "already exists" not in str(error):
                 raise
             # A re-run after a crash: the branch is this operation's own (its name carries the id).
-            await self._call("patch", "/repos/{owner}/{repo}/git/refs/heads/{+branch}", {"branch": branch},
-                             data={"sha": sha, "force": True})
+            await self._call(
+                "patch",
+                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+                {"branch": branch},
+                data={"sha": sha, "force": True},
+            )
 
     async def move_branch(self, branch: str, sha: str, *, force: bool = False) -> bool:
         """Fast-forward (or force) a branch; False when it moved and is not an ancestor."""
         from bot.github import UnprocessableEntity
 
         try:
-            await self._call("patch", "/repos/{owner}/{repo}/git/refs/heads/{+branch}", {"branch": branch},
-                             data={"sha": sha, "force": force})
+            await self._call(
+                "patch",
+                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
+                {"branch": branch},
+                data={"sha": sha, "force": force},
+            )
         except UnprocessableEntity as error:
             if "fast forward" in str(error).lower():
                 return False
@@ -167,8 +194,9 @@ class Publisher:
         from bot.github import NotFound, UnprocessableEntity
 
         try:
-            data = await self._call("getitem", "/repos/{owner}/{repo}/compare/{base}...{+head}",
-                                    {"base": sha, "head": branch})
+            data = await self._call(
+                "getitem", "/repos/{owner}/{repo}/compare/{base}...{+head}", {"base": sha, "head": branch}
+            )
         except (NotFound, UnprocessableEntity):
             return False  # the branch (or, after a force-push, the commit) is not there
         return data.get("status") in ("identical", "ahead")
@@ -178,15 +206,20 @@ class Publisher:
         from bot.github import UnprocessableEntity
 
         try:
-            return await self._call("post", "/repos/{owner}/{repo}/pulls",
-                                    data={"title": title, "head": branch, "base": self.fabric.branch,
-                                          "body": body}), True
+            return await self._call(
+                "post",
+                "/repos/{owner}/{repo}/pulls",
+                data={"title": title, "head": branch, "base": self.fabric.branch, "body": body},
+            ), True
         except UnprocessableEntity as error:
             if "already exists" not in str(error):
                 raise
         # A re-run after a crash: the pull request was made; find it rather than make another.
-        found = await self._call("getitem", "/repos/{owner}/{repo}/pulls{?head,state}",
-                                 {"head": f"{self.fabric.owner}:{branch}", "state": "open"})
+        found = await self._call(
+            "getitem",
+            "/repos/{owner}/{repo}/pulls{?head,state}",
+            {"head": f"{self.fabric.owner}:{branch}", "state": "open"},
+        )
         if not found:
             raise PublishError(f"GitHub says a pull request for {branch} exists but lists none")
         return found[0], False
@@ -199,17 +232,24 @@ class Publisher:
 Report = Callable[[int, int], Awaitable[None]]
 
 
-async def gui_to_github(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID, *,
-                        resource_ids: list[int] | None = None, create_pr: bool = True,
-                        checkpoint: Checkpoint, report: Report | None = None) -> SyncResult:
+async def gui_to_github(
+    pool: asyncpg.Pool,
+    gh: Any,
+    fabric: Fabric,
+    operation_id: uuid.UUID,
+    *,
+    resource_ids: list[int] | None = None,
+    create_pr: bool = True,
+    checkpoint: Checkpoint,
+    report: Report | None = None,
+) -> SyncResult:
     """Publish drafts of the fabric as one commit (see the module docstring): those named by
     `resource_ids` (the sync's selection after its conflict check), else every draft not in
     conflict. Raises Cancelled from `checkpoint` (the caller then runs `undo`) and PublishError
     / GitHub errors when it cannot finish; `api_calls_made` is filled in by the caller, who
     owns the counter."""
     began = time.monotonic()
-    result = SyncResult(operation_id=str(operation_id), direction=SyncDirection.GUI_TO_GITHUB,
-                        started_at=_now())
+    result = SyncResult(operation_id=str(operation_id), direction=SyncDirection.GUI_TO_GITHUB, started_at=_now())
     gi = result.github_integration
     gi.repository, gi.branch = fabric.repository, fabric.branch
     publisher = Publisher(pool, gh, fabric, operation_id, checkpoint)
@@ -236,8 +276,9 @@ async def gui_to_github(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_i
     return result
 
 
-async def _write_or_record_refusal(p: Publisher, chosen: list[Resource], result: SyncResult, report: Report,
-                                   create_pr: bool) -> None:
+async def _write_or_record_refusal(
+    p: Publisher, chosen: list[Resource], result: SyncResult, report: Report, create_pr: bool
+) -> None:
     """Publish; when GitHub refuses the app the write (403: a protected branch, a permission
     taken away), the drafts get a `permission_denied` conflict and wait, and the sync fails
     saying so. A later write that goes through supersedes those conflicts."""
@@ -264,9 +305,9 @@ async def _no_report(done: int, total: int) -> None:
 
 
 def _now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def _plan(publisher: Publisher, chosen: list[Resource], head: tuple[str, str], result: SyncResult) -> Plan:
@@ -330,8 +371,12 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     if p.progress.get("branch"):  # a re-run: keep the choice the first run made
         updating = p.progress.get("target") == "pr_update"
         branch = p.progress["branch"]
-    elif (existing is not None and existing.number is not None and existing.operation_id != p.operation_id
-          and await p.pull_request_still_open(existing)):
+    elif (
+        existing is not None
+        and existing.number is not None
+        and existing.operation_id != p.operation_id
+        and await p.pull_request_still_open(existing)
+    ):
         updating, branch = True, existing.branch
     else:
         updating, branch = False, filemap.branch_name(fabric.name, p.operation_id)
@@ -352,15 +397,18 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
             plan = await _plan(p, chosen, head, result)
             if not plan.files:
                 if not updating:
-                    result.warnings.append(f"nothing to change: {fabric.branch} already says what the drafts say; "
-                                           "no commit or pull request made")
+                    result.warnings.append(
+                        f"nothing to change: {fabric.branch} already says what the drafts say; "
+                        "no commit or pull request made"
+                    )
                     return
                 result.warnings.append(f"nothing to change: pull request #{pr_row.number} already carries the drafts")
                 break
             await p.checkpoint()
             sha = await p.make_commit(head, plan, commit_message(fabric.name, p.operation_id, plan.changes))
-            await p.record(target="pr_update" if updating else "pr_new", branch=branch, base_sha=head[0],
-                           commit_sha=sha)
+            await p.record(
+                target="pr_update" if updating else "pr_new", branch=branch, base_sha=head[0], commit_sha=sha
+            )
             await p.checkpoint()
             if updating:
                 await p.record(previous_head=head[0])
@@ -370,8 +418,9 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
                 await p.record(ref_moved=True, ref_done=True)
             else:
                 if pr_row is None:  # recorded before the branch exists, so a crash leaves a trace
-                    pr_row = await pull_store.create(p.pool, fabric_id=fabric.id, branch=branch,
-                                                     base_sha=head[0], operation_id=p.operation_id)
+                    pr_row = await pull_store.create(
+                        p.pool, fabric_id=fabric.id, branch=branch, base_sha=head[0], operation_id=p.operation_id
+                    )
                 await p.create_branch(branch, sha)
                 await p.record(ref_created=True, ref_done=True)
             break
@@ -383,20 +432,28 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
 
     # The pull request lists every resource it carries: those already in it and these.
     published = {r.id for r in _published(p, chosen)}
-    carried = [r for r in await draft_store.with_drafts(p.pool, fabric.id)
-               if (pr_row is not None and r.pull_request_id == pr_row.id) or r.id in published]
+    carried = [
+        r
+        for r in await draft_store.with_drafts(p.pool, fabric.id)
+        if (pr_row is not None and r.pull_request_id == pr_row.id) or r.id in published
+    ]
     changes = body_changes(fabric.directory, carried)
     title = f"HNP sync of fabric {fabric.name}: {summary(changes)}"
     body = checks.pr_body(fabric.name, changes, operation_id=str(p.operation_id))
     made_now = False
     if updating:
-        pr = await p._call("patch", "/repos/{owner}/{repo}/pulls/{number}", {"number": pr_row.number},
-                           data={"title": title, "body": body})
+        pr = await p._call(
+            "patch",
+            "/repos/{owner}/{repo}/pulls/{number}",
+            {"number": pr_row.number},
+            data={"title": title, "body": body},
+        )
     else:
         pr, made_now = await p.open_pr(branch, title, body)
         await p.record(pr_number=pr["number"], pr_created=True)
-    await pull_store.set_github(p.pool, pr_row.id, number=pr["number"], html_url=pr.get("html_url"),
-                                head_sha=gi.commit_sha)
+    await pull_store.set_github(
+        p.pool, pr_row.id, number=pr["number"], html_url=pr.get("html_url"), head_sha=gi.commit_sha
+    )
     if not updating and not made_now:
         # The run that made it died before hearing GitHub's answer; the pull request's
         # `opened` webhook most likely reached no one, so its checks are asked for here.
@@ -409,15 +466,18 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     await report(len(chosen), len(chosen))
 
 
-async def _request_checks(pool: asyncpg.Pool, fabric: Fabric, pull_request_id: int, head_sha: str,
-                          number: int) -> None:
+async def _request_checks(pool: asyncpg.Pool, fabric: Fabric, pull_request_id: int, head_sha: str, number: int) -> None:
     """Queue what the `pull_request` opened webhook would have: the validate check (bot.ingest)
     and the conflicts check (bot.checkruns), on the fabric's queue."""
     from bot import checkruns, queue
 
-    await queue.enqueue(pool, "validate_pull_request", {"fabric_id": fabric.id, "head_sha": head_sha,
-                                                        "pull_request": number},
-                        fabric_id=fabric.id, dedupe_key=f"validate:{fabric.id}:{head_sha}")
+    await queue.enqueue(
+        pool,
+        "validate_pull_request",
+        {"fabric_id": fabric.id, "head_sha": head_sha, "pull_request": number},
+        fabric_id=fabric.id,
+        dedupe_key=f"validate:{fabric.id}:{head_sha}",
+    )
     await checkruns.request_recheck(pool, fabric.id, pull_request_id, head_sha=head_sha)
 
 
@@ -440,12 +500,16 @@ async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.U
         number = progress.get("pr_number") or (row.number if row else None)
         if number is None and progress.get("ref_created"):
             # The pull request may exist without our knowing its number (a crash mid-call).
-            found = await publisher._call("getitem", "/repos/{owner}/{repo}/pulls{?head,state}",
-                                          {"head": f"{fabric.owner}:{branch}", "state": "open"})
+            found = await publisher._call(
+                "getitem",
+                "/repos/{owner}/{repo}/pulls{?head,state}",
+                {"head": f"{fabric.owner}:{branch}", "state": "open"},
+            )
             number = found[0]["number"] if found else None
         if number is not None:
-            await publisher._call("patch", "/repos/{owner}/{repo}/pulls/{number}", {"number": number},
-                                  data={"state": "closed"})
+            await publisher._call(
+                "patch", "/repos/{owner}/{repo}/pulls/{number}", {"number": number}, data={"state": "closed"}
+            )
             done.append(f"closed pull request #{number}")
         await publisher.delete_branch(branch)
         done.append(f"deleted branch {branch}")
@@ -468,5 +532,3 @@ async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.U
 async def no_checkpoint() -> None:
     """For callers with nothing to cancel (webhook handlers, checkruns' rebuild)."""
     return None
-
-

@@ -127,7 +127,7 @@ def plan_commit(directory: str, selected: list[Resource], files: dict[str, FileS
             everywhere = {}
             for path in sorted(files):
                 index = index_of(path)
-                for found in (index if isinstance(index, dict) else {}):
+                for found in index if isinstance(index, dict) else {}:
                     everywhere.setdefault(found, path)
         path = everywhere.get(ident)
         return (path, index_of(path)[ident]) if path else None
@@ -155,8 +155,9 @@ def plan_commit(directory: str, selected: list[Resource], files: dict[str, FileS
             owners.setdefault(path, []).append((r, "updated"))
         else:
             path = filemap.new_resource_path(directory, r.kind, r.name)
-            edits.setdefault(path, []).append(render.Edit.append(
-                r.kind, r.name, r.draft_spec, r.namespace, labels or None, annotations or None))
+            edits.setdefault(path, []).append(
+                render.Edit.append(r.kind, r.name, r.draft_spec, r.namespace, labels or None, annotations or None)
+            )
             owners.setdefault(path, []).append((r, "created"))
 
     for path in sorted(edits):
@@ -260,7 +261,9 @@ def body_changes(directory: str, resources: list[Resource]) -> list[checks.Chang
     out = []
     for r in resources:
         change = "deleted" if r.draft_delete else ("created" if r.desired_spec is None else "updated")
-        out.append(checks.Change(r.kind, r.name, change, r.file_path or filemap.new_resource_path(directory, r.kind, r.name)))
+        out.append(
+            checks.Change(r.kind, r.name, change, r.file_path or filemap.new_resource_path(directory, r.kind, r.name))
+        )
     return out
 
 
@@ -273,8 +276,12 @@ def summary(changes: list[checks.Change]) -> str:
 
 
 def commit_message(fabric: str, operation_id: uuid.UUID | str, changes: list[checks.Change]) -> str:
-    lines = [f"hnp-gitops: {summary(changes)} in fabric {fabric}", "",
-             f"Published from the HNP GUI by sync operation {operation_id}.", ""]
+    lines = [
+        f"hnp-gitops: {summary(changes)} in fabric {fabric}",
+        "",
+        f"Published from the HNP GUI by sync operation {operation_id}.",
+        "",
+    ]
     shown = sorted(changes, key=lambda c: (c.kind, c.name))
     lines += [f"- {c.change} {c.kind} {c.name} ({c.path})" for c in shown[:100]]
     if len(shown) > 100:

@@ -20,10 +20,10 @@ import asyncpg
 from gidgethub import routing
 
 from bot import publish
-from bot.publish_plan import FileState, read_tarball
 from bot.core import documents, render
 from bot.core.kinds import KINDS
 from bot.core.validation import validate_body
+from bot.publish_plan import FileState, read_tarball
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
 from bot.storage import pulls as pull_store
@@ -62,8 +62,13 @@ async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, 
         if not await pull_store.close(conn, row.id, "merged" if merged else "closed"):
             return  # handled already (a redelivery)
         released = await draft_store.release_from_pull_request(conn, row.id)
-    log.info("pull request #%s of fabric %s %s; %d resources released", row.number, fabric.name,
-             "merged" if merged else "closed", released)
+    log.info(
+        "pull request #%s of fabric %s %s; %d resources released",
+        row.number,
+        fabric.name,
+        "merged" if merged else "closed",
+        released,
+    )
     if not merged and gh is not None:
         await publish.Publisher(pool, gh, fabric, row.operation_id, publish.no_checkpoint).delete_branch(row.branch)
 
@@ -74,7 +79,7 @@ async def push_to_sync_branch(event: Any, ctx: Any) -> None:
     ref = data.get("ref", "")
     if not ref.startswith("refs/heads/" + SYNC_BRANCH_PREFIX) or data.get("deleted"):
         return
-    branch = ref[len("refs/heads/"):]
+    branch = ref[len("refs/heads/") :]
     for fabric in await fabrics.for_repository(ctx.pool, data["repository"]["full_name"]):
         row = await pull_store.by_branch(ctx.pool, fabric.id, branch)
         if row is None or row.state != "open":
@@ -103,16 +108,20 @@ def _bodies(files: dict[str, FileState], paths: set[str]) -> dict[tuple[str, str
     return found
 
 
-async def ingest_branch_push(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, before: str,
-                             after: str, user: str | None) -> int:
+async def ingest_branch_push(
+    pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, before: str, after: str, user: str | None
+) -> int:
     """A person's commits on the bot's branch become the drafts of the resources they touched.
     Returns the number of drafts written."""
     after_files = read_tarball(await gh.tarball(fabric.owner, fabric.repo, after), fabric.directory)
     before_files = {}
     if before and set(before) != {"0"}:
         before_files = read_tarball(await gh.tarball(fabric.owner, fabric.repo, before), fabric.directory)
-    changed = {p for p in set(after_files) | set(before_files)
-               if (after_files.get(p) or FileState(None)).text != (before_files.get(p) or FileState(None)).text}
+    changed = {
+        p
+        for p in set(after_files) | set(before_files)
+        if (after_files.get(p) or FileState(None)).text != (before_files.get(p) or FileState(None)).text
+    }
     old = _bodies(before_files, changed)
     new = _bodies(after_files, changed)
     everywhere_after = _bodies(after_files, set(after_files))
@@ -127,16 +136,25 @@ async def ingest_branch_push(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: P
                 continue
             meta = body.get("metadata") or {}
             metadata = {k: meta[k] for k in ("labels", "annotations") if meta.get(k) is not None} or None
-            stored = await draft_store.put_draft(conn, fabric.id, ident[0], ident[2], spec=body.get("spec"),
-                                                 metadata=metadata, user=user, namespace=ident[1])
+            stored = await draft_store.put_draft(
+                conn,
+                fabric.id,
+                ident[0],
+                ident[2],
+                spec=body.get("spec"),
+                metadata=metadata,
+                user=user,
+                namespace=ident[1],
+            )
             if stored is not None:
                 ids.append(stored.id)
             written += 1
         for ident in old:
             if ident in everywhere_after:
                 continue
-            stored = await draft_store.put_draft(conn, fabric.id, ident[0], ident[2], delete=True, user=user,
-                                                 namespace=ident[1])
+            stored = await draft_store.put_draft(
+                conn, fabric.id, ident[0], ident[2], delete=True, user=user, namespace=ident[1]
+            )
             if stored is not None:
                 ids.append(stored.id)
             written += 1

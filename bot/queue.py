@@ -35,16 +35,17 @@ Leases
 from __future__ import annotations
 
 import asyncio
-import time
 import contextlib
 import json
 import logging
 import os
 import random
 import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiohttp import web
@@ -73,19 +74,23 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class QueueSettings:
-    lease_seconds: float = 60.0        # a dead worker's job is retried this long after it died
-    heartbeat_seconds: float = 20.0    # lease renewal interval (well inside the lease)
+    lease_seconds: float = 60.0  # a dead worker's job is retried this long after it died
+    heartbeat_seconds: float = 20.0  # lease renewal interval (well inside the lease)
     intake_yield_seconds: float = 1.0  # longest a worker steps back for a webhook burst
-    poll_seconds: float = 2.0          # fallback when no wake-up arrives (NOTIFY lost, timers)
-    reclaim_seconds: float = 5.0       # how often a process looks for expired leases
-    backoff_base: float = 5.0          # first retry after ~this, doubling each attempt
+    poll_seconds: float = 2.0  # fallback when no wake-up arrives (NOTIFY lost, timers)
+    reclaim_seconds: float = 5.0  # how often a process looks for expired leases
+    backoff_base: float = 5.0  # first retry after ~this, doubling each attempt
     backoff_max: float = 900.0
 
     @classmethod
-    def for_lease(cls, lease_seconds: float, **changes: float) -> "QueueSettings":
+    def for_lease(cls, lease_seconds: float, **changes: float) -> QueueSettings:
         """Settings scaled to a lease (tests use short ones)."""
-        values = dict(lease_seconds=lease_seconds, heartbeat_seconds=lease_seconds / 3,
-                      reclaim_seconds=max(0.05, lease_seconds / 4), poll_seconds=min(2.0, lease_seconds / 2))
+        values = dict(
+            lease_seconds=lease_seconds,
+            heartbeat_seconds=lease_seconds / 3,
+            reclaim_seconds=max(0.05, lease_seconds / 4),
+            poll_seconds=min(2.0, lease_seconds / 2),
+        )
         values.update(changes)
         return cls(**values)
 
@@ -106,6 +111,7 @@ def backoff_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], f
 
 # --- what handlers receive ------------------------------------------------------------------
 
+
 @dataclass
 class JobContext:
     """Everything a job handler (or a webhook event handler, as its second argument) needs:
@@ -113,7 +119,7 @@ class JobContext:
 
     pool: asyncpg.Pool
     config: Config
-    github: "GitHub | None"
+    github: GitHub | None
     job: Job
     router: routing.Router | None = None
 
@@ -142,10 +148,19 @@ def registered_kinds() -> list[str]:
     return sorted(_HANDLERS)
 
 
-async def enqueue(db: asyncpg.Pool | asyncpg.Connection, kind: str, payload: dict[str, Any] | None = None, *,
-                  ordering_key: str | None = None, fabric_id: int | None = None,
-                  delivery_id: str | None = None, operation_id: uuid.UUID | None = None,
-                  max_attempts: int = 8, delay: float = 0.0, dedupe_key: str | None = None) -> int | None:
+async def enqueue(
+    db: asyncpg.Pool | asyncpg.Connection,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    ordering_key: str | None = None,
+    fabric_id: int | None = None,
+    delivery_id: str | None = None,
+    operation_id: uuid.UUID | None = None,
+    max_attempts: int = 8,
+    delay: float = 0.0,
+    dedupe_key: str | None = None,
+) -> int | None:
     """Queue a job; returns its id, or None when an unfinished job already has `dedupe_key`.
 
     ordering_key defaults to 'fabric:<fabric_id>'; a job with neither gets a key of its own
@@ -154,9 +169,16 @@ async def enqueue(db: asyncpg.Pool | asyncpg.Connection, kind: str, payload: dic
     if ordering_key is None:
         ordering_key = f"fabric:{fabric_id}" if fabric_id is not None else f"job:{uuid.uuid4()}"
     return await job_store.insert(
-        db, kind=kind, ordering_key=ordering_key, payload=payload or {}, fabric_id=fabric_id,
-        delivery_id=delivery_id, operation_id=operation_id, max_attempts=max_attempts,
-        run_after_seconds=delay, dedupe_key=dedupe_key,
+        db,
+        kind=kind,
+        ordering_key=ordering_key,
+        payload=payload or {},
+        fabric_id=fabric_id,
+        delivery_id=delivery_id,
+        operation_id=operation_id,
+        max_attempts=max_attempts,
+        run_after_seconds=delay,
+        dedupe_key=dedupe_key,
     )
 
 
@@ -166,6 +188,7 @@ async def list_dead_jobs(pool: asyncpg.Pool | asyncpg.Connection, limit: int = 1
 
 
 # --- the built-in 'webhook' job: dispatch a stored delivery through the router ---------------
+
 
 async def run_webhook_job(ctx: JobContext) -> None:
     row = await delivery_store.get(ctx.pool, ctx.job.delivery_id)
@@ -182,6 +205,7 @@ register_job_handler("webhook", run_webhook_job)
 
 # --- workers -------------------------------------------------------------------------------
 
+
 @dataclass
 class Workers:
     """`count` workers in this process, taking jobs from the shared queue."""
@@ -189,7 +213,7 @@ class Workers:
     pool: asyncpg.Pool
     config: Config
     router: routing.Router | None = None
-    github: "GitHub | None" = None
+    github: GitHub | None = None
     count: int = 4
     settings: QueueSettings = field(default_factory=lambda: DEFAULT_SETTINGS)
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
@@ -215,8 +239,9 @@ class Workers:
 
     async def start(self) -> None:
         await self._listen()
-        self._tasks = [asyncio.create_task(self._work(f"{self.name}/{i}"), name=f"worker-{i}")
-                       for i in range(self.count)]
+        self._tasks = [
+            asyncio.create_task(self._work(f"{self.name}/{i}"), name=f"worker-{i}") for i in range(self.count)
+        ]
         self._tasks.append(asyncio.create_task(self._reclaim_loop(), name="job-reclaimer"))
         log.info("started %d job workers (%s)", self.count, self.name)
 
@@ -277,11 +302,21 @@ class Workers:
             rows = await job_store.reclaim_expired(conn)
         for row in rows:
             if row["status"] == "dead":
-                log.error("job %d (%s) is dead: %s", row["id"], row["kind"], row["last_error"],
-                          extra={"delivery_id": row["delivery_id"]})
+                log.error(
+                    "job %d (%s) is dead: %s",
+                    row["id"],
+                    row["kind"],
+                    row["last_error"],
+                    extra={"delivery_id": row["delivery_id"]},
+                )
             else:
-                log.warning("job %d (%s) reclaimed: %s", row["id"], row["kind"], row["last_error"],
-                            extra={"delivery_id": row["delivery_id"]})
+                log.warning(
+                    "job %d (%s) reclaimed: %s",
+                    row["id"],
+                    row["kind"],
+                    row["last_error"],
+                    extra={"delivery_id": row["delivery_id"]},
+                )
         if rows:
             self.wake()
         return len(rows)
@@ -352,9 +387,11 @@ class Workers:
     async def _run(self, job: Job, worker: str) -> None:
         ctx = JobContext(pool=self.pool, config=self.config, github=self.github, job=job, router=self.router)
         handler = _HANDLERS.get(job.kind)
-        with logs.context(delivery_id=job.delivery_id,
-                          operation_id=str(job.operation_id) if job.operation_id else None,
-                          fabric=str(job.fabric_id) if job.fabric_id is not None else None):
+        with logs.context(
+            delivery_id=job.delivery_id,
+            operation_id=str(job.operation_id) if job.operation_id else None,
+            fabric=str(job.fabric_id) if job.fabric_id is not None else None,
+        ):
             task = asyncio.current_task()
             lease_lost = asyncio.Event()
             heartbeat = asyncio.create_task(self._heartbeat(job, worker, task, lease_lost))
@@ -368,8 +405,9 @@ class Workers:
                 outcome = "deferred"
                 heartbeat.cancel()
                 log.info("job %d (%s) deferred %.1f s: %s", job.id, job.kind, later.seconds, later.reason)
-                await job_store.retry(self.pool, job, worker=worker, delay_seconds=later.seconds,
-                                      error=str(later), count_attempt=False)
+                await job_store.retry(
+                    self.pool, job, worker=worker, delay_seconds=later.seconds, error=str(later), count_attempt=False
+                )
             except asyncio.CancelledError:
                 heartbeat.cancel()
                 if lease_lost.is_set() and not self._stopping:
@@ -397,20 +435,29 @@ class Workers:
         if job.attempts >= job.max_attempts:
             async with self.pool.acquire() as conn:
                 await job_store.bury(conn, job, worker=worker, error=reason)
-            log.error("job %d (%s) is dead after %d attempts: %s", job.id, job.kind, job.attempts, reason,
-                      exc_info=error)
+            log.error(
+                "job %d (%s) is dead after %d attempts: %s", job.id, job.kind, job.attempts, reason, exc_info=error
+            )
             return
         delay = backoff_delay(job.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_max)
         await job_store.retry(self.pool, job, worker=worker, delay_seconds=delay, error=reason)
-        log.warning("job %d (%s) attempt %d/%d failed, retrying in %.1f s: %s", job.id, job.kind,
-                    job.attempts, job.max_attempts, delay, reason)
+        log.warning(
+            "job %d (%s) attempt %d/%d failed, retrying in %.1f s: %s",
+            job.id,
+            job.kind,
+            job.attempts,
+            job.max_attempts,
+            delay,
+            reason,
+        )
 
     async def _heartbeat(self, job: Job, worker: str, task: asyncio.Task | None, lost: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                mine = await job_store.renew_lease(self.pool, job.id, worker=worker,
-                                                   lease_seconds=self.settings.lease_seconds)
+                mine = await job_store.renew_lease(
+                    self.pool, job.id, worker=worker, lease_seconds=self.settings.lease_seconds
+                )
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 log.warning("lease renewal of job %d failed (%s)", job.id, error.__class__.__name__)
                 continue

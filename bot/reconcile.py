@@ -53,8 +53,8 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     gh = github.installation(installation_id, report.counter)
     try:
         status, ref, etag = await gh.conditional_get(
-            BRANCH_HEAD, {"owner": fabric.owner, "repo": fabric.repo, "branch": fabric.branch},
-            etag=fabric.branch_etag)
+            BRANCH_HEAD, {"owner": fabric.owner, "repo": fabric.repo, "branch": fabric.branch}, etag=fabric.branch_etag
+        )
     except NotFound:
         # GitHub answers 404 both for a missing branch and for a repository the installation
         # cannot see (any more): tell them apart, so the fabric says the right thing.
@@ -62,8 +62,9 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
             await gh.getitem("/repos/{owner}/{repo}", {"owner": fabric.owner, "repo": fabric.repo})
         except NotFound:
             detail = f"{fabric.repository} is not reachable through the GitHub App's installation"
-            await installation_store.disconnect_fabrics(pool, installation_id, repositories=[fabric.repository],
-                                                        detail=detail)
+            await installation_store.disconnect_fabrics(
+                pool, installation_id, repositories=[fabric.repository], detail=detail
+            )
         else:
             detail = f"branch {fabric.branch} does not exist in {fabric.repository}"
             await fabric_store.set_connection(pool, fabric.id, "branch_missing", detail)
@@ -86,11 +87,21 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
         await fabric_store.set_branch_etag(pool, fabric.id, etag)
         return
     await fabric_store.set_branch_etag(pool, fabric.id, None)
-    await enqueue(pool, "ingest", {"fabric_id": fabric.id, "head_sha": head, "trigger": "reconcile"},
-                  fabric_id=fabric.id, dedupe_key=f"ingest:{fabric.id}:{head}")
+    await enqueue(
+        pool,
+        "ingest",
+        {"fabric_id": fabric.id, "head_sha": head, "trigger": "reconcile"},
+        fabric_id=fabric.id,
+        dedupe_key=f"ingest:{fabric.id}:{head}",
+    )
     report.enqueued[fabric.id] = head
-    log.info("branch %s of %s is at %s, last ingested %s: ingest queued", fabric.branch,
-             fabric.repository, head[:12], (fabric.last_ingested_sha or "nothing")[:12])
+    log.info(
+        "branch %s of %s is at %s, last ingested %s: ingest queued",
+        fabric.branch,
+        fabric.repository,
+        head[:12],
+        (fabric.last_ingested_sha or "nothing")[:12],
+    )
 
 
 async def reconcile_once(pool: asyncpg.Pool, github: GitHub, *, concurrency: int = 8) -> ReconcileReport:
@@ -116,9 +127,15 @@ async def reconcile_once(pool: asyncpg.Pool, github: GitHub, *, concurrency: int
                 group.create_task(one(fabric))
     except* RetryLater as deferred:
         raise deferred.exceptions[0] from None
-    log.info("reconciled %d fabric(s): %d unchanged, %d in sync, %d ingest(s) queued, %d unreachable, "
-             "%d GitHub call(s)", report.checked, report.unchanged, report.in_sync, len(report.enqueued),
-             len(report.unreachable), report.counter.calls)
+    log.info(
+        "reconciled %d fabric(s): %d unchanged, %d in sync, %d ingest(s) queued, %d unreachable, %d GitHub call(s)",
+        report.checked,
+        report.unchanged,
+        report.in_sync,
+        len(report.enqueued),
+        len(report.unreachable),
+        report.counter.calls,
+    )
     return report
 
 

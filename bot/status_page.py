@@ -21,7 +21,7 @@ import html
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -68,7 +68,7 @@ progress{width:120px;vertical-align:middle}
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 SECURITY_HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -82,6 +82,7 @@ def e(value: Any) -> str:
 
 
 # --- authentication -------------------------------------------------------------------------
+
 
 def _token(app: web.Application) -> str | None:
     from bot.app import CONFIG
@@ -131,19 +132,23 @@ def authorized(request: web.Request) -> bool | None:
 
 def _page(title: str, body: str, status: int = 200, refresh: bool = False) -> web.Response:
     meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
-    text = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">{meta}'
-            f"<title>{e(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>")
+    text = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">{meta}'
+        f"<title>{e(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+    )
     return web.Response(text=text, status=status, content_type="text/html", headers=SECURITY_HEADERS)
 
 
 def login_form(message: str | None = None, status: int = 200) -> web.Response:
     error = f'<p class="error" role="alert">{e(message)}</p>' if message else ""
-    body = (f'<main class="login"><section><h2>hnp-gitops status</h2>'
-            f'<p>Enter the HNP API token (<code>HNP_API_TOKEN</code>) to see the status page.</p>{error}'
-            f'<form method="post" action="/login"><label for="token">Token</label>'
-            f'<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>'
-            f'<button type="submit">Sign in</button></form></section></main>')
+    body = (
+        f'<main class="login"><section><h2>hnp-gitops status</h2>'
+        f"<p>Enter the HNP API token (<code>HNP_API_TOKEN</code>) to see the status page.</p>{error}"
+        f'<form method="post" action="/login"><label for="token">Token</label>'
+        f'<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>'
+        f'<button type="submit">Sign in</button></form></section></main>'
+    )
     return _page("hnp-gitops: sign in", body, status=status)
 
 
@@ -162,8 +167,15 @@ async def login_post(request: web.Request) -> web.Response:
         return login_form("That token is not right.", status=401)
     response = web.HTTPSeeOther("/")
     secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    response.set_cookie(COOKIE, session_cookie(token), max_age=SESSION_SECONDS, path="/", httponly=True,
-                        samesite="Strict", secure=secure)
+    response.set_cookie(
+        COOKIE,
+        session_cookie(token),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=secure,
+    )
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     raise response
@@ -177,19 +189,27 @@ async def logout(request: web.Request) -> web.Response:
 
 # --- data -----------------------------------------------------------------------------------
 
+
 async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
     """Everything the page shows, as plain data (one read-only snapshot)."""
-    fabrics = [dict(r) for r in await conn.fetch(
-        "SELECT id, name, repository, directory, branch, last_ingested_sha, last_ingested_at, "
-        "connection_status, status_detail FROM fabric ORDER BY name")]
+    fabrics = [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT id, name, repository, directory, branch, last_ingested_sha, last_ingested_at, "
+            "connection_status, status_detail FROM fabric ORDER BY name"
+        )
+    ]
     states = await conn.fetch("SELECT fabric_id, state, count(*) AS n FROM resource GROUP BY fabric_id, state")
     drift = await conn.fetch(
         "SELECT fabric_id, count(*) AS n FROM resource WHERE actual_spec IS NOT NULL AND desired_spec IS NOT NULL "
-        "AND actual_spec <> desired_spec GROUP BY fabric_id")
+        "AND actual_spec <> desired_spec GROUP BY fabric_id"
+    )
     pulls = await conn.fetch(
-        "SELECT fabric_id, number, html_url FROM pull_request WHERE state = 'open' ORDER BY number")
+        "SELECT fabric_id, number, html_url FROM pull_request WHERE state = 'open' ORDER BY number"
+    )
     conflict_counts = await conn.fetch(
-        "SELECT fabric_id, count(*) AS n FROM conflict WHERE status = 'open' GROUP BY fabric_id")
+        "SELECT fabric_id, count(*) AS n FROM conflict WHERE status = 'open' GROUP BY fabric_id"
+    )
     by_id = {f["id"]: f for f in fabrics}
     for fabric in fabrics:
         fabric.update(states={}, drifted=0, pull_requests=[], conflicts=0)
@@ -211,39 +231,68 @@ async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
         "o.result #>> '{statistics,resources_updated}' AS updated, "
         "o.result #>> '{statistics,resources_deleted}' AS deleted, "
         "o.result #>> '{statistics,conflicts_detected}' AS conflicts_detected, "
-        "o.result #>> '{github_integration,api_calls_made}' AS api_calls")
-    active = [dict(r) for r in await conn.fetch(
-        f"SELECT {operation_columns} FROM sync_operation o JOIN fabric f ON f.id = o.fabric_id "
-        f"WHERE o.status NOT IN ('completed', 'failed', 'cancelled') ORDER BY o.created_at DESC LIMIT 100")]
-    recent = [dict(r) for r in await conn.fetch(
-        f"SELECT {operation_columns} FROM sync_operation o JOIN fabric f ON f.id = o.fabric_id "
-        f"WHERE o.status IN ('completed', 'failed', 'cancelled') ORDER BY o.completed_at DESC LIMIT $1",
-        LIMIT_RECENT)]
-    conflicts = [dict(r) for r in await conn.fetch(
-        "SELECT c.id, f.name AS fabric, r.kind, r.name, c.type, c.severity, c.field_path, "
-        "c.base_value::text AS base_value, c.gui_value::text AS gui_value, c.git_value::text AS git_value, "
-        "c.message, c.detected_at, p.number AS pr_number, p.html_url AS pr_url "
-        "FROM conflict c JOIN fabric f ON f.id = c.fabric_id LEFT JOIN resource r ON r.id = c.resource_id "
-        "LEFT JOIN pull_request p ON p.id = coalesce(c.pull_request_id, r.pull_request_id) "
-        "WHERE c.status = 'open' ORDER BY c.detected_at DESC, c.id DESC LIMIT $1", LIMIT_CONFLICTS)]
+        "o.result #>> '{github_integration,api_calls_made}' AS api_calls"
+    )
+    active = [
+        dict(r)
+        for r in await conn.fetch(
+            f"SELECT {operation_columns} FROM sync_operation o JOIN fabric f ON f.id = o.fabric_id "
+            f"WHERE o.status NOT IN ('completed', 'failed', 'cancelled') ORDER BY o.created_at DESC LIMIT 100"
+        )
+    ]
+    recent = [
+        dict(r)
+        for r in await conn.fetch(
+            f"SELECT {operation_columns} FROM sync_operation o JOIN fabric f ON f.id = o.fabric_id "
+            f"WHERE o.status IN ('completed', 'failed', 'cancelled') ORDER BY o.completed_at DESC LIMIT $1",
+            LIMIT_RECENT,
+        )
+    ]
+    conflicts = [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT c.id, f.name AS fabric, r.kind, r.name, c.type, c.severity, c.field_path, "
+            "c.base_value::text AS base_value, c.gui_value::text AS gui_value, c.git_value::text AS git_value, "
+            "c.message, c.detected_at, p.number AS pr_number, p.html_url AS pr_url "
+            "FROM conflict c JOIN fabric f ON f.id = c.fabric_id LEFT JOIN resource r ON r.id = c.resource_id "
+            "LEFT JOIN pull_request p ON p.id = coalesce(c.pull_request_id, r.pull_request_id) "
+            "WHERE c.status = 'open' ORDER BY c.detected_at DESC, c.id DESC LIMIT $1",
+            LIMIT_CONFLICTS,
+        )
+    ]
     open_conflicts = sum(f["conflicts"] for f in fabrics)
-    drifted = [dict(r) for r in await conn.fetch(
-        "SELECT f.name AS fabric, r.kind, r.name, r.actual_reported_at FROM resource r "
-        "JOIN fabric f ON f.id = r.fabric_id WHERE r.actual_spec IS NOT NULL AND r.desired_spec IS NOT NULL "
-        "AND r.actual_spec <> r.desired_spec ORDER BY f.name, r.kind, r.name LIMIT $1", LIMIT_DRIFT)]
-    queue = dict(await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE status = 'queued') AS queued, "
-        "count(*) FILTER (WHERE status = 'running') AS running, "
-        "count(*) FILTER (WHERE status = 'dead') AS dead FROM job "
-        "WHERE status IN ('queued', 'running', 'dead')"))
-    queue["pending_deliveries"] = await conn.fetchval(
-        "SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending'")
-    return {"fabrics": fabrics, "active": active, "recent": recent, "conflicts": conflicts,
-            "open_conflicts": open_conflicts, "drifted": drifted, "queue": queue,
-            "now": datetime.now(timezone.utc)}
+    drifted = [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT f.name AS fabric, r.kind, r.name, r.actual_reported_at FROM resource r "
+            "JOIN fabric f ON f.id = r.fabric_id WHERE r.actual_spec IS NOT NULL AND r.desired_spec IS NOT NULL "
+            "AND r.actual_spec <> r.desired_spec ORDER BY f.name, r.kind, r.name LIMIT $1",
+            LIMIT_DRIFT,
+        )
+    ]
+    queue = dict(
+        await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE status = 'queued') AS queued, "
+            "count(*) FILTER (WHERE status = 'running') AS running, "
+            "count(*) FILTER (WHERE status = 'dead') AS dead FROM job "
+            "WHERE status IN ('queued', 'running', 'dead')"
+        )
+    )
+    queue["pending_deliveries"] = await conn.fetchval("SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending'")
+    return {
+        "fabrics": fabrics,
+        "active": active,
+        "recent": recent,
+        "conflicts": conflicts,
+        "open_conflicts": open_conflicts,
+        "drifted": drifted,
+        "queue": queue,
+        "now": datetime.now(UTC),
+    }
 
 
 # --- rendering ------------------------------------------------------------------------------
+
 
 def _when(value: datetime | None, now: datetime) -> str:
     if value is None:
@@ -257,7 +306,7 @@ def _when(value: datetime | None, now: datetime) -> str:
         ago = f"{seconds // 3600} h ago"
     else:
         ago = f"{seconds // 86400} d ago"
-    stamp = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    stamp = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return f'<time datetime="{e(value.isoformat())}" title="{e(stamp)}">{e(ago)}</time>'
 
 
@@ -288,8 +337,10 @@ def _table(headers: list[str], rows: list[list[str]], empty: str) -> str:
     if not rows:
         return f'<p class="empty">{e(empty)}</p>'
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in row)
-                   + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(cell if cell.startswith("<td") else f"<td>{cell}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -298,9 +349,16 @@ def _num(value: Any) -> str:
 
 
 def _operation_summary(op: dict) -> str:
-    parts = [f"{label} {op[key]}" for key, label in (("created", "created"), ("updated", "updated"),
-                                                      ("deleted", "deleted"), ("conflicts_detected", "conflicts"))
-             if op.get(key) not in (None, "0")]
+    parts = [
+        f"{label} {op[key]}"
+        for key, label in (
+            ("created", "created"),
+            ("updated", "updated"),
+            ("deleted", "deleted"),
+            ("conflicts_detected", "conflicts"),
+        )
+        if op.get(key) not in (None, "0")
+    ]
     text = e(", ".join(parts)) if parts else '<span class="empty">no changes</span>'
     if op.get("error"):
         text += f'<br><span class="error">{e(op["error"][:300])}</span>'
@@ -321,12 +379,17 @@ def render(data: dict[str, Any]) -> str:
     drift_total = sum(f["drifted"] for f in fabrics)
     queue = data["queue"]
     cards = [
-        (len(fabrics), "fabrics"), (total_resources, "resources"), (len(data["active"]), "active operations"),
-        (data["open_conflicts"], "open conflicts"), (drift_total, "drifted resources"),
-        (queue["queued"] + queue["running"], "jobs queued or running"), (queue["dead"], "dead jobs"),
+        (len(fabrics), "fabrics"),
+        (total_resources, "resources"),
+        (len(data["active"]), "active operations"),
+        (data["open_conflicts"], "open conflicts"),
+        (drift_total, "drifted resources"),
+        (queue["queued"] + queue["running"], "jobs queued or running"),
+        (queue["dead"], "dead jobs"),
     ]
-    summary = "".join(f'<div class="card" data-metric="{e(label)}"><b>{e(n)}</b><span>{e(label)}</span></div>'
-                      for n, label in cards)
+    summary = "".join(
+        f'<div class="card" data-metric="{e(label)}"><b>{e(n)}</b><span>{e(label)}</span></div>' for n, label in cards
+    )
 
     fabric_rows = []
     for f in fabrics:
@@ -334,64 +397,143 @@ def render(data: dict[str, Any]) -> str:
         prs = ", ".join(_link(p["html_url"], f"#{p['number']}") for p in f["pull_requests"] if p["number"])
         sha = f["last_ingested_sha"]
         detail = f'<br><span class="empty">{e(f["status_detail"])}</span>' if f.get("status_detail") else ""
-        fabric_rows.append([
-            f"<b>{e(f['name'])}</b>",
-            f"{e(f['repository'])}<br><code>{e(f['branch'])}</code> /{e(f['directory'])}",
-            (f"<code>{e(sha[:10])}</code> " if sha else "") + _when(f["last_ingested_at"], now),
-            _badge("conn", f["connection_status"]) + detail,
-            counts or '<span class="empty">no resources</span>',
-            _num(f["drifted"]), _num(f["conflicts"]),
-            prs or '<span class="empty">none</span>',
-        ])
-    active_rows = [[
-        e(op["fabric"]), f"<code>{e(str(op['id'])[:8])}</code>", e(op["direction"]), e(op["trigger"]),
-        _badge("status", "running", op["status"]), _progress(op), _when(op["started_at"] or op["created_at"], now),
-    ] for op in data["active"]]
+        fabric_rows.append(
+            [
+                f"<b>{e(f['name'])}</b>",
+                f"{e(f['repository'])}<br><code>{e(f['branch'])}</code> /{e(f['directory'])}",
+                (f"<code>{e(sha[:10])}</code> " if sha else "") + _when(f["last_ingested_at"], now),
+                _badge("conn", f["connection_status"]) + detail,
+                counts or '<span class="empty">no resources</span>',
+                _num(f["drifted"]),
+                _num(f["conflicts"]),
+                prs or '<span class="empty">none</span>',
+            ]
+        )
+    active_rows = [
+        [
+            e(op["fabric"]),
+            f"<code>{e(str(op['id'])[:8])}</code>",
+            e(op["direction"]),
+            e(op["trigger"]),
+            _badge("status", "running", op["status"]),
+            _progress(op),
+            _when(op["started_at"] or op["created_at"], now),
+        ]
+        for op in data["active"]
+    ]
     recent_rows = []
     for op in data["recent"]:
         took = (op["completed_at"] - (op["started_at"] or op["created_at"])).total_seconds()
-        recent_rows.append([
-            e(op["fabric"]), f"<code>{e(str(op['id'])[:8])}</code>", e(op["direction"]), e(op["trigger"]),
-            _badge("status", op["status"]), _when(op["completed_at"], now), _num(f"{took:.1f} s"),
-            _num(op.get("api_calls")), _operation_summary(op),
-            _link(op.get("pull_request_url"), "pull request") if op.get("pull_request_url") else "",
-        ])
-    conflict_rows = [[
-        e(c["fabric"]), e(f"{c['kind']}/{c['name']}" if c["kind"] else "-"), e(c["type"]),
-        _badge("sev", c["severity"]), f"<code>{e(c['field_path'] or '-')}</code>",
-        _value(c["base_value"]), _value(c["gui_value"]), _value(c["git_value"]),
-        _link(c["pr_url"], f"#{c['pr_number']}") if c["pr_number"] else '<span class="empty">none</span>',
-        _when(c["detected_at"], now),
-    ] for c in data["conflicts"]]
-    drift_rows = [[e(d["fabric"]), e(d["kind"]), e(d["name"]), _when(d["actual_reported_at"], now)]
-                  for d in data["drifted"]]
+        recent_rows.append(
+            [
+                e(op["fabric"]),
+                f"<code>{e(str(op['id'])[:8])}</code>",
+                e(op["direction"]),
+                e(op["trigger"]),
+                _badge("status", op["status"]),
+                _when(op["completed_at"], now),
+                _num(f"{took:.1f} s"),
+                _num(op.get("api_calls")),
+                _operation_summary(op),
+                _link(op.get("pull_request_url"), "pull request") if op.get("pull_request_url") else "",
+            ]
+        )
+    conflict_rows = [
+        [
+            e(c["fabric"]),
+            e(f"{c['kind']}/{c['name']}" if c["kind"] else "-"),
+            e(c["type"]),
+            _badge("sev", c["severity"]),
+            f"<code>{e(c['field_path'] or '-')}</code>",
+            _value(c["base_value"]),
+            _value(c["gui_value"]),
+            _value(c["git_value"]),
+            _link(c["pr_url"], f"#{c['pr_number']}") if c["pr_number"] else '<span class="empty">none</span>',
+            _when(c["detected_at"], now),
+        ]
+        for c in data["conflicts"]
+    ]
+    drift_rows = [
+        [e(d["fabric"]), e(d["kind"]), e(d["name"]), _when(d["actual_reported_at"], now)] for d in data["drifted"]
+    ]
 
     def section(title: str, count: int, content: str, anchor: str) -> str:
-        return (f'<section id="{anchor}"><h2>{e(title)} <span class="count">({e(count)})</span></h2>'
-                f"{content}</section>")
+        return f'<section id="{anchor}"><h2>{e(title)} <span class="count">({e(count)})</span></h2>{content}</section>'
 
     body = (
         f'<header><h1>hnp-gitops</h1><span class="meta">version {e(__version__)} · '
-        f'{e(now.strftime("%Y-%m-%d %H:%M:%SZ"))} · refreshes every {REFRESH_SECONDS} s · '
-        f'{e(queue["pending_deliveries"])} webhook deliveries pending</span>'
+        f"{e(now.strftime('%Y-%m-%d %H:%M:%SZ'))} · refreshes every {REFRESH_SECONDS} s · "
+        f"{e(queue['pending_deliveries'])} webhook deliveries pending</span>"
         f'<form method="post" action="/logout"><button type="submit">Sign out</button></form></header><main>'
         f'<div class="summary">{summary}</div>'
-        + section("Fabrics", len(fabrics), _table(
-            ["fabric", "repository / branch", "last ingested", "connection", "resources by state", "drifted",
-             "conflicts", "open PRs"], fabric_rows, "No fabrics yet: add one with `hnp-gitops fabric add`."),
-            "fabrics")
-        + section("Active operations", len(active_rows), _table(
-            ["fabric", "operation", "direction", "trigger", "status", "progress", "started"], active_rows,
-            "Nothing is running."), "active")
-        + section("Open conflicts", data["open_conflicts"], _table(
-            ["fabric", "resource", "type", "severity", "field", "base", "GUI", "Git", "pull request", "detected"],
-            conflict_rows, "No open conflicts."), "conflicts")
-        + section("Drift", drift_total, _table(
-            ["fabric", "kind", "name", "reported"], drift_rows,
-            "The running fabrics agree with the desired state."), "drift")
-        + section("Recent operations", len(recent_rows), _table(
-            ["fabric", "operation", "direction", "trigger", "status", "finished", "took", "API calls", "result",
-             ""], recent_rows, "No operation has finished yet."), "recent")
+        + section(
+            "Fabrics",
+            len(fabrics),
+            _table(
+                [
+                    "fabric",
+                    "repository / branch",
+                    "last ingested",
+                    "connection",
+                    "resources by state",
+                    "drifted",
+                    "conflicts",
+                    "open PRs",
+                ],
+                fabric_rows,
+                "No fabrics yet: add one with `hnp-gitops fabric add`.",
+            ),
+            "fabrics",
+        )
+        + section(
+            "Active operations",
+            len(active_rows),
+            _table(
+                ["fabric", "operation", "direction", "trigger", "status", "progress", "started"],
+                active_rows,
+                "Nothing is running.",
+            ),
+            "active",
+        )
+        + section(
+            "Open conflicts",
+            data["open_conflicts"],
+            _table(
+                ["fabric", "resource", "type", "severity", "field", "base", "GUI", "Git", "pull request", "detected"],
+                conflict_rows,
+                "No open conflicts.",
+            ),
+            "conflicts",
+        )
+        + section(
+            "Drift",
+            drift_total,
+            _table(
+                ["fabric", "kind", "name", "reported"], drift_rows, "The running fabrics agree with the desired state."
+            ),
+            "drift",
+        )
+        + section(
+            "Recent operations",
+            len(recent_rows),
+            _table(
+                [
+                    "fabric",
+                    "operation",
+                    "direction",
+                    "trigger",
+                    "status",
+                    "finished",
+                    "took",
+                    "API calls",
+                    "result",
+                    "",
+                ],
+                recent_rows,
+                "No operation has finished yet.",
+            ),
+            "recent",
+        )
         + "</main>"
     )
     return body
@@ -405,8 +547,11 @@ async def status(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/login")
     if not allowed:
         if "Authorization" in request.headers:
-            return _page("hnp-gitops: unauthorized", '<main class="login"><section><h2>Unauthorized</h2>'
-                         '<p>The token is not right.</p></section></main>', status=401)
+            return _page(
+                "hnp-gitops: unauthorized",
+                '<main class="login"><section><h2>Unauthorized</h2><p>The token is not right.</p></section></main>',
+                status=401,
+            )
         response = web.HTTPSeeOther("/login")  # an expired or stale session cookie
         response.del_cookie(COOKIE, path="/")
         raise response

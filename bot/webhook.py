@@ -157,22 +157,25 @@ def _event(given: dict[str, str], body: bytes, secret: str | None, content_type:
     if signature is None or secret is None or content_type != "application/json":
         return sansio.Event.from_http(given, body, secret=secret)
     sansio.validate_event(body, signature=signature, secret=secret)
-    return sansio.Event(orjson.loads(body), event=given["x-github-event"],
-                        delivery_id=given["x-github-delivery"])
+    return sansio.Event(orjson.loads(body), event=given["x-github-event"], delivery_id=given["x-github-delivery"])
 
 
 def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool) -> sansio.Event | web.Response:
     headers = request.headers
     signature = headers.get("X-Hub-Signature-256")
     # Only what gidgethub should see: never the sha1 X-Hub-Signature, which is not accepted.
-    given: dict[str, str] = {k.lower(): v for k, v in headers.items()
-                             if k.lower() in ("content-type", "x-github-event", "x-github-delivery")}
+    given: dict[str, str] = {
+        k.lower(): v for k, v in headers.items() if k.lower() in ("content-type", "x-github-event", "x-github-delivery")
+    }
     if signature is not None:
         given["x-hub-signature-256"] = signature
     if signature is None:
         if not insecure:
-            detail = ("only a sha1 X-Hub-Signature was sent; X-Hub-Signature-256 is required"
-                      if "X-Hub-Signature" in headers else "X-Hub-Signature-256 is missing")
+            detail = (
+                "only a sha1 X-Hub-Signature was sent; X-Hub-Signature-256 is required"
+                if "X-Hub-Signature" in headers
+                else "X-Hub-Signature-256 is missing"
+            )
             return error(401, "bad_signature", detail)
         secret = None  # development mode: unsigned deliveries are accepted
     elif secret is None:
@@ -194,8 +197,11 @@ def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool
     if not isinstance(event.data, dict):
         return error(400, "bad_request", "the body is not a JSON object")
     if not event.event or not event.delivery_id or len(event.delivery_id) > 100:
-        return error(400, "bad_request", "X-GitHub-Event and X-GitHub-Delivery must be non-empty "
-                                         "(a delivery id is at most 100 characters)")
+        return error(
+            400,
+            "bad_request",
+            "X-GitHub-Event and X-GitHub-Delivery must be non-empty (a delivery id is at most 100 characters)",
+        )
     return event
 
 
@@ -221,8 +227,10 @@ async def receive(request: web.Request) -> web.Response:
     event = _parse(request, body, secret, config.insecure_webhooks)
     if isinstance(event, web.Response):
         if event.status == 401:
-            log.warning("refused a webhook delivery: bad signature",
-                        extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]})
+            log.warning(
+                "refused a webhook delivery: bad signature",
+                extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]},
+            )
         return event
 
     router: routing.Router | None = request.app.get(ROUTER)
@@ -231,15 +239,20 @@ async def receive(request: web.Request) -> web.Response:
     try:
         new = await request.app[WRITER].store(delivery)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
-        log.error("could not store webhook delivery: %s", failure.__class__.__name__,
-                  extra={"delivery_id": event.delivery_id})
+        log.error(
+            "could not store webhook delivery: %s", failure.__class__.__name__, extra={"delivery_id": event.delivery_id}
+        )
         return error(503, "unavailable", "the delivery could not be stored; try again")
     status = "duplicate" if not new else ("queued" if handled else "ignored")
-    log.debug("webhook %s (%s) %s", event.event, event.data.get("action"), status,
-              extra={"delivery_id": event.delivery_id})
+    log.debug(
+        "webhook %s (%s) %s", event.event, event.data.get("action"), status, extra={"delivery_id": event.delivery_id}
+    )
     # orjson: the answer is written for every delivery of a burst (json.dumps is ~4x slower).
-    return web.Response(body=orjson.dumps({"status": status, "delivery_id": event.delivery_id}),
-                        status=202, content_type="application/json")
+    return web.Response(
+        body=orjson.dumps({"status": status, "delivery_id": event.delivery_id}),
+        status=202,
+        content_type="application/json",
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -267,6 +280,7 @@ def setup(app: web.Application) -> None:
         await writer.stop()
 
     app.cleanup_ctx.append(run_writer)
+
     async def timed_receive(request: web.Request) -> web.Response:
         began = time.monotonic()
         response = await receive(request)

@@ -38,8 +38,13 @@ def _kind(path: str) -> str:
 
 
 def _error_response(err: GhError, headers: dict | None = None) -> web.Response:
-    return web.Response(body=dumps(err.body()), status=err.status, content_type="application/json",
-                        charset="utf-8", headers={**(headers or {}), **err.headers})
+    return web.Response(
+        body=dumps(err.body()),
+        status=err.status,
+        content_type="application/json",
+        charset="utf-8",
+        headers={**(headers or {}), **err.headers},
+    )
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -60,9 +65,19 @@ async def github_middleware(request: web.Request, handler) -> web.StreamResponse
     started = time.perf_counter()
     request_id = f"{secrets.token_hex(2).upper()}:{secrets.token_hex(3).upper()}:{secrets.token_hex(4).upper()}"
     raw = await request.read() if kind == "rest" and request.can_read_body else b""
-    record = {"seq": len(sim.requests) + 1, "time": iso(now()), "kind": kind, "method": request.method,
-              "path": request.path, "query": request.query_string, "status": None,
-              "body": _parse(raw), "installation_id": None, "user": None, "request_id": request_id}
+    record = {
+        "seq": len(sim.requests) + 1,
+        "time": iso(now()),
+        "kind": kind,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string,
+        "status": None,
+        "body": _parse(raw),
+        "installation_id": None,
+        "user": None,
+        "request_id": request_id,
+    }
     common = {"X-GitHub-Request-Id": request_id}
     try:
         response = await _handle(sim, request, handler, kind, record, common)
@@ -82,8 +97,7 @@ def _parse(raw: bytes) -> object:
         return raw.decode("utf-8", "replace")[:10000]
 
 
-async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: dict,
-                  common: dict) -> web.StreamResponse:
+async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: dict, common: dict) -> web.StreamResponse:
     fault = sim.faults.match_request(request.method, request.path) if kind in ("rest", "git") else None
     if fault and fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -109,11 +123,19 @@ async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: di
     if counted:
         allowed, bucket = sim.ratelimits.take(key)
         if not allowed:
-            who = (f"installation ID {ident.installation.id}" if ident.installation
-                   else f"user ID {ident.user.account.id}" if ident.user else f"{request.remote}")
-            err = GhError(403, f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
-                               f"please include the request ID {common['X-GitHub-Request-Id']}.",
-                          f"{PRIMARY_DOCS}#about-the-primary-rate-limit")
+            who = (
+                f"installation ID {ident.installation.id}"
+                if ident.installation
+                else f"user ID {ident.user.account.id}"
+                if ident.user
+                else f"{request.remote}"
+            )
+            err = GhError(
+                403,
+                f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
+                f"please include the request ID {common['X-GitHub-Request-Id']}.",
+                f"{PRIMARY_DOCS}#about-the-primary-rate-limit",
+            )
             return _error_response(err, {**common, **RateLimiter.headers(bucket)})
     try:
         response = await handler(request)
@@ -124,8 +146,12 @@ async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: di
     except web.HTTPNotFound:
         response = _error_response(GhError(404, "Not Found", DOCS))
 
-    if (request.method in CONDITIONAL_OK and response.status == 200 and isinstance(response, web.Response)
-            and isinstance(response.body, bytes)):
+    if (
+        request.method in CONDITIONAL_OK
+        and response.status == 200
+        and isinstance(response, web.Response)
+        and isinstance(response.body, bytes)
+    ):
         etag = 'W/"' + hashlib.sha256(response.body).hexdigest()[:40] + '"'
         response.headers["ETag"] = etag
         inm = request.headers.get("If-None-Match")
@@ -152,15 +178,21 @@ def _fault_response(fault, common: dict) -> web.Response:
     if fault.body is not None:
         body = fault.body
     elif fault.secondary_rate_limit:
-        body = {"message": SECONDARY_MESSAGE.format(request_id=common["X-GitHub-Request-Id"]),
-                "documentation_url": SECONDARY_DOCS}
+        body = {
+            "message": SECONDARY_MESSAGE.format(request_id=common["X-GitHub-Request-Id"]),
+            "documentation_url": SECONDARY_DOCS,
+        }
     elif fault.status >= 500:
         body = {"message": "Server Error"} if fault.status != 502 else None
     else:
         body = {"message": "Injected fault", "documentation_url": DOCS, "status": str(fault.status)}
     if body is None:  # GitHub's 502 comes from the load balancer as HTML
-        return web.Response(status=fault.status, text="<html><body><h1>502 Bad Gateway</h1></body></html>",
-                            content_type="text/html", headers=headers)
+        return web.Response(
+            status=fault.status,
+            text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+            content_type="text/html",
+            headers=headers,
+        )
     return web.Response(body=dumps(body), status=fault.status, content_type="application/json", headers=headers)
 
 

@@ -22,8 +22,9 @@ CLOCK_SKEW = 60
 def generate_key_pair() -> tuple[str, object]:
     """(PEM private key, public key object) for a new app."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
     return pem, key.public_key()
 
 
@@ -70,23 +71,31 @@ def verify_app_jwt(state: State, token: str) -> App:
         claims = jwt.decode(token, options={"verify_signature": False})
         app = state.apps.get(int(claims.get("iss")))
     except (jwt.PyJWTError, TypeError, ValueError):
-        raise _jwt_error("A JSON web token could not be decoded")
+        raise _jwt_error("A JSON web token could not be decoded") from None
     if app is None:
         raise bad_credentials()
     try:
-        claims = jwt.decode(token, app.public_key, algorithms=["RS256"],
-                            options={"require": ["exp", "iat", "iss"], "verify_iat": False}, leeway=0)
+        claims = jwt.decode(
+            token,
+            app.public_key,
+            algorithms=["RS256"],
+            options={"require": ["exp", "iat", "iss"], "verify_iat": False},
+            leeway=0,
+        )
     except jwt.ExpiredSignatureError:
-        raise _jwt_error("'Expiration time' claim ('exp') must be a numeric value representing the future "
-                         "time at which the assertion expires")
+        raise _jwt_error(
+            "'Expiration time' claim ('exp') must be a numeric value representing the future "
+            "time at which the assertion expires"
+        ) from None
     except jwt.PyJWTError:
-        raise bad_credentials()
+        raise bad_credentials() from None
     now = time.time()
     if claims["exp"] > now + JWT_MAX_LIFETIME + CLOCK_SKEW:
         raise _jwt_error("'Expiration time' claim ('exp') is too far in the future")
     if not isinstance(claims["iat"], (int, float)) or claims["iat"] > now + CLOCK_SKEW:
-        raise _jwt_error("'Issued at' claim ('iat') must be an Integer representing the time that the "
-                         "assertion was issued")
+        raise _jwt_error(
+            "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+        )
     return app
 
 
@@ -121,7 +130,7 @@ def identify(state: State, authorization: str | None, remote: str = "") -> Ident
         try:
             _user, _, password = base64.b64decode(cred).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise bad_credentials()
+            raise bad_credentials() from None
         ident = identity_from_token(state, password)
     else:
         raise bad_credentials()

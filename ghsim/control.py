@@ -57,11 +57,29 @@ async def health(request: web.Request) -> web.Response:
 @routes.post("/_ghsim/apps")
 async def create_app(request: web.Request) -> web.Response:
     d = await _body(request)
-    app = _sim(request).create_app(d.get("webhook_url"), d.get("webhook_secret", ""), name=d.get("name"),
-                                   owner=d.get("owner"), permissions=d.get("permissions"), events_=d.get("events"))
-    return _ok({"id": app.id, "slug": app.slug, "name": app.name, "private_key": app.private_key_pem,
-                "client_id": app.client_id, "bot_login": app.bot.login, "bot_id": app.bot.id,
-                "webhook_url": app.webhook_url, "permissions": app.permissions, "events": app.events}, 201)
+    app = _sim(request).create_app(
+        d.get("webhook_url"),
+        d.get("webhook_secret", ""),
+        name=d.get("name"),
+        owner=d.get("owner"),
+        permissions=d.get("permissions"),
+        events_=d.get("events"),
+    )
+    return _ok(
+        {
+            "id": app.id,
+            "slug": app.slug,
+            "name": app.name,
+            "private_key": app.private_key_pem,
+            "client_id": app.client_id,
+            "bot_login": app.bot.login,
+            "bot_id": app.bot.id,
+            "webhook_url": app.webhook_url,
+            "permissions": app.permissions,
+            "events": app.events,
+        },
+        201,
+    )
 
 
 @routes.patch("/_ghsim/apps/{app_id}")
@@ -77,18 +95,29 @@ async def update_app(request: web.Request) -> web.Response:
 async def create_repo(request: web.Request) -> web.Response:
     d = await _body(request)
     sim = _sim(request)
-    repo = await sim.create_repo(d["owner"], d["name"], default_branch=d.get("default_branch", "main"),
-                                 private=d.get("private", True), auto_init=d.get("auto_init", True),
-                                 files=d.get("files"), owner_type=d.get("owner_type"),
-                                 description=d.get("description"))
+    repo = await sim.create_repo(
+        d["owner"],
+        d["name"],
+        default_branch=d.get("default_branch", "main"),
+        private=d.get("private", True),
+        auto_init=d.get("auto_init", True),
+        files=d.get("files"),
+        owner_type=d.get("owner_type"),
+        description=d.get("description"),
+    )
     return _ok(shapes.full_repository(sim.base_url, repo, None), 201)
 
 
 @routes.post("/_ghsim/installations")
 async def create_installation(request: web.Request) -> web.Response:
     d = await _body(request)
-    inst = _sim(request).create_installation(int(d["app_id"]), d["account"], d.get("repositories", []),
-                                             permissions=d.get("permissions"), events_=d.get("events"))
+    inst = _sim(request).create_installation(
+        int(d["app_id"]),
+        d["account"],
+        d.get("repositories", []),
+        permissions=d.get("permissions"),
+        events_=d.get("events"),
+    )
     return _ok({"id": inst.id, "account": inst.account.login, "app_id": inst.app.id}, 201)
 
 
@@ -101,8 +130,9 @@ async def delete_installation(request: web.Request) -> web.Response:
 @routes.post("/_ghsim/installations/{inst_id}/repositories")
 async def installation_repos(request: web.Request) -> web.Response:
     d = await _body(request)
-    inst = _sim(request).change_installation_repos(int(request.match_info["inst_id"]), d.get("add", []),
-                                                   d.get("remove", []))
+    inst = _sim(request).change_installation_repos(
+        int(request.match_info["inst_id"]), d.get("add", []), d.get("remove", [])
+    )
     return _ok({"id": inst.id, "repositories": [_sim(request).state.repos_by_id[r].full_name for r in inst.repo_ids]})
 
 
@@ -120,10 +150,12 @@ async def installation_token(request: web.Request) -> web.Response:
 @routes.post("/_ghsim/users")
 async def create_user(request: web.Request) -> web.Response:
     d = await _body(request)
-    user = _sim(request).create_user(d["login"], d.get("permission", "write"), d.get("repositories", []),
-                                     email=d.get("email"))
-    return _ok({"login": user.account.login, "id": user.account.id, "token": user.token,
-                "email": user.account.email}, 201)
+    user = _sim(request).create_user(
+        d["login"], d.get("permission", "write"), d.get("repositories", []), email=d.get("email")
+    )
+    return _ok(
+        {"login": user.account.login, "id": user.account.id, "token": user.token, "email": user.account.email}, 201
+    )
 
 
 # -- observation ----------------------------------------------------------------------------
@@ -132,8 +164,11 @@ async def list_requests(request: web.Request) -> web.Response:
     sim = _sim(request)
     include_git = request.query.get("include") == "git"
     since = int(request.query.get("since", 0))
-    lines = [json.dumps(r, separators=(",", ":")) for r in sim.requests
-             if r["seq"] > since and (include_git or r["kind"] == "rest")]
+    lines = [
+        json.dumps(r, separators=(",", ":"))
+        for r in sim.requests
+        if r["seq"] > since and (include_git or r["kind"] == "rest")
+    ]
     return web.Response(text="".join(line + "\n" for line in lines), content_type="application/x-ndjson")
 
 
@@ -150,8 +185,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if q.get("wait_idle") not in (None, "", "0", "false"):
         if not await sim.deliverer.wait_idle(float(q.get("timeout", 30))):
             return _error(f"deliveries still pending after {q.get('timeout', 30)}s", 504)
-    items = sim.deliverer.list(int(q["app_id"]) if q.get("app_id") else None, q.get("event"),
-                               int(q.get("since", 0)))
+    items = sim.deliverer.list(int(q["app_id"]) if q.get("app_id") else None, q.get("event"), int(q.get("since", 0)))
     return _ok([d.describe(with_payload=q.get("payload", "1") != "0") for d in items])
 
 
@@ -173,7 +207,7 @@ async def redeliver(request: web.Request) -> web.Response:
     try:
         d = _sim(request).deliverer.redeliver(int(request.match_info["delivery_id"]))
     except KeyError:
-        raise SetupError("delivery not found", 404)
+        raise SetupError("delivery not found", 404) from None
     return _ok(d.describe(with_payload=False), 202)
 
 
@@ -214,8 +248,15 @@ def _rate_key(d: dict) -> str | None:
 @routes.post("/_ghsim/ratelimit")
 async def set_ratelimit(request: web.Request) -> web.Response:
     d = await _body(request)
-    return _ok(_sim(request).ratelimits.configure(key=_rate_key(d), limit=d.get("limit"), remaining=d.get("remaining"),
-                                                  reset_in=d.get("reset_in"), default_limit=d.get("default_limit")))
+    return _ok(
+        _sim(request).ratelimits.configure(
+            key=_rate_key(d),
+            limit=d.get("limit"),
+            remaining=d.get("remaining"),
+            reset_in=d.get("reset_in"),
+            default_limit=d.get("default_limit"),
+        )
+    )
 
 
 @routes.get("/_ghsim/ratelimit")
@@ -302,8 +343,16 @@ async def person_merge(request: web.Request) -> web.Response:
     d = await _body(request)
     acct = _person(sim, d.get("user"))
     _require_write(sim, repo, acct)
-    sha = await ops.merge_pull(sim, repo, pull, acct, method=d.get("merge_method", "merge"), sha=d.get("sha"),
-                               title=d.get("commit_title"), message=d.get("commit_message"))
+    sha = await ops.merge_pull(
+        sim,
+        repo,
+        pull,
+        acct,
+        method=d.get("merge_method", "merge"),
+        sha=d.get("sha"),
+        title=d.get("commit_title"),
+        message=d.get("commit_message"),
+    )
     return _ok({"sha": sha, "merged": True})
 
 

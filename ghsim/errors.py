@@ -8,8 +8,14 @@ DOCS = "https://docs.github.com/rest"
 class GhError(Exception):
     """Raised by handlers; the middleware turns it into GitHub's JSON error answer."""
 
-    def __init__(self, status: int, message: str, doc: str = DOCS, errors: list[dict] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        doc: str = DOCS,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -34,8 +40,9 @@ def bad_credentials() -> GhError:
     return GhError(401, "Bad credentials", DOCS)
 
 
-def validation(resource: str, doc: str, *, code: str = "custom", field: str | None = None,
-               message: str | None = None) -> GhError:
+def validation(
+    resource: str, doc: str, *, code: str = "custom", field: str | None = None, message: str | None = None
+) -> GhError:
     err: dict = {"resource": resource, "code": code}
     if field is not None:
         err["field"] = field

@@ -7,8 +7,10 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
-                     "If you reach out to GitHub Support for help, please include the request ID {request_id}.")
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID {request_id}."
+)
 SECONDARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 DELIVERY_MODES = ("drop", "duplicate", "reorder")
 
@@ -27,10 +29,19 @@ class RequestFault:
     hits: int = 0
 
     def describe(self) -> dict:
-        return {"id": self.id, "kind": "request", "method": self.method, "path": self.path.pattern,
-                "status": self.status, "count": self.count, "retry_after": self.retry_after,
-                "latency_ms": self.latency_ms, "secondary_rate_limit": self.secondary_rate_limit,
-                "body": self.body, "hits": self.hits}
+        return {
+            "id": self.id,
+            "kind": "request",
+            "method": self.method,
+            "path": self.path.pattern,
+            "status": self.status,
+            "count": self.count,
+            "retry_after": self.retry_after,
+            "latency_ms": self.latency_ms,
+            "secondary_rate_limit": self.secondary_rate_limit,
+            "body": self.body,
+            "hits": self.hits,
+        }
 
 
 @dataclass
@@ -43,8 +54,15 @@ class DeliveryFault:
     hits: int = 0
 
     def describe(self) -> dict:
-        return {"id": self.id, "kind": "delivery", "mode": self.mode, "event": self.event,
-                "action": self.action, "count": self.count, "hits": self.hits}
+        return {
+            "id": self.id,
+            "kind": "delivery",
+            "mode": self.mode,
+            "event": self.event,
+            "action": self.action,
+            "count": self.count,
+            "hits": self.hits,
+        }
 
 
 @dataclass
@@ -59,8 +77,9 @@ class Faults:
             mode = spec.get("mode")
             if mode not in DELIVERY_MODES:
                 raise ValueError(f"mode must be one of {DELIVERY_MODES}")
-            f = DeliveryFault(next(self._ids), mode, spec.get("event", "*"), spec.get("action"),
-                              _count(spec.get("count", 1)))
+            f = DeliveryFault(
+                next(self._ids), mode, spec.get("event", "*"), spec.get("action"), _count(spec.get("count", 1))
+            )
             self.deliveries.append(f)
             return f.describe()
         status = spec.get("status")
@@ -69,10 +88,16 @@ class Faults:
         if spec.get("secondary_rate_limit") and status is None:
             status = 403
         rf = RequestFault(
-            next(self._ids), str(spec.get("method", "*")).upper(), re.compile(spec.get("path", ".*")),
-            int(status) if status is not None else None, _count(spec.get("count", 1)),
-            spec.get("retry_after"), int(spec.get("latency_ms", 0)), bool(spec.get("secondary_rate_limit")),
-            spec.get("body"))
+            next(self._ids),
+            str(spec.get("method", "*")).upper(),
+            re.compile(spec.get("path", ".*")),
+            int(status) if status is not None else None,
+            _count(spec.get("count", 1)),
+            spec.get("retry_after"),
+            int(spec.get("latency_ms", 0)),
+            bool(spec.get("secondary_rate_limit")),
+            spec.get("body"),
+        )
         self.requests.append(rf)
         return rf.describe()
 

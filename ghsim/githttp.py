@@ -8,7 +8,7 @@ compared and the resulting ref changes produce the same webhooks as API changes 
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -23,7 +23,9 @@ from .rest_common import IDENT_KEY, sim_of
 SERVICES = ("git-upload-pack", "git-receive-pack")
 
 
-def _challenge(text: str = "Invalid username or token. Password authentication is not supported for Git operations.\n") -> web.Response:
+def _challenge(
+    text: str = "Invalid username or token. Password authentication is not supported for Git operations.\n",
+) -> web.Response:
     return web.Response(status=401, text=text, headers={"WWW-Authenticate": 'Basic realm="GitHub"'})
 
 
@@ -62,8 +64,11 @@ async def git_http(request: web.Request) -> web.StreamResponse:
                 # Before the client sees the end of the answer, so that once `git push`
                 # returns, its webhooks are queued.
                 after = await repo.git.refs()
-                changes = [(ref, before.get(ref, ZERO_SHA), after.get(ref, ZERO_SHA))
-                           for ref in sorted(set(before) | set(after)) if before.get(ref) != after.get(ref)]
+                changes = [
+                    (ref, before.get(ref, ZERO_SHA), after.get(ref, ZERO_SHA))
+                    for ref in sorted(set(before) | set(after))
+                    if before.get(ref) != after.get(ref)
+                ]
                 if changes:
                     await ops.ref_changed(sim, repo, changes, ident.actor, before, pusher=ident.actor)
 
@@ -71,15 +76,18 @@ async def git_http(request: web.Request) -> web.StreamResponse:
     return await _run_backend(request, repo, tail)
 
 
-async def _run_backend(request: web.Request, repo: Repo, tail: str,
-                       before_eof: Callable[[], Awaitable[None]] | None = None) -> web.StreamResponse:
+async def _run_backend(
+    request: web.Request, repo: Repo, tail: str, before_eof: Callable[[], Awaitable[None]] | None = None
+) -> web.StreamResponse:
     sim = sim_of(request)
     ident = request[IDENT_KEY]
     env = {
         **GIT_ENV,
-        "GIT_PROJECT_ROOT": sim.repos_dir, "GIT_HTTP_EXPORT_ALL": "1",
+        "GIT_PROJECT_ROOT": sim.repos_dir,
+        "GIT_HTTP_EXPORT_ALL": "1",
         "PATH_INFO": f"/{repo.owner.login}/{repo.name}.git/{tail}",
-        "REQUEST_METHOD": request.method, "QUERY_STRING": request.query_string,
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": request.query_string,
         "CONTENT_TYPE": request.headers.get("Content-Type", ""),
         "REMOTE_USER": ident.actor.login if ident.actor else "anonymous",
         "REMOTE_ADDR": request.remote or "127.0.0.1",
@@ -89,8 +97,13 @@ async def _run_backend(request: web.Request, repo: Repo, tail: str,
     if request.content_length is not None:
         env["CONTENT_LENGTH"] = str(request.content_length)
     proc = await asyncio.create_subprocess_exec(
-        "git", "http-backend", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env)
+        "git",
+        "http-backend",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdin and proc.stdout and proc.stderr
 
     async def feed() -> None:

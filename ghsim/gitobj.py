@@ -14,7 +14,7 @@ import re
 import tempfile
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ZERO_SHA = "0" * 40
@@ -140,10 +140,10 @@ class Person:
         return f"{self.name} <{self.email}> {int(self.when.timestamp())} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
     @classmethod
-    def decode(cls, line: str) -> "Person":
+    def decode(cls, line: str) -> Person:
         m = re.match(r"^(.*) <(.*)> (\d+) ([+-])(\d\d)(\d\d)$", line)
         if not m:
-            return cls(line, "", datetime.fromtimestamp(0, timezone.utc))
+            return cls(line, "", datetime.fromtimestamp(0, UTC))
         name, email, ts, sign, hh, mm = m.groups()
         delta = timedelta(hours=int(hh), minutes=int(mm))
         tz = timezone(delta if sign == "+" else -delta)
@@ -180,7 +180,7 @@ def parse_commit(body: bytes) -> Commit:
             author = Person.decode(value)
         elif key == "committer":
             committer = Person.decode(value)
-    epoch = Person("", "", datetime.fromtimestamp(0, timezone.utc))
+    epoch = Person("", "", datetime.fromtimestamp(0, UTC))
     # GitHub shows messages without git's trailing newline.
     return Commit(tree, parents, author or epoch, committer or epoch, message.rstrip("\n"))
 
@@ -188,8 +188,8 @@ def parse_commit(body: bytes) -> Commit:
 def parse_git_date(value: str | None) -> datetime:
     """Parse an ISO 8601 date as the API accepts it; now (UTC) when absent."""
     if not value:
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt

@@ -35,11 +35,18 @@ class GitError(Exception):
         self.stderr = stderr
 
 
-async def run_git(git_dir: str, *args: str, input: bytes | None = None, ok_codes: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
+async def run_git(
+    git_dir: str, *args: str, input: bytes | None = None, ok_codes: tuple[int, ...] = (0,)
+) -> tuple[int, bytes]:
     proc = await asyncio.create_subprocess_exec(
-        "git", "--git-dir", git_dir, *args,
+        "git",
+        "--git-dir",
+        git_dir,
+        *args,
         stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=GIT_ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=GIT_ENV,
     )
     out, err = await proc.communicate(input)
     if proc.returncode not in ok_codes:
@@ -58,9 +65,16 @@ class CatFile:
     async def _ensure(self) -> asyncio.subprocess.Process:
         if self.proc is None or self.proc.returncode is not None:
             self.proc = await asyncio.create_subprocess_exec(
-                "git", "--git-dir", self.git_dir, "cat-file", "--batch-command",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, env=GIT_ENV, limit=1 << 20,
+                "git",
+                "--git-dir",
+                self.git_dir,
+                "cat-file",
+                "--batch-command",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=GIT_ENV,
+                limit=1 << 20,
             )
         return self.proc
 
@@ -109,7 +123,7 @@ class CatFile:
             self.proc.stdin.close()
             try:
                 await asyncio.wait_for(self.proc.wait(), 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
         self.proc = None
@@ -152,11 +166,20 @@ class GitRepo:
 
     # -- creation -----------------------------------------------------------------------
     @classmethod
-    async def init(cls, git_dir: str, default_branch: str) -> "GitRepo":
+    async def init(cls, git_dir: str, default_branch: str) -> GitRepo:
         os.makedirs(os.path.dirname(git_dir), exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            "git", "init", "--bare", "-q", "-b", default_branch, git_dir, env=GIT_ENV,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            "git",
+            "init",
+            "--bare",
+            "-q",
+            "-b",
+            default_branch,
+            git_dir,
+            env=GIT_ENV,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await proc.communicate()
         if proc.returncode:
             raise GitError(("init",), proc.returncode, err)
@@ -285,7 +308,15 @@ class GitRepo:
             got = await self.cat.get_many([rev], contents=False)
             if got[0] and got[0][1] == "commit":
                 return rev
-        code, out = await run_git(self.git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", ok_codes=(0, 1, 128))
+        code, out = await run_git(
+            self.git_dir,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{rev}^{{commit}}",
+            ok_codes=(0, 1, 128),
+        )
         return out.decode().strip() if code == 0 else None
 
     # -- history --------------------------------------------------------------------------
@@ -299,16 +330,25 @@ class GitRepo:
 
     async def merge_tree(self, ours: str, theirs: str) -> str | None:
         """Tree of merging `theirs` into `ours`, or None on conflicts (git merge-tree --write-tree)."""
-        code, out = await run_git(self.git_dir, "merge-tree", "--write-tree", "--no-messages", ours, theirs, ok_codes=(0, 1))
+        code, out = await run_git(
+            self.git_dir, "merge-tree", "--write-tree", "--no-messages", ours, theirs, ok_codes=(0, 1)
+        )
         return out.decode().split("\n", 1)[0].strip() if code == 0 else None
 
     async def count(self, include: str, exclude: str | None) -> int:
         args = ["rev-list", "--count", include] + ([f"^{exclude}"] if exclude else [])
         return int((await self.git(*args)).decode().strip() or 0)
 
-    async def log(self, include: list[str], exclude: list[str], limit: int | None = None,
-                  name_status: bool = False, reverse: bool = True, skip: int = 0,
-                  path: str | None = None) -> list[LogCommit]:
+    async def log(
+        self,
+        include: list[str],
+        exclude: list[str],
+        limit: int | None = None,
+        name_status: bool = False,
+        reverse: bool = True,
+        skip: int = 0,
+        path: str | None = None,
+    ) -> list[LogCommit]:
         """Commits reachable from `include` but not `exclude`, oldest first by default."""
         args = ["log", f"--format={_LOG_FORMAT}", "-z", "--topo-order"]
         if name_status:
@@ -325,9 +365,14 @@ class GitRepo:
         for chunk in out.split(b"\x01")[1:]:
             head, _, rest = chunk.partition(b"\x03")
             f = head.decode("utf-8", "replace").split("\x02")
-            c = LogCommit(sha=f[0], tree=f[1], parents=f[2].split() if f[2] else [],
-                          author=(f[3], f[4], f[5]), committer=(f[6], f[7], f[8]),
-                          message=f[9].rstrip("\n"))
+            c = LogCommit(
+                sha=f[0],
+                tree=f[1],
+                parents=f[2].split() if f[2] else [],
+                author=(f[3], f[4], f[5]),
+                committer=(f[6], f[7], f[8]),
+                message=f[9].rstrip("\n"),
+            )
             tokens = rest.strip(b"\0\n").split(b"\0") if name_status else []
             for status, name in zip(tokens[0::2], tokens[1::2]):
                 target = {b"A": c.added, b"D": c.removed}.get(status[:1], c.modified)
@@ -341,7 +386,9 @@ class GitRepo:
         """Files changed from `base` to `head` (trees or commits), renames detected."""
         raw, patch_text = await asyncio.gather(
             self.git("diff-tree", "-r", "-M", "--raw", "--numstat", "-z", "--no-commit-id", base, head),
-            self.git("diff-tree", "-r", "-M", "-p", "--no-color", "--no-commit-id", base, head) if patches else _empty(),
+            self.git("diff-tree", "-r", "-M", "-p", "--no-color", "--no-commit-id", base, head)
+            if patches
+            else _empty(),
         )
         changes = _parse_raw_numstat(raw)
         if patches:
@@ -371,10 +418,14 @@ def _parse_raw_numstat(out: bytes) -> list[FileChange]:
         else:
             prev, name = None, tokens[i + 1].decode()
             i += 2
-        changes.append(FileChange(
-            filename=name, status=_RAW_STATUS.get(status, "modified"),
-            sha=old_sha if status == "D" else new_sha,
-            previous_filename=prev if status == "R" else None))
+        changes.append(
+            FileChange(
+                filename=name,
+                status=_RAW_STATUS.get(status, "modified"),
+                sha=old_sha if status == "D" else new_sha,
+                previous_filename=prev if status == "R" else None,
+            )
+        )
     # --numstat records: "add\tdel\tpath\0" or "add\tdel\t\0old\0new\0" for renames
     idx = 0
     while i < len(tokens) and idx < len(changes):
@@ -398,4 +449,4 @@ def _attach_patches(changes: list[FileChange], text: str) -> None:
     parts = [p for p in _DIFF_HEADER.split(text) if p]
     for ch, part in zip(changes, parts):
         hunk = part.find("\n@@")
-        ch.patch = part[hunk + 1:].rstrip("\n") if hunk >= 0 else None
+        ch.patch = part[hunk + 1 :].rstrip("\n") if hunk >= 0 else None

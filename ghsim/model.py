@@ -7,26 +7,31 @@ import base64
 import itertools
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .gitrepo import GitRepo
 
 PERMISSION_LEVELS = {"none": 0, "read": 1, "triage": 1, "write": 2, "maintain": 2, "admin": 3}
 DEFAULT_APP_PERMISSIONS = {
-    "metadata": "read", "contents": "write", "pull_requests": "write", "checks": "write",
-    "issues": "write", "statuses": "write", "members": "read",
+    "metadata": "read",
+    "contents": "write",
+    "pull_requests": "write",
+    "checks": "write",
+    "issues": "write",
+    "statuses": "write",
+    "members": "read",
 }
 DEFAULT_APP_EVENTS = ["push", "pull_request", "check_run", "check_suite", "issue_comment"]
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def node_id(prefix: str, ident: int) -> str:
@@ -200,11 +205,21 @@ class State:
     """All emulator state except git objects and refs; ids are unique per kind."""
 
     def __init__(self) -> None:
-        self._ids = {k: itertools.count(start) for k, start in {
-            "account": 1001, "app": 101, "installation": 5001, "repo": 70001, "pull": 900001,
-            "check_suite": 300001, "check_run": 400001, "comment": 600001, "status": 800001,
-            "hook": 200001,
-        }.items()}
+        self._ids = {
+            k: itertools.count(start)
+            for k, start in {
+                "account": 1001,
+                "app": 101,
+                "installation": 5001,
+                "repo": 70001,
+                "pull": 900001,
+                "check_suite": 300001,
+                "check_run": 400001,
+                "comment": 600001,
+                "status": 800001,
+                "hook": 200001,
+            }.items()
+        }
         self.accounts: dict[str, Account] = {}
         self.apps: dict[int, App] = {}
         self.installations: dict[int, Installation] = {}
@@ -226,8 +241,13 @@ class State:
         key = login.lower()
         if key not in self.accounts:
             ident = self.next_id("account")
-            self.accounts[key] = Account(ident, login, type_, node_id("U" if type_ != "Organization" else "O", ident),
-                                         email=f"{ident}+{login}@users.noreply.github.com")
+            self.accounts[key] = Account(
+                ident,
+                login,
+                type_,
+                node_id("U" if type_ != "Organization" else "O", ident),
+                email=f"{ident}+{login}@users.noreply.github.com",
+            )
         return self.accounts[key]
 
     def repo(self, owner: str, name: str) -> Repo | None:
@@ -236,11 +256,21 @@ class State:
     def installations_for(self, repo: Repo) -> list[Installation]:
         return [i for i in self.installations.values() if repo.id in i.repo_ids]
 
-    def issue_token(self, kind: str, *, installation_id: int | None = None, user_login: str | None = None,
-                    ttl: timedelta | None = None) -> Token:
+    def issue_token(
+        self,
+        kind: str,
+        *,
+        installation_id: int | None = None,
+        user_login: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> Token:
         prefix = "ghs_" if kind == "installation" else "ghp_"
-        tok = Token(prefix + secrets.token_urlsafe(27).replace("-", "A").replace("_", "B")[:36], kind,
-                    installation_id=installation_id, user_login=user_login,
-                    expires_at=now() + ttl if ttl else None)
+        tok = Token(
+            prefix + secrets.token_urlsafe(27).replace("-", "A").replace("_", "B")[:36],
+            kind,
+            installation_id=installation_id,
+            user_login=user_login,
+            expires_at=now() + ttl if ttl else None,
+        )
         self.tokens[tok.token] = tok
         return tok

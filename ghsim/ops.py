@@ -21,14 +21,22 @@ def person_for(acct: Account) -> Person:
     return Person(acct.login, acct.email or f"{acct.login}@users.noreply.github.com", now())
 
 
-async def write_commit(repo: Repo, tree: str, parents: list[str], message: str, author: Person,
-                       committer: Person | None = None) -> str:
-    return await repo.git.write_object("commit", gitobj.encode_commit(
-        Commit(tree, parents, author, committer or author, message)))
+async def write_commit(
+    repo: Repo, tree: str, parents: list[str], message: str, author: Person, committer: Person | None = None
+) -> str:
+    return await repo.git.write_object(
+        "commit", gitobj.encode_commit(Commit(tree, parents, author, committer or author, message))
+    )
 
 
-async def ref_changed(sim: "Sim", repo: Repo, changes: list[tuple[str, str, str]], sender: Account,
-                      before_refs: dict[str, str], pusher: Account | None = None) -> None:
+async def ref_changed(
+    sim: Sim,
+    repo: Repo,
+    changes: list[tuple[str, str, str]],
+    sender: Account,
+    before_refs: dict[str, str],
+    pusher: Account | None = None,
+) -> None:
     """Emit what GitHub emits after refs moved; call with the repo's ref lock held so that
     events leave in the order the refs changed."""
     repo.pushed_at = now()
@@ -37,7 +45,7 @@ async def ref_changed(sim: "Sim", repo: Repo, changes: list[tuple[str, str, str]
         await events.push(sim, repo, ref, before, after, sender, pusher, others)
         if not ref.startswith("refs/heads/"):
             continue
-        branch = ref[len("refs/heads/"):]
+        branch = ref[len("refs/heads/") :]
         if after == ZERO_SHA:
             continue
         for pull in list(sim.state.pulls[repo.id].values()):
@@ -53,7 +61,7 @@ async def ref_changed(sim: "Sim", repo: Repo, changes: list[tuple[str, str, str]
         await request_check_suites(sim, repo, after, branch, before, sender)
 
 
-async def request_check_suites(sim: "Sim", repo: Repo, sha: str, branch: str, before: str, sender: Account) -> None:
+async def request_check_suites(sim: Sim, repo: Repo, sha: str, branch: str, before: str, sender: Account) -> None:
     """A new head commit gets a check suite per app with checks permission (check_suite requested)."""
     for inst in sim.state.installations_for(repo):
         if inst.permissions.get("checks") not in ("read", "write"):
@@ -64,9 +72,18 @@ async def request_check_suites(sim: "Sim", repo: Repo, sha: str, branch: str, be
             await events.check_suite(sim, repo, suite, "requested", sender)
 
 
-async def set_ref(sim: "Sim", repo: Repo, ref: str, new: str | None, *, sender: Account,
-                  force: bool = True, must_exist: bool | None = None, expect_old: str | None = None,
-                  doc: str = "https://docs.github.com/rest/git/refs") -> tuple[str, str]:
+async def set_ref(
+    sim: Sim,
+    repo: Repo,
+    ref: str,
+    new: str | None,
+    *,
+    sender: Account,
+    force: bool = True,
+    must_exist: bool | None = None,
+    expect_old: str | None = None,
+    doc: str = "https://docs.github.com/rest/git/refs",
+) -> tuple[str, str]:
     """Create, move or (new=None) delete a ref as the git refs API does; emits webhooks.
     Returns (before, after). Raises GhError with GitHub's 422 answers."""
     async with repo.git.ref_lock:
@@ -95,8 +112,17 @@ async def set_ref(sim: "Sim", repo: Repo, ref: str, new: str | None, *, sender: 
         return old or ZERO_SHA, new
 
 
-async def merge_pull(sim: "Sim", repo: Repo, pull: Pull, actor: Account, *, method: str = "merge",
-                     sha: str | None = None, title: str | None = None, message: str | None = None) -> str:
+async def merge_pull(
+    sim: Sim,
+    repo: Repo,
+    pull: Pull,
+    actor: Account,
+    *,
+    method: str = "merge",
+    sha: str | None = None,
+    title: str | None = None,
+    message: str | None = None,
+) -> str:
     """Merge as GitHub's merge button does; returns the new base commit sha."""
     await sim.refresh_pull(repo, pull)
     if pull.state != "open":
@@ -141,7 +167,7 @@ async def merge_pull(sim: "Sim", repo: Repo, pull: Pull, actor: Account, *, meth
     return new
 
 
-async def close_pull(sim: "Sim", repo: Repo, pull: Pull, actor: Account) -> None:
+async def close_pull(sim: Sim, repo: Repo, pull: Pull, actor: Account) -> None:
     await sim.refresh_pull(repo, pull)
     if pull.state == "closed":
         return
@@ -150,16 +176,25 @@ async def close_pull(sim: "Sim", repo: Repo, pull: Pull, actor: Account) -> None
     await events.pull_request(sim, repo, pull, "closed", actor)
 
 
-async def reopen_pull(sim: "Sim", repo: Repo, pull: Pull, actor: Account) -> None:
+async def reopen_pull(sim: Sim, repo: Repo, pull: Pull, actor: Account) -> None:
     if pull.state == "open" or pull.merged:
-        raise GhError(422, "Validation Failed", "https://docs.github.com/rest/pulls/pulls#update-a-pull-request",
-                      errors=[{"resource": "PullRequest", "code": "custom",
-                               "message": "state cannot be changed. The pull request cannot be reopened."}])
+        raise GhError(
+            422,
+            "Validation Failed",
+            "https://docs.github.com/rest/pulls/pulls#update-a-pull-request",
+            errors=[
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": "state cannot be changed. The pull request cannot be reopened.",
+                }
+            ],
+        )
     pull.state, pull.closed_at, pull.updated_at, pull.stats = "open", None, now(), None
     await events.pull_request(sim, repo, pull, "reopened", actor)
 
 
-def add_comment(sim: "Sim", repo: Repo, pull: Pull, actor: Account, body: str, via_app=None) -> Comment:
+def add_comment(sim: Sim, repo: Repo, pull: Pull, actor: Account, body: str, via_app=None) -> Comment:
     c = Comment(sim.state.next_id("comment"), repo.id, pull.number, actor, body, via_app)
     sim.state.comments[c.id] = c
     pull.comments += 1
@@ -167,7 +202,7 @@ def add_comment(sim: "Sim", repo: Repo, pull: Pull, actor: Account, body: str, v
     return c
 
 
-def edit_comment(sim: "Sim", repo: Repo, c: Comment, actor: Account, body: str) -> Comment:
+def edit_comment(sim: Sim, repo: Repo, c: Comment, actor: Account, body: str) -> Comment:
     old = c.body
     c.body, c.updated_at = body, now()
     pull = sim.state.pulls[repo.id].get(c.issue_number)
@@ -176,7 +211,7 @@ def edit_comment(sim: "Sim", repo: Repo, c: Comment, actor: Account, body: str) 
     return c
 
 
-async def complete_check_run_effects(sim: "Sim", repo: Repo, run: CheckRun, was_completed: bool, actor: Account) -> None:
+async def complete_check_run_effects(sim: Sim, repo: Repo, run: CheckRun, was_completed: bool, actor: Account) -> None:
     """After a run reaches `completed`: check_run completed, and check_suite completed once
     every run of the suite is done."""
     if run.status != "completed" or was_completed:

@@ -53,8 +53,15 @@ class RateLimiter:
         b = self.bucket(key)
         b.used = max(b.used - 1, 0)
 
-    def configure(self, *, key: str | None = None, limit: int | None = None, remaining: int | None = None,
-                  reset_in: int | None = None, default_limit: int | None = None) -> dict:
+    def configure(
+        self,
+        *,
+        key: str | None = None,
+        limit: int | None = None,
+        remaining: int | None = None,
+        reset_in: int | None = None,
+        default_limit: int | None = None,
+    ) -> dict:
         if default_limit is not None:
             self.default_limit = default_limit
             for k, b in self.buckets.items():
@@ -83,7 +90,9 @@ class RateLimiter:
     @staticmethod
     def headers(b: Bucket, resource: str = "core") -> dict[str, str]:
         return {
-            "X-RateLimit-Limit": str(b.limit), "X-RateLimit-Remaining": str(b.remaining),
-            "X-RateLimit-Reset": str(b.reset), "X-RateLimit-Used": str(b.used),
+            "X-RateLimit-Limit": str(b.limit),
+            "X-RateLimit-Remaining": str(b.remaining),
+            "X-RateLimit-Reset": str(b.reset),
+            "X-RateLimit-Used": str(b.used),
             "X-RateLimit-Resource": resource,
         }

@@ -24,9 +24,12 @@ def _require_jwt(request: web.Request, doc: str):
 @routes.get("/app")
 async def get_app(request: web.Request) -> web.Response:
     app = _require_jwt(request, f"{DOC_APP}#get-the-authenticated-app")
-    return json_response({**shapes.app(sim_of(request).base_url, app),
-                          "installations_count": sum(1 for i in sim_of(request).state.installations.values()
-                                                     if i.app.id == app.id)})
+    return json_response(
+        {
+            **shapes.app(sim_of(request).base_url, app),
+            "installations_count": sum(1 for i in sim_of(request).state.installations.values() if i.app.id == app.id),
+        }
+    )
 
 
 @routes.get("/app/installations")
@@ -62,8 +65,15 @@ async def create_access_token(request: web.Request) -> web.Response:
     app = _require_jwt(request, doc)
     inst = _installation(request, app, doc)
     token, expires = sim_of(request).installation_token(inst)
-    return json_response({"token": token, "expires_at": iso(expires), "permissions": dict(inst.permissions),
-                          "repository_selection": inst.repository_selection}, status=201)
+    return json_response(
+        {
+            "token": token,
+            "expires_at": iso(expires),
+            "permissions": dict(inst.permissions),
+            "repository_selection": inst.repository_selection,
+        },
+        status=201,
+    )
 
 
 @routes.get("/repos/{owner}/{repo}/installation")
@@ -87,8 +97,14 @@ async def installation_repositories(request: web.Request) -> web.Response:
     sim = sim_of(request)
     repos = [sim.state.repos_by_id[r] for r in inst.repo_ids if r in sim.state.repos_by_id]
     page, headers = paginate(request, repos)
-    return json_response({"total_count": len(repos), "repository_selection": inst.repository_selection,
-                          "repositories": [shapes.repository(sim.base_url, r) for r in page]}, headers=headers)
+    return json_response(
+        {
+            "total_count": len(repos),
+            "repository_selection": inst.repository_selection,
+            "repositories": [shapes.repository(sim.base_url, r) for r in page],
+        },
+        headers=headers,
+    )
 
 
 @routes.get("/rate_limit")
@@ -97,6 +113,10 @@ async def rate_limit(request: web.Request) -> web.Response:
     b = sim.ratelimits.bucket(ident_of(request).rate_key)
     core = {"limit": b.limit, "used": b.used, "remaining": b.remaining, "reset": b.reset}
     other = {"limit": 5000, "used": 0, "remaining": 5000, "reset": b.reset}
-    resources = {"core": core, "graphql": other, "search": {**other, "limit": 30, "remaining": 30},
-                 "integration_manifest": other}
+    resources = {
+        "core": core,
+        "graphql": other,
+        "search": {**other, "limit": 30, "remaining": 30},
+        "integration_manifest": other,
+    }
     return json_response({"resources": resources, "rate": core})

@@ -9,8 +9,7 @@ from . import events, ops, shapes
 from .errors import GhError, invalid_request, missing_field, not_found, validation
 from .gitobj import parse_git_date
 from .model import CheckRun, Repo, now
-from .rest_common import (actor_of, body_json, ident_of, json_response, paginate, repo_from,
-                          require_installation, sim_of)
+from .rest_common import actor_of, body_json, ident_of, json_response, paginate, repo_from, require_installation, sim_of
 
 routes = web.RouteTableDef()
 DOC = "https://docs.github.com/rest/checks/runs"
@@ -56,11 +55,17 @@ def _validate(data: dict, doc: str, creating: bool) -> None:
         _check_len(output.get("text"), doc, "text")
         annotations = output.get("annotations") or []
         if len(annotations) > MAX_ANNOTATIONS:
-            raise invalid_request(f"No more than {MAX_ANNOTATIONS} items are allowed; {len(annotations)} were supplied.", doc)
+            raise invalid_request(
+                f"No more than {MAX_ANNOTATIONS} items are allowed; {len(annotations)} were supplied.", doc
+            )
         for a in annotations:
-            if (not isinstance(a, dict) or any(k not in a for k in ("path", "start_line", "end_line", "annotation_level", "message"))
-                    or a["annotation_level"] not in LEVELS or not isinstance(a["start_line"], int)
-                    or not isinstance(a["end_line"], int)):
+            if (
+                not isinstance(a, dict)
+                or any(k not in a for k in ("path", "start_line", "end_line", "annotation_level", "message"))
+                or a["annotation_level"] not in LEVELS
+                or not isinstance(a["start_line"], int)
+                or not isinstance(a["end_line"], int)
+            ):
                 raise validation("CheckRun", doc, code="invalid", field="annotations")
     actions = data.get("actions")
     if actions is not None:
@@ -151,7 +156,9 @@ async def update_check_run(request: web.Request) -> web.Response:
     run = _run(request, repo, doc)
     app = ident_of(request).installation.app
     if run.app_id != app.id:
-        raise GhError(403, f"Invalid app_id `{app.id}` - check run can only be modified by the GitHub App that created it.", doc)
+        raise GhError(
+            403, f"Invalid app_id `{app.id}` - check run can only be modified by the GitHub App that created it.", doc
+        )
     data = await body_json(request)
     _validate(data, doc, creating=False)
     was_completed = run.status == "completed"
@@ -203,8 +210,9 @@ async def list_for_ref(request: web.Request) -> web.Response:
                 latest.append(r)
         runs = latest
     page, headers = paginate(request, runs)
-    return json_response({"total_count": len(runs), "check_runs": [sim.check_run_json(repo, r) for r in page]},
-                         headers=headers)
+    return json_response(
+        {"total_count": len(runs), "check_runs": [sim.check_run_json(repo, r) for r in page]}, headers=headers
+    )
 
 
 @routes.get("/repos/{owner}/{repo}/check-suites/{check_suite_id}")

@@ -38,8 +38,9 @@ def dumps(data: object) -> bytes:
 
 
 def json_response(data: object, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=dumps(data), status=status, headers=headers,
-                        content_type="application/json", charset="utf-8")
+    return web.Response(
+        body=dumps(data), status=status, headers=headers, content_type="application/json", charset="utf-8"
+    )
 
 
 async def body_json(request: web.Request) -> dict:
@@ -49,7 +50,7 @@ async def body_json(request: web.Request) -> dict:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise GhError(400, "Problems parsing JSON", "https://docs.github.com/rest")
+        raise GhError(400, "Problems parsing JSON", "https://docs.github.com/rest") from None
     if not isinstance(data, dict):
         raise GhError(400, "Body should be a JSON object", "https://docs.github.com/rest")
     return data
@@ -70,7 +71,9 @@ def repo_from(request: web.Request, category: str, level: int, doc: str) -> Repo
     return repo
 
 
-def require_installation(request: web.Request, doc: str, message: str = "You must authenticate via a GitHub App.") -> None:
+def require_installation(
+    request: web.Request, doc: str, message: str = "You must authenticate via a GitHub App."
+) -> None:
     if ident_of(request).installation is None:
         raise GhError(403, message, doc)
 
@@ -84,14 +87,15 @@ def page_params(request: web.Request, default: int = 30, maximum: int = MAX_PER_
     return max(1, min(per_page, maximum)), max(1, page)
 
 
-def paginate(request: web.Request, items: list, default: int = 30, maximum: int = MAX_PER_PAGE,
-             total: int | None = None) -> tuple[list, dict[str, str]]:
+def paginate(
+    request: web.Request, items: list, default: int = 30, maximum: int = MAX_PER_PAGE, total: int | None = None
+) -> tuple[list, dict[str, str]]:
     """Slice `items` for ?page/&per_page and build GitHub's Link header."""
     per_page, page = page_params(request, default, maximum)
     total = len(items) if total is None else total
     last = max(1, -(-total // per_page))
     start = (page - 1) * per_page
-    return items[start:start + per_page], link_header(request, page, last, per_page)
+    return items[start : start + per_page], link_header(request, page, last, per_page)
 
 
 def link_header(request: web.Request, page: int, last: int, per_page: int) -> dict[str, str]:

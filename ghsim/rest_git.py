@@ -21,9 +21,12 @@ DOC = "https://docs.github.com/rest/git"
 
 def ref_json(base: str, repo: Repo, ref: str, sha: str, kind: str = "commit") -> dict:
     api = f"{base}/repos/{repo.full_name}"
-    return {"ref": ref, "node_id": node_id("REF", zlib.crc32(f"{repo.id}:{ref}".encode())),
-            "url": f"{api}/git/{ref}",
-            "object": {"sha": sha, "type": kind, "url": f"{api}/git/{kind}s/{sha}"}}
+    return {
+        "ref": ref,
+        "node_id": node_id("REF", zlib.crc32(f"{repo.id}:{ref}".encode())),
+        "url": f"{api}/git/{ref}",
+        "object": {"sha": sha, "type": kind, "url": f"{api}/git/{kind}s/{sha}"},
+    }
 
 
 async def _refs_json(request: web.Request, repo: Repo, refs: dict[str, str]) -> list[dict]:
@@ -83,8 +86,16 @@ async def update_ref(request: web.Request) -> web.Response:
     if "sha" not in data:
         raise missing_field("sha", doc)
     ref = "refs/" + request.match_info["ref"]
-    await ops.set_ref(sim_of(request), repo, ref, data["sha"], sender=actor_of(request),
-                      force=bool(data.get("force", False)), must_exist=True, doc=doc)
+    await ops.set_ref(
+        sim_of(request),
+        repo,
+        ref,
+        data["sha"],
+        sender=actor_of(request),
+        force=bool(data.get("force", False)),
+        must_exist=True,
+        doc=doc,
+    )
     sha = await repo.git.ref(ref)
     return json_response((await _refs_json(request, repo, {ref: sha}))[0])
 
@@ -118,7 +129,7 @@ def _person(spec: object, fallback: Person | None, doc: str, field: str) -> Pers
     try:
         when = parse_git_date(spec.get("date"))
     except ValueError:
-        raise invalid_request(f'"{spec.get("date")}" is not a valid date-time for "{field}.date".', doc)
+        raise invalid_request(f'"{spec.get("date")}" is not a valid date-time for "{field}.date".', doc) from None
     return Person(spec["name"], spec["email"], when)
 
 
@@ -160,8 +171,12 @@ def tree_entry_json(base: str, repo: Repo, e: dict) -> dict:
 async def tree_json(request: web.Request, repo: Repo, sha: str, recursive: bool) -> dict:
     base = sim_of(request).base_url
     entries = await repo.git.ls_tree(sha, recursive)
-    return {"sha": sha, "url": f"{base}/repos/{repo.full_name}/git/trees/{sha}",
-            "tree": [tree_entry_json(base, repo, e) for e in entries], "truncated": False}
+    return {
+        "sha": sha,
+        "url": f"{base}/repos/{repo.full_name}/git/trees/{sha}",
+        "tree": [tree_entry_json(base, repo, e) for e in entries],
+        "truncated": False,
+    }
 
 
 @routes.get("/repos/{owner}/{repo}/git/trees/{sha:.+}")
@@ -206,7 +221,9 @@ async def create_tree(request: web.Request) -> web.Response:
         if e.get("type", kind) != kind:
             raise GhError(422, f"tree.{i}.type does not match mode {mode}", doc)
         if "content" in e and "sha" in e and e["sha"] is not None:
-            raise GhError(422, "Must supply either tree.sha or tree.content. Request will be rejected if both are present.", doc)
+            raise GhError(
+                422, "Must supply either tree.sha or tree.content. Request will be rejected if both are present.", doc
+            )
         if "content" in e:
             if kind != "blob" or not isinstance(e["content"], str):
                 raise GhError(422, f"tree.{i}.content must be a string for blobs", doc)
@@ -228,7 +245,7 @@ async def create_tree(request: web.Request) -> web.Response:
     try:
         sha = await sim_of(request).build_tree(repo, base_tree, entries)
     except ValueError as exc:
-        raise GhError(422, f"GitRPC::BadObjectState: {exc}", doc)
+        raise GhError(422, f"GitRPC::BadObjectState: {exc}", doc) from None
     return json_response(await tree_json(request, repo, sha, False), status=201)
 
 
@@ -247,12 +264,13 @@ async def create_blob(request: web.Request) -> web.Response:
         try:
             raw = base64.b64decode(data["content"])
         except (binascii.Error, ValueError, TypeError):
-            raise GhError(422, "content is not valid Base64", doc)
+            raise GhError(422, "content is not valid Base64", doc) from None
     else:
         raise GhError(422, f"encoding must be utf-8 or base64, not {encoding}", doc)
     sha = await repo.git.write_object("blob", raw)
-    return json_response({"url": f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}", "sha": sha},
-                         status=201)
+    return json_response(
+        {"url": f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}", "sha": sha}, status=201
+    )
 
 
 @routes.get("/repos/{owner}/{repo}/git/blobs/{sha}")
@@ -266,7 +284,14 @@ async def get_blob(request: web.Request) -> web.Response:
     if "application/vnd.github.raw" in request.headers.get("Accept", ""):
         return web.Response(body=got[1], content_type="application/vnd.github.raw")
     enc = base64.b64encode(got[1]).decode()
-    content = "".join(enc[i:i + 60] + "\n" for i in range(0, len(enc), 60))
-    return json_response({"sha": sha, "node_id": node_id("B", int(sha[:12], 16)), "size": len(got[1]),
-                          "url": f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}",
-                          "content": content, "encoding": "base64"})
+    content = "".join(enc[i : i + 60] + "\n" for i in range(0, len(enc), 60))
+    return json_response(
+        {
+            "sha": sha,
+            "node_id": node_id("B", int(sha[:12], 16)),
+            "size": len(got[1]),
+            "url": f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}",
+            "content": content,
+            "encoding": "base64",
+        }
+    )

@@ -9,8 +9,8 @@ from aiohttp import web
 from . import ops, shapes
 from .errors import GhError, missing_field, not_found
 from .model import Repo
-from .rest_pulls import pull_from
 from .rest_common import actor_of, body_json, ident_of, json_response, paginate, repo_from, sim_of
+from .rest_pulls import pull_from
 
 routes = web.RouteTableDef()
 DOC = "https://docs.github.com/rest/issues/comments"
@@ -22,11 +22,21 @@ def _check_body(data: dict, doc: str) -> str:
         raise missing_field("body", doc)
     body = data["body"]
     if not isinstance(body, str):
-        raise GhError(422, 'Invalid request.\n\nFor \'properties/body\', {} is not a string.'.format(body), doc)
+        raise GhError(422, f"Invalid request.\n\nFor 'properties/body', {body} is not a string.", doc)
     if len(body) > BODY_LIMIT:
-        raise GhError(422, "Validation Failed", doc, errors=[{
-            "resource": "IssueComment", "code": "unprocessable", "field": "data",
-            "message": f"Body is too long (maximum is {BODY_LIMIT} characters)"}])
+        raise GhError(
+            422,
+            "Validation Failed",
+            doc,
+            errors=[
+                {
+                    "resource": "IssueComment",
+                    "code": "unprocessable",
+                    "field": "data",
+                    "message": f"Body is too long (maximum is {BODY_LIMIT} characters)",
+                }
+            ],
+        )
     return body
 
 
@@ -42,7 +52,7 @@ async def list_comments(request: web.Request) -> web.Response:
         try:
             cutoff = datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
-            raise GhError(422, f"Invalid request.\n\n\"{since}\" is not a valid date-time for \"since\".", doc)
+            raise GhError(422, f'Invalid request.\n\n"{since}" is not a valid date-time for "since".', doc) from None
         items = [c for c in items if c.updated_at >= cutoff]
     page, headers = paginate(request, items)
     return json_response([shapes.comment(sim.base_url, repo, c) for c in page], headers=headers)
@@ -56,10 +66,14 @@ async def create_comment(request: web.Request) -> web.Response:
     pull = pull_from(request, repo, doc)
     body = _check_body(await body_json(request), doc)
     ident = ident_of(request)
-    c = ops.add_comment(sim, repo, pull, actor_of(request), body,
-                        via_app=ident.installation.app if ident.installation else None)
-    return json_response(shapes.comment(sim.base_url, repo, c), status=201,
-                         headers={"Location": f"{sim.base_url}/repos/{repo.full_name}/issues/comments/{c.id}"})
+    c = ops.add_comment(
+        sim, repo, pull, actor_of(request), body, via_app=ident.installation.app if ident.installation else None
+    )
+    return json_response(
+        shapes.comment(sim.base_url, repo, c),
+        status=201,
+        headers={"Location": f"{sim.base_url}/repos/{repo.full_name}/issues/comments/{c.id}"},
+    )
 
 
 @routes.get("/repos/{owner}/{repo}/issues/comments/{comment_id}")

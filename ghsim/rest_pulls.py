@@ -18,7 +18,7 @@ def pull_from(request: web.Request, repo: Repo, doc: str) -> Pull:
     try:
         number = int(request.match_info["number"])
     except ValueError:
-        raise not_found(doc)
+        raise not_found(doc) from None
     pull = sim_of(request).state.pulls[repo.id].get(number)
     if pull is None:
         raise not_found(doc)
@@ -46,21 +46,38 @@ async def create_pull(request: web.Request) -> web.Response:
         raise validation("PullRequest", doc, code="invalid", field="base")
     for p in sim.state.pulls[repo.id].values():
         if p.state == "open" and p.head_ref == head_name and p.base_ref == base_name:
-            raise validation("PullRequest", doc, message=f"A pull request already exists for {repo.owner.login}:{head_name}.")
+            raise validation(
+                "PullRequest", doc, message=f"A pull request already exists for {repo.owner.login}:{head_name}."
+            )
     mb = await repo.git.merge_base(base_sha, head_sha)
     if mb == head_sha or (mb and await repo.git.count(head_sha, mb) == 0):
         raise validation("PullRequest", doc, message=f"No commits between {base_name} and {head_name}")
     if mb is None:
-        raise validation("PullRequest", doc, message=f"The {head_name} branch has no history in common with {base_name}")
+        raise validation(
+            "PullRequest", doc, message=f"The {head_name} branch has no history in common with {base_name}"
+        )
     number = repo.next_number
     repo.next_number += 1
-    pull = Pull(sim.state.next_id("pull"), number, repo.id, data.get("title") or f"Issue #{data.get('issue')}",
-                data.get("body"), head_name, base_name, head_sha, base_sha, actor_of(request),
-                draft=bool(data.get("draft", False)))
+    pull = Pull(
+        sim.state.next_id("pull"),
+        number,
+        repo.id,
+        data.get("title") or f"Issue #{data.get('issue')}",
+        data.get("body"),
+        head_name,
+        base_name,
+        head_sha,
+        base_sha,
+        actor_of(request),
+        draft=bool(data.get("draft", False)),
+    )
     sim.state.pulls[repo.id][number] = pull
     await events.pull_request(sim, repo, pull, "opened", pull.user)
-    return json_response(await sim.pull_json(repo, pull), status=201,
-                         headers={"Location": f"{sim.base_url}/repos/{repo.full_name}/pulls/{number}"})
+    return json_response(
+        await sim.pull_json(repo, pull),
+        status=201,
+        headers={"Location": f"{sim.base_url}/repos/{repo.full_name}/pulls/{number}"},
+    )
 
 
 @routes.get("/repos/{owner}/{repo}/pulls")
@@ -85,7 +102,8 @@ async def list_pulls(request: web.Request) -> web.Response:
         pulls.append(p)
     sort = q.get("sort", "created")
     key = {"created": lambda p: (p.created_at, p.number), "updated": lambda p: (p.updated_at, p.number)}.get(
-        sort, lambda p: (p.created_at, p.number))
+        sort, lambda p: (p.created_at, p.number)
+    )
     pulls.sort(key=key, reverse=q.get("direction", "desc") == "desc")
     page, headers = paginate(request, pulls)
     return json_response([shapes.pull_request_simple(sim.base_url, repo, p) for p in page], headers=headers)
@@ -152,7 +170,14 @@ async def merge(request: web.Request) -> web.Response:
     repo = repo_from(request, "contents", 2, doc)
     pull = pull_from(request, repo, doc)
     data = await body_json(request)
-    sha = await ops.merge_pull(sim_of(request), repo, pull, actor_of(request),
-                               method=data.get("merge_method", "merge"), sha=data.get("sha"),
-                               title=data.get("commit_title"), message=data.get("commit_message"))
+    sha = await ops.merge_pull(
+        sim_of(request),
+        repo,
+        pull,
+        actor_of(request),
+        method=data.get("merge_method", "merge"),
+        sha=data.get("sha"),
+        title=data.get("commit_title"),
+        message=data.get("commit_message"),
+    )
     return json_response({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})

@@ -14,8 +14,7 @@ from .auth import repo_level
 from .errors import GhError, missing_field, not_found, validation
 from .gitobj import MODE_BLOB, Person, parse_git_date
 from .model import PERMISSION_LEVELS, Repo, Status, iso, node_id
-from .rest_common import (actor_of, body_json, ident_of, json_response, link_header, page_params,
-                          repo_from, sim_of)
+from .rest_common import actor_of, body_json, ident_of, json_response, link_header, page_params, repo_from, sim_of
 
 routes = web.RouteTableDef()
 DOC = "https://docs.github.com/rest/repos"
@@ -48,10 +47,17 @@ async def collaborator_permission(request: web.Request) -> web.Response:
         perm = user.permissions.get(repo.id, "none") if user else "none"
     level = PERMISSION_LEVELS.get(perm, 0)
     legacy = {3: "admin", 2: "write", 1: "read", 0: "none"}[level]
-    role = {"admin": "admin", "maintain": "maintain", "write": "write", "triage": "triage", "read": "read"}.get(perm, "none")
+    role = {"admin": "admin", "maintain": "maintain", "write": "write", "triage": "triage", "read": "read"}.get(
+        perm, "none"
+    )
     u = shapes.user(sim.base_url, acct)
-    u["permissions"] = {"admin": level >= 3, "maintain": level >= 3, "push": level >= 2,
-                        "triage": level >= 1, "pull": level >= 1}
+    u["permissions"] = {
+        "admin": level >= 3,
+        "maintain": level >= 3,
+        "push": level >= 2,
+        "triage": level >= 1,
+        "pull": level >= 1,
+    }
     u["role_name"] = role
     return json_response({"permission": legacy, "role_name": role, "user": u})
 
@@ -61,8 +67,9 @@ async def commit_json(request: web.Request, repo: Repo, sha: str, with_files: bo
     sim = sim_of(request)
     c = await repo.git.read_commit(sha)
     by_email = {a.email.lower(): a for a in sim.state.accounts.values() if a.email}
-    out = shapes.rest_commit(sim.base_url, repo, sha, c, by_email.get(c.author.email.lower()),
-                             by_email.get(c.committer.email.lower()))
+    out = shapes.rest_commit(
+        sim.base_url, repo, sha, c, by_email.get(c.author.email.lower()), by_email.get(c.committer.email.lower())
+    )
     if with_files:
         parent = c.parents[0] if c.parents else gitobj.hash_object("tree", b"")
         if not c.parents:  # diff of a root commit against the empty tree
@@ -81,10 +88,13 @@ async def list_commits(request: web.Request) -> web.Response:
     start = request.query.get("sha") or repo.default_branch
     sha = await repo.git.resolve_commit(start)
     if sha is None:
-        raise GhError(409, "Git Repository is empty.", doc) if not await repo.git.refs("refs/heads/") else not_found(doc)
+        raise (
+            GhError(409, "Git Repository is empty.", doc) if not await repo.git.refs("refs/heads/") else not_found(doc)
+        )
     per_page, page = page_params(request)
-    logs = await repo.git.log([sha], [], limit=per_page + 1, skip=(page - 1) * per_page, reverse=False,
-                              path=request.query.get("path"))
+    logs = await repo.git.log(
+        [sha], [], limit=per_page + 1, skip=(page - 1) * per_page, reverse=False, path=request.query.get("path")
+    )
     items = [await commit_json(request, repo, c.sha, False) for c in logs[:per_page]]
     headers = {}
     if len(logs) > per_page or page > 1:
@@ -123,20 +133,33 @@ async def compare(request: web.Request) -> web.Response:
         raise not_found(doc)
     ahead = await repo.git.count(head_sha, mb)
     behind = await repo.git.count(base_sha, mb)
-    status = "identical" if ahead == 0 and behind == 0 else "ahead" if behind == 0 else "behind" if ahead == 0 else "diverged"
+    status = (
+        "identical"
+        if ahead == 0 and behind == 0
+        else "ahead"
+        if behind == 0
+        else "behind"
+        if ahead == 0
+        else "diverged"
+    )
     per_page, page = page_params(request, default=COMPARE_COMMITS_CAP, maximum=COMPARE_COMMITS_CAP)
     logs = await repo.git.log([head_sha], [mb])  # oldest first, as GitHub lists them
-    chosen = logs[(page - 1) * per_page: page * per_page]
+    chosen = logs[(page - 1) * per_page : page * per_page]
     changes = await repo.git.diff(mb, head_sha)
     api = f"{sim.base_url}/repos/{repo.full_name}"
     html = f"{sim.base_url}/{repo.full_name}"
     out = {
-        "url": f"{api}/compare/{basehead}", "html_url": f"{html}/compare/{basehead}",
+        "url": f"{api}/compare/{basehead}",
+        "html_url": f"{html}/compare/{basehead}",
         "permalink_url": f"{html}/compare/{repo.owner.login}:{base_sha[:7]}...{repo.owner.login}:{head_sha[:7]}",
-        "diff_url": f"{html}/compare/{basehead}.diff", "patch_url": f"{html}/compare/{basehead}.patch",
+        "diff_url": f"{html}/compare/{basehead}.diff",
+        "patch_url": f"{html}/compare/{basehead}.patch",
         "base_commit": await commit_json(request, repo, base_sha, False),
         "merge_base_commit": await commit_json(request, repo, mb, False),
-        "status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead,
+        "status": status,
+        "ahead_by": ahead,
+        "behind_by": behind,
+        "total_commits": ahead,
         "commits": [await commit_json(request, repo, c.sha, False) for c in chosen],
         "files": [shapes.diff_entry(sim.base_url, repo, head_sha, ch) for ch in changes[:COMPARE_FILES_CAP]],
     }
@@ -146,7 +169,7 @@ async def compare(request: web.Request) -> web.Response:
 # -- contents -------------------------------------------------------------------------------
 def _b64(data: bytes) -> str:
     enc = base64.b64encode(data).decode()
-    return "".join(enc[i:i + 60] + "\n" for i in range(0, len(enc), 60))
+    return "".join(enc[i : i + 60] + "\n" for i in range(0, len(enc), 60))
 
 
 def _content_entry(base: str, repo: Repo, ref: str, path: str, entry: gitobj.TreeEntry, size: int) -> dict:
@@ -158,10 +181,16 @@ def _content_entry(base: str, repo: Repo, ref: str, path: str, entry: gitobj.Tre
     html_url = f"{base}/{repo.full_name}/{'tree' if kind == 'dir' else 'blob'}/{ref}/{path}"
     self_url = f"{api}/contents/{path}?ref={ref}"
     return {
-        "name": path.rsplit("/", 1)[-1], "path": path, "sha": entry.sha, "size": size if kind == "file" else 0,
-        "url": self_url, "html_url": html_url, "git_url": git_url,
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "sha": entry.sha,
+        "size": size if kind == "file" else 0,
+        "url": self_url,
+        "html_url": html_url,
+        "git_url": git_url,
         "download_url": f"{base}/{repo.full_name}/raw/{ref}/{path}" if kind == "file" else None,
-        "type": kind, "_links": {"self": self_url, "git": git_url, "html": html_url},
+        "type": kind,
+        "_links": {"self": self_url, "git": git_url, "html": html_url},
     }
 
 
@@ -183,8 +212,12 @@ async def get_contents(request: web.Request) -> web.Response:
     if entry.type == "tree":
         children = await repo.git.read_tree(entry.sha) or []
         raw_sizes = await _blob_sizes(repo, [c.sha for c in children if c.type == "blob"])
-        return json_response([_content_entry(sim.base_url, repo, ref, f"{path}/{c.name}".strip("/"), c,
-                                             raw_sizes.get(c.sha, 0)) for c in children])
+        return json_response(
+            [
+                _content_entry(sim.base_url, repo, ref, f"{path}/{c.name}".strip("/"), c, raw_sizes.get(c.sha, 0))
+                for c in children
+            ]
+        )
     got = await repo.git.read(entry.sha)
     data = got[1] if got else b""
     if "application/vnd.github.raw" in accept or "application/vnd.github.v3.raw" in accept:
@@ -201,7 +234,9 @@ async def _blob_sizes(repo: Repo, shas: list[str]) -> dict[str, int]:
     """Sizes from cat-file's info answers (no contents read)."""
     if not shas:
         return {}
-    proc_out = await repo.git.git("cat-file", "--batch-check=%(objectname) %(objectsize)", input="\n".join(shas).encode() + b"\n")
+    proc_out = await repo.git.git(
+        "cat-file", "--batch-check=%(objectname) %(objectsize)", input="\n".join(shas).encode() + b"\n"
+    )
     sizes = {}
     for line in proc_out.decode().splitlines():
         parts = line.split()
@@ -228,7 +263,7 @@ async def _content_change(request: web.Request, delete: bool) -> web.Response:
         try:
             content = base64.b64decode(data["content"], validate=False)
         except (ValueError, TypeError):
-            raise GhError(422, "content is not valid Base64", doc)
+            raise GhError(422, "content is not valid Base64", doc) from None
     author = _person(data.get("author"), actor)
     committer = _person(data.get("committer"), actor) if data.get("committer") else author
     async with repo.git.ref_lock:
@@ -307,8 +342,11 @@ async def codeload(request: web.Request) -> web.Response:
     repo = sim.state.repos_by_id[got[0]]
     sha = got[1]
     data = await repo.git.archive(sha, f"{repo.owner.login}-{repo.name}-{sha[:7]}/")
-    return web.Response(body=data, content_type="application/x-gzip", headers={
-        "Content-Disposition": f"attachment; filename={repo.owner.login}-{repo.name}-{sha[:7]}.tar.gz"})
+    return web.Response(
+        body=data,
+        content_type="application/x-gzip",
+        headers={"Content-Disposition": f"attachment; filename={repo.owner.login}-{repo.name}-{sha[:7]}.tar.gz"},
+    )
 
 
 # -- statuses ----------------------------------------------------------------------------------
@@ -323,13 +361,31 @@ async def create_status(request: web.Request) -> web.Response:
     sha = request.match_info["sha"]
     if await repo.git.resolve_commit(sha) is None:
         raise validation("Status", doc, code="custom", field="sha", message=f"No commit found for SHA: {sha}")
-    st = Status(sim.state.next_id("status"), repo.id, sha, data["state"], data.get("context") or "default",
-                data.get("description"), data.get("target_url"), actor_of(request))
+    st = Status(
+        sim.state.next_id("status"),
+        repo.id,
+        sha,
+        data["state"],
+        data.get("context") or "default",
+        data.get("description"),
+        data.get("target_url"),
+        actor_of(request),
+    )
     sim.state.statuses.append(st)
     api = f"{sim.base_url}/repos/{repo.full_name}"
-    return json_response({
-        "url": f"{api}/statuses/{sha}", "avatar_url": f"{sim.base_url}/avatars/u/{st.creator.id}?v=4",
-        "id": st.id, "node_id": node_id("SC", st.id), "state": st.state, "description": st.description,
-        "target_url": st.target_url, "context": st.context, "created_at": iso(st.created_at),
-        "updated_at": iso(st.created_at), "creator": shapes.user(sim.base_url, st.creator),
-    }, status=201)
+    return json_response(
+        {
+            "url": f"{api}/statuses/{sha}",
+            "avatar_url": f"{sim.base_url}/avatars/u/{st.creator.id}?v=4",
+            "id": st.id,
+            "node_id": node_id("SC", st.id),
+            "state": st.state,
+            "description": st.description,
+            "target_url": st.target_url,
+            "context": st.context,
+            "created_at": iso(st.created_at),
+            "updated_at": iso(st.created_at),
+            "creator": shapes.user(sim.base_url, st.creator),
+        },
+        status=201,
+    )

@@ -20,7 +20,7 @@ class Server:
         return self.sim.base_url
 
     @classmethod
-    async def start(cls, data_dir: str, host: str = "127.0.0.1", port: int = 0) -> "Server":
+    async def start(cls, data_dir: str, host: str = "127.0.0.1", port: int = 0) -> Server:
         sim = Sim(data_dir)
         runner = web.AppRunner(make_app(sim), access_log=None, handle_signals=False)
         await runner.setup()

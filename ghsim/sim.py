@@ -12,8 +12,22 @@ from .auth import generate_key_pair
 from .faults import Faults
 from .gitobj import MODE_BLOB, Commit, Person, TreeEntry
 from .gitrepo import GitRepo
-from .model import (DEFAULT_APP_EVENTS, DEFAULT_APP_PERMISSIONS, PERMISSION_LEVELS, Account, App,
-                    CheckRun, CheckSuite, Installation, Pull, Repo, State, User, node_id, now)
+from .model import (
+    DEFAULT_APP_EVENTS,
+    DEFAULT_APP_PERMISSIONS,
+    PERMISSION_LEVELS,
+    Account,
+    App,
+    CheckRun,
+    CheckSuite,
+    Installation,
+    Pull,
+    Repo,
+    State,
+    User,
+    node_id,
+    now,
+)
 from .ratelimit import RateLimiter
 from .webhooks import Deliverer
 
@@ -48,9 +62,16 @@ class Sim:
             await repo.git.close()
 
     # -- setup --------------------------------------------------------------------------
-    def create_app(self, webhook_url: str | None, webhook_secret: str, *, name: str | None = None,
-                   owner: str | None = None, permissions: dict | None = None,
-                   events_: list[str] | None = None) -> App:
+    def create_app(
+        self,
+        webhook_url: str | None,
+        webhook_secret: str,
+        *,
+        name: str | None = None,
+        owner: str | None = None,
+        permissions: dict | None = None,
+        events_: list[str] | None = None,
+    ) -> App:
         app_id = self.state.next_id("app")
         name = name or f"hnp-gitops-{app_id}"
         slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
@@ -59,13 +80,30 @@ class Sim:
         owner_acct = self.state.account(owner or "ghsim-owner", "User")
         bot_login = f"{slug}[bot]"
         bot_id = self.state.next_id("account")
-        bot = Account(bot_id, bot_login, "Bot", node_id("BOT", bot_id),
-                      email=f"{bot_id}+{bot_login}@users.noreply.github.com", app_slug=slug)
+        bot = Account(
+            bot_id,
+            bot_login,
+            "Bot",
+            node_id("BOT", bot_id),
+            email=f"{bot_id}+{bot_login}@users.noreply.github.com",
+            app_slug=slug,
+        )
         self.state.accounts[bot_login.lower()] = bot
         pem, public = generate_key_pair()
-        app = App(app_id, slug, name, owner_acct, bot, webhook_url, webhook_secret, pem, public,
-                  dict(permissions or DEFAULT_APP_PERMISSIONS), list(events_ or DEFAULT_APP_EVENTS),
-                  self.state.next_id("hook"))
+        app = App(
+            app_id,
+            slug,
+            name,
+            owner_acct,
+            bot,
+            webhook_url,
+            webhook_secret,
+            pem,
+            public,
+            dict(permissions or DEFAULT_APP_PERMISSIONS),
+            list(events_ or DEFAULT_APP_EVENTS),
+            self.state.next_id("hook"),
+        )
         self.state.apps[app_id] = app
         if webhook_url:
             events.ping(self, app)
@@ -78,9 +116,18 @@ class Sim:
             app.webhook_secret = secret
         return app
 
-    async def create_repo(self, owner: str, name: str, *, default_branch: str = "main", private: bool = True,
-                          auto_init: bool = True, files: dict[str, str] | None = None,
-                          owner_type: str | None = None, description: str | None = None) -> Repo:
+    async def create_repo(
+        self,
+        owner: str,
+        name: str,
+        *,
+        default_branch: str = "main",
+        private: bool = True,
+        auto_init: bool = True,
+        files: dict[str, str] | None = None,
+        owner_type: str | None = None,
+        description: str | None = None,
+    ) -> Repo:
         if not NAME_RE.match(owner) or not NAME_RE.match(name) or name.endswith(".git"):
             raise SetupError("owner and name must be [A-Za-z0-9_.-]+ (name without .git)")
         if self.state.repo(owner, name):
@@ -101,20 +148,32 @@ class Sim:
             entries = [{"path": p, "mode": MODE_BLOB, "type": "blob", "content": c} for p, c in content.items()]
             tree = await self.build_tree(repo, None, entries)
             who = Person(acct.login, acct.email or f"{acct.login}@example.com", now())
-            sha = await git.write_object("commit", gitobj.encode_commit(
-                Commit(tree, [], who, who, "Initial commit")))
+            sha = await git.write_object("commit", gitobj.encode_commit(Commit(tree, [], who, who, "Initial commit")))
             await git.update_ref(f"refs/heads/{default_branch}", sha, None)
         return repo
 
-    def create_installation(self, app_id: int, account: str, repositories: list[str], *,
-                            permissions: dict | None = None, events_: list[str] | None = None) -> Installation:
+    def create_installation(
+        self,
+        app_id: int,
+        account: str,
+        repositories: list[str],
+        *,
+        permissions: dict | None = None,
+        events_: list[str] | None = None,
+    ) -> Installation:
         app = self._app(app_id)
         acct = self.state.accounts.get(account.lower()) or self.state.account(account, "Organization")
         if any(i.app.id == app.id and i.account.id == acct.id for i in self.state.installations.values()):
             raise SetupError(f"app {app.id} is already installed on {acct.login}", 422)
         repos = [self._repo(full) for full in repositories]
-        inst = Installation(self.state.next_id("installation"), app, acct, [r.id for r in repos],
-                            dict(permissions or app.permissions), list(events_ or app.events))
+        inst = Installation(
+            self.state.next_id("installation"),
+            app,
+            acct,
+            [r.id for r in repos],
+            dict(permissions or app.permissions),
+            list(events_ or app.events),
+        )
         self.state.installations[inst.id] = inst
         events.installation(self, inst, "created", acct)
         return inst
@@ -244,9 +303,12 @@ class Sim:
             return pull.stats
         mb = await repo.git.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
         changes = await repo.git.diff(mb, pull.head_sha, patches=False)
-        return {"commits": await repo.git.count(pull.head_sha, mb),
-                "additions": sum(c.additions for c in changes), "deletions": sum(c.deletions for c in changes),
-                "changed_files": len(changes)}
+        return {
+            "commits": await repo.git.count(pull.head_sha, mb),
+            "additions": sum(c.additions for c in changes),
+            "deletions": sum(c.deletions for c in changes),
+            "changed_files": len(changes),
+        }
 
     async def mergeability(self, repo: Repo, pull: Pull) -> tuple[bool | None, str]:
         if pull.state != "open":
@@ -257,8 +319,14 @@ class Sim:
     async def pull_json(self, repo: Repo, pull: Pull) -> dict:
         await self.refresh_pull(repo, pull)
         mergeable, state = await self.mergeability(repo, pull)
-        return shapes.pull_request(self.base_url, repo, pull, mergeable=mergeable, mergeable_state=state,
-                                   stats=await self.pull_stats(repo, pull))
+        return shapes.pull_request(
+            self.base_url,
+            repo,
+            pull,
+            mergeable=mergeable,
+            mergeable_state=state,
+            stats=await self.pull_stats(repo, pull),
+        )
 
     def pulls_for_sha(self, repo: Repo, sha: str) -> list[Pull]:
         return [p for p in self.state.pulls[repo.id].values() if p.state == "open" and p.head_sha == sha]
@@ -268,8 +336,9 @@ class Sim:
         out = shapes.check_run(self.base_url, repo, run, app, self.pulls_for_sha(repo, run.head_sha))
         if with_suite:  # webhooks carry the whole suite
             suite = self.state.check_suites[run.suite_id]
-            s = shapes.check_suite(self.base_url, repo, suite, app, self.pulls_for_sha(repo, suite.head_sha),
-                                   self._runs_in(suite))
+            s = shapes.check_suite(
+                self.base_url, repo, suite, app, self.pulls_for_sha(repo, suite.head_sha), self._runs_in(suite)
+            )
             s.pop("head_commit")
             out["check_suite"] = s
         return out
@@ -279,15 +348,20 @@ class Sim:
 
     async def check_suite_json(self, repo: Repo, suite: CheckSuite) -> dict:
         app = self.state.apps[suite.app_id]
-        out = shapes.check_suite(self.base_url, repo, suite, app, self.pulls_for_sha(repo, suite.head_sha),
-                                 self._runs_in(suite))
+        out = shapes.check_suite(
+            self.base_url, repo, suite, app, self.pulls_for_sha(repo, suite.head_sha), self._runs_in(suite)
+        )
         got = await repo.git.log([suite.head_sha], [], limit=1)
         if got:
             c = got[0]
-            out["head_commit"] = {"id": c.sha, "tree_id": c.tree, "message": c.message,
-                                  "timestamp": c.committer[2],
-                                  "author": {"name": c.author[0], "email": c.author[1]},
-                                  "committer": {"name": c.committer[0], "email": c.committer[1]}}
+            out["head_commit"] = {
+                "id": c.sha,
+                "tree_id": c.tree,
+                "message": c.message,
+                "timestamp": c.committer[2],
+                "author": {"name": c.author[0], "email": c.author[1]},
+                "committer": {"name": c.committer[0], "email": c.committer[1]},
+            }
         return out
 
     def suite_for(self, repo: Repo, app: App, sha: str, branch: str | None) -> tuple[CheckSuite, bool]:

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import aiohttp
@@ -45,7 +45,7 @@ class GhSim:
     # -- starting -----------------------------------------------------------------------
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, data_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator["GhSim"]:
+    async def start(cls, data_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[GhSim]:
         """Run the emulator inside this event loop."""
         server = await Server.start(str(data_dir), host, port)
         session = aiohttp.ClientSession()
@@ -57,14 +57,25 @@ class GhSim:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start_subprocess(cls, data_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0,
-                               startup_timeout: float = 20.0) -> AsyncIterator["GhSim"]:
+    async def start_subprocess(
+        cls, data_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 20.0
+    ) -> AsyncIterator[GhSim]:
         """Run `python -m ghsim` as a child process (for tests where the bot is a process too)."""
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ghsim", "--host", host, "--port", str(port), "--data", str(data_dir),
-            stdout=asyncio.subprocess.PIPE, env=env)
+            sys.executable,
+            "-m",
+            "ghsim",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--data",
+            str(data_dir),
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
         assert proc.stdout
         session = aiohttp.ClientSession()
         try:
@@ -78,20 +89,26 @@ class GhSim:
                 proc.terminate()
                 try:
                     await asyncio.wait_for(proc.wait(), 10)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     proc.kill()
                     await proc.wait()
 
     # -- plumbing -------------------------------------------------------------------------
-    async def _call(self, method: str, path: str, body: object = None, ok: tuple[int, ...] = (200, 201, 202, 204),
-                    params: dict | None = None) -> object:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+        params: dict | None = None,
+    ) -> object:
         async with self.session.request(method, self.base_url + path, json=body, params=params) as resp:
             text = await resp.text()
             if resp.status not in ok:
                 try:
                     raise ControlError(resp.status, json.loads(text))
                 except ValueError:
-                    raise ControlError(resp.status, text)
+                    raise ControlError(resp.status, text) from None
             if not text:
                 return None
             if resp.content_type == "application/x-ndjson":
@@ -113,8 +130,9 @@ class GhSim:
     # -- setup --------------------------------------------------------------------------
     async def create_app(self, webhook_url: str | None, webhook_secret: str, **options) -> dict:
         """-> {"id", "slug", "private_key", "bot_login", ...}; options: name, permissions, events."""
-        return await self._call("POST", "/_ghsim/apps", {"webhook_url": webhook_url,
-                                                         "webhook_secret": webhook_secret, **options})
+        return await self._call(
+            "POST", "/_ghsim/apps", {"webhook_url": webhook_url, "webhook_secret": webhook_secret, **options}
+        )
 
     async def set_webhook_url(self, app_id: int, url: str | None, secret: str | None = None) -> dict:
         body = {"webhook_url": url} | ({"webhook_secret": secret} if secret is not None else {})
@@ -122,27 +140,34 @@ class GhSim:
 
     async def create_repo(self, owner: str, name: str, default_branch: str = "main", **options) -> dict:
         """-> the repository JSON; options: private, auto_init, files {path: text}, owner_type, description."""
-        return await self._call("POST", "/_ghsim/repos", {"owner": owner, "name": name,
-                                                          "default_branch": default_branch, **options})
+        return await self._call(
+            "POST", "/_ghsim/repos", {"owner": owner, "name": name, "default_branch": default_branch, **options}
+        )
 
     async def create_installation(self, app_id: int, account: str, repositories: list[str], **options) -> dict:
         """-> {"id", ...}; sends the `installation` created webhook. options: permissions, events."""
-        return await self._call("POST", "/_ghsim/installations", {"app_id": app_id, "account": account,
-                                                                  "repositories": repositories, **options})
+        return await self._call(
+            "POST",
+            "/_ghsim/installations",
+            {"app_id": app_id, "account": account, "repositories": repositories, **options},
+        )
 
     async def delete_installation(self, installation_id: int) -> None:
         await self._call("DELETE", f"/_ghsim/installations/{installation_id}")
 
-    async def change_installation_repositories(self, installation_id: int, add: list[str] = (),
-                                               remove: list[str] = ()) -> dict:
-        return await self._call("POST", f"/_ghsim/installations/{installation_id}/repositories",
-                                {"add": list(add), "remove": list(remove)})
+    async def change_installation_repositories(
+        self, installation_id: int, add: list[str] = (), remove: list[str] = ()
+    ) -> dict:
+        return await self._call(
+            "POST", f"/_ghsim/installations/{installation_id}/repositories", {"add": list(add), "remove": list(remove)}
+        )
 
     async def installation_token(self, installation_id: int) -> str:
         return (await self._call("POST", f"/_ghsim/installations/{installation_id}/token"))["token"]
 
-    async def create_user(self, login: str, permission: str = "write", repositories: list[str] = (),
-                          email: str | None = None) -> str:
+    async def create_user(
+        self, login: str, permission: str = "write", repositories: list[str] = (), email: str | None = None
+    ) -> str:
         """-> the user's token (for git pushes, REST calls, merges and comments as that user)."""
         body = {"login": login, "permission": permission, "repositories": list(repositories)}
         if email:
@@ -189,28 +214,47 @@ class GhSim:
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/_ghsim/faults")
 
-    async def set_rate_limit(self, *, installation_id: int | None = None, user: str | None = None,
-                             limit: int | None = None, remaining: int | None = None, reset_in: int | None = None,
-                             default_limit: int | None = None) -> dict:
-        body = {k: v for k, v in {"installation_id": installation_id, "user": user, "limit": limit,
-                                  "remaining": remaining, "reset_in": reset_in,
-                                  "default_limit": default_limit}.items() if v is not None}
+    async def set_rate_limit(
+        self,
+        *,
+        installation_id: int | None = None,
+        user: str | None = None,
+        limit: int | None = None,
+        remaining: int | None = None,
+        reset_in: int | None = None,
+        default_limit: int | None = None,
+    ) -> dict:
+        body = {
+            k: v
+            for k, v in {
+                "installation_id": installation_id,
+                "user": user,
+                "limit": limit,
+                "remaining": remaining,
+                "reset_in": reset_in,
+                "default_limit": default_limit,
+            }.items()
+            if v is not None
+        }
         return await self._call("POST", "/_ghsim/ratelimit", body)
 
     # -- a person on github.com ---------------------------------------------------------------
     async def press_check_run_action(self, check_run_id: int, identifier: str, user: str) -> None:
-        await self._call("POST", f"/_ghsim/check-runs/{check_run_id}/requested-action",
-                         {"identifier": identifier, "user": user})
+        await self._call(
+            "POST", f"/_ghsim/check-runs/{check_run_id}/requested-action", {"identifier": identifier, "user": user}
+        )
 
     async def rerequest_check_run(self, check_run_id: int, user: str) -> None:
         await self._call("POST", f"/_ghsim/check-runs/{check_run_id}/rerequest", {"user": user})
 
     async def comment_on_pull(self, owner: str, repo: str, number: int, user: str, body: str) -> dict:
-        return await self._call("POST", f"/_ghsim/repos/{owner}/{repo}/pulls/{number}/comments",
-                                {"user": user, "body": body})
+        return await self._call(
+            "POST", f"/_ghsim/repos/{owner}/{repo}/pulls/{number}/comments", {"user": user, "body": body}
+        )
 
-    async def merge_pull(self, owner: str, repo: str, number: int, user: str, merge_method: str = "merge",
-                         sha: str | None = None) -> dict:
+    async def merge_pull(
+        self, owner: str, repo: str, number: int, user: str, merge_method: str = "merge", sha: str | None = None
+    ) -> dict:
         body = {"user": user, "merge_method": merge_method} | ({"sha": sha} if sha else {})
         return await self._call("POST", f"/_ghsim/repos/{owner}/{repo}/pulls/{number}/merge", body)
 

@@ -51,12 +51,23 @@ class Delivery:
 
     def describe(self, with_payload: bool = True) -> dict:
         out = {
-            "id": self.id, "guid": self.guid, "app_id": self.app_id, "event": self.event,
-            "action": self.action, "installation_id": self.installation_id, "url": self.url,
-            "redelivery": self.redelivery, "status": self.status, "status_code": self.status_code,
-            "response": self.response, "error": self.error, "fault": self.fault,
-            "request_headers": self.request_headers, "enqueued_at": self.enqueued_at,
-            "delivered_at": self.delivered_at, "duration_ms": self.duration_ms,
+            "id": self.id,
+            "guid": self.guid,
+            "app_id": self.app_id,
+            "event": self.event,
+            "action": self.action,
+            "installation_id": self.installation_id,
+            "url": self.url,
+            "redelivery": self.redelivery,
+            "status": self.status,
+            "status_code": self.status_code,
+            "response": self.response,
+            "error": self.error,
+            "fault": self.fault,
+            "request_headers": self.request_headers,
+            "enqueued_at": self.enqueued_at,
+            "delivered_at": self.delivered_at,
+            "duration_ms": self.duration_ms,
         }
         if with_payload:
             out["payload"] = self.payload
@@ -66,8 +77,10 @@ class Delivery:
 def sign(secret: str, body: bytes) -> tuple[str, str]:
     """(X-Hub-Signature-256, X-Hub-Signature) header values."""
     key = secret.encode()
-    return ("sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
-            "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest())
+    return (
+        "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
+        "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
+    )
 
 
 class Deliverer:
@@ -93,8 +106,18 @@ class Deliverer:
             return None
         action = payload.get("action")
         body = json.dumps(payload, separators=(",", ":")).encode()
-        d = Delivery(next(self._ids), str(uuid.uuid4()), app.id, event, action, installation_id,
-                     payload, body, app.webhook_url, enqueued_at=iso(now()))
+        d = Delivery(
+            next(self._ids),
+            str(uuid.uuid4()),
+            app.id,
+            event,
+            action,
+            installation_id,
+            payload,
+            body,
+            app.webhook_url,
+            enqueued_at=iso(now()),
+        )
         self.deliveries.append(d)
         fault = self.faults.match_delivery(event, action)
         if fault and fault.mode == "drop":
@@ -109,8 +132,19 @@ class Deliverer:
         self._push(app.id, d)
         if fault and fault.mode == "duplicate":
             d.fault = "duplicated"
-            dup = Delivery(next(self._ids), d.guid, app.id, event, action, installation_id, payload, body,
-                           app.webhook_url, fault="duplicate", enqueued_at=d.enqueued_at)
+            dup = Delivery(
+                next(self._ids),
+                d.guid,
+                app.id,
+                event,
+                action,
+                installation_id,
+                payload,
+                body,
+                app.webhook_url,
+                fault="duplicate",
+                enqueued_at=d.enqueued_at,
+            )
             self.deliveries.append(dup)
             self._push(app.id, dup)
         # A held (reordered) delivery goes out right after the one that overtook it.
@@ -123,8 +157,19 @@ class Deliverer:
         if old is None:
             raise KeyError(delivery_id)
         app = self.apps[old.app_id]
-        d = Delivery(next(self._ids), old.guid, old.app_id, old.event, old.action, old.installation_id,
-                     old.payload, old.body, app.webhook_url, redelivery=True, enqueued_at=iso(now()))
+        d = Delivery(
+            next(self._ids),
+            old.guid,
+            old.app_id,
+            old.event,
+            old.action,
+            old.installation_id,
+            old.payload,
+            old.body,
+            app.webhook_url,
+            redelivery=True,
+            enqueued_at=iso(now()),
+        )
         self.deliveries.append(d)
         self._push(app.id, d)
         return d
@@ -172,11 +217,16 @@ class Deliverer:
             return
         sig256, sig1 = sign(app.webhook_secret, d.body)
         headers = {
-            "Accept": "*/*", "Content-Type": "application/json", "User-Agent": HOOKSHOT_UA,
-            "X-GitHub-Delivery": d.guid, "X-GitHub-Event": d.event, "X-GitHub-Hook-ID": str(app.hook_id),
+            "Accept": "*/*",
+            "Content-Type": "application/json",
+            "User-Agent": HOOKSHOT_UA,
+            "X-GitHub-Delivery": d.guid,
+            "X-GitHub-Event": d.event,
+            "X-GitHub-Hook-ID": str(app.hook_id),
             "X-GitHub-Hook-Installation-Target-ID": str(app.id),
             "X-GitHub-Hook-Installation-Target-Type": "integration",
-            "X-Hub-Signature": sig1, "X-Hub-Signature-256": sig256,
+            "X-Hub-Signature": sig1,
+            "X-Hub-Signature-256": sig256,
         }
         d.request_headers = headers
         if self._session is None:
@@ -187,7 +237,7 @@ class Deliverer:
                 d.status_code = resp.status
                 d.response = (await resp.text(errors="replace"))[:4096]
                 d.status = "delivered" if 200 <= resp.status < 300 else "failed"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             d.status, d.error = "failed", f"{type(exc).__name__}: {exc}"
         d.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         d.delivered_at = iso(now())
@@ -202,12 +252,15 @@ class Deliverer:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def list(self, app_id: int | None = None, event: str | None = None, since: int = 0) -> list[Delivery]:
-        return [d for d in self.deliveries
-                if (app_id is None or d.app_id == app_id) and (event is None or d.event == event) and d.id > since]
+        return [
+            d
+            for d in self.deliveries
+            if (app_id is None or d.app_id == app_id) and (event is None or d.event == event) and d.id > since
+        ]
 
     def clear(self) -> None:
         self.deliveries = [d for d in self.deliveries if d.status == "pending"]

@@ -113,17 +113,25 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-RESULT = {"passed": "✅ pass", "failed": "❌ FAIL", "error": "❌ ERROR", "skipped": "⏭ skipped",
-          "xfail": "⚠️ known bug (xfail)", "xpass": "❌ XPASS", "not run": "– not run"}
+RESULT = {
+    "passed": "✅ pass",
+    "failed": "❌ FAIL",
+    "error": "❌ ERROR",
+    "skipped": "⏭ skipped",
+    "xfail": "⚠️ known bug (xfail)",
+    "xpass": "❌ XPASS",
+    "not run": "– not run",
+}
 
 
 def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) -> str:
-    rows = sorted(recorder.rows.values(),
-                  key=lambda r: (KIND_ORDER.index(r.kind) if r.kind in KIND_ORDER else 99, r.nodeid))
+    rows = sorted(
+        recorder.rows.values(), key=lambda r: (KIND_ORDER.index(r.kind) if r.kind in KIND_ORDER else 99, r.nodeid)
+    )
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.outcome] = counts.get(row.outcome, 0) + 1
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         "# Reliability",
         "",
@@ -137,7 +145,8 @@ def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) 
         "",
         f"Run: {now}, Python {platform.python_version()}, `pytest {' '.join(args)}`, "
         f"{seconds:.0f} s, exit code {exit_code}. "
-        + ", ".join(f"{n} {RESULT.get(k, k).split(' ', 1)[-1]}" for k, n in sorted(counts.items())) + ".",
+        + ", ".join(f"{n} {RESULT.get(k, k).split(' ', 1)[-1]}" for k, n in sorted(counts.items()))
+        + ".",
         "",
         "| Kind | Fault injected / input tried | Outcome checked | Result | Time |",
         "|---|---|---|---|---|",
@@ -147,8 +156,10 @@ def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) 
         if row.outcome not in ("passed",) and row.detail:
             result += f": {row.detail}"
         test = row.nodeid.split("::", 1)[1] if "::" in row.nodeid else row.nodeid
-        out.append(f"| {_cell(row.kind)} | {_cell(row.injected)} <br><sub>`{_cell(test)}`</sub> | "
-                   f"{_cell(row.expected)} | {_cell(result)} | {row.seconds:.1f} s |")
+        out.append(
+            f"| {_cell(row.kind)} | {_cell(row.injected)} <br><sub>`{_cell(test)}`</sub> | "
+            f"{_cell(row.expected)} | {_cell(result)} | {row.seconds:.1f} s |"
+        )
     bugs = [r for r in rows if r.bug]
     if bugs:
         out += ["", "## Known bugs these tests demonstrate", ""]
@@ -156,8 +167,10 @@ def render(recorder: Recorder, exit_code: int, seconds: float, args: list[str]) 
             state = "still failing" if row.outcome in ("failed", "error", "xfail") else "fixed: the test passes"
             out.append(f"- `{row.nodeid.split('::', 1)[-1]}` ({state}): {_cell(row.bug)}")
     if recorder.unmarked:
-        out += ["", "Tests without a `scenario` marker (not in the table): "
-                + ", ".join(f"`{n}`" for n in recorder.unmarked)]
+        out += [
+            "",
+            "Tests without a `scenario` marker (not in the table): " + ", ".join(f"`{n}`" for n in recorder.unmarked),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -178,9 +191,11 @@ def write_into_readme(readme: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=str(ROOT / "README.md"),
-                        help="where to write the Markdown ('-' for stdout); default: README.md, between "
-                             "its reliability markers")
+    parser.add_argument(
+        "--output",
+        default=str(ROOT / "README.md"),
+        help="where to write the Markdown ('-' for stdout); default: README.md, between its reliability markers",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     options = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))

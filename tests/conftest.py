@@ -16,8 +16,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -115,8 +115,12 @@ async def served(app: web.Application) -> AsyncIterator[TestClient]:
         await client.close()
 
 
-async def wait_for(condition: Callable[[], Awaitable[object] | object], timeout: float = 10.0,
-                   interval: float = 0.02, message: str = "condition") -> object:
+async def wait_for(
+    condition: Callable[[], Awaitable[object] | object],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> object:
     """Poll `condition` until it returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -144,8 +148,9 @@ def test_private_key_pem() -> str:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 test_private_key_pem.__test__ = False  # not a test, despite its name

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from bot.core.kinds import lookup
 from bot.core.threeway import ABSENT, FieldConflict
@@ -35,17 +36,12 @@ MAX_ANNOTATION_TITLE = 255
 MAX_VALUE = 60  # characters of a value shown in a table cell
 
 CONFLICT_ACTIONS = [
-    {"label": "GUI wins", "identifier": "gui_wins",
-     "description": "Use the GUI's value in every conflict"},
-    {"label": "Git wins", "identifier": "github_wins",
-     "description": "Use Git's value in every conflict"},
-    {"label": "Merge", "identifier": "merge",
-     "description": "Merge lists; other conflicts stay"},
+    {"label": "GUI wins", "identifier": "gui_wins", "description": "Use the GUI's value in every conflict"},
+    {"label": "Git wins", "identifier": "github_wins", "description": "Use Git's value in every conflict"},
+    {"label": "Merge", "identifier": "merge", "description": "Merge lists; other conflicts stay"},
 ]
 
-COMMANDS_HELP = (
-    "`/hnp resolve gui|git|merge [kind/name]`, `/hnp recheck`, `/hnp rebase`"
-)
+COMMANDS_HELP = "`/hnp resolve gui|git|merge [kind/name]`, `/hnp recheck`, `/hnp rebase`"
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,8 +88,7 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
-def _fit(head: str, rows: Sequence[str], tail: str, limit: int, more: str,
-         max_rows: int | None = None) -> str:
+def _fit(head: str, rows: Sequence[str], tail: str, limit: int, more: str, max_rows: int | None = None) -> str:
     """head + as many rows as fit (at most `max_rows`) + a note on the rows left out + tail,
     within `limit` characters. `more` is a format string with {n}."""
     total = len(rows)
@@ -128,9 +123,9 @@ def check_run_requests(payload: Mapping[str, Any]) -> list[dict]:
     first["output"] = {**output, **({"annotations": groups[0]} if groups[0] else {})}
     requests = [first]
     for group in groups[1:]:
-        requests.append({"output": {"title": output.get("title", ""),
-                                    "summary": output.get("summary", ""),
-                                    "annotations": group}})
+        requests.append(
+            {"output": {"title": output.get("title", ""), "summary": output.get("summary", ""), "annotations": group}}
+        )
     return requests
 
 
@@ -232,8 +227,7 @@ def conflict_check_output(
         "name": CONFLICTS_CHECK,
         "status": "completed",
         "conclusion": "action_required" if conflicts else "success",
-        "output": {"title": title, "summary": conflict_summary(conflicts),
-                   "annotations": annotations},
+        "output": {"title": title, "summary": conflict_summary(conflicts), "annotations": annotations},
     }
     if conflicts:
         payload["actions"] = [dict(a) for a in CONFLICT_ACTIONS]
@@ -282,19 +276,20 @@ def validate_check_output(
         counts = counts or {}
         total = sum(sum(v.values()) for v in counts.values())
         head = f"All documents are valid ({_count(total, 'resource')})."
-        columns = sorted({c for v in counts.values() for c in v},
-                         key=lambda c: (["created", "updated", "deleted", "orphaned",
-                                         "unchanged"] + [c]).index(c))
+        columns = sorted(
+            {c for v in counts.values() for c in v},
+            key=lambda c: (["created", "updated", "deleted", "orphaned", "unchanged"] + [c]).index(c),
+        )
         rows = []
         if columns:
             head += "\n\n| Kind | " + " | ".join(md_escape(c.capitalize()) for c in columns) + " |"
             head += "\n|---|" + "---|" * len(columns)
             for kind in sorted(counts):
-                rows.append(f"| {md_escape(kind)} | "
-                            + " | ".join(f"{counts[kind].get(c, 0):,}" for c in columns) + " |")
+                rows.append(
+                    f"| {md_escape(kind)} | " + " | ".join(f"{counts[kind].get(c, 0):,}" for c in columns) + " |"
+                )
         payload["conclusion"] = "success"
-        payload["output"] = {"title": "Valid", "summary": _fit(head, rows, "", MAX_SUMMARY,
-                                                                "…and {n} more kinds.")}
+        payload["output"] = {"title": "Valid", "summary": _fit(head, rows, "", MAX_SUMMARY, "…and {n} more kinds.")}
         return payload
 
     annotations = []
@@ -311,24 +306,32 @@ def validate_check_output(
             field_path = _get(e, "path") or _get(e, "field")
             text = str(_get(e, "message") or "invalid")
             messages.append(f"{field_path}: {text}" if field_path else text)
-            rows.append(f"| {md_escape(path)} | {_get(e, 'line') or ''} | {md_escape(resource)} | "
-                        f"{md_escape(field_path or '')} | {md_escape(compact(text, 200))} |")
-        annotations.append({
-            "path": path,
-            "start_line": start,
-            "end_line": end,
-            "annotation_level": "failure",
-            "title": (f"Invalid {resource}" if resource else "Invalid document")[:MAX_ANNOTATION_TITLE],
-            "message": "\n".join(messages)[:MAX_ANNOTATION_MESSAGE],
-        })
+            rows.append(
+                f"| {md_escape(path)} | {_get(e, 'line') or ''} | {md_escape(resource)} | "
+                f"{md_escape(field_path or '')} | {md_escape(compact(text, 200))} |"
+            )
+        annotations.append(
+            {
+                "path": path,
+                "start_line": start,
+                "end_line": end,
+                "annotation_level": "failure",
+                "title": (f"Invalid {resource}" if resource else "Invalid document")[:MAX_ANNOTATION_TITLE],
+                "message": "\n".join(messages)[:MAX_ANNOTATION_MESSAGE],
+            }
+        )
     files = {p for p, _ in groups}
     title = f"{_count(len(groups), 'invalid document')} in {_count(len(files), 'file')}"
-    head = (f"{title}. Nothing from these documents was taken; fix them and push again.\n\n"
-            "| File | Line | Resource | Field | Error |\n|---|---|---|---|---|")
+    head = (
+        f"{title}. Nothing from these documents was taken; fix them and push again.\n\n"
+        "| File | Line | Resource | Field | Error |\n|---|---|---|---|---|"
+    )
     payload["conclusion"] = "failure"
-    payload["output"] = {"title": title,
-                         "summary": _fit(head, rows, "", MAX_SUMMARY, "…and {n} more errors."),
-                         "annotations": annotations}
+    payload["output"] = {
+        "title": title,
+        "summary": _fit(head, rows, "", MAX_SUMMARY, "…and {n} more errors."),
+        "annotations": annotations,
+    }
     return payload
 
 
@@ -347,8 +350,10 @@ def pr_comment(
     """The one bot comment of a pull request (found again by COMMENT_MARKER)."""
     where = f" for fabric `{md_escape(fabric)}`" if fabric else ""
     if not conflicts:
-        return (f"{COMMENT_MARKER}\n### ✅ No conflicts{where}\n\n"
-                "The GUI's changes and the repository agree; this pull request can be merged.\n")
+        return (
+            f"{COMMENT_MARKER}\n### ✅ No conflicts{where}\n\n"
+            "The GUI's changes and the repository agree; this pull request can be merged.\n"
+        )
     resources = {_resource_label(c) for c in conflicts}
     check = f"[conflicts check]({check_url})" if check_url else "`hnp-gitops/conflicts` check"
     head = (
@@ -408,19 +413,22 @@ def pr_body(
     for c in items:
         by_change[c.change] = by_change.get(c.change, 0) + 1
     order = ["created", "updated", "deleted"]
-    counts = ", ".join(f"{by_change[k]:,} {k}" for k in sorted(by_change, key=lambda k: (
-        order.index(k) if k in order else len(order), k)))
+    counts = ", ".join(
+        f"{by_change[k]:,} {k}"
+        for k in sorted(by_change, key=lambda k: (order.index(k) if k in order else len(order), k))
+    )
     marker = PR_BODY_MARKER
     head = (
         f"{marker}\n"
         f"Changes made in the GUI for fabric `{md_escape(fabric)}`"
         + (f" (sync operation `{md_escape(str(operation_id))}`)" if operation_id else "")
-        + f": {_count(len(items), 'resource')}" + (f" ({counts})" if counts else "") + ".\n\n"
+        + f": {_count(len(items), 'resource')}"
+        + (f" ({counts})" if counts else "")
+        + ".\n\n"
         "| Kind | Name | Change | File |\n|---|---|---|---|"
     )
     rows = [
-        f"| {md_escape(c.kind)} | {md_escape(c.name)} | {md_escape(c.change)} | "
-        f"{md_escape(c.path) if c.path else ''} |"
+        f"| {md_escape(c.kind)} | {md_escape(c.name)} | {md_escape(c.change)} | {md_escape(c.path) if c.path else ''} |"
         for c in items
     ]
     tail = "\n\nMerging this pull request makes these changes the fabric's desired state.\n"
@@ -452,9 +460,16 @@ class Command:
         return f"{self.kind}/{self.resource_name}" if self.kind else None
 
 
-_SIDES = {"gui": "gui", "gui_wins": "gui",
-          "git": "git", "github": "git", "github_wins": "git", "git_wins": "git",
-          "merge": "merge", "merge_strategy": "merge"}
+_SIDES = {
+    "gui": "gui",
+    "gui_wins": "gui",
+    "git": "git",
+    "github": "git",
+    "github_wins": "git",
+    "git_wins": "git",
+    "merge": "merge",
+    "merge_strategy": "merge",
+}
 USAGE = "Usage: " + COMMANDS_HELP.replace("`", "")
 
 
@@ -480,20 +495,19 @@ def parse_command(comment_body: str | None) -> Command | None:
         args = words[2:]
         if sub == "resolve":
             if not args:
-                return Command(sub, error=f"Say which side wins: gui, git or merge. {USAGE}",
-                               line=line)
+                return Command(sub, error=f"Say which side wins: gui, git or merge. {USAGE}", line=line)
             side = _SIDES.get(args[0].lower())
             if side is None:
-                return Command(sub, error=f"Unknown side {args[0]!r}: use gui, git or merge. "
-                                          f"{USAGE}", line=line)
+                return Command(sub, error=f"Unknown side {args[0]!r}: use gui, git or merge. {USAGE}", line=line)
             if len(args) > 2:
                 return Command(sub, side=side, error=f"Too many arguments. {USAGE}", line=line)
             if len(args) == 2:
                 kind_text, _, name = args[1].partition("/")
                 kind = lookup(kind_text)
                 if not name or "/" in name or kind is None:
-                    return Command(sub, side=side, error=(
-                        f"{args[1]!r} is not kind/name (e.g. vpc/vpc-1). {USAGE}"), line=line)
+                    return Command(
+                        sub, side=side, error=(f"{args[1]!r} is not kind/name (e.g. vpc/vpc-1). {USAGE}"), line=line
+                    )
                 return Command(sub, side=side, kind=kind.kind, resource_name=name, line=line)
             return Command(sub, side=side, line=line)
         if sub in ("recheck", "rebase"):

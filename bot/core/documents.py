@@ -53,10 +53,10 @@ from yaml.resolver import Resolver
 try:  # libyaml's C parser; PyYAML without it would be 10x slower but still correct
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - the project's dependencies include libyaml
+    from yaml.composer import Composer as _Composer
     from yaml.parser import Parser as _PyParser
     from yaml.reader import Reader as _Reader
     from yaml.scanner import Scanner as _Scanner
-    from yaml.composer import Composer as _Composer
 
     class _Parser(_Reader, _Scanner, _PyParser, _Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
@@ -267,7 +267,7 @@ def _parse_chunk(chunk: str):
     except yaml.YAMLError as exc:
         yield None, f"invalid YAML: {exc}", None, 0, None
         return
-    except Exception as exc:  # noqa: BLE001 - hostile input must never crash the worker
+    except Exception as exc:
         yield None, f"unreadable YAML ({type(exc).__name__}: {exc})", None, 0, None
         return
     for root in roots:
@@ -323,9 +323,7 @@ def _check_depth_exactly(chunk: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise DocumentError(
-                    f"document nests deeper than {MAX_DEPTH} levels", event.start_mark.line
-                )
+                raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", event.start_mark.line)
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
@@ -367,22 +365,17 @@ class _Builder:
             self.expansion += size
             if self.expansion > MAX_ALIAS_EXPANSION:
                 raise DocumentError(
-                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} extra nodes "
-                    "(an alias expansion bomb?)",
+                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} extra nodes (an alias expansion bomb?)",
                     node.start_mark.line,
                 )
             if depth + height - 1 > MAX_DEPTH:
-                raise DocumentError(
-                    f"document nests deeper than {MAX_DEPTH} levels", node.start_mark.line
-                )
+                raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", node.start_mark.line)
             return seen
         if isinstance(node, ynodes.ScalarNode):  # a merge value; parents build scalars inline
             result = (self.scalar(node), 1, 0)
         else:
             if depth > MAX_DEPTH:
-                raise DocumentError(
-                    f"document nests deeper than {MAX_DEPTH} levels", node.start_mark.line
-                )
+                raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", node.start_mark.line)
             if key in self.active:
                 raise DocumentError("recursive alias (an anchor used inside itself)", node.start_mark.line)
             self.active.add(key)
@@ -442,8 +435,7 @@ class _Builder:
                 key = self.key(key_node)
             if key in lines:
                 raise DocumentError(
-                    f"duplicate key {key!r} (line {lines[key] + 1} and line "
-                    f"{key_node.start_mark.line + 1})",
+                    f"duplicate key {key!r} (line {lines[key] + 1} and line {key_node.start_mark.line + 1})",
                     key_node.start_mark.line,
                 )
             lines[key] = key_node.start_mark.line
@@ -488,9 +480,7 @@ class _Builder:
         if tag == _FLOAT:
             value = _CONSTRUCTOR.construct_yaml_float(node)
             if value != value or value in (float("inf"), float("-inf")):
-                raise DocumentError(
-                    f"value {node.value!r} cannot be represented in JSON", node.start_mark.line
-                )
+                raise DocumentError(f"value {node.value!r} cannot be represented in JSON", node.start_mark.line)
             return value
         raise DocumentError(f"unsupported tag {tag} on value {node.value!r}", node.start_mark.line)
 
@@ -562,7 +552,7 @@ def field_line(source: Document | str, path: str | list[str | int]) -> int | Non
         if _depth_bound(text) > MAX_DEPTH:
             _check_depth_exactly(text)
         roots = [r for r in _compose(text) if not _is_empty(r)]
-    except Exception:  # noqa: BLE001 - a line number is best effort
+    except Exception:
         return None
     if not roots:
         return None

@@ -54,6 +54,7 @@ from bot.core.kinds import lookup
 
 DEFAULT_NAMESPACE = "default"
 
+
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loading with the value rules of `documents.py`: timestamps stay the strings
     written (as Kubernetes reads them); keys are made strings by `_string_keys`."""
@@ -109,7 +110,7 @@ def strict_equal(a: Any, b: Any) -> bool:
 class _Dumper(yaml.SafeDumper):
     indent_sequences = True
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False):  # noqa: D401
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
         return super().increase_indent(flow, False if self.indent_sequences else indentless)
 
 
@@ -204,17 +205,15 @@ class Edit:
     body: dict | None = None
 
     @classmethod
-    def replace(
-        cls, index: int, spec: Any, labels: dict | None = None, annotations: dict | None = None
-    ) -> "Edit":
+    def replace(cls, index: int, spec: Any, labels: dict | None = None, annotations: dict | None = None) -> Edit:
         return cls("replace", index=index, spec=spec, labels=labels, annotations=annotations)
 
     @classmethod
-    def replace_body(cls, index: int, body: dict) -> "Edit":
+    def replace_body(cls, index: int, body: dict) -> Edit:
         return cls("replace", index=index, body=body)
 
     @classmethod
-    def delete(cls, index: int) -> "Edit":
+    def delete(cls, index: int) -> Edit:
         return cls("delete", index=index)
 
     @classmethod
@@ -226,11 +225,11 @@ class Edit:
         namespace: str | None = DEFAULT_NAMESPACE,
         labels: dict | None = None,
         annotations: dict | None = None,
-    ) -> "Edit":
+    ) -> Edit:
         return cls("append", body=resource_body(kind, name, namespace, spec, labels, annotations))
 
     @classmethod
-    def append_body(cls, body: dict) -> "Edit":
+    def append_body(cls, body: dict) -> Edit:
         return cls("append", body=body)
 
 
@@ -326,9 +325,14 @@ def document_spans(text: str) -> list[DocumentSpan]:
                 if flow_stack.pop():
                     last_end = max(last_end or 0, event.end_mark.index)
             else:  # scalar or alias
-                if isinstance(event, yaml.ScalarEvent) and depth == 0 and event.anchor is None \
-                        and event.tag is None and event.implicit[0] \
-                        and event.value in _NULLS:
+                if (
+                    isinstance(event, yaml.ScalarEvent)
+                    and depth == 0
+                    and event.anchor is None
+                    and event.tag is None
+                    and event.implicit[0]
+                    and event.value in _NULLS
+                ):
                     first = None  # an empty document
                     continue
                 last_end = max(last_end or 0, event.end_mark.index)
@@ -343,8 +347,12 @@ def _sequence_style(nodes: list[yaml.Node]) -> bool | None:
         node = stack.pop()
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                if isinstance(value, yaml.SequenceNode) and not value.flow_style and value.value \
-                        and value.start_mark.line > key.start_mark.line:
+                if (
+                    isinstance(value, yaml.SequenceNode)
+                    and not value.flow_style
+                    and value.value
+                    and value.start_mark.line > key.start_mark.line
+                ):
                     return value.start_mark.column > key.start_mark.column
                 stack.append(value)
         elif isinstance(node, yaml.SequenceNode):
@@ -423,8 +431,7 @@ class _Patcher:
         """Record edits turning `node` (holding `old`) into `new`, or raise _CannotPatch."""
         if strict_equal(old, new):
             return
-        if isinstance(node, yaml.ScalarNode) and isinstance(new, _SCALAR_TYPES) \
-                and not isinstance(old, (dict, list)):
+        if isinstance(node, yaml.ScalarNode) and isinstance(new, _SCALAR_TYPES) and not isinstance(old, (dict, list)):
             if node.start_mark.line != node.end_mark.line or node.style in ("|", ">"):
                 raise _CannotPatch
             rendered = self._render_scalar(new)
@@ -432,8 +439,14 @@ class _Patcher:
                 raise _CannotPatch
             self.edits.append((node.start_mark.index, node.end_mark.index, rendered))
             return
-        if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value \
-                and isinstance(old, dict) and isinstance(new, dict) and new:
+        if (
+            isinstance(node, yaml.MappingNode)
+            and not node.flow_style
+            and node.value
+            and isinstance(old, dict)
+            and isinstance(new, dict)
+            and new
+        ):
             self._patch_mapping(node, old, new)
             return
         raise _CannotPatch
@@ -441,8 +454,7 @@ class _Patcher:
     def _patch_mapping(self, node: yaml.MappingNode, old: dict, new: dict) -> None:
         pairs = []
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG \
-                    or key_node.value not in old:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG or key_node.value not in old:
                 raise _CannotPatch
             pairs.append((key_node.value, key_node, value_node))
         if len(pairs) != len(old):
@@ -460,11 +472,13 @@ class _Patcher:
                 sub.patch(value_node, old[key], new[key])
                 self.edits.extend(sub.edits)
             except _CannotPatch:
-                self.edits.append((
-                    key_node.start_mark.index,
-                    _node_end(value_node),
-                    self._render_pair(key, new[key], key_node.start_mark.column),
-                ))
+                self.edits.append(
+                    (
+                        key_node.start_mark.index,
+                        _node_end(value_node),
+                        self._render_pair(key, new[key], key_node.start_mark.column),
+                    )
+                )
         added = [k for k in new if k not in old]
         if added:
             last_key, last_key_node, last_value = pairs[-1]
@@ -482,7 +496,7 @@ class _Patcher:
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     ordered = sorted(edits, key=lambda e: (e[0], e[1]))
-    for (a0, a1, _), (b0, b1, _) in zip(ordered, ordered[1:]):
+    for (_a0, a1, _), (b0, _b1, _) in zip(ordered, ordered[1:]):
         if b0 < a1:
             raise _CannotPatch  # overlapping edits
     out = []
@@ -559,9 +573,7 @@ def apply_edits(file_text: str | None, edits: list[Edit]) -> str | None:
         new = new_body(old, edit)
         if strict_equal(old, new):
             continue
-        changes.extend(
-            _replace(text, lines, spans[position], nodes[position], old, new, indent_sequences)
-        )
+        changes.extend(_replace(text, lines, spans[position], nodes[position], old, new, indent_sequences))
 
     if len(deleted) == len(positions) and not appends:
         return None
@@ -594,7 +606,12 @@ def _merge_overlaps(changes: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 
 def _replace(
-    text: str, lines: _Lines, span: DocumentSpan, node: yaml.Node, old: Any, new: Any,
+    text: str,
+    lines: _Lines,
+    span: DocumentSpan,
+    node: yaml.Node,
+    old: Any,
+    new: Any,
     indent_sequences: bool,
 ) -> list[tuple[int, int, str]]:
     if span.content is not None and isinstance(old, dict):
@@ -651,8 +668,12 @@ def _deletions(text: str, lines: _Lines, spans: list[DocumentSpan], deleted: set
         after = run[-1] + 1
         keeper = spans[after] if after < len(spans) else None
         first = spans[run[0]]
-        if keeper is not None and keeper.separator is not None and keeper.separator_bare \
-                and (first.separator is None or first.separator_bare):
+        if (
+            keeper is not None
+            and keeper.separator is not None
+            and keeper.separator_bare
+            and (first.separator is None or first.separator_bare)
+        ):
             for i in run[1:]:
                 drop_separator(spans[i])
             drop_separator(keeper)
@@ -669,8 +690,12 @@ def _append(text: str, rendered: str) -> str:
     if not text.endswith("\n"):
         text += newline
     spans = document_spans(text)
-    if spans and spans[-1].content is None and spans[-1].separator is not None \
-            and not text[spans[-1].separator[1]:].strip():
+    if (
+        spans
+        and spans[-1].content is None
+        and spans[-1].separator is not None
+        and not text[spans[-1].separator[1] :].strip()
+    ):
         # A trailing `---` opened an empty document: fill it.
         return text + rendered
     if not any(s.content is not None for s in spans):

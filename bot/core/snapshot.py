@@ -24,8 +24,9 @@ Rules (issue 5):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from bot.core import documents, validation
 from bot.core.kinds import KINDS
@@ -72,10 +73,17 @@ class Problem:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Problem":
-        return cls(line=data["line"], message=data["message"], level=data.get("level", "error"),
-                   document=data.get("document"), kind=data.get("kind"), name=data.get("name"),
-                   field=data.get("field"), duplicate=bool(data.get("duplicate", False)))
+    def from_json(cls, data: Mapping[str, Any]) -> Problem:
+        return cls(
+            line=data["line"],
+            message=data["message"],
+            level=data.get("level", "error"),
+            document=data.get("document"),
+            kind=data.get("kind"),
+            name=data.get("name"),
+            field=data.get("field"),
+            duplicate=bool(data.get("duplicate", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ class DocRef:
         return [self.index, self.line, self.kind, self.namespace, self.name, self.valid]
 
     @classmethod
-    def from_json(cls, data: list[Any]) -> "DocRef":
+    def from_json(cls, data: list[Any]) -> DocRef:
         return cls(*data)
 
 
@@ -162,7 +170,7 @@ def refused_file(path: str, sha: str, size: int | None) -> ReadFile:
     if size is None:
         message = "file could not be read from the repository archive"
     else:
-        message = (f"file is {size:,} bytes, over the limit of {documents.MAX_FILE_BYTES:,} bytes (5 MiB)")
+        message = f"file is {size:,} bytes, over the limit of {documents.MAX_FILE_BYTES:,} bytes (5 MiB)"
     return ReadFile(FileState(path, sha, (), (Problem(1, message),), True), {})
 
 
@@ -181,14 +189,31 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
         verdict = validation.classify(doc)
         if not verdict.hedgehog:
             warnings += 1
-            problems.append(Problem(doc.line, verdict.warning or "not a Hedgehog kind; skipped", "warning",
-                                    doc.index, doc.kind, doc.name))
+            problems.append(
+                Problem(
+                    doc.line,
+                    verdict.warning or "not a Hedgehog kind; skipped",
+                    "warning",
+                    doc.index,
+                    doc.kind,
+                    doc.name,
+                )
+            )
             continue
         errors = validation.validate_document(doc)
         ident = documents.identity(doc) if doc.body is not None else None
         for error in errors:
-            problems.append(Problem(error.line or doc.error_line or doc.line, error.message, "error", doc.index,
-                                    doc.kind, doc.name, error.path or None))
+            problems.append(
+                Problem(
+                    error.line or doc.error_line or doc.line,
+                    error.message,
+                    "error",
+                    doc.index,
+                    doc.kind,
+                    doc.name,
+                    error.path or None,
+                )
+            )
         if ident is None or ident[0] not in KINDS:
             unidentified = True  # a broken document that might be any resource of this file
             continue
@@ -196,8 +221,14 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
         if not errors:
             spec = doc.body.get("spec")
             resources[doc.index] = DesiredResource(
-                *ident, spec={} if spec is None else spec, metadata=_metadata(doc.body),
-                path=path, index=doc.index, line=doc.line, blob_sha=sha)
+                *ident,
+                spec={} if spec is None else spec,
+                metadata=_metadata(doc.body),
+                path=path,
+                index=doc.index,
+                line=doc.line,
+                blob_sha=sha,
+            )
     state = FileState(path, sha, tuple(refs), tuple(problems), unidentified, len(parsed.documents))
     return ReadFile(state, resources, warnings)
 
@@ -257,12 +288,27 @@ def assemble(tree: Mapping[str, str], stored: Mapping[str, FileState], read: Map
             if places is None:
                 continue
             others = ", ".join(f"{p} line {r.line}" for p, r in places if (p, r.index) != (path, ref.index))
-            dups.append(Problem(ref.line, f"{label(ref.identity)} is defined more than once (also {others}); "
-                                          "neither definition is applied", "error", ref.index,
-                                ref.kind, ref.name, "metadata.name", duplicate=True))
+            dups.append(
+                Problem(
+                    ref.line,
+                    f"{label(ref.identity)} is defined more than once (also {others}); neither definition is applied",
+                    "error",
+                    ref.index,
+                    ref.kind,
+                    ref.name,
+                    "metadata.name",
+                    duplicate=True,
+                )
+            )
         if dups or any(p.duplicate for p in state.problems):
-            state = FileState(path, state.blob_sha, state.documents, state.own_problems() + tuple(dups),
-                              state.unidentified, state.document_count)
+            state = FileState(
+                path,
+                state.blob_sha,
+                state.documents,
+                state.own_problems() + tuple(dups),
+                state.unidentified,
+                state.document_count,
+            )
         files[path] = state
         if path in read or stored.get(path) != state:
             dirty.add(path)
@@ -391,9 +437,11 @@ def _state(row: Current, *, desired_spec: Any, clear_draft: bool, orphaned: bool
         desired_spec=desired_spec,
         draft_spec=None if clear_draft else row.draft_spec,
         draft_delete=False if clear_draft else row.draft_delete,
-        actual_spec=row.actual_spec, orphaned=orphaned,
+        actual_spec=row.actual_spec,
+        orphaned=orphaned,
         in_open_pr=row.pull_request_id is not None and not clear_draft,
-        has_open_conflict=row.open_conflict and not clear_draft)
+        has_open_conflict=row.open_conflict and not clear_draft,
+    )
 
 
 def plan(snapshot: Snapshot, rows: Iterable[Current], touched: set[str]) -> Plan:
@@ -410,7 +458,8 @@ def plan(snapshot: Snapshot, rows: Iterable[Current], touched: set[str]) -> Plan
             result.count(res.kind, "created")
             continue
         content_changed = row.desired_spec is None or not (
-            _same(row.desired_spec, res.spec) and _same(row.desired_metadata, res.metadata))
+            _same(row.desired_spec, res.spec) and _same(row.desired_metadata, res.metadata)
+        )
         if row.desired_spec is None:
             what = "created"
         elif content_changed or row.orphaned:
@@ -427,10 +476,20 @@ def plan(snapshot: Snapshot, rows: Iterable[Current], touched: set[str]) -> Plan
         base_moved = row.base_moved or (row.has_draft and content_changed)  # desired changed under the draft
         if fulfilled:
             result.count(res.kind, "fulfilled")
-        result.updates.append(RowUpdate(
-            row.id, res.spec, res.metadata, content_changed or row.orphaned, res.path, res.index, res.blob_sha,
-            False if fulfilled else base_moved, fulfilled,
-            _state(row, desired_spec=res.spec, clear_draft=fulfilled, orphaned=False)))
+        result.updates.append(
+            RowUpdate(
+                row.id,
+                res.spec,
+                res.metadata,
+                content_changed or row.orphaned,
+                res.path,
+                res.index,
+                res.blob_sha,
+                False if fulfilled else base_moved,
+                fulfilled,
+                _state(row, desired_spec=res.spec, clear_draft=fulfilled, orphaned=False),
+            )
+        )
         result.count(res.kind, what)
 
     for row in by_identity.values():
@@ -444,13 +503,34 @@ def plan(snapshot: Snapshot, rows: Iterable[Current], touched: set[str]) -> Plan
             if row.actual_spec is None:
                 result.deletes.append(row.id)
                 continue
-            result.updates.append(RowUpdate(
-                row.id, None, None, True, None, None, None, False, True,
-                _state(row, desired_spec=None, clear_draft=True, orphaned=False)))
+            result.updates.append(
+                RowUpdate(
+                    row.id,
+                    None,
+                    None,
+                    True,
+                    None,
+                    None,
+                    None,
+                    False,
+                    True,
+                    _state(row, desired_spec=None, clear_draft=True, orphaned=False),
+                )
+            )
             continue
         result.count(row.kind, "orphaned")
-        result.updates.append(RowUpdate(
-            row.id, row.desired_spec, row.desired_metadata, False, None, None, None,
-            row.base_moved or row.has_draft, False,
-            _state(row, desired_spec=row.desired_spec, clear_draft=False, orphaned=True)))
+        result.updates.append(
+            RowUpdate(
+                row.id,
+                row.desired_spec,
+                row.desired_metadata,
+                False,
+                None,
+                None,
+                None,
+                row.base_moved or row.has_draft,
+                False,
+                _state(row, desired_spec=row.desired_spec, clear_draft=False, orphaned=True),
+            )
+        )
     return result

@@ -17,8 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 
-def resource_state(*, desired_spec: Any, draft_spec: Any, draft_delete: bool, actual_spec: Any,
-                   orphaned: bool = False, in_open_pr: bool = False, has_open_conflict: bool = False) -> str:
+def resource_state(
+    *,
+    desired_spec: Any,
+    draft_spec: Any,
+    draft_delete: bool,
+    actual_spec: Any,
+    orphaned: bool = False,
+    in_open_pr: bool = False,
+    has_open_conflict: bool = False,
+) -> str:
     has_draft = draft_spec is not None or draft_delete
     if orphaned and not has_draft:
         return "orphaned"

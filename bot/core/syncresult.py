@@ -58,7 +58,7 @@ class SyncStatistics:
     conflicts_detected: int = 0
     conflicts_resolved: int = 0
 
-    def add(self, other: "SyncStatistics") -> None:
+    def add(self, other: SyncStatistics) -> None:
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
 
@@ -67,13 +67,13 @@ class SyncStatistics:
 class GitHubIntegration:
     repository: str | None = None
     branch: str | None = None
-    base_sha: str | None = None          # the commit the operation started from
-    commit_sha: str | None = None        # the commit it made or ingested
-    branch_name: str | None = None       # the bot's sync branch, when a PR was opened
+    base_sha: str | None = None  # the commit the operation started from
+    commit_sha: str | None = None  # the commit it made or ingested
+    branch_name: str | None = None  # the bot's sync branch, when a PR was opened
     pull_request_number: int | None = None
     pull_request_url: str | None = None
-    files_transferred: int = 0           # files read from or written to GitHub
-    api_calls_made: int = 0              # real count of GitHub HTTP requests
+    files_transferred: int = 0  # files read from or written to GitHub
+    api_calls_made: int = 0  # real count of GitHub HTTP requests
     rate_limit_remaining: int | None = None
 
 

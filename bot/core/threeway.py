@@ -47,8 +47,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from bot.core.render import strict_equal
 
@@ -57,9 +58,9 @@ from bot.core.render import strict_equal
 
 
 class _Absent:
-    _instance: "_Absent | None" = None
+    _instance: _Absent | None = None
 
-    def __new__(cls) -> "_Absent":
+    def __new__(cls) -> _Absent:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -70,10 +71,10 @@ class _Absent:
     def __bool__(self) -> bool:
         return False
 
-    def __deepcopy__(self, memo: dict) -> "_Absent":
+    def __deepcopy__(self, memo: dict) -> _Absent:
         return self
 
-    def __copy__(self) -> "_Absent":
+    def __copy__(self) -> _Absent:
         return self
 
     def __reduce__(self):
@@ -111,7 +112,7 @@ def format_path(path: Path) -> str:
 
 
 _TOKEN = re.compile(
-    r'\.?(?P<key>[A-Za-z0-9_/-]+)'
+    r"\.?(?P<key>[A-Za-z0-9_/-]+)"
     r'|\[name=(?P<named>"(?:[^"\\]|\\.)*"|[A-Za-z0-9_/-]+)\]'
     r'|\[(?P<quoted>"(?:[^"\\]|\\.)*")\]'
 )
@@ -263,25 +264,38 @@ CONFLICT_TYPES: dict[str, ConflictType] = {
     t.name: t
     for t in (
         # Both sides changed one field: either side can win, lists can merge, or a person picks.
-        ConflictType("concurrent_modification", "medium",
-                     ("gui_wins", "github_wins", "merge", "manual"),
-                     "the GUI and Git changed the same field to different values"),
+        ConflictType(
+            "concurrent_modification",
+            "medium",
+            ("gui_wins", "github_wins", "merge", "manual"),
+            "the GUI and Git changed the same field to different values",
+        ),
         # The draft edits a resource Git deleted: recreate it (GUI wins) or accept the deletion.
-        ConflictType("missing_resource", "high", ("gui_wins", "github_wins", "manual"),
-                     "the draft edits a resource that was deleted in Git"),
+        ConflictType(
+            "missing_resource",
+            "high",
+            ("gui_wins", "github_wins", "manual"),
+            "the draft edits a resource that was deleted in Git",
+        ),
         # The merged result fails the CRD: take one side whole, or fix by hand.
-        ConflictType("schema_mismatch", "high", ("gui_wins", "github_wins", "manual"),
-                     "the merged result does not validate against the kind's CRD"),
+        ConflictType(
+            "schema_mismatch",
+            "high",
+            ("gui_wins", "github_wins", "manual"),
+            "the merged result does not validate against the kind's CRD",
+        ),
         # The file no longer parses: only a person can say what was meant; the GUI's version
         # can be written over the broken document.
-        ConflictType("file_corruption", "critical", ("gui_wins", "manual"),
-                     "the resource's file no longer parses"),
+        ConflictType("file_corruption", "critical", ("gui_wins", "manual"), "the resource's file no longer parses"),
         # A reference to nothing: add the missing resource, or drop the draft.
-        ConflictType("dependency_violation", "high", ("github_wins", "manual"),
-                     "a reference to a resource that exists neither in Git nor in drafts"),
+        ConflictType(
+            "dependency_violation",
+            "high",
+            ("github_wins", "manual"),
+            "a reference to a resource that exists neither in Git nor in drafts",
+        ),
         # Nothing the bot can choose fixes a missing permission.
-        ConflictType("permission_denied", "critical", ("manual",),
-                     "the app cannot write the branch"),
+        ConflictType("permission_denied", "critical", ("manual",), "the app cannot write the branch"),
     )
 }
 
@@ -336,8 +350,15 @@ class FieldConflict:
 
 
 def make_conflict(
-    conflict_type: str, message: str, *, kind: str | None = None, name: str | None = None,
-    path: str = "", base: Any = ABSENT, gui: Any = ABSENT, git: Any = ABSENT,
+    conflict_type: str,
+    message: str,
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+    path: str = "",
+    base: Any = ABSENT,
+    gui: Any = ABSENT,
+    git: Any = ABSENT,
 ) -> FieldConflict:
     """A conflict of any type (schema_mismatch, file_corruption, permission_denied, ...)."""
     if conflict_type not in CONFLICT_TYPES:
@@ -411,12 +432,10 @@ def set_at(root: Any, path: Path, value: Any) -> Any:
 
 def _skeleton(a: Any, b: Any) -> dict:
     """Empty mappings wherever both `a` and `b` have a mapping (a base for two creations)."""
-    return {k: _skeleton(a[k], b[k]) for k in a
-            if k in b and isinstance(a[k], dict) and isinstance(b[k], dict)}
+    return {k: _skeleton(a[k], b[k]) for k in a if k in b and isinstance(a[k], dict) and isinstance(b[k], dict)}
 
 
-def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None,
-              name: str | None = None) -> ThreeWayResult:
+def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None, name: str | None = None) -> ThreeWayResult:
     """Compare a draft (gui) and the current desired state (git) against their base.
 
     Arguments are resources (dicts with `spec`, optionally `metadata`) or None. A base of None
@@ -455,8 +474,7 @@ def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None,
     agreed: list[str] = []
     for root in sorted(groups, key=lambda r: format_path(r)):
         gv, tv = value_at(vu, root), value_at(vt, root)
-        if (gv is ABSENT and tv is ABSENT) or (gv is not ABSENT and tv is not ABSENT
-                                               and strict_equal(gv, tv)):
+        if (gv is ABSENT and tv is ABSENT) or (gv is not ABSENT and tv is not ABSENT and strict_equal(gv, tv)):
             agreed.append(format_path(root))
             continue
         path_text = format_path(root)
@@ -470,21 +488,24 @@ def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None,
                 message = "the GUI deletes a resource that was changed in Git"
             else:
                 message = f"{path_text or 'the resource'} was changed both in the GUI and in Git"
-        conflicts.append(FieldConflict(path_text, bv, gv, tv, conflict_type, kind, name,
-                                       message, root))
+        conflicts.append(FieldConflict(path_text, bv, gv, tv, conflict_type, kind, name, message, root))
 
     merged = copy.deepcopy(vt)
     gui_only = [p for p in gui_changes if p not in touched_gui]
     for p in gui_only:
         merged = set_at(merged, p, copy.deepcopy(gui_changes[p][1]))
     return ThreeWayResult(
-        base=vb, gui=vu, git=vt, merged=merged, conflicts=conflicts,
+        base=vb,
+        gui=vu,
+        git=vt,
+        merged=merged,
+        conflicts=conflicts,
         gui_only=[format_path(p) for p in gui_only],
         git_only=[format_path(q) for q in git_changes if q not in touched_git],
-        agreed=agreed, kind=kind, name=name,
+        agreed=agreed,
+        kind=kind,
+        name=name,
     )
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,15 +628,21 @@ class DependencyViolation:
     message: str
 
     def to_conflict(self) -> FieldConflict:
-        return make_conflict("dependency_violation", self.message, kind=self.kind,
-                             name=self.name, path="", gui=self.target_name)
+        return make_conflict(
+            "dependency_violation", self.message, kind=self.kind, name=self.name, path="", gui=self.target_name
+        )
 
 
 # The Connection CRD's port roles: every `<role>: {port: "<device>/<port>"}` names a device.
 PORT_ROLES = {
     "server": "Server",
-    "switch": "Switch", "switch1": "Switch", "switch2": "Switch",
-    "spine": "Switch", "leaf": "Switch", "leaf1": "Switch", "leaf2": "Switch",
+    "switch": "Switch",
+    "switch1": "Switch",
+    "switch2": "Switch",
+    "spine": "Switch",
+    "leaf": "Switch",
+    "leaf1": "Switch",
+    "leaf2": "Switch",
     # "gateway" names a Gateway, which this bot does not manage.
 }
 
@@ -677,8 +704,7 @@ def _references(kind: str, spec: Any) -> Iterable[tuple[str, str, str]]:
             if isinstance(group, str):
                 yield f"spec.groups[{i}]", "SwitchGroup", group
         redundancy = spec.get("redundancy")
-        if isinstance(redundancy, dict) and isinstance(redundancy.get("group"), str) \
-                and redundancy["group"]:
+        if isinstance(redundancy, dict) and isinstance(redundancy.get("group"), str) and redundancy["group"]:
             yield "spec.redundancy.group", "SwitchGroup", redundancy["group"]
 
 
@@ -705,19 +731,30 @@ def find_dependency_violations(resources: Iterable[tuple[str, str, Any]]) -> lis
                 continue
             seen.add((path, target_kind, target))
             if target not in known.get(target_kind, {}):
-                out.append(DependencyViolation(
-                    kind, name, path, target_kind, target,
-                    f"{kind} {name} refers to {target_kind} {target}, which does not exist",
-                ))
+                out.append(
+                    DependencyViolation(
+                        kind,
+                        name,
+                        path,
+                        target_kind,
+                        target,
+                        f"{kind} {name} refers to {target_kind} {target}, which does not exist",
+                    )
+                )
                 continue
             if kind == "VPCAttachment" and target_kind == "VPC" and "/" in spec.get("subnet", ""):
                 subnet = spec["subnet"].split("/", 1)[1]
                 vpc_spec = known["VPC"][target]
                 subnets = vpc_spec.get("subnets") if isinstance(vpc_spec, dict) else None
                 if isinstance(subnets, dict) and subnet not in subnets:
-                    out.append(DependencyViolation(
-                        kind, name, path, "VPC", f"{target}/{subnet}",
-                        f"{kind} {name} refers to subnet {subnet} of VPC {target}, "
-                        "which does not exist",
-                    ))
+                    out.append(
+                        DependencyViolation(
+                            kind,
+                            name,
+                            path,
+                            "VPC",
+                            f"{target}/{subnet}",
+                            f"{kind} {name} refers to subnet {subnet} of VPC {target}, which does not exist",
+                        )
+                    )
     return out

@@ -26,10 +26,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 
@@ -88,9 +89,7 @@ def validate_document(doc: Document, *, all_errors: bool = True) -> list[Validat
     if doc.error is not None or doc.body is None:
         return [ValidationError("", doc.error or "document could not be read", doc.error_line or doc.line)]
     errors = validate_body(doc.body, all_errors=all_errors)
-    return [
-        ValidationError(e.path, e.message, _line_of(doc, e.path)) for e in errors
-    ]
+    return [ValidationError(e.path, e.message, _line_of(doc, e.path)) for e in errors]
 
 
 def validate_body(body: dict[str, Any], *, all_errors: bool = True) -> list[ValidationError]:
@@ -107,7 +106,9 @@ def validate_body(body: dict[str, Any], *, all_errors: bool = True) -> list[Vali
         return errors
     for key in body:
         if key not in TOP_LEVEL_FIELDS:
-            errors.append(ValidationError(join_path([key]), f"unknown field {key!r} (expected {', '.join(TOP_LEVEL_FIELDS)})"))
+            errors.append(
+                ValidationError(join_path([key]), f"unknown field {key!r} (expected {', '.join(TOP_LEVEL_FIELDS)})")
+            )
     errors.extend(_check_metadata(kind, body.get("metadata")))
     if api_ok:
         spec = body.get("spec")
@@ -139,7 +140,7 @@ def validate_spec(kind: str, spec: Any, *, all_errors: bool = True) -> list[Vali
         return []
     try:
         problems = rule(spec)
-    except Exception as exc:  # noqa: BLE001 - a rule's bug must not take ingestion down
+    except Exception as exc:
         return [ValidationError("spec", f"could not check the fabric's rules ({type(exc).__name__}: {exc})")]
     return [ValidationError(join_path(["spec", *path]), message) for path, message in problems]
 
@@ -156,11 +157,13 @@ def validate_name(kind: str, name: Any) -> list[ValidationError]:
     if len(name) > 253:
         errors.append(ValidationError(path, f"name {name!r} is too long: at most 253 characters"))
     if not _NAME.match(name):
-        errors.append(ValidationError(
-            path,
-            f"name {name!r} is not a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' "
-            "and '.', starting and ending with a letter or digit",
-        ))
+        errors.append(
+            ValidationError(
+                path,
+                f"name {name!r} is not a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' "
+                "and '.', starting and ending with a letter or digit",
+            )
+        )
     limit = NAME_LIMITS.get(kind)
     if limit is not None and len(name) > limit:
         errors.append(ValidationError(path, f"{kind} name {name!r} is too long, must be <= {limit} characters"))
@@ -183,12 +186,17 @@ def _check_api_version(body: dict[str, Any], kind: Kind | None, errors: list[Val
     api_version = body.get("apiVersion")
     name = body.get("kind")
     if kind is None:
-        known = sorted(k.kind for k in KINDS.values() if isinstance(api_version, str) and api_version.startswith(k.group + "/"))
-        errors.append(ValidationError(
-            "kind",
-            f"kind {name!r} is not a kind of {api_version} (known: {', '.join(known)})"
-            if isinstance(name, str) and name else "kind is required",
-        ))
+        known = sorted(
+            k.kind for k in KINDS.values() if isinstance(api_version, str) and api_version.startswith(k.group + "/")
+        )
+        errors.append(
+            ValidationError(
+                "kind",
+                f"kind {name!r} is not a kind of {api_version} (known: {', '.join(known)})"
+                if isinstance(name, str) and name
+                else "kind is required",
+            )
+        )
         return False
     if not isinstance(api_version, str) or not api_version:
         errors.append(ValidationError("apiVersion", f"apiVersion is required; use {kind.api_version}"))
@@ -215,10 +223,12 @@ def _check_metadata(kind: Kind, metadata: Any) -> list[ValidationError]:
     namespace = metadata.get("namespace")
     # api/meta/validation.go ValidateObjectMetadata after DefaultObjectMetadata: "" -> default
     if namespace not in (None, "", DEFAULT_NAMESPACE):
-        errors.append(ValidationError(
-            "metadata.namespace",
-            f"namespace {namespace!r} is not supported: only the default namespace is",
-        ))
+        errors.append(
+            ValidationError(
+                "metadata.namespace",
+                f"namespace {namespace!r} is not supported: only the default namespace is",
+            )
+        )
     for field in ("labels", "annotations"):
         value = metadata.get(field)
         if value is None:
@@ -228,10 +238,12 @@ def _check_metadata(kind: Kind, metadata: Any) -> list[ValidationError]:
             continue
         for key, item in value.items():
             if not isinstance(item, str):
-                errors.append(ValidationError(
-                    join_path(["metadata", field, key]),
-                    f"{field[:-1]} {key!r} must be a string, not {_type_name(item)} (quote it)",
-                ))
+                errors.append(
+                    ValidationError(
+                        join_path(["metadata", field, key]),
+                        f"{field[:-1]} {key!r} must be a string, not {_type_name(item)} (quote it)",
+                    )
+                )
     return errors
 
 
@@ -239,18 +251,18 @@ def _check_metadata(kind: Kind, metadata: Any) -> list[ValidationError]:
 # Schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(kind: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{kind}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(kind: str) -> Callable[[Any], Any]:
     # use_default=False: validation must never write schema defaults into the document
     return fastjsonschema.compile(_schema(kind)["spec"], use_default=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _full_validator(kind: str):
     import jsonschema  # only needed on failure
 
@@ -262,7 +274,7 @@ def _fast_error(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError
     path = join_path(["spec", *parts])
     message = exc.message
     if exc.name and message.startswith(exc.name):
-        message = path + message[len(exc.name):]
+        message = path + message[len(exc.name) :]
     if exc.rule == "required":
         missing = exc.rule_definition or []
         if isinstance(missing, list):
@@ -283,7 +295,7 @@ _UNEXPECTED = re.compile(r"\('(.+)' was unexpected\)")
 def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
     try:
         found = sorted(_full_validator(kind).iter_errors(spec), key=lambda e: list(map(str, e.absolute_path)))
-    except Exception:  # noqa: BLE001 - the fast error is still reported
+    except Exception:
         return []
     errors = []
     for error in found:
@@ -363,21 +375,29 @@ def _vpc(spec: dict[str, Any]) -> Problems:
             continue
         network = iface.network
         if network.prefixlen > 30:
-            out.append(([*where, "subnet"], f"subnet {name}: prefix length {network.prefixlen} is too large, must be <= 30"))
+            out.append(
+                ([*where, "subnet"], f"subnet {name}: prefix length {network.prefixlen} is too large, must be <= 30")
+            )
             continue
         networks.append((name, network))
         dhcp = subnet.get("dhcp") or {}
         gateway = None
         if subnet.get("hostBGP"):
             if dhcp.get("enable"):
-                out.append(([*where, "dhcp", "enable"], f"subnet {name}: dhcp should not be enabled for hostBGP subnets"))
+                out.append(
+                    ([*where, "dhcp", "enable"], f"subnet {name}: dhcp should not be enabled for hostBGP subnets")
+                )
         else:
             if subnet.get("gateway"):
                 gateway = _addr(subnet["gateway"])
                 if gateway is None:
-                    out.append(([*where, "gateway"], f"subnet {name}: gateway {subnet['gateway']} is not a valid IP address"))
+                    out.append(
+                        ([*where, "gateway"], f"subnet {name}: gateway {subnet['gateway']} is not a valid IP address")
+                    )
                 elif gateway not in network:
-                    out.append(([*where, "gateway"], f"subnet {name}: gateway {subnet['gateway']} is not in the subnet"))
+                    out.append(
+                        ([*where, "gateway"], f"subnet {name}: gateway {subnet['gateway']} is not in the subnet")
+                    )
             else:
                 gateway = network.network_address + 1
             vlan = subnet.get("vlan", 0)
@@ -388,26 +408,36 @@ def _vpc(spec: dict[str, Any]) -> Problems:
                 # (api/meta/vlan.go) bounds to 1..4094
                 out.append(([*where, "vlan"], f"subnet {name}: vlan {vlan} is out of range 1..4094"))
             elif vlan in vlans:
-                out.append(([*where, "vlan"], f"duplicate subnet VLANs: {vlan} is used by subnets {vlans[vlan]} and {name}"))
+                out.append(
+                    ([*where, "vlan"], f"duplicate subnet VLANs: {vlan} is used by subnets {vlans[vlan]} and {name}")
+                )
             else:
                 vlans[vlan] = name
         if dhcp.get("relay") and dhcp.get("enable"):
-            out.append(([*where, "dhcp"], f"subnet {name}: dhcp relay and dhcp server cannot be enabled at the same time"))
+            out.append(
+                ([*where, "dhcp"], f"subnet {name}: dhcp relay and dhcp server cannot be enabled at the same time")
+            )
         if dhcp.get("relay"):
             if _prefix(dhcp["relay"]) is None:
                 out.append(([*where, "dhcp", "relay"], f"subnet {name}: failed to parse dhcp relay {dhcp['relay']}"))
         elif dhcp.get("relayVPC"):
-            out.append(([*where, "dhcp", "relayVPC"], f"subnet {name}: dhcp relay VPC specified but dhcp relay is not enabled"))
+            out.append(
+                ([*where, "dhcp", "relayVPC"], f"subnet {name}: dhcp relay VPC specified but dhcp relay is not enabled")
+            )
         if dhcp.get("enable"):
             out.extend(_vpc_dhcp(name, where, dhcp, network, gateway, subnet.get("gateway")))
         elif dhcp.get("static"):
-            out.append(([*where, "dhcp", "static"], f"subnet {name}: static IPs are not supported when DHCP is disabled"))
+            out.append(
+                ([*where, "dhcp", "static"], f"subnet {name}: static IPs are not supported when DHCP is disabled")
+            )
 
     seen: list[tuple[str, Any]] = []
     for name, network in networks:  # iputil.VerifyNoOverlapNetip
         for other, other_net in seen:
             if network.version == other_net.version and network.overlaps(other_net):
-                out.append((["subnets", name, "subnet"], f"subnets {other} ({other_net}) and {name} ({network}) overlap"))
+                out.append(
+                    (["subnets", name, "subnet"], f"subnets {other} ({other_net}) and {name} ({network}) overlap")
+                )
         seen.append((name, network))
 
     for idx, permit in enumerate(spec.get("permit") or []):
@@ -428,7 +458,12 @@ def _vpc(spec: dict[str, Any]) -> Problems:
             if iface is None:
                 out.append((["staticRoutes", idx, "prefix"], f"static route #{idx}: failed to parse prefix {prefix}"))
             elif iface.ip != iface.network.network_address:
-                out.append((["staticRoutes", idx, "prefix"], f"static route #{idx}: prefix {prefix} is invalid: inconsistent IP address and mask"))
+                out.append(
+                    (
+                        ["staticRoutes", idx, "prefix"],
+                        f"static route #{idx}: prefix {prefix} is invalid: inconsistent IP address and mask",
+                    )
+                )
         if not route.get("nextHops"):
             out.append((["staticRoutes", idx, "nextHops"], f"static route #{idx}: at least one next hop is required"))
     return out
@@ -455,12 +490,19 @@ def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
         else:
             bounds[end] = ip
     if len(bounds) == 2 and not bounds["start"] < bounds["end"]:
-        out.append(([*where, "dhcp", "range"], f"subnet {name}: dhcp range start {rng['start']} does not come before dhcp range end {rng['end']}"))
+        out.append(
+            (
+                [*where, "dhcp", "range"],
+                f"subnet {name}: dhcp range start {rng['start']} does not come before dhcp range end {rng['end']}",
+            )
+        )
     options = dhcp.get("options") or {}
     for field, label in (("dnsServers", "dns address"), ("timeServers", "time server")):
         for idx, server in enumerate(options.get(field) or []):
             if _addr(server) is None:
-                out.append(([*where, "dhcp", "options", field, idx], f"subnet {name}: {label} {server} is not a valid IP"))
+                out.append(
+                    ([*where, "dhcp", "options", field, idx], f"subnet {name}: {label} {server} is not a valid IP")
+                )
     mtu = options.get("interfaceMTU", 0)
     if mtu and not 96 <= mtu <= 9036:  # 0 means the default, 9036
         out.append(([*where, "dhcp", "options", "interfaceMTU"], f"subnet {name}: MTU must be between 96 and 9036"))
@@ -469,7 +511,12 @@ def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
         if not route.get("destination"):
             out.append((at, f"subnet {name}: advertised route destination is required"))
         elif _prefix(route["destination"]) is None:
-            out.append(([*at, "destination"], f"subnet {name}: failed to parse advertised route destination {route['destination']}"))
+            out.append(
+                (
+                    [*at, "destination"],
+                    f"subnet {name}: failed to parse advertised route destination {route['destination']}",
+                )
+            )
         if not route.get("gateway"):
             out.append((at, f"subnet {name}: advertised route gateway is required"))
         else:
@@ -477,7 +524,12 @@ def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
             if gw is None:
                 out.append(([*at, "gateway"], f"subnet {name}: invalid advertised route gateway {route['gateway']}"))
             elif gw not in network:
-                out.append(([*at, "gateway"], f"subnet {name}: advertised route gateway {route['gateway']} is not in the subnet"))
+                out.append(
+                    (
+                        [*at, "gateway"],
+                        f"subnet {name}: advertised route gateway {route['gateway']} is not in the subnet",
+                    )
+                )
     static_ips: dict[str, str] = {}
     for mac, static in (dhcp.get("static") or {}).items():
         at = [*where, "dhcp", "static", mac]
@@ -505,7 +557,9 @@ def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
 
 
 # External.Validate (api/vpc/v1beta1/external_types.go) communityCheck
-_COMMUNITY_PART = r"(6553[0-5]|655[0-2][0-9]|654[0-9]{2}|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{1,3}|[0-9])"
+_COMMUNITY_PART = (
+    r"(6553[0-5]|655[0-2][0-9]|654[0-9]{2}|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{1,3}|[0-9])"
+)
 _COMMUNITY = re.compile(f"^{_COMMUNITY_PART}:{_COMMUNITY_PART}$")
 
 
@@ -655,8 +709,17 @@ def _switch(spec: dict[str, Any]) -> Problems:
 
 
 CONNECTION_TYPES = (
-    "unbundled", "bundled", "mclag", "eslag", "mclagDomain", "fabric", "mesh", "gateway",
-    "vpcLoopback", "external", "staticExternal",
+    "unbundled",
+    "bundled",
+    "mclag",
+    "eslag",
+    "mclagDomain",
+    "fabric",
+    "mesh",
+    "gateway",
+    "vpcLoopback",
+    "external",
+    "staticExternal",
 )
 
 
@@ -670,7 +733,7 @@ def _connection(spec: dict[str, Any]) -> Problems:
     for path, port in _ports(spec, []):
         parts = port.split("/")
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            out.append((path, f"invalid port name {port!r}, should be \"<device>/<port>\" format"))
+            out.append((path, f'invalid port name {port!r}, should be "<device>/<port>" format'))
     return out
 
 

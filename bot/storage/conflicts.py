@@ -10,9 +10,10 @@ the one rule of bot.core.states (its SQL form), so a draft with an open conflict
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -64,8 +65,9 @@ class Conflict:
             "type": self.type,
             "severity": self.severity,
             "status": self.status,
-            "resource": None if self.kind is None else {
-                "kind": self.kind, "namespace": self.namespace, "name": self.name, "file": self.file_path},
+            "resource": None
+            if self.kind is None
+            else {"kind": self.kind, "namespace": self.namespace, "name": self.name, "file": self.file_path},
             "field_path": self.field_path,
             "base_value": self.base_value,
             "gui_value": self.gui_value,
@@ -94,9 +96,15 @@ async def get(db: Executor, conflict_id: int) -> Conflict | None:
     return _conflict(await db.fetchrow(f"SELECT {_COLUMNS} FROM {_FROM} WHERE c.id = $1", conflict_id))
 
 
-async def list_for_fabric(db: Executor, fabric_id: int, *, status: str | None = "open",
-                          resource_ids: Sequence[int] | None = None, pull_request_id: int | None = None,
-                          limit: int = 10_000) -> list[Conflict]:
+async def list_for_fabric(
+    db: Executor,
+    fabric_id: int,
+    *,
+    status: str | None = "open",
+    resource_ids: Sequence[int] | None = None,
+    pull_request_id: int | None = None,
+    limit: int = 10_000,
+) -> list[Conflict]:
     """A fabric's conflicts, most severe first. `pull_request_id` keeps those of resources
     that sit in that pull request now (not where they were found)."""
     rows = await db.fetch(
@@ -106,7 +114,12 @@ async def list_for_fabric(db: Executor, fabric_id: int, *, status: str | None = 
         "AND ($4::bigint IS NULL OR r.pull_request_id = $4) "
         "ORDER BY array_position(ARRAY['critical','high','medium','low'], c.severity), "
         "r.kind, r.name, c.field_path, c.id LIMIT $5",
-        fabric_id, status, list(resource_ids) if resource_ids is not None else None, pull_request_id, limit)
+        fabric_id,
+        status,
+        list(resource_ids) if resource_ids is not None else None,
+        pull_request_id,
+        limit,
+    )
     return [_conflict(r) for r in rows]
 
 
@@ -129,14 +142,17 @@ async def broken_files(conn: asyncpg.Connection, fabric_id: int) -> list[asyncpg
     """The fabric's files that had errors at the last ingest (written by the ingest, sql/003)."""
     return await conn.fetch(
         "SELECT path, unidentified, documents, problems FROM fabric_file WHERE fabric_id = $1 AND error_count > 0",
-        fabric_id)
+        fabric_id,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Writing findings
 
-_KEY_MATCH = ("k.resource_id IS NOT DISTINCT FROM c.resource_id AND k.type = c.type "
-              "AND coalesce(k.field_path, '') = coalesce(c.field_path, '')")
+_KEY_MATCH = (
+    "k.resource_id IS NOT DISTINCT FROM c.resource_id AND k.type = c.type "
+    "AND coalesce(k.field_path, '') = coalesce(c.field_path, '')"
+)
 _RECORDSET = """jsonb_to_recordset($2::jsonb) AS k(resource_id bigint, pull_request_id bigint, type text,
   severity text, field_path text, base_value jsonb, gui_value jsonb, git_value jsonb, message text,
   resolution_options jsonb, resolution text)"""
@@ -150,8 +166,9 @@ def _dedupe(found: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-async def record_open(conn: asyncpg.Connection, fabric_id: int, found: Sequence[dict[str, Any]], *,
-                      operation_id: uuid.UUID | None = None) -> tuple[int, set[tuple[int | None, str, str]]]:
+async def record_open(
+    conn: asyncpg.Connection, fabric_id: int, found: Sequence[dict[str, Any]], *, operation_id: uuid.UUID | None = None
+) -> tuple[int, set[tuple[int | None, str, str]]]:
     """Open each finding, or refresh the open row that says the same (the unique index keeps
     one per resource, type and field however often it is re-checked). A finding a person has
     already acknowledged (ACKNOWLEDGEABLE types, same values) stays resolved. Returns how many
@@ -175,13 +192,22 @@ async def record_open(conn: asyncpg.Connection, fabric_id: int, found: Sequence[
                 pull_request_id = coalesce(EXCLUDED.pull_request_id, c.pull_request_id),
                 operation_id = coalesce(EXCLUDED.operation_id, c.operation_id)
             RETURNING (xmax = 0) AS inserted, c.resource_id, c.type, c.field_path""",
-        fabric_id, found, operation_id, list(ACKNOWLEDGEABLE))
-    return (sum(1 for r in rows if r["inserted"]),
-            {(r["resource_id"], r["type"], r["field_path"] or "") for r in rows})
+        fabric_id,
+        found,
+        operation_id,
+        list(ACKNOWLEDGEABLE),
+    )
+    return (sum(1 for r in rows if r["inserted"]), {(r["resource_id"], r["type"], r["field_path"] or "") for r in rows})
 
 
-async def record_resolved(conn: asyncpg.Connection, fabric_id: int, found: Sequence[dict[str, Any]], *,
-                          resolved_by: str | None, operation_id: uuid.UUID | None = None) -> int:
+async def record_resolved(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    found: Sequence[dict[str, Any]],
+    *,
+    resolved_by: str | None,
+    operation_id: uuid.UUID | None = None,
+) -> int:
     """Findings a strategy or a person settled (each with its `resolution`): the open row, if
     any, becomes resolved; otherwise a resolved row is written, so every conflict the bot saw
     is a row saying how it ended and who decided. Returns how many were resolved."""
@@ -205,39 +231,61 @@ async def record_resolved(conn: asyncpg.Connection, fabric_id: int, found: Seque
                 FROM k WHERE NOT EXISTS (SELECT 1 FROM closed c WHERE {_KEY_MATCH})
                 RETURNING 1)
             SELECT (SELECT count(*) FROM closed) + (SELECT count(*) FROM added)""",
-        fabric_id, found, resolved_by, operation_id)
+        fabric_id,
+        found,
+        resolved_by,
+        operation_id,
+    )
 
 
-async def supersede(conn: asyncpg.Connection, fabric_id: int, still_open: Sequence[dict[str, Any]], *,
-                    types: Sequence[str], resource_ids: Sequence[int] | None = None) -> int:
+async def supersede(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    still_open: Sequence[dict[str, Any]],
+    *,
+    types: Sequence[str],
+    resource_ids: Sequence[int] | None = None,
+) -> int:
     """Open conflicts of `types` (within `resource_ids`, or the whole fabric) that the check
     no longer finds: nobody resolved them, the condition went away (the draft was edited or
     discarded, Git changed back). Returns how many."""
-    keys = [{"resource_id": f.get("resource_id"), "type": f["type"], "field_path": f.get("field_path")}
-            for f in still_open]
-    return len(await conn.fetch(
-        f"""UPDATE conflict c SET status = 'superseded'
+    keys = [
+        {"resource_id": f.get("resource_id"), "type": f["type"], "field_path": f.get("field_path")} for f in still_open
+    ]
+    return len(
+        await conn.fetch(
+            f"""UPDATE conflict c SET status = 'superseded'
             WHERE c.fabric_id = $1 AND c.status = 'open' AND c.type = ANY($3::text[])
               AND ($4::bigint[] IS NULL OR c.resource_id = ANY($4))
               AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb)
                               AS k(resource_id bigint, type text, field_path text) WHERE {_KEY_MATCH})
             RETURNING c.id""",
-        fabric_id, keys, list(types), list(resource_ids) if resource_ids is not None else None))
+            fabric_id,
+            keys,
+            list(types),
+            list(resource_ids) if resource_ids is not None else None,
+        )
+    )
 
 
-async def mark_resolved(conn: asyncpg.Connection, conflict_ids: Sequence[int], resolution: str,
-                        resolved_by: str | None) -> list[int]:
+async def mark_resolved(
+    conn: asyncpg.Connection, conflict_ids: Sequence[int], resolution: str, resolved_by: str | None
+) -> list[int]:
     """Resolve open conflicts by id; returns the ids that were open (others are left alone,
     so a second click or a redelivered webhook changes nothing)."""
     rows = await conn.fetch(
         "UPDATE conflict SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() "
         "WHERE id = ANY($1::bigint[]) AND status = 'open' RETURNING id",
-        list(conflict_ids), resolution, resolved_by)
+        list(conflict_ids),
+        resolution,
+        resolved_by,
+    )
     return [r["id"] for r in rows]
 
 
 # --------------------------------------------------------------------------------------------
 # Writing resources
+
 
 def _state_expr() -> str:
     open_conflict = "EXISTS (SELECT 1 FROM conflict oc WHERE oc.resource_id = n0.id AND oc.status = 'open')"

@@ -3,8 +3,9 @@ the inbox becomes jobs afterwards (dispatch_inbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import asyncpg
 

@@ -11,7 +11,8 @@ kind and name, a fabric's resources filtered by kind and state).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
 
@@ -37,19 +38,32 @@ def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 
 
-async def get(db: Executor, fabric_id: int, kind: str, name: str,
-              namespace: str = DEFAULT_NAMESPACE) -> Resource | None:
-    return _resource(await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE r.fabric_id = $1 AND r.kind = $2 AND r.namespace = $3 "
-        "AND r.name = $4", fabric_id, kind, namespace, name))
+async def get(
+    db: Executor, fabric_id: int, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE
+) -> Resource | None:
+    return _resource(
+        await db.fetchrow(
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE r.fabric_id = $1 AND r.kind = $2 AND r.namespace = $3 "
+            "AND r.name = $4",
+            fabric_id,
+            kind,
+            namespace,
+            name,
+        )
+    )
 
 
-async def list_for_fabric(db: Executor, fabric_id: int, *, kind: str | None = None,
-                          state: str | None = None, limit: int = 10_000) -> list[Resource]:
+async def list_for_fabric(
+    db: Executor, fabric_id: int, *, kind: str | None = None, state: str | None = None, limit: int = 10_000
+) -> list[Resource]:
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM {_FROM} WHERE r.fabric_id = $1 AND ($2::text IS NULL OR r.kind = $2) "
         "AND ($3::text IS NULL OR r.state = $3) ORDER BY r.kind, r.namespace, r.name LIMIT $4",
-        fabric_id, kind, state, limit)
+        fabric_id,
+        kind,
+        state,
+        limit,
+    )
     return [_resource(r) for r in rows]
 
 
@@ -57,7 +71,9 @@ async def with_drafts(db: Executor, fabric_id: int) -> list[Resource]:
     """Every resource of the fabric that carries a draft, in a stable order."""
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM {_FROM} WHERE r.fabric_id = $1 AND (r.draft_spec IS NOT NULL OR r.draft_delete) "
-        "ORDER BY r.kind, r.namespace, r.name", fabric_id)
+        "ORDER BY r.kind, r.namespace, r.name",
+        fabric_id,
+    )
     return [_resource(r) for r in rows]
 
 
@@ -89,13 +105,25 @@ def equals_desired(row: Resource, spec: Any, metadata: dict | None, delete: bool
     """Would this draft change nothing? (Then it is cleared instead of stored.)"""
     if delete:
         return row.desired_spec is None and row.file_path is None
-    return (row.desired_spec is not None and strict_equal(spec, row.desired_spec)
-            and _metadata_equal(metadata, row.desired_metadata))
+    return (
+        row.desired_spec is not None
+        and strict_equal(spec, row.desired_spec)
+        and _metadata_equal(metadata, row.desired_metadata)
+    )
 
 
-async def put_draft(conn: asyncpg.Connection, fabric_id: int, kind: str, name: str, *,
-                    spec: Any = None, metadata: dict | None = None, delete: bool = False,
-                    user: str | None = None, namespace: str = DEFAULT_NAMESPACE) -> Resource | None:
+async def put_draft(
+    conn: asyncpg.Connection,
+    fabric_id: int,
+    kind: str,
+    name: str,
+    *,
+    spec: Any = None,
+    metadata: dict | None = None,
+    delete: bool = False,
+    user: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> Resource | None:
     """Store a draft (the caller validated it). Returns the row after the write, or None
     when the draft cleared itself away on a resource that exists only as a draft."""
     row = await _lock(conn, fabric_id, kind, namespace, name)
@@ -105,14 +133,27 @@ async def put_draft(conn: asyncpg.Connection, fabric_id: int, kind: str, name: s
         rid = await conn.fetchval(
             "INSERT INTO resource (fabric_id, kind, namespace, name, draft_spec, draft_metadata, "
             "drafted_at, drafted_by, state) VALUES ($1, $2, $3, $4, $5, $6, now(), $7, 'draft') RETURNING id",
-            fabric_id, kind, namespace, name, spec, metadata or None, user)
+            fabric_id,
+            kind,
+            namespace,
+            name,
+            spec,
+            metadata or None,
+            user,
+        )
         return (await by_ids(conn, [rid]))[0]
     if equals_desired(row, spec, metadata, delete):
         return await _clear(conn, row)
     first = not row.has_draft
-    state = resource_state(desired_spec=row.desired_spec, draft_spec=None if delete else spec,
-                           draft_delete=delete, actual_spec=row.actual_spec, orphaned=_orphaned(row),
-                           in_open_pr=row.pull_request_id is not None, has_open_conflict=row.open_conflict)
+    state = resource_state(
+        desired_spec=row.desired_spec,
+        draft_spec=None if delete else spec,
+        draft_delete=delete,
+        actual_spec=row.actual_spec,
+        orphaned=_orphaned(row),
+        in_open_pr=row.pull_request_id is not None,
+        has_open_conflict=row.open_conflict,
+    )
     await conn.execute(
         """UPDATE resource SET draft_spec = $2, draft_metadata = $3, draft_delete = $4, drafted_at = now(),
                drafted_by = $5, state = $6, updated_at = now(),
@@ -120,12 +161,20 @@ async def put_draft(conn: asyncpg.Connection, fabric_id: int, kind: str, name: s
                draft_base_sha = CASE WHEN $7 THEN desired_sha ELSE draft_base_sha END,
                base_moved = CASE WHEN $7 THEN false ELSE base_moved END
            WHERE id = $1""",
-        row.id, None if delete else spec, None if delete else (metadata or None), delete, user, state, first)
+        row.id,
+        None if delete else spec,
+        None if delete else (metadata or None),
+        delete,
+        user,
+        state,
+        first,
+    )
     return (await by_ids(conn, [row.id]))[0]
 
 
-async def discard_draft(conn: asyncpg.Connection, fabric_id: int, kind: str, name: str,
-                        namespace: str = DEFAULT_NAMESPACE) -> tuple[bool, Resource | None]:
+async def discard_draft(
+    conn: asyncpg.Connection, fabric_id: int, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE
+) -> tuple[bool, Resource | None]:
     """(found, row after): found is False when the resource does not exist at all."""
     row = await _lock(conn, fabric_id, kind, namespace, name)
     if row is None:
@@ -136,7 +185,11 @@ async def discard_draft(conn: asyncpg.Connection, fabric_id: int, kind: str, nam
 async def _lock(conn: asyncpg.Connection, fabric_id: int, kind: str, namespace: str, name: str) -> Resource | None:
     await conn.execute(
         "SELECT 1 FROM resource WHERE fabric_id = $1 AND kind = $2 AND namespace = $3 AND name = $4 FOR UPDATE",
-        fabric_id, kind, namespace, name)
+        fabric_id,
+        kind,
+        namespace,
+        name,
+    )
     return await get(conn, fabric_id, kind, name, namespace)
 
 
@@ -146,12 +199,20 @@ async def _clear(conn: asyncpg.Connection, row: Resource) -> Resource | None:
         # It existed only as a draft: without the draft nothing defines it.
         await conn.execute("DELETE FROM resource WHERE id = $1", row.id)
         return None
-    state = resource_state(desired_spec=row.desired_spec, draft_spec=None, draft_delete=False,
-                           actual_spec=row.actual_spec, orphaned=_orphaned(row))
+    state = resource_state(
+        desired_spec=row.desired_spec,
+        draft_spec=None,
+        draft_delete=False,
+        actual_spec=row.actual_spec,
+        orphaned=_orphaned(row),
+    )
     await conn.execute(
         "UPDATE resource SET draft_spec = NULL, draft_metadata = NULL, draft_delete = false, drafted_at = NULL, "
         "drafted_by = NULL, draft_base_spec = NULL, draft_base_sha = NULL, base_moved = false, "
-        "pull_request_id = NULL, state = $2, updated_at = now() WHERE id = $1", row.id, state)
+        "pull_request_id = NULL, state = $2, updated_at = now() WHERE id = $1",
+        row.id,
+        state,
+    )
     return (await by_ids(conn, [row.id]))[0]
 
 
@@ -161,23 +222,42 @@ async def attach_to_pull_request(conn: asyncpg.Connection, resource_ids: list[in
     for row in rows:
         if not row.has_draft:
             continue
-        state = resource_state(desired_spec=row.desired_spec, draft_spec=row.draft_spec,
-                               draft_delete=row.draft_delete, actual_spec=row.actual_spec,
-                               orphaned=_orphaned(row), in_open_pr=True, has_open_conflict=row.open_conflict)
-        await conn.execute("UPDATE resource SET pull_request_id = $2, state = $3, updated_at = now() WHERE id = $1",
-                           row.id, pull_request_id, state)
+        state = resource_state(
+            desired_spec=row.desired_spec,
+            draft_spec=row.draft_spec,
+            draft_delete=row.draft_delete,
+            actual_spec=row.actual_spec,
+            orphaned=_orphaned(row),
+            in_open_pr=True,
+            has_open_conflict=row.open_conflict,
+        )
+        await conn.execute(
+            "UPDATE resource SET pull_request_id = $2, state = $3, updated_at = now() WHERE id = $1",
+            row.id,
+            pull_request_id,
+            state,
+        )
 
 
 async def release_from_pull_request(conn: asyncpg.Connection, pull_request_id: int) -> int:
     """The pull request is gone (closed, merged, or its sync cancelled): its resources leave
     pending_pr. Drafts stay (closed unmerged: back to draft; merged: the merge commit's ingest
     clears the drafts it made true). Returns how many resources it touched."""
-    ids = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM resource WHERE pull_request_id = $1 FOR UPDATE", pull_request_id)]
+    ids = [
+        r["id"]
+        for r in await conn.fetch("SELECT id FROM resource WHERE pull_request_id = $1 FOR UPDATE", pull_request_id)
+    ]
     for row in await by_ids(conn, ids):
-        state = resource_state(desired_spec=row.desired_spec, draft_spec=row.draft_spec,
-                               draft_delete=row.draft_delete, actual_spec=row.actual_spec,
-                               orphaned=_orphaned(row), in_open_pr=False, has_open_conflict=row.open_conflict)
-        await conn.execute("UPDATE resource SET pull_request_id = NULL, state = $2, updated_at = now() WHERE id = $1",
-                           row.id, state)
+        state = resource_state(
+            desired_spec=row.desired_spec,
+            draft_spec=row.draft_spec,
+            draft_delete=row.draft_delete,
+            actual_spec=row.actual_spec,
+            orphaned=_orphaned(row),
+            in_open_pr=False,
+            has_open_conflict=row.open_conflict,
+        )
+        await conn.execute(
+            "UPDATE resource SET pull_request_id = NULL, state = $2, updated_at = now() WHERE id = $1", row.id, state
+        )
     return len(ids)

@@ -8,7 +8,7 @@ reading unchanged files again).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -19,17 +19,22 @@ Executor = asyncpg.Connection | asyncpg.Pool
 
 def _state(row: asyncpg.Record) -> FileState:
     return FileState(
-        path=row["path"], blob_sha=row["blob_sha"],
+        path=row["path"],
+        blob_sha=row["blob_sha"],
         documents=tuple(DocRef.from_json(d) for d in row["documents"]),
         problems=tuple(Problem.from_json(p) for p in row["problems"]),
-        unidentified=row["unidentified"], document_count=row["document_count"])
+        unidentified=row["unidentified"],
+        document_count=row["document_count"],
+    )
 
 
 async def load(db: Executor, fabric_id: int) -> dict[str, FileState]:
     """Every file of the fabric as last ingested, by path."""
     rows = await db.fetch(
         "SELECT path, blob_sha, documents, problems, unidentified, document_count FROM fabric_file "
-        "WHERE fabric_id = $1", fabric_id)
+        "WHERE fabric_id = $1",
+        fabric_id,
+    )
     return {row["path"]: _state(row) for row in rows}
 
 
@@ -43,25 +48,36 @@ async def problems(db: Executor, fabric_id: int) -> dict[str, list[Problem]]:
     """The problems of the fabric's files at its last ingested commit (errors and warnings), by path."""
     rows = await db.fetch(
         "SELECT path, problems FROM fabric_file WHERE fabric_id = $1 AND problems <> '[]'::jsonb ORDER BY path",
-        fabric_id)
+        fabric_id,
+    )
     return {row["path"]: [Problem.from_json(p) for p in row["problems"]] for row in rows}
 
 
 async def error_count(db: Executor, fabric_id: int) -> int:
-    return await db.fetchval(
-        "SELECT coalesce(sum(error_count), 0) FROM fabric_file WHERE fabric_id = $1", fabric_id)
+    return await db.fetchval("SELECT coalesce(sum(error_count), 0) FROM fabric_file WHERE fabric_id = $1", fabric_id)
 
 
-async def save(conn: asyncpg.Connection, fabric_id: int, files: Iterable[FileState], removed: Iterable[str],
-               read_sha: str) -> None:
+async def save(
+    conn: asyncpg.Connection, fabric_id: int, files: Iterable[FileState], removed: Iterable[str], read_sha: str
+) -> None:
     """Write the given files' states and forget the removed paths, in the caller's transaction."""
     removed = list(removed)
     if removed:
-        await conn.execute("DELETE FROM fabric_file WHERE fabric_id = $1 AND path = ANY($2::text[])",
-                           fabric_id, removed)
-    rows = [{"path": f.path, "blob_sha": f.blob_sha, "documents": [d.to_json() for d in f.documents],
-             "problems": [p.to_json() for p in f.problems], "errors": len(f.errors),
-             "unidentified": f.unidentified, "count": f.document_count} for f in files]
+        await conn.execute(
+            "DELETE FROM fabric_file WHERE fabric_id = $1 AND path = ANY($2::text[])", fabric_id, removed
+        )
+    rows = [
+        {
+            "path": f.path,
+            "blob_sha": f.blob_sha,
+            "documents": [d.to_json() for d in f.documents],
+            "problems": [p.to_json() for p in f.problems],
+            "errors": len(f.errors),
+            "unidentified": f.unidentified,
+            "count": f.document_count,
+        }
+        for f in files
+    ]
     if not rows:
         return
     await conn.execute(
@@ -77,4 +93,7 @@ async def save(conn: asyncpg.Connection, fabric_id: int, files: Iterable[FileSta
                read_sha = CASE WHEN fabric_file.blob_sha = EXCLUDED.blob_sha THEN fabric_file.read_sha
                                ELSE EXCLUDED.read_sha END,
                updated_at = now()""",
-        fabric_id, rows, read_sha)
+        fabric_id,
+        rows,
+        read_sha,
+    )

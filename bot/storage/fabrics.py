@@ -53,8 +53,10 @@ def _fabric(row: asyncpg.Record | None) -> Fabric | None:
     return Fabric(**dict(row)) if row is not None else None
 
 
-_COLUMNS = ("id, name, repository, directory, branch, installation_id, last_ingested_sha, "
-            "last_ingested_at, branch_etag, connection_status, status_detail, created_at, updated_at")
+_COLUMNS = (
+    "id, name, repository, directory, branch, installation_id, last_ingested_sha, "
+    "last_ingested_at, branch_etag, connection_status, status_detail, created_at, updated_at"
+)
 
 
 def normalize_directory(directory: str) -> str:
@@ -63,12 +65,17 @@ def normalize_directory(directory: str) -> str:
     return "/".join(parts)
 
 
-async def create(db: Executor, *, name: str, repository: str, directory: str, branch: str,
-                 installation_id: int | None = None) -> Fabric:
+async def create(
+    db: Executor, *, name: str, repository: str, directory: str, branch: str, installation_id: int | None = None
+) -> Fabric:
     row = await db.fetchrow(
         f"INSERT INTO fabric (name, repository, directory, branch, installation_id) "
         f"VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}",
-        name, repository, normalize_directory(directory), branch, installation_id,
+        name,
+        repository,
+        normalize_directory(directory),
+        branch,
+        installation_id,
     )
     return _fabric(row)
 
@@ -86,8 +93,7 @@ async def list_all(db: Executor) -> list[Fabric]:
 
 
 async def for_repository(db: Executor, repository: str) -> list[Fabric]:
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM fabric WHERE lower(repository) = lower($1) ORDER BY id", repository)
+    rows = await db.fetch(f"SELECT {_COLUMNS} FROM fabric WHERE lower(repository) = lower($1) ORDER BY id", repository)
     return [_fabric(r) for r in rows]
 
 
@@ -100,19 +106,23 @@ async def set_ingested(db: Executor, fabric_id: int, sha: str) -> None:
     await db.execute(
         "UPDATE fabric SET last_ingested_sha = $2, last_ingested_at = now(), updated_at = now(), "
         "connection_status = 'connected', status_detail = NULL WHERE id = $1",
-        fabric_id, sha,
+        fabric_id,
+        sha,
     )
 
 
 async def set_installation(db: Executor, fabric_id: int, installation_id: int | None) -> None:
-    await db.execute("UPDATE fabric SET installation_id = $2, updated_at = now() WHERE id = $1",
-                     fabric_id, installation_id)
+    await db.execute(
+        "UPDATE fabric SET installation_id = $2, updated_at = now() WHERE id = $1", fabric_id, installation_id
+    )
 
 
 async def set_connection(db: Executor, fabric_id: int, status: str, detail: str | None = None) -> None:
     await db.execute(
         "UPDATE fabric SET connection_status = $2, status_detail = $3, updated_at = now() WHERE id = $1",
-        fabric_id, status, detail,
+        fabric_id,
+        status,
+        detail,
     )
 
 

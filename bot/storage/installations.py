@@ -3,7 +3,7 @@ connection status of the fabrics on those repositories."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -17,7 +17,9 @@ async def upsert(db: Executor, installation_id: int, account: str, *, suspended:
         ON CONFLICT (id) DO UPDATE SET account = excluded.account, suspended = excluded.suspended,
                                        updated_at = now()
         """,
-        installation_id, account, suspended,
+        installation_id,
+        account,
+        suspended,
     )
 
 
@@ -26,15 +28,17 @@ async def delete(db: Executor, installation_id: int) -> None:
 
 
 async def set_suspended(db: Executor, installation_id: int, suspended: bool) -> None:
-    await db.execute("UPDATE installation SET suspended = $2, updated_at = now() WHERE id = $1",
-                     installation_id, suspended)
+    await db.execute(
+        "UPDATE installation SET suspended = $2, updated_at = now() WHERE id = $1", installation_id, suspended
+    )
 
 
 async def replace_repositories(db: Executor, installation_id: int, repositories: Iterable[str]) -> None:
     names = sorted(set(repositories))
     await db.execute(
         "DELETE FROM installation_repository WHERE installation_id = $1 AND NOT repository = ANY($2::text[])",
-        installation_id, names,
+        installation_id,
+        names,
     )
     await add_repositories(db, installation_id, names)
 
@@ -43,7 +47,8 @@ async def add_repositories(db: Executor, installation_id: int, repositories: Ite
     await db.execute(
         "INSERT INTO installation_repository (installation_id, repository) "
         "SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-        installation_id, sorted(set(repositories)),
+        installation_id,
+        sorted(set(repositories)),
     )
 
 
@@ -51,7 +56,8 @@ async def remove_repositories(db: Executor, installation_id: int, repositories: 
     await db.execute(
         "DELETE FROM installation_repository WHERE installation_id = $1 "
         "AND lower(repository) = ANY(SELECT lower(unnest($2::text[])))",
-        installation_id, list(repositories),
+        installation_id,
+        list(repositories),
     )
 
 
@@ -69,8 +75,8 @@ async def for_repository(db: Executor, repository: str) -> int | None:
 
 async def repositories(db: Executor, installation_id: int) -> list[str]:
     rows = await db.fetch(
-        "SELECT repository FROM installation_repository WHERE installation_id = $1 ORDER BY repository",
-        installation_id)
+        "SELECT repository FROM installation_repository WHERE installation_id = $1 ORDER BY repository", installation_id
+    )
     return [r["repository"] for r in rows]
 
 
@@ -86,14 +92,21 @@ async def connect_fabrics(db: Executor, installation_id: int, repositories: Iter
         WHERE lower(repository) = ANY(SELECT lower(unnest($2::text[])))
         RETURNING id
         """,
-        installation_id, list(repositories),
+        installation_id,
+        list(repositories),
     )
     return [r["id"] for r in rows]
 
 
-async def disconnect_fabrics(db: Executor, installation_id: int, *, detail: str,
-                             repositories: Iterable[str] = (), whole_installation: bool = False,
-                             forget_installation: bool = True) -> list[int]:
+async def disconnect_fabrics(
+    db: Executor,
+    installation_id: int,
+    *,
+    detail: str,
+    repositories: Iterable[str] = (),
+    whole_installation: bool = False,
+    forget_installation: bool = True,
+) -> list[int]:
     """Mark fabrics unreachable: those on `repositories` (that use this installation or none
     yet), and with `whole_installation` every fabric using it. The reconciler's ETag is
     dropped so the first check after reconnecting reads the branch afresh."""
@@ -107,6 +120,10 @@ async def disconnect_fabrics(db: Executor, installation_id: int, *, detail: str,
                AND (installation_id = $1 OR installation_id IS NULL))
         RETURNING id
         """,
-        installation_id, list(repositories), detail, whole_installation, forget_installation,
+        installation_id,
+        list(repositories),
+        detail,
+        whole_installation,
+        forget_installation,
     )
     return [r["id"] for r in rows]

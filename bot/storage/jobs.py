@@ -36,17 +36,28 @@ class Job:
     created_at: datetime
 
 
-_JOB_COLUMNS = ("id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, "
-                "max_attempts, created_at")
+_JOB_COLUMNS = (
+    "id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, max_attempts, created_at"
+)
 
 
 def _job(row: asyncpg.Record) -> Job:
     return Job(**dict(row))
 
 
-async def insert(db: Executor, *, kind: str, ordering_key: str, payload: dict[str, Any],
-                 fabric_id: int | None, delivery_id: str | None, operation_id: uuid.UUID | None,
-                 max_attempts: int, run_after_seconds: float, dedupe_key: str | None) -> int | None:
+async def insert(
+    db: Executor,
+    *,
+    kind: str,
+    ordering_key: str,
+    payload: dict[str, Any],
+    fabric_id: int | None,
+    delivery_id: str | None,
+    operation_id: uuid.UUID | None,
+    max_attempts: int,
+    run_after_seconds: float,
+    dedupe_key: str | None,
+) -> int | None:
     """Queue a job and notify workers; None when an unfinished job has the same dedupe_key."""
     return await db.fetchval(
         """
@@ -60,8 +71,16 @@ async def insert(db: Executor, *, kind: str, ordering_key: str, payload: dict[st
         )
         SELECT id FROM j, pg_notify($10, '')
         """,
-        kind, ordering_key, payload, fabric_id, delivery_id, operation_id, max_attempts,
-        run_after_seconds, dedupe_key, CHANNEL,
+        kind,
+        ordering_key,
+        payload,
+        fabric_id,
+        delivery_id,
+        operation_id,
+        max_attempts,
+        run_after_seconds,
+        dedupe_key,
+        CHANNEL,
     )
 
 
@@ -81,7 +100,9 @@ async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> in
         )
         SELECT id FROM j, pg_notify($3, '')
         """,
-        kind, every_seconds, CHANNEL,
+        kind,
+        every_seconds,
+        CHANNEL,
     )
 
 
@@ -116,8 +137,7 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
             # The pick's snapshot may predate another taker's commit of a job with the same key
             # (e.g. a job that committed late with a lower id). Serialise takers of this key and
             # look again with a fresh snapshot, so two jobs of one key never run at once.
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                               _KEY_LOCK_SPACE, row["ordering_key"])
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _KEY_LOCK_SPACE, row["ordering_key"])
             if not await conn.fetchval(_STILL_HEAD, row["ordering_key"], row["id"]):
                 continue  # someone else holds the key now; the next pick skips it
             leased = await conn.fetchrow(
@@ -127,7 +147,9 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 WHERE id = $1
                 RETURNING {_JOB_COLUMNS}
                 """,
-                row["id"], worker, lease_seconds,
+                row["id"],
+                worker,
+                lease_seconds,
             )
             return _job(leased)
     return None
@@ -138,7 +160,9 @@ async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: 
     status = await db.execute(
         "UPDATE job SET lease_expires_at = now() + $3 * interval '1 second' "
         "WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-        job_id, worker, lease_seconds,
+        job_id,
+        worker,
+        lease_seconds,
     )
     return status == "UPDATE 1"
 
@@ -149,7 +173,8 @@ async def finish(conn: asyncpg.Connection, job: Job, *, worker: str) -> bool:
         status = await conn.execute(
             "UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, "
             "last_error = NULL WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-            job.id, worker,
+            job.id,
+            worker,
         )
         if status != "UPDATE 1":
             return False
@@ -164,8 +189,9 @@ async def finish(conn: asyncpg.Connection, job: Job, *, worker: str) -> bool:
     return True
 
 
-async def retry(db: Executor, job: Job, *, worker: str, delay_seconds: float, error: str,
-                count_attempt: bool = True) -> bool:
+async def retry(
+    db: Executor, job: Job, *, worker: str, delay_seconds: float, error: str, count_attempt: bool = True
+) -> bool:
     """Put the job back in the queue to run after delay_seconds."""
     status = await db.execute(
         """
@@ -174,12 +200,17 @@ async def retry(db: Executor, job: Job, *, worker: str, delay_seconds: float, er
                attempts = CASE WHEN $5 THEN attempts ELSE greatest(attempts - 1, 0) END
         WHERE id = $1 AND leased_by = $2 AND status = 'running'
         """,
-        job.id, worker, delay_seconds, error, count_attempt,
+        job.id,
+        worker,
+        delay_seconds,
+        error,
+        count_attempt,
     )
     if job.delivery_id is not None and count_attempt:
         await db.execute(
             "UPDATE webhook_delivery SET detail = $2 WHERE delivery_id = $1 AND outcome = 'pending'",
-            job.delivery_id, f"attempt {job.attempts} failed: {error}",
+            job.delivery_id,
+            f"attempt {job.attempts} failed: {error}",
         )
     return status == "UPDATE 1"
 
@@ -190,7 +221,9 @@ async def bury(conn: asyncpg.Connection, job: Job, *, worker: str, error: str) -
         status = await conn.execute(
             "UPDATE job SET status = 'dead', finished_at = now(), lease_expires_at = NULL, "
             "last_error = $3 WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-            job.id, worker, error,
+            job.id,
+            worker,
+            error,
         )
         if status != "UPDATE 1":
             return False
@@ -198,7 +231,8 @@ async def bury(conn: asyncpg.Connection, job: Job, *, worker: str, error: str) -
             await conn.execute(
                 "UPDATE webhook_delivery SET outcome = 'dead', processed_at = now(), detail = $2 "
                 "WHERE delivery_id = $1 AND outcome = 'pending'",
-                job.delivery_id, error,
+                job.delivery_id,
+                error,
             )
         await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
     return True
@@ -239,7 +273,8 @@ async def release(db: Executor, job: Job, *, worker: str) -> bool:
     status = await db.execute(
         "UPDATE job SET status = 'queued', lease_expires_at = NULL, leased_by = NULL, run_after = now(), "
         "attempts = greatest(attempts - 1, 0) WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-        job.id, worker,
+        job.id,
+        worker,
     )
     return status == "UPDATE 1"
 
@@ -247,7 +282,8 @@ async def release(db: Executor, job: Job, *, worker: str) -> bool:
 async def seconds_until_next(db: Executor) -> float | None:
     """Seconds until the earliest queued job is due (negative if overdue), None if none."""
     return await db.fetchval(
-        "SELECT extract(epoch FROM min(run_after) - now())::float8 FROM job WHERE status = 'queued'")
+        "SELECT extract(epoch FROM min(run_after) - now())::float8 FROM job WHERE status = 'queued'"
+    )
 
 
 async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -272,4 +308,5 @@ async def outstanding(db: Executor) -> int:
     inbox (not yet jobs). Zero means the bot is idle."""
     return await db.fetchval(
         "SELECT (SELECT count(*) FROM job WHERE status IN ('queued', 'running')) "
-        "+ (SELECT count(*) FROM delivery_inbox)")
+        "+ (SELECT count(*) FROM delivery_inbox)"
+    )

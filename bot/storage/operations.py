@@ -57,24 +57,40 @@ class Operation:
         }
 
 
-_COLUMNS = ("id, fabric_id, direction, status, conflict_resolution, trigger, request, requested_by, "
-            "head_sha, progress_done, progress_total, cancel_requested, result, error, created_at, "
-            "started_at, completed_at")
+_COLUMNS = (
+    "id, fabric_id, direction, status, conflict_resolution, trigger, request, requested_by, "
+    "head_sha, progress_done, progress_total, cancel_requested, result, error, created_at, "
+    "started_at, completed_at"
+)
 
 
 def _operation(row: asyncpg.Record | None) -> Operation | None:
     return Operation(**dict(row)) if row is not None else None
 
 
-async def create(db: Executor, *, fabric_id: int, direction: str, conflict_resolution: str = "user_guided",
-                 trigger: str = "api", request: dict[str, Any] | None = None,
-                 requested_by: str | None = None, head_sha: str | None = None,
-                 operation_id: uuid.UUID | None = None) -> Operation:
+async def create(
+    db: Executor,
+    *,
+    fabric_id: int,
+    direction: str,
+    conflict_resolution: str = "user_guided",
+    trigger: str = "api",
+    request: dict[str, Any] | None = None,
+    requested_by: str | None = None,
+    head_sha: str | None = None,
+    operation_id: uuid.UUID | None = None,
+) -> Operation:
     row = await db.fetchrow(
         f"INSERT INTO sync_operation (id, fabric_id, direction, conflict_resolution, trigger, request, "
         f"requested_by, head_sha) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
-        operation_id or uuid.uuid4(), fabric_id, direction, conflict_resolution, trigger, request or {},
-        requested_by, head_sha,
+        operation_id or uuid.uuid4(),
+        fabric_id,
+        direction,
+        conflict_resolution,
+        trigger,
+        request or {},
+        requested_by,
+        head_sha,
     )
     return _operation(row)
 
@@ -86,8 +102,8 @@ async def get(db: Executor, operation_id: uuid.UUID) -> Operation | None:
 async def for_fabric(db: Executor, fabric_id: int, *, active_only: bool = False, limit: int = 50) -> list[Operation]:
     where = "fabric_id = $1" + (" AND status NOT IN ('completed', 'failed', 'cancelled')" if active_only else "")
     rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM sync_operation WHERE {where} ORDER BY created_at DESC LIMIT $2",
-        fabric_id, limit)
+        f"SELECT {_COLUMNS} FROM sync_operation WHERE {where} ORDER BY created_at DESC LIMIT $2", fabric_id, limit
+    )
     return [_operation(r) for r in rows]
 
 
@@ -96,16 +112,23 @@ async def set_status(db: Executor, operation_id: uuid.UUID, status: str) -> None
     await db.execute(
         "UPDATE sync_operation SET status = $2, started_at = coalesce(started_at, now()) "
         "WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')",
-        operation_id, status)
+        operation_id,
+        status,
+    )
 
 
 async def set_progress(db: Executor, operation_id: uuid.UUID, done: int, total: int) -> None:
-    await db.execute("UPDATE sync_operation SET progress_done = $2, progress_total = $3 WHERE id = $1",
-                     operation_id, min(done, total) if total else done, total)
+    await db.execute(
+        "UPDATE sync_operation SET progress_done = $2, progress_total = $3 WHERE id = $1",
+        operation_id,
+        min(done, total) if total else done,
+        total,
+    )
 
 
-async def finish(db: Executor, operation_id: uuid.UUID, status: str, result: dict[str, Any] | None,
-                 error: str | None = None) -> bool:
+async def finish(
+    db: Executor, operation_id: uuid.UUID, status: str, result: dict[str, Any] | None, error: str | None = None
+) -> bool:
     """Record the end of an operation once; False if it had already finished."""
     if status == "failed" and not error:
         error = "failed"
@@ -113,13 +136,18 @@ async def finish(db: Executor, operation_id: uuid.UUID, status: str, result: dic
         "UPDATE sync_operation SET status = $2, result = $3, error = $4, completed_at = now(), "
         "started_at = coalesce(started_at, now()) "
         "WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled') RETURNING true",
-        operation_id, status, result, error)
+        operation_id,
+        status,
+        result,
+        error,
+    )
     return bool(done)
 
 
 async def request_cancel(db: Executor, operation_id: uuid.UUID) -> Operation | None:
     row = await db.fetchrow(
-        f"UPDATE sync_operation SET cancel_requested = true WHERE id = $1 RETURNING {_COLUMNS}", operation_id)
+        f"UPDATE sync_operation SET cancel_requested = true WHERE id = $1 RETURNING {_COLUMNS}", operation_id
+    )
     return _operation(row)
 
 

@@ -23,9 +23,10 @@ Writes of desired state (ingestion only)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 import asyncpg
 
@@ -77,7 +78,9 @@ class Resource(ResourceFacts):
             "namespace": self.namespace,
             "name": self.name,
             "state": self.state,
-            "draft": None if not self.has_draft else {
+            "draft": None
+            if not self.has_draft
+            else {
                 "spec": self.draft_spec,
                 "delete": self.draft_delete,
                 "labels": draft_meta.get("labels"),
@@ -87,21 +90,33 @@ class Resource(ResourceFacts):
                 "base": {"spec": self.draft_base_spec, "sha": self.draft_base_sha},
                 "base_moved": self.base_moved,
             },
-            "desired": None if self.desired_spec is None else {
+            "desired": None
+            if self.desired_spec is None
+            else {
                 "spec": self.desired_spec,
                 "labels": desired_meta.get("labels"),
                 "annotations": desired_meta.get("annotations"),
                 "sha": self.desired_sha,
                 "at": _iso(self.desired_at),
             },
-            "actual": None if self.actual_spec is None else {
-                "spec": self.actual_spec, "reported_at": _iso(self.actual_reported_at),
+            "actual": None
+            if self.actual_spec is None
+            else {
+                "spec": self.actual_spec,
+                "reported_at": _iso(self.actual_reported_at),
             },
-            "file": None if self.file_path is None else {
-                "path": self.file_path, "document_index": self.document_index, "blob_sha": self.blob_sha,
+            "file": None
+            if self.file_path is None
+            else {
+                "path": self.file_path,
+                "document_index": self.document_index,
+                "blob_sha": self.blob_sha,
             },
-            "pull_request": None if self.pull_request_id is None else {
-                "number": self.pr_number, "url": self.pr_url,
+            "pull_request": None
+            if self.pull_request_id is None
+            else {
+                "number": self.pr_number,
+                "url": self.pr_url,
             },
             "updated_at": _iso(self.updated_at),
         }
@@ -111,45 +126,60 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-_COLUMNS = ("id, fabric_id, kind, namespace, name, desired_spec, desired_metadata, desired_sha, desired_at, "
-            "draft_spec, draft_metadata, draft_delete, drafted_at, drafted_by, draft_base_spec, draft_base_sha, "
-            "base_moved, actual_spec, actual_reported_at, file_path, document_index, blob_sha, state, "
-            "pull_request_id, created_at, updated_at")
+_COLUMNS = (
+    "id, fabric_id, kind, namespace, name, desired_spec, desired_metadata, desired_sha, desired_at, "
+    "draft_spec, draft_metadata, draft_delete, drafted_at, drafted_by, draft_base_spec, draft_base_sha, "
+    "base_moved, actual_spec, actual_reported_at, file_path, document_index, blob_sha, state, "
+    "pull_request_id, created_at, updated_at"
+)
 
 
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 
 
-async def get(db: Executor, fabric_id: int, kind: str, name: str,
-              namespace: str = DEFAULT_NAMESPACE) -> Resource | None:
-    return _resource(await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM resource WHERE fabric_id = $1 AND kind = $2 AND namespace = $3 AND name = $4",
-        fabric_id, kind, namespace, name))
+async def get(
+    db: Executor, fabric_id: int, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE
+) -> Resource | None:
+    return _resource(
+        await db.fetchrow(
+            f"SELECT {_COLUMNS} FROM resource WHERE fabric_id = $1 AND kind = $2 AND namespace = $3 AND name = $4",
+            fabric_id,
+            kind,
+            namespace,
+            name,
+        )
+    )
 
 
 async def get_by_id(db: Executor, resource_id: int) -> Resource | None:
     return _resource(await db.fetchrow(f"SELECT {_COLUMNS} FROM resource WHERE id = $1", resource_id))
 
 
-async def list_for_fabric(db: Executor, fabric_id: int, *, kind: str | None = None,
-                          state: str | None = None) -> list[Resource]:
+async def list_for_fabric(
+    db: Executor, fabric_id: int, *, kind: str | None = None, state: str | None = None
+) -> list[Resource]:
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM resource WHERE fabric_id = $1 AND ($2::text IS NULL OR kind = $2) "
-        "AND ($3::text IS NULL OR state = $3) ORDER BY kind, namespace, name", fabric_id, kind, state)
+        "AND ($3::text IS NULL OR state = $3) ORDER BY kind, namespace, name",
+        fabric_id,
+        kind,
+        state,
+    )
     return [_resource(r) for r in rows]
 
 
 async def in_file(db: Executor, fabric_id: int, path: str) -> list[Resource]:
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM resource WHERE fabric_id = $1 AND file_path = $2 ORDER BY document_index",
-        fabric_id, path)
+        fabric_id,
+        path,
+    )
     return [_resource(r) for r in rows]
 
 
 async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
-    rows = await db.fetch("SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state",
-                          fabric_id)
+    rows = await db.fetch("SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric_id)
     return {row["state"]: row["n"] for row in rows}
 
 
@@ -157,8 +187,9 @@ async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
 # Ingestion
 
 
-async def rows_for_ingest(conn: asyncpg.Connection, fabric_id: int, identities: Iterable[Identity],
-                          paths: Iterable[str], *, lock: bool = True) -> list[Current]:
+async def rows_for_ingest(
+    conn: asyncpg.Connection, fabric_id: int, identities: Iterable[Identity], paths: Iterable[str], *, lock: bool = True
+) -> list[Current]:
     """Read (and lock, unless lock=False) the rows an ingest may change: those of the given
     identities (documents read now) and those located in the given paths (read or removed)."""
     kinds, namespaces, names = [], [], []
@@ -176,16 +207,23 @@ async def rows_for_ingest(conn: asyncpg.Connection, fabric_id: int, identities: 
              AND (r.file_path = ANY($2::text[])
                   OR (r.kind, r.namespace, r.name) IN
                      (SELECT * FROM unnest($3::text[], $4::text[], $5::text[])))
-           ORDER BY r.id""" + (" FOR UPDATE OF r" if lock else ""),
-        fabric_id, list(paths), kinds, namespaces, names)
+           ORDER BY r.id"""
+        + (" FOR UPDATE OF r" if lock else ""),
+        fabric_id,
+        list(paths),
+        kinds,
+        namespaces,
+        names,
+    )
     return [Current(**dict(row)) for row in rows]
 
 
 _NEW_STATE = resource_state(desired_spec={}, draft_spec=None, draft_delete=False, actual_spec=None)
 
 
-async def apply_plan(conn: asyncpg.Connection, fabric_id: int, plan: Plan, *, sha: str,
-                     committed_at: datetime | None) -> None:
+async def apply_plan(
+    conn: asyncpg.Connection, fabric_id: int, plan: Plan, *, sha: str, committed_at: datetime | None
+) -> None:
     """Write a plan (in the caller's transaction): inserts, updates, then deletions."""
     if plan.inserts:
         await conn.execute(
@@ -196,9 +234,23 @@ async def apply_plan(conn: asyncpg.Connection, fabric_id: int, plan: Plan, *, sh
                FROM jsonb_to_recordset($2::jsonb) AS r(kind text, namespace text, name text, spec jsonb,
                                                        metadata jsonb, path text, index int, blob_sha text)""",
             fabric_id,
-            [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "spec": r.spec, "metadata": r.metadata,
-              "path": r.path, "index": r.index, "blob_sha": r.blob_sha} for r in plan.inserts],
-            sha, committed_at, _NEW_STATE)
+            [
+                {
+                    "kind": r.kind,
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "spec": r.spec,
+                    "metadata": r.metadata,
+                    "path": r.path,
+                    "index": r.index,
+                    "blob_sha": r.blob_sha,
+                }
+                for r in plan.inserts
+            ],
+            sha,
+            committed_at,
+            _NEW_STATE,
+        )
     if plan.updates:
         await conn.execute(
             """UPDATE resource t SET
@@ -225,10 +277,25 @@ async def apply_plan(conn: asyncpg.Connection, fabric_id: int, plan: Plan, *, sh
                                                        clear boolean, state text)
                WHERE t.id = u.id AND t.fabric_id = $1""",
             fabric_id,
-            [{"id": u.id, "spec": u.desired_spec, "metadata": u.desired_metadata, "changed": u.desired_changed,
-              "path": u.file_path, "index": u.document_index, "blob_sha": u.blob_sha,
-              "base_moved": u.base_moved, "clear": u.clear_draft, "state": u.state} for u in plan.updates],
-            sha, committed_at)
+            [
+                {
+                    "id": u.id,
+                    "spec": u.desired_spec,
+                    "metadata": u.desired_metadata,
+                    "changed": u.desired_changed,
+                    "path": u.file_path,
+                    "index": u.document_index,
+                    "blob_sha": u.blob_sha,
+                    "base_moved": u.base_moved,
+                    "clear": u.clear_draft,
+                    "state": u.state,
+                }
+                for u in plan.updates
+            ],
+            sha,
+            committed_at,
+        )
     if plan.deletes:
-        await conn.execute("DELETE FROM resource WHERE fabric_id = $1 AND id = ANY($2::bigint[])",
-                           fabric_id, plan.deletes)
+        await conn.execute(
+            "DELETE FROM resource WHERE fabric_id = $1 AND id = ANY($2::bigint[])", fabric_id, plan.deletes
+        )

@@ -8,7 +8,8 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -36,8 +37,15 @@ async def running(pool: asyncpg.Pool, extra_routes: list | None = None) -> Async
         yield client
 
 
-async def call(client: TestClient, method: str, path: str, body: Any = None, *, headers: dict | None = None,
-               raw: bytes | None = None) -> tuple[int, Any]:
+async def call(
+    client: TestClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, Any]:
     kwargs: dict[str, Any] = {"headers": AUTH if headers is None else headers}
     if raw is not None:
         kwargs["data"] = raw
@@ -49,8 +57,12 @@ async def call(client: TestClient, method: str, path: str, body: Any = None, *, 
 
 
 async def make_fabric(client: TestClient, name: str = "lab") -> dict:
-    status, body = await call(client, "POST", "/api/fabrics",
-                              {"name": name, "repository": "acme/fabric", "directory": "fabric/", "branch": "main"})
+    status, body = await call(
+        client,
+        "POST",
+        "/api/fabrics",
+        {"name": name, "repository": "acme/fabric", "directory": "fabric/", "branch": "main"},
+    )
     assert status == 201, body
     return body
 
@@ -60,7 +72,12 @@ async def add_desired(pool: asyncpg.Pool, fabric: str, name: str, spec: dict) ->
     await pool.execute(
         "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, desired_at, file_path, "
         "document_index, state) SELECT id, 'VPC', $2, $3, $4, now(), 'fabric/vpcs.yaml', 0, 'in_sync' "
-        "FROM fabric WHERE name = $1", fabric, name, spec, SHA)
+        "FROM fabric WHERE name = $1",
+        fabric,
+        name,
+        spec,
+        SHA,
+    )
 
 
 def error_of(body: dict) -> dict:
@@ -70,8 +87,12 @@ def error_of(body: dict) -> dict:
 
 async def test_every_route_needs_the_bearer_token_and_refusals_are_json(pool):
     async with running(pool) as client:
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": TOKEN}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": TOKEN},
+        ):
             status, body = await call(client, "GET", "/api/fabrics", headers=headers)
             assert status == 401 and error_of(body)["code"] == "unauthorized"
             assert TOKEN not in json.dumps(body)
@@ -84,8 +105,14 @@ async def test_every_route_needs_the_bearer_token_and_refusals_are_json(pool):
 async def test_unknown_things_are_404_json(pool):
     async with running(pool) as client:
         await make_fabric(client)
-        for path in ("/api/fabrics/nope", "/api/fabrics/nope/resources", "/api/fabrics/lab/resources/VPC/absent",
-                     f"/api/operations/{uuid.uuid4()}", "/api/operations/not-a-uuid", "/api/no/such/route"):
+        for path in (
+            "/api/fabrics/nope",
+            "/api/fabrics/nope/resources",
+            "/api/fabrics/lab/resources/VPC/absent",
+            f"/api/operations/{uuid.uuid4()}",
+            "/api/operations/not-a-uuid",
+            "/api/no/such/route",
+        ):
             status, body = await call(client, "GET", path)
             assert status == 404, (path, body)
             assert error_of(body)["code"] == "not_found"
@@ -98,8 +125,9 @@ async def test_a_body_that_is_not_a_json_object_is_400(pool):
         await make_fabric(client)
         path = "/api/fabrics/lab/resources/VPC/vpc-1/draft"
         for raw in (b"{not json", b"[1, 2]", b"", b"\xff\xfe"):
-            status, body = await call(client, "PUT", path, raw=raw,
-                                      headers={**AUTH, "Content-Type": "application/json"})
+            status, body = await call(
+                client, "PUT", path, raw=raw, headers={**AUTH, "Content-Type": "application/json"}
+            )
             assert status == 400, (raw, body)
             assert error_of(body)["code"] == "bad_request"
         status, body = await call(client, "POST", "/api/fabrics", raw=b"{", headers=AUTH)
@@ -112,8 +140,12 @@ async def test_fabrics_are_validated_and_unique(pool):
         assert (created["name"], created["directory"], created["branch"]) == ("lab", "fabric", "main")
         status, body = await call(client, "POST", "/api/fabrics", {"name": "lab", "repository": "acme/other"})
         assert status == 409 and error_of(body)["code"] == "conflict"
-        status, body = await call(client, "POST", "/api/fabrics",
-                                  {"name": "Bad Name", "repository": "nope", "directory": "../out", "branch": "a..b"})
+        status, body = await call(
+            client,
+            "POST",
+            "/api/fabrics",
+            {"name": "Bad Name", "repository": "nope", "directory": "../out", "branch": "a..b"},
+        )
         assert status == 422
         paths = {e["path"] for e in error_of(body)["details"]["errors"]}
         assert paths == {"name", "repository", "directory", "branch"}
@@ -129,10 +161,12 @@ async def test_a_draft_is_validated_against_the_crd_with_field_paths(pool):
         assert status == 422
         error = error_of(body)
         assert error["code"] == "validation_failed"
-        assert {"path": "spec.subnets.default.vlan", "message": "'many' is not of type 'integer'"} in \
-            error["details"]["errors"]
-        status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft",
-                                  {"spec": SPEC, "labels": {"team": 7}})
+        assert {"path": "spec.subnets.default.vlan", "message": "'many' is not of type 'integer'"} in error["details"][
+            "errors"
+        ]
+        status, body = await call(
+            client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft", {"spec": SPEC, "labels": {"team": 7}}
+        )
         assert status == 422 and error_of(body)["details"]["errors"][0]["path"] == "metadata.labels"
         status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft", {"delete": "yes"})
         assert status == 422
@@ -158,10 +192,12 @@ async def test_a_name_that_is_not_a_kubernetes_name_or_would_leave_the_directory
 async def test_an_unknown_kind_is_422_wherever_it_appears(pool):
     async with running(pool) as client:
         await make_fabric(client)
-        for method, path, body in (("PUT", "/api/fabrics/lab/resources/Deployment/x/draft", {"spec": {}}),
-                                   ("GET", "/api/fabrics/lab/resources/Deployment/x", None),
-                                   ("GET", "/api/fabrics/lab/resources?kind=Deployment", None),
-                                   ("POST", "/api/fabrics/lab/sync", {"resource_filters": {"kinds": ["Pod"]}})):
+        for method, path, body in (
+            ("PUT", "/api/fabrics/lab/resources/Deployment/x/draft", {"spec": {}}),
+            ("GET", "/api/fabrics/lab/resources/Deployment/x", None),
+            ("GET", "/api/fabrics/lab/resources?kind=Deployment", None),
+            ("POST", "/api/fabrics/lab/sync", {"resource_filters": {"kinds": ["Pod"]}}),
+        ):
             status, answer = await call(client, method, path, body)
             assert status == 422, (path, answer)
         status, answer = await call(client, "GET", "/api/fabrics/lab/resources?kind=vpcs")  # plural works
@@ -173,8 +209,13 @@ async def test_a_draft_remembers_its_base_and_one_equal_to_desired_is_cleared(po
         await make_fabric(client)
         await add_desired(pool, "lab", "vpc-1", SPEC)
         changed = {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1011}}}
-        status, body = await call(client, "PUT", "/api/fabrics/lab/resources/vpc/vpc-1/draft", {"spec": changed},
-                                  headers={**AUTH, "X-HNP-User": "jo"})
+        status, body = await call(
+            client,
+            "PUT",
+            "/api/fabrics/lab/resources/vpc/vpc-1/draft",
+            {"spec": changed},
+            headers={**AUTH, "X-HNP-User": "jo"},
+        )
         assert status == 200, body
         assert body["state"] == "draft" and body["cleared"] is False
         assert body["draft"]["base"] == {"spec": SPEC, "sha": SHA}
@@ -182,8 +223,12 @@ async def test_a_draft_remembers_its_base_and_one_equal_to_desired_is_cleared(po
 
         # Git moves under the draft; a second edit keeps the base the draft was made on.
         await pool.execute("UPDATE resource SET desired_sha = $1", "b" * 40)
-        status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft",
-                                  {"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1012}}}})
+        status, body = await call(
+            client,
+            "PUT",
+            "/api/fabrics/lab/resources/VPC/vpc-1/draft",
+            {"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1012}}}},
+        )
         assert body["draft"]["base"]["sha"] == SHA
 
         status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft", {"spec": SPEC})
@@ -200,8 +245,9 @@ async def test_a_draft_remembers_its_base_and_one_equal_to_desired_is_cleared(po
 async def test_a_draft_of_a_new_resource_disappears_when_discarded(pool):
     async with running(pool) as client:
         await make_fabric(client)
-        status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/fresh/draft",
-                                  {"spec": SPEC, "user": "sam"})
+        status, body = await call(
+            client, "PUT", "/api/fabrics/lab/resources/VPC/fresh/draft", {"spec": SPEC, "user": "sam"}
+        )
         assert (status, body["state"], body["desired"], body["draft"]["drafted_by"]) == (200, "draft", None, "sam")
         status, body = await call(client, "DELETE", "/api/fabrics/lab/resources/VPC/fresh/draft")
         assert status == 200 and body["cleared"] is True
@@ -215,18 +261,33 @@ async def test_a_sync_is_accepted_once_per_fabric_until_it_ends(pool):
     async with running(pool) as client:
         await make_fabric(client)
         await make_fabric(client, "other")
-        status, body = await call(client, "POST", "/api/fabrics/lab/sync",
-                                  {"direction": "gui_to_github", "create_pr": True, "force_sync": False,
-                                   "conflict_resolution": "gui_wins", "resource_filters": {"kinds": ["vpc"]}},
-                                  headers={**AUTH, "X-HNP-User": "jo"})
+        status, body = await call(
+            client,
+            "POST",
+            "/api/fabrics/lab/sync",
+            {
+                "direction": "gui_to_github",
+                "create_pr": True,
+                "force_sync": False,
+                "conflict_resolution": "gui_wins",
+                "resource_filters": {"kinds": ["vpc"]},
+            },
+            headers={**AUTH, "X-HNP-User": "jo"},
+        )
         assert status == 202, body
         first = body["operation_id"]
         assert body["status_url"] == f"/api/operations/{first}"
         status, op = await call(client, "GET", body["status_url"])
-        assert (op["status"], op["direction"], op["conflict_resolution"], op["requested_by"]) == \
-            ("pending", "gui_to_github", "gui_wins", "jo")
-        assert await pool.fetchval("SELECT count(*) FROM job WHERE kind = 'sync' AND operation_id = $1",
-                                   uuid.UUID(first)) == 1
+        assert (op["status"], op["direction"], op["conflict_resolution"], op["requested_by"]) == (
+            "pending",
+            "gui_to_github",
+            "gui_wins",
+            "jo",
+        )
+        assert (
+            await pool.fetchval("SELECT count(*) FROM job WHERE kind = 'sync' AND operation_id = $1", uuid.UUID(first))
+            == 1
+        )
 
         status, body = await call(client, "POST", "/api/fabrics/lab/sync", {"direction": "github_to_gui"})
         assert status == 409
@@ -251,9 +312,18 @@ async def test_a_sync_is_accepted_once_per_fabric_until_it_ends(pool):
 async def test_sync_requests_use_the_seeds_enum_values(pool):
     async with running(pool) as client:
         await make_fabric(client)
-        status, body = await call(client, "POST", "/api/fabrics/lab/sync",
-                                  {"direction": "sideways", "conflict_resolution": "coin_flip", "create_pr": "yes",
-                                   "force_sync": 1, "resource_filters": {"colours": []}})
+        status, body = await call(
+            client,
+            "POST",
+            "/api/fabrics/lab/sync",
+            {
+                "direction": "sideways",
+                "conflict_resolution": "coin_flip",
+                "create_pr": "yes",
+                "force_sync": 1,
+                "resource_filters": {"colours": []},
+            },
+        )
         assert status == 422
         paths = {e["path"] for e in error_of(body)["details"]["errors"]}
         assert paths == {"direction", "conflict_resolution", "create_pr", "force_sync", "resource_filters"}
@@ -299,7 +369,7 @@ async def test_the_openapi_document_describes_exactly_the_served_routes(pool):
         described = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
         assert described == served
         assert described == openapi.described()
-        for (method, path) in described:
+        for method, path in described:
             operation = document["paths"][path][method.lower()]
             assert "401" in operation["responses"], (method, path)
             for name in re.findall(r"\{(\w+)\}", path):
@@ -314,8 +384,10 @@ async def test_a_sync_whose_job_died_does_not_hold_the_fabric_forever(pool):
         await make_fabric(client)
         _, first = await call(client, "POST", "/api/fabrics/lab/sync", {})
         # the queue buried its job (its worker was killed on the last attempt)
-        await pool.execute("UPDATE job SET status = 'dead', finished_at = now(), attempts = max_attempts "
-                           "WHERE operation_id = $1", uuid.UUID(first["operation_id"]))
+        await pool.execute(
+            "UPDATE job SET status = 'dead', finished_at = now(), attempts = max_attempts WHERE operation_id = $1",
+            uuid.UUID(first["operation_id"]),
+        )
         status, second = await call(client, "POST", "/api/fabrics/lab/sync", {})
         assert status == 202, second
         status, old = await call(client, "GET", first["status_url"])

@@ -12,16 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_bench(tmp_path: Path, *args: str) -> dict:
     env = {**os.environ, "HNP_BENCH_RESULTS": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     name = args[0].split(".")[1]
     return json.loads((tmp_path / f"{name}.json").read_text())
 
 
 def test_intake_benchmark_counts_every_acknowledged_delivery_as_stored(tmp_path):
-    result = run_bench(tmp_path, "bench.intake", "--count", "50", "--warmup", "10", "--concurrency", "8",
-                       "--drain-timeout", "20")
+    result = run_bench(
+        tmp_path, "bench.intake", "--count", "50", "--warmup", "10", "--concurrency", "8", "--drain-timeout", "20"
+    )
     serve, ceiling = result["serve"], result["ceiling"]
     assert ceiling["statuses"] == {"202": 50} and serve["statuses"] == {"202": 50}
     assert serve["acknowledged_total"] == serve["stored_total"] == 60 and serve["lost"] == 0

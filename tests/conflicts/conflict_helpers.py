@@ -4,7 +4,7 @@ leave them, so that the conflict check can be tested on its own."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -13,12 +13,15 @@ from bot.storage import fabrics
 
 SHA_BASE = "b" * 40
 SHA_GIT = "c" * 40
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def vpc(vlan: int = 1001, *, subnets: dict | None = None, **extra: Any) -> dict:
-    spec = {"subnets": subnets if subnets is not None else {
-        "default": {"subnet": "10.0.1.0/24", "gateway": "10.0.1.1", "vlan": vlan}}}
+    spec = {
+        "subnets": subnets
+        if subnets is not None
+        else {"default": {"subnet": "10.0.1.0/24", "gateway": "10.0.1.1", "vlan": vlan}}
+    }
     spec.update(extra)
     return spec
 
@@ -35,11 +38,23 @@ async def make_fabric(pool: asyncpg.Pool, name: str = "lab") -> int:
     return fabric.id
 
 
-async def put(pool: asyncpg.Pool | asyncpg.Connection, fabric_id: int, kind: str, name: str, *,
-              desired: Any = None, draft: Any = None, base: Any = "same", delete: bool = False,
-              file_path: str | None = "auto", desired_at: datetime | None = T0,
-              drafted_at: datetime | None = None, state: str | None = None,
-              pull_request_id: int | None = None, actual: Any = None) -> int:
+async def put(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    fabric_id: int,
+    kind: str,
+    name: str,
+    *,
+    desired: Any = None,
+    draft: Any = None,
+    base: Any = "same",
+    delete: bool = False,
+    file_path: str | None = "auto",
+    desired_at: datetime | None = T0,
+    drafted_at: datetime | None = None,
+    state: str | None = None,
+    pull_request_id: int | None = None,
+    actual: Any = None,
+) -> int:
     """One resource row. `base="same"` makes the draft's base the desired spec (Git did not
     move); pass the spec the draft started from otherwise (None: a new resource)."""
     has_draft = draft is not None or delete
@@ -55,12 +70,26 @@ async def put(pool: asyncpg.Pool | asyncpg.Connection, fabric_id: int, kind: str
                document_index, state, pull_request_id, actual_spec, actual_reported_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
            RETURNING id""",
-        fabric_id, kind, name, desired, SHA_GIT if desired is not None else None,
-        desired_at if desired is not None else None, draft, delete,
-        (drafted_at or T0 + timedelta(hours=1)) if has_draft else None, "alice" if has_draft else None,
-        base if has_draft else None, (SHA_BASE if base is not None else None) if has_draft else None,
-        has_draft and base != desired, file_path, 0 if file_path else None, state, pull_request_id,
-        actual, T0 if actual is not None else None)
+        fabric_id,
+        kind,
+        name,
+        desired,
+        SHA_GIT if desired is not None else None,
+        desired_at if desired is not None else None,
+        draft,
+        delete,
+        (drafted_at or T0 + timedelta(hours=1)) if has_draft else None,
+        "alice" if has_draft else None,
+        base if has_draft else None,
+        (SHA_BASE if base is not None else None) if has_draft else None,
+        has_draft and base != desired,
+        file_path,
+        0 if file_path else None,
+        state,
+        pull_request_id,
+        actual,
+        T0 if actual is not None else None,
+    )
 
 
 async def row(pool: asyncpg.Pool, resource_id: int) -> asyncpg.Record | None:
@@ -70,4 +99,6 @@ async def row(pool: asyncpg.Pool, resource_id: int) -> asyncpg.Record | None:
 async def conflicts(pool: asyncpg.Pool, fabric_id: int, status: str | None = None) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT * FROM conflict WHERE fabric_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY id",
-        fabric_id, status)
+        fabric_id,
+        status,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import conflicts
 from tests.api.test_api import AUTH, call, running
-from tests.conflicts.conflict_helpers import conflicts as conflict_rows, put, row, vpc
+from tests.conflicts.conflict_helpers import put, row, vpc
 
 
 async def seeded(pool):
@@ -16,8 +16,12 @@ async def seeded(pool):
 
 
 async def make_fabric(client):
-    status, body = await call(client, "POST", "/api/fabrics",
-                              {"name": "lab", "repository": "acme/fabric", "directory": "fabric", "branch": "main"})
+    status, body = await call(
+        client,
+        "POST",
+        "/api/fabrics",
+        {"name": "lab", "repository": "acme/fabric", "directory": "fabric", "branch": "main"},
+    )
     assert status == 201, body
 
 
@@ -30,7 +34,12 @@ async def test_conflicts_are_listed_and_resolved_through_the_api(pool):
         assert status == 200 and body["count"] == 1
         [c] = body["conflicts"]
         assert (c["type"], c["field_path"], c["base_value"], c["gui_value"], c["git_value"]) == (
-            "concurrent_modification", "spec.subnets.default.vlan", 1001, 1002, 1003)
+            "concurrent_modification",
+            "spec.subnets.default.vlan",
+            1001,
+            1002,
+            1003,
+        )
         assert c["resource"]["name"] == "vpc-1" and c["resolution_options"]
 
         # Refused: not offered / no value for manual / not a merge of lists; nothing changes.
@@ -42,18 +51,29 @@ async def test_conflicts_are_listed_and_resolved_through_the_api(pool):
         assert status == 409 and err["error"]["code"] == "cannot_resolve"
         assert (await row(pool, rid))["state"] == "conflict"
 
-        status, body = await call(client, "POST", f"/api/conflicts/{c['id']}/resolve",
-                                  {"resolution": "manual", "values": {"spec.subnets.default.vlan": 1777}},
-                                  headers={**AUTH, "X-HNP-User": "carol"})
+        status, body = await call(
+            client,
+            "POST",
+            f"/api/conflicts/{c['id']}/resolve",
+            {"resolution": "manual", "values": {"spec.subnets.default.vlan": 1777}},
+            headers={**AUTH, "X-HNP-User": "carol"},
+        )
         assert status == 200 and body["changed"] is True
         assert (body["conflict"]["status"], body["conflict"]["resolution"], body["conflict"]["resolved_by"]) == (
-            "resolved", "manual", "carol")
+            "resolved",
+            "manual",
+            "carol",
+        )
         r = await row(pool, rid)
         assert r["state"] == "draft" and r["draft_spec"]["subnets"]["default"]["vlan"] == 1777
 
         # Saying it again is answered the same; another resolution now is a conflict.
-        status, body = await call(client, "POST", f"/api/conflicts/{c['id']}/resolve",
-                                  {"resolution": "manual", "values": {"spec.subnets.default.vlan": 1777}})
+        status, body = await call(
+            client,
+            "POST",
+            f"/api/conflicts/{c['id']}/resolve",
+            {"resolution": "manual", "values": {"spec.subnets.default.vlan": 1777}},
+        )
         assert status == 200 and body["changed"] is False
         status, _ = await call(client, "POST", f"/api/conflicts/{c['id']}/resolve", {"resolution": "gui_wins"})
         assert status == 409
@@ -76,10 +96,18 @@ async def test_actual_state_reported_by_the_fabric_shows_drift_until_it_agrees(p
         status, body = await call(client, "GET", "/api/fabrics/lab/drift")
         assert status == 200 and [r["name"] for r in body["resources"]] == ["vpc-1"]
 
-        status, body = await call(client, "PUT", "/api/fabrics/lab/actual", {"resources": [
-            {"kind": "VPC", "name": "vpc-1", "spec": vpc(1001)},
-            {"kind": "VPC", "name": "vpc-2", "spec": vpc(2002)},
-            {"kind": "VPC", "name": "vpc-9", "spec": vpc(9)}]})
+        status, body = await call(
+            client,
+            "PUT",
+            "/api/fabrics/lab/actual",
+            {
+                "resources": [
+                    {"kind": "VPC", "name": "vpc-1", "spec": vpc(1001)},
+                    {"kind": "VPC", "name": "vpc-2", "spec": vpc(2002)},
+                    {"kind": "VPC", "name": "vpc-9", "spec": vpc(9)},
+                ]
+            },
+        )
         assert status == 200 and body["updated"] == 2 and body["states"] == {"in_sync": 1, "drifted": 1}
         assert body["unknown"] == [{"kind": "VPC", "namespace": "default", "name": "vpc-9"}]
         assert (await row(pool, rid))["state"] == "in_sync" and (await row(pool, other))["state"] == "drifted"

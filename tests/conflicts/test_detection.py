@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pytest
-
 from bot import conflicts
-from tests.conflicts.conflict_helpers import T0, conflicts as conflict_rows, make_fabric, put, row, vpc, with_
+from tests.conflicts.conflict_helpers import conflicts as conflict_rows
+from tests.conflicts.conflict_helpers import make_fabric, put, row, vpc, with_
 
 
 async def check(pool, fabric_id, strategy="user_guided", **kw):
@@ -22,8 +19,9 @@ async def test_a_vlan_changed_in_the_gui_and_in_git_is_a_concurrent_modification
     report = await check(pool, fid)
 
     rows = await conflict_rows(pool, fid)
-    assert [(r["type"], r["field_path"], r["base_value"], r["gui_value"], r["git_value"], r["status"])
-            for r in rows] == [("concurrent_modification", "spec.subnets.default.vlan", 1001, 1002, 1003, "open")]
+    assert [
+        (r["type"], r["field_path"], r["base_value"], r["gui_value"], r["git_value"], r["status"]) for r in rows
+    ] == [("concurrent_modification", "spec.subnets.default.vlan", 1001, 1002, 1003, "open")]
     assert rows[0]["severity"] == "medium" and "gui_wins" in rows[0]["resolution_options"]
     assert (await row(pool, rid))["state"] == "conflict"
     assert report.waiting == [rid] and report.ready == []
@@ -38,8 +36,9 @@ async def test_a_vlan_changed_in_the_gui_and_in_git_is_a_concurrent_modification
 async def test_changes_to_different_fields_merge_and_the_draft_is_rebased(pool):
     fid = await make_fabric(pool)
     base = vpc(1001)
-    rid = await put(pool, fid, "VPC", "vpc-1", base=base, draft=with_(base, vlan=1002),
-                    desired=with_(base, gateway="10.0.1.254"))
+    rid = await put(
+        pool, fid, "VPC", "vpc-1", base=base, draft=with_(base, vlan=1002), desired=with_(base, gateway="10.0.1.254")
+    )
 
     report = await check(pool, fid)
 
@@ -65,8 +64,7 @@ async def test_the_same_change_on_both_sides_is_no_conflict_and_leaves_no_draft(
 async def test_a_draft_of_a_resource_deleted_in_git_is_a_missing_resource(pool):
     fid = await make_fabric(pool)
     # Ingest keeps the last desired spec of an orphan, without a file.
-    rid = await put(pool, fid, "VPC", "vpc-1", base=vpc(1001), draft=vpc(1002), desired=vpc(1001),
-                    file_path=None)
+    rid = await put(pool, fid, "VPC", "vpc-1", base=vpc(1001), draft=vpc(1002), desired=vpc(1001), file_path=None)
 
     await check(pool, fid)
 
@@ -110,8 +108,13 @@ async def test_an_attachment_to_a_vpc_that_exists_nowhere_is_a_dependency_violat
     await put(pool, fid, "VPC", "vpc-1", desired=vpc(1001))
     ok = await put(pool, fid, "VPCAttachment", "att-ok", draft={"subnet": "vpc-1/default", "connection": "c1"})
     bad = await put(pool, fid, "VPCAttachment", "att-bad", draft={"subnet": "vpc-9/default", "connection": "c1"})
-    await put(pool, fid, "Connection", "c1", desired={"unbundled": {"link": {
-        "server": {"port": "srv-1/enp2s1"}, "switch": {"port": "leaf-1/E1/1"}}}})
+    await put(
+        pool,
+        fid,
+        "Connection",
+        "c1",
+        desired={"unbundled": {"link": {"server": {"port": "srv-1/enp2s1"}, "switch": {"port": "leaf-1/E1/1"}}}},
+    )
     await put(pool, fid, "Server", "srv-1", desired={})
     await put(pool, fid, "Switch", "leaf-1", draft={"role": "server-leaf"})
 
@@ -127,8 +130,13 @@ async def test_deleting_a_vpc_that_an_attachment_uses_blocks_the_deletion(pool):
     fid = await make_fabric(pool)
     vpc_id = await put(pool, fid, "VPC", "vpc-1", desired=vpc(1001), delete=True)
     await put(pool, fid, "VPCAttachment", "att", desired={"subnet": "vpc-1/default", "connection": "c1"})
-    await put(pool, fid, "Connection", "c1", draft={"unbundled": {"link": {
-        "server": {"port": "srv-1/p"}, "switch": {"port": "leaf-1/E1/1"}}}})
+    await put(
+        pool,
+        fid,
+        "Connection",
+        "c1",
+        draft={"unbundled": {"link": {"server": {"port": "srv-1/p"}, "switch": {"port": "leaf-1/E1/1"}}}},
+    )
     await put(pool, fid, "Server", "srv-1", desired={})
     await put(pool, fid, "Switch", "leaf-1", desired={"role": "server-leaf"})
 
@@ -158,8 +166,11 @@ async def test_a_discarded_draft_supersedes_its_conflict(pool):
     fid = await make_fabric(pool)
     rid = await put(pool, fid, "VPC", "vpc-1", base=vpc(1001), draft=vpc(1002), desired=vpc(1003))
     await check(pool, fid)
-    await pool.execute("UPDATE resource SET draft_spec = NULL, drafted_at = NULL, draft_base_spec = NULL, "
-                       "draft_base_sha = NULL, state = 'in_sync' WHERE id = $1", rid)
+    await pool.execute(
+        "UPDATE resource SET draft_spec = NULL, drafted_at = NULL, draft_base_spec = NULL, "
+        "draft_base_sha = NULL, state = 'in_sync' WHERE id = $1",
+        rid,
+    )
     await check(pool, fid)
     assert [r["status"] for r in await conflict_rows(pool, fid)] == ["superseded"]
 
@@ -179,7 +190,10 @@ async def test_file_corruption_is_read_from_what_the_ingest_recorded(pool):
     await pool.execute(
         "INSERT INTO fabric_file (fabric_id, path, blob_sha, documents, problems, error_count, unidentified) "
         "VALUES ($1, 'fabric/vpcs.yaml', $2, '[]', $3, 1, true)",
-        fid, "d" * 40, [{"line": 7, "message": "mapping values are not allowed here", "level": "error"}])
+        fid,
+        "d" * 40,
+        [{"line": 7, "message": "mapping values are not allowed here", "level": "error"}],
+    )
     await check(pool, fid)
     [c] = await conflict_rows(pool, fid)
     assert c["type"] == "file_corruption" and "line 7" in c["message"]

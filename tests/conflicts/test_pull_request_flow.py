@@ -8,7 +8,6 @@ answers and a clone of the repository.
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from bot.core.checks import COMMENT_MARKER, CONFLICTS_CHECK
@@ -65,6 +64,7 @@ async def push_vlan(w: World, vlan: int, *, other: str | None = None) -> None:
 async def settled(w: World, conclusion: str, *, other_than: str | None = None) -> dict:
     """Wait for the open pull request's head (a new one, when `other_than` is given) to carry
     a conflicts check with this conclusion; returns the pull request."""
+
     async def ready() -> dict | None:
         await w.idle()
         pr = await open_pr(w)
@@ -77,7 +77,8 @@ async def settled(w: World, conclusion: str, *, other_than: str | None = None) -
 
 
 async def test_a_push_changing_the_drafted_vlan_turns_the_check_to_action_required_and_gui_wins_fixes_it(
-        pool, tmp_path):
+    pool, tmp_path
+):
     async with world(pool, tmp_path) as w:
         pr = await pr_with_draft(w, 1500)
 
@@ -104,8 +105,9 @@ async def test_a_push_changing_the_drafted_vlan_turns_the_check_to_action_requir
         comments = await bot_comments(w, pr["number"])
         assert [c["id"] for c in comments] == [comment["id"]] and "No conflicts" in comments[0]["body"]
         clone = await w.clone(pr["head"]["ref"])
-        body = [d for d in yaml.safe_load_all((clone / "fabric/vpcs.yaml").read_text())
-                if d["metadata"]["name"] == "vpc-1"][0]
+        body = [
+            d for d in yaml.safe_load_all((clone / "fabric/vpcs.yaml").read_text()) if d["metadata"]["name"] == "vpc-1"
+        ][0]
         assert body["spec"]["subnets"]["default"]["vlan"] == 1500
         status, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts?status=resolved")
         assert [(c["resolution"], c["resolved_by"]) for c in listed["conflicts"]] == [("gui_wins", "alice")]
@@ -122,7 +124,10 @@ async def test_a_push_changing_another_field_merges_without_a_conflict(pool, tmp
         resource = await w.resource("VPC", "vpc-1")
         assert resource["state"] == "pending_pr"
         assert resource["draft"]["spec"]["subnets"]["default"] == {
-            "subnet": "10.0.1.0/24", "gateway": "10.0.1.254", "vlan": 1500}
+            "subnet": "10.0.1.0/24",
+            "gateway": "10.0.1.254",
+            "vlan": 1500,
+        }
         [comment] = await bot_comments(w, pr["number"])
         assert "No conflicts" in comment["body"]
 
@@ -137,8 +142,11 @@ async def test_a_resolve_command_from_a_writer_resolves_and_from_a_reader_is_pol
         await w.sim.comment_on_pull(OWNER, REPO, pr["number"], "rita", "/hnp resolve gui")
         await w.idle()
 
-        replies = [c for c in await w.rest(f"/repos/{OWNER}/{REPO}/issues/{pr['number']}/comments")
-                   if c["user"]["type"] == "Bot" and "@rita" in c["body"]]
+        replies = [
+            c
+            for c in await w.rest(f"/repos/{OWNER}/{REPO}/issues/{pr['number']}/comments")
+            if c["user"]["type"] == "Bot" and "@rita" in c["body"]
+        ]
         assert len(replies) == 1 and "write access" in replies[0]["body"]
         assert (await open_pr(w))["head"]["sha"] == head
         assert (await w.resource("VPC", "vpc-1"))["state"] == "conflict"
@@ -155,7 +163,8 @@ async def test_a_resolve_command_from_a_writer_resolves_and_from_a_reader_is_pol
 
 
 async def test_a_conflict_resolved_through_the_hnp_api_reaches_the_pull_request_and_its_check_turns_green(
-        pool, tmp_path):
+    pool, tmp_path
+):
     async with world(pool, tmp_path) as w:
         pr = await pr_with_draft(w, 1500)
         await push_vlan(w, 1600)
@@ -163,16 +172,18 @@ async def test_a_conflict_resolved_through_the_hnp_api_reaches_the_pull_request_
         status, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts")
         [conflict] = listed["conflicts"]
 
-        status, answer = await w.call("POST", f"/api/conflicts/{conflict['id']}/resolve",
-                                      {"resolution": "gui_wins", "user": "operator-1"})
+        status, answer = await w.call(
+            "POST", f"/api/conflicts/{conflict['id']}/resolve", {"resolution": "gui_wins", "user": "operator-1"}
+        )
         assert status == 200 and answer["changed"] is True, answer
 
         new_head = (await settled(w, "success", other_than=head))["head"]["sha"]
         commit = await w.rest(f"/repos/{OWNER}/{REPO}/commits/{new_head}")
         assert [p["sha"] for p in commit["parents"]] == [head, await w.head("main")]
         clone = await w.clone(pr["head"]["ref"])
-        body = [d for d in yaml.safe_load_all((clone / "fabric/vpcs.yaml").read_text())
-                if d["metadata"]["name"] == "vpc-1"][0]
+        body = [
+            d for d in yaml.safe_load_all((clone / "fabric/vpcs.yaml").read_text()) if d["metadata"]["name"] == "vpc-1"
+        ][0]
         assert body["spec"]["subnets"]["default"]["vlan"] == 1500
         [comment] = await bot_comments(w, pr["number"])
         assert "No conflicts" in comment["body"]

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot import conflicts
-from tests.conflicts.conflict_helpers import T0, conflicts as conflict_rows, make_fabric, put, row, vpc, with_
+from tests.conflicts.conflict_helpers import T0, make_fabric, put, row, vpc, with_
+from tests.conflicts.conflict_helpers import conflicts as conflict_rows
 
 
 async def check(pool, fabric_id, strategy="user_guided", **kw):
@@ -23,8 +24,16 @@ async def resolve(pool, fabric_id, resolution, **kw):
 async def vlan_conflict(pool, fid, name="vpc-1", **kw):
     """Base 1001; the GUI made it 1002 and Git 1003, while Git also moved the gateway."""
     base = vpc(1001)
-    return await put(pool, fid, "VPC", name, base=base, draft=with_(base, vlan=1002),
-                     desired=with_(base, vlan=1003, gateway="10.0.1.254"), **kw)
+    return await put(
+        pool,
+        fid,
+        "VPC",
+        name,
+        base=base,
+        draft=with_(base, vlan=1002),
+        desired=with_(base, vlan=1003, gateway="10.0.1.254"),
+        **kw,
+    )
 
 
 async def test_gui_wins_takes_the_drafts_value_and_keeps_gits_other_changes(pool):
@@ -50,8 +59,9 @@ async def test_github_wins_takes_gits_value_and_a_draft_left_with_nothing_goes_a
 
 async def test_github_wins_in_an_open_pull_request_keeps_a_draft_equal_to_git(pool):
     fid = await make_fabric(pool)
-    pr = await pool.fetchval("INSERT INTO pull_request (fabric_id, number, branch) VALUES ($1, 1, 'hnp-sync/x') "
-                             "RETURNING id", fid)
+    pr = await pool.fetchval(
+        "INSERT INTO pull_request (fabric_id, number, branch) VALUES ($1, 1, 'hnp-sync/x') RETURNING id", fid
+    )
     rid = await vlan_conflict(pool, fid, pull_request_id=pr)
     await check(pool, fid, "github_wins")
     r = await row(pool, rid)
@@ -83,9 +93,15 @@ async def test_merge_strategy_merges_lists_and_leaves_other_overlaps(pool):
     fid = await make_fabric(pool)
     subnets = {n: {"subnet": f"10.0.{i}.0/24", "vlan": 1000 + i} for i, n in enumerate("abcdef")}
     base = vpc(subnets=subnets, permit=[["a", "b"]])
-    listy = await put(pool, fid, "VPC", "vpc-l", base=base,
-                      draft=vpc(subnets=subnets, permit=[["a", "b"], ["c", "d"]]),
-                      desired=vpc(subnets=subnets, permit=[["a", "b"], ["e", "f"]]))
+    listy = await put(
+        pool,
+        fid,
+        "VPC",
+        "vpc-l",
+        base=base,
+        draft=vpc(subnets=subnets, permit=[["a", "b"], ["c", "d"]]),
+        desired=vpc(subnets=subnets, permit=[["a", "b"], ["e", "f"]]),
+    )
     scalar = await vlan_conflict(pool, fid, name="vpc-s")
     report = await check(pool, fid, "merge_strategy")
     assert (await row(pool, listy))["draft_spec"]["permit"] == [["a", "b"], ["e", "f"], ["c", "d"]]
@@ -149,8 +165,15 @@ async def test_resolving_one_conflict_with_gui_wins_records_who_did_it(pool):
 async def test_a_partial_decision_leaves_the_other_fields_in_conflict(pool):
     fid = await make_fabric(pool)
     base = vpc(1001)
-    rid = await put(pool, fid, "VPC", "vpc-1", base=base, draft=with_(base, vlan=1002, gateway="10.0.1.2"),
-                    desired=with_(base, vlan=1003, gateway="10.0.1.3"))
+    rid = await put(
+        pool,
+        fid,
+        "VPC",
+        "vpc-1",
+        base=base,
+        draft=with_(base, vlan=1002, gateway="10.0.1.2"),
+        desired=with_(base, vlan=1003, gateway="10.0.1.3"),
+    )
     await check(pool, fid)
     by_path = {c["field_path"]: c["id"] for c in await conflict_rows(pool, fid)}
     await resolve(pool, fid, "github_wins", conflict_ids=[by_path["spec.subnets.default.vlan"]], resolved_by="bob")
@@ -169,8 +192,15 @@ async def test_manual_resolution_takes_the_typed_value_and_needs_one(pool):
     [c] = await conflict_rows(pool, fid)
     with pytest.raises(conflicts.ResolutionRefused):
         await resolve(pool, fid, "manual", conflict_ids=[c["id"]], strict=True)
-    await resolve(pool, fid, "manual", conflict_ids=[c["id"]], values={"spec.subnets.default.vlan": 1500},
-                  resolved_by="carol", strict=True)
+    await resolve(
+        pool,
+        fid,
+        "manual",
+        conflict_ids=[c["id"]],
+        values={"spec.subnets.default.vlan": 1500},
+        resolved_by="carol",
+        strict=True,
+    )
     assert (await row(pool, rid))["draft_spec"]["subnets"]["default"]["vlan"] == 1500
     [c] = await conflict_rows(pool, fid)
     assert (c["resolution"], c["resolved_by"]) == ("manual", "carol")
@@ -189,10 +219,12 @@ async def test_merge_of_two_scalars_is_refused_and_changes_nothing(pool):
 
 async def test_a_missing_resource_recreated_by_gui_wins_or_given_up_by_git_wins(pool):
     fid = await make_fabric(pool)
-    keep = await put(pool, fid, "VPC", "vpc-k", base=vpc(1001), draft=vpc(1002), desired=vpc(1001), file_path=None,
-                     state="draft")
-    drop = await put(pool, fid, "VPC", "vpc-d", base=vpc(1001), draft=vpc(1002), desired=vpc(1001), file_path=None,
-                     state="draft")
+    keep = await put(
+        pool, fid, "VPC", "vpc-k", base=vpc(1001), draft=vpc(1002), desired=vpc(1001), file_path=None, state="draft"
+    )
+    drop = await put(
+        pool, fid, "VPC", "vpc-d", base=vpc(1001), draft=vpc(1002), desired=vpc(1001), file_path=None, state="draft"
+    )
     await check(pool, fid)
     await resolve(pool, fid, "gui_wins", resource_ids=[keep])
     await resolve(pool, fid, "github_wins", resource_ids=[drop])

@@ -34,9 +34,13 @@ SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
 def vlan_conflict(name="vpc-1", gui=1100, git=1200):
     base = make_resource({"subnets": {"default": {"vlan": 1001}}})
-    return three_way(base, make_resource({"subnets": {"default": {"vlan": gui}}}),
-                     make_resource({"subnets": {"default": {"vlan": git}}}),
-                     kind="VPC", name=name).conflicts[0]
+    return three_way(
+        base,
+        make_resource({"subnets": {"default": {"vlan": gui}}}),
+        make_resource({"subnets": {"default": {"vlan": git}}}),
+        kind="VPC",
+        name=name,
+    ).conflicts[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,8 +99,10 @@ def test_check_run_payloads_match_the_github_schema_if_present():
     jsonschema.validate(first, schema)
     patch = spec["paths"].get("/repos/{owner}/{repo}/check-runs/{check_run_id}", {}).get("patch")
     if patch:
-        update_schema = {**patch["requestBody"]["content"]["application/json"]["schema"],
-                         "components": spec.get("components", {})}
+        update_schema = {
+            **patch["requestBody"]["content"]["application/json"]["schema"],
+            "components": spec.get("components", {}),
+        }
         assert len(updates) == 2
         for update in updates:
             jsonschema.validate(update, update_schema)
@@ -110,8 +116,9 @@ def test_values_are_shown_compactly_and_escaped():
     assert cell("a|b`c`") == "a\\|b\\`c\\`"
     assert cell("line1\nline2") == "line1 line2"
     assert cell("<script>") == "\\<script\\>"
-    conflict = make_conflict("concurrent_modification", "m", kind="VPC", name="v", path="spec.a",
-                             base="x|y", gui="`rm`", git=ABSENT)
+    conflict = make_conflict(
+        "concurrent_modification", "m", kind="VPC", name="v", path="spec.a", base="x|y", gui="`rm`", git=ABSENT
+    )
     summary = conflict_check_output([conflict])["output"]["summary"]
     row = [line for line in summary.split("\n") if line.startswith("| VPC/v")][0]
     assert row.count("|") - row.count("\\|") == 7  # six cells, no stray column
@@ -163,10 +170,22 @@ def test_a_valid_push_gets_counts_per_kind():
 def test_invalid_documents_get_one_annotation_each():
     errors = {
         "fab/wiring.yaml": [
-            {"document": 3, "line": 40, "message": "is not valid under any of the given schemas",
-             "path": "spec.vlan", "kind": "VPC", "name": "v1"},
-            {"document": 3, "line": 44, "message": "must be a string", "path": "spec.subnet",
-             "kind": "VPC", "name": "v1"},
+            {
+                "document": 3,
+                "line": 40,
+                "message": "is not valid under any of the given schemas",
+                "path": "spec.vlan",
+                "kind": "VPC",
+                "name": "v1",
+            },
+            {
+                "document": 3,
+                "line": 44,
+                "message": "must be a string",
+                "path": "spec.subnet",
+                "kind": "VPC",
+                "name": "v1",
+            },
             {"document": 5, "line": 80, "message": "unknown kind Pod"},
         ],
         "fab/broken.yaml": [{"line": 2, "message": "mapping values are not allowed here"}],
@@ -190,8 +209,16 @@ def test_the_comment_starts_with_its_marker_and_says_how_to_resolve():
     text = pr_comment([vlan_conflict()], fabric="fab-1")
     assert text.startswith(COMMENT_MARKER + "\n")
     assert "1 conflict in 1 resource" in text
-    for needle in ["GUI wins", "Git wins", "Merge", "/hnp resolve gui", "/hnp resolve git",
-                   "/hnp resolve merge", "/hnp recheck", "/hnp rebase"]:
+    for needle in [
+        "GUI wins",
+        "Git wins",
+        "Merge",
+        "/hnp resolve gui",
+        "/hnp resolve git",
+        "/hnp resolve merge",
+        "/hnp recheck",
+        "/hnp rebase",
+    ]:
         assert needle in text
     assert pr_comment([]).startswith(COMMENT_MARKER)
     assert "No conflicts" in pr_comment([])
@@ -212,10 +239,15 @@ def test_a_huge_conflict_list_is_summarised_under_githubs_limit():
 
 
 def test_the_pr_body_lists_every_change():
-    text = pr_body("fab-1", [("VPC", "v1", "created", "fab/managed/vpcs/v1.yaml"),
-                             Change("Switch", "s1", "updated", "fab/wiring.yaml"),
-                             {"kind": "Server", "name": "srv", "change": "deleted"}],
-                   operation_id="3f2a9c1e")
+    text = pr_body(
+        "fab-1",
+        [
+            ("VPC", "v1", "created", "fab/managed/vpcs/v1.yaml"),
+            Change("Switch", "s1", "updated", "fab/wiring.yaml"),
+            {"kind": "Server", "name": "srv", "change": "deleted"},
+        ],
+        operation_id="3f2a9c1e",
+    )
     assert text.startswith(PR_BODY_MARKER)
     assert "3 resources (1 created, 1 updated, 1 deleted)" in text
     assert "| VPC | v1 | created | fab/managed/vpcs/v1.yaml |" in text
@@ -223,8 +255,10 @@ def test_the_pr_body_lists_every_change():
 
 
 def test_a_thousand_resources_fit_in_the_pr_body():
-    changes = [("VPCAttachment", f"attachment-{i:04d}-" + "x" * 60, "updated", f"fab/managed/vpcs/a{i}.yaml")
-               for i in range(1000)]
+    changes = [
+        ("VPCAttachment", f"attachment-{i:04d}-" + "x" * 60, "updated", f"fab/managed/vpcs/a{i}.yaml")
+        for i in range(1000)
+    ]
     text = pr_body("fab", changes)
     assert len(text) <= MAX_BODY
     assert "1,000 resources (1,000 updated)" in text
@@ -239,15 +273,18 @@ def test_a_thousand_resources_fit_in_the_pr_body():
 # Commands
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("/hnp resolve gui", ("resolve", "gui", None, None)),
-    ("/HNP  Resolve   GIT  ", ("resolve", "git", None, None)),
-    ("/hnp resolve merge vpc/vpc-1", ("resolve", "merge", "VPC", "vpc-1")),
-    ("/hnp resolve gui VPCAttachment/a.b", ("resolve", "gui", "VPCAttachment", "a.b")),
-    ("/hnp recheck", ("recheck", None, None, None)),
-    ("thanks!\n\n  /hnp rebase\n", ("rebase", None, None, None)),
-    ("/hnp resolve github_wins switches/leaf-1", ("resolve", "git", "Switch", "leaf-1")),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("/hnp resolve gui", ("resolve", "gui", None, None)),
+        ("/HNP  Resolve   GIT  ", ("resolve", "git", None, None)),
+        ("/hnp resolve merge vpc/vpc-1", ("resolve", "merge", "VPC", "vpc-1")),
+        ("/hnp resolve gui VPCAttachment/a.b", ("resolve", "gui", "VPCAttachment", "a.b")),
+        ("/hnp recheck", ("recheck", None, None, None)),
+        ("thanks!\n\n  /hnp rebase\n", ("rebase", None, None, None)),
+        ("/hnp resolve github_wins switches/leaf-1", ("resolve", "git", "Switch", "leaf-1")),
+    ],
+)
 def test_commands_are_understood(body, expected):
     command = parse_command(body)
     assert command is not None and command.error is None
@@ -261,20 +298,38 @@ def test_resolution_names_match_the_conflict_table():
     assert parse_command("/hnp resolve merge vpc/a").target == "VPC/a"
 
 
-@pytest.mark.parametrize("body", [
-    "/hnp", "/hnp resolve", "/hnp resolve maybe", "/hnp resolve gui pod/x", "/hnp resolve gui vpc",
-    "/hnp resolve gui vpc/a extra", "/hnp recheck now", "/hnp deploy", "/hnp resolve gui vpc/a/b",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "/hnp",
+        "/hnp resolve",
+        "/hnp resolve maybe",
+        "/hnp resolve gui pod/x",
+        "/hnp resolve gui vpc",
+        "/hnp resolve gui vpc/a extra",
+        "/hnp recheck now",
+        "/hnp deploy",
+        "/hnp resolve gui vpc/a/b",
+    ],
+)
 def test_bad_commands_get_an_error_message(body):
     command = parse_command(body)
     assert command is not None and command.error
     assert "Usage:" in command.error
 
 
-@pytest.mark.parametrize("body", [
-    None, "", "looks good", "please run hnp recheck", "> /hnp recheck", "```\n/hnp recheck\n```",
-    "/hnprecheck",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        "",
+        "looks good",
+        "please run hnp recheck",
+        "> /hnp recheck",
+        "```\n/hnp recheck\n```",
+        "/hnprecheck",
+    ],
+)
 def test_no_command(body):
     assert parse_command(body) is None
 

@@ -59,8 +59,19 @@ def test_unknown_kind_is_an_error():
 
 
 def test_two_kinds_with_one_name_in_one_folder_never_share_a_file():
-    names = ["a", "a.vpc", "a.vpcattachment", "a.vpcpeering", "a.vpc.vpcattachment", "x.ipv4namespace",
-             "b.external", "b.externalattachment", "c.switchgroup", "c.switch", "c"]
+    names = [
+        "a",
+        "a.vpc",
+        "a.vpcattachment",
+        "a.vpcpeering",
+        "a.vpc.vpcattachment",
+        "x.ipv4namespace",
+        "b.external",
+        "b.externalattachment",
+        "c.switchgroup",
+        "c.switch",
+        "c",
+    ]
     seen: dict[str, tuple[str, str]] = {}
     for kind, name in itertools.product(KINDS, names):
         path = new_resource_path("f", kind, name)
@@ -87,10 +98,23 @@ def test_no_resource_name_leaves_the_fabric_directory(name):
         new_resource_path("fabric-1", "VPC", name)
 
 
-@pytest.mark.parametrize("relative", [
-    "../x.yaml", "a/../../x.yaml", "/abs.yaml", "a//b.yaml", "./a.yaml", "a/./b.yaml", "a\\b.yaml",
-    "a\x00.yaml", "", "..", "a/", "C:/x.yaml",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "../x.yaml",
+        "a/../../x.yaml",
+        "/abs.yaml",
+        "a//b.yaml",
+        "./a.yaml",
+        "a/./b.yaml",
+        "a\\b.yaml",
+        "a\x00.yaml",
+        "",
+        "..",
+        "a/",
+        "C:/x.yaml",
+    ],
+)
 def test_safe_join_refuses_paths_that_are_not_plain(relative):
     with pytest.raises(UnsafePath):
         safe_join("fabric-1", relative)

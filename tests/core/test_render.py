@@ -21,8 +21,7 @@ from bot.core.render import (
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SAMPLES = SHARED / "hedgehog" / "samples"
-SAMPLE_FILES = ["lab-ci_wiring.yaml", "gitops-test-1_prepop.yaml", "demo-gitops_demo.yaml",
-                "demo-gitops_pre-demo.yaml"]
+SAMPLE_FILES = ["lab-ci_wiring.yaml", "gitops-test-1_prepop.yaml", "demo-gitops_demo.yaml", "demo-gitops_pre-demo.yaml"]
 
 
 def sample(name: str) -> str:
@@ -41,7 +40,7 @@ def comment_lines(text: str) -> list[str]:
 
 
 def content_texts(text: str) -> list[str]:
-    return [text[s.content[0]:s.content[1]] for s in document_spans(text) if s.content]
+    return [text[s.content[0] : s.content[1]] for s in document_spans(text) if s.content]
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,8 +81,21 @@ def test_spec_key_order_is_kept_and_rendering_is_deterministic():
 
 
 def test_strings_that_look_like_other_types_are_quoted_and_read_back_as_strings():
-    spec = {"a": "yes", "b": "1.0", "c": "0x1F", "d": "null", "e": "2024-01-01", "f": "010",
-            "g": "", "h": "~", "i": "on", "j": "65101:3001", "k": "- x", "l": "#no", "m": "a: b"}
+    spec = {
+        "a": "yes",
+        "b": "1.0",
+        "c": "0x1F",
+        "d": "null",
+        "e": "2024-01-01",
+        "f": "010",
+        "g": "",
+        "h": "~",
+        "i": "on",
+        "j": "65101:3001",
+        "k": "- x",
+        "l": "#no",
+        "m": "a: b",
+    }
     body = yaml.safe_load(render_resource("VPC", "v", spec=spec))
     assert body["spec"] == spec
 
@@ -225,7 +237,7 @@ def test_every_document_can_be_edited_alone(name):
         assert load_documents(out) == expected, (name, i)
         assert separators(out) == separators(text)
         assert content_texts(out)[:i] == content_texts(text)[:i]
-        assert content_texts(out)[i + 1:] == content_texts(text)[i + 1:]
+        assert content_texts(out)[i + 1 :] == content_texts(text)[i + 1 :]
 
 
 def test_structural_changes_are_re_rendered_where_they_stand():
@@ -278,14 +290,14 @@ def test_deleting_any_one_document_removes_its_text_and_one_separator(name):
     for i in range(len(bodies)):
         out = apply_edits(text, [Edit.delete(i)])
         assert out is not None
-        assert load_documents(out) == bodies[:i] + bodies[i + 1:], (name, i)
+        assert load_documents(out) == bodies[:i] + bodies[i + 1 :], (name, i)
         assert separators(out) == separators(text) - 1, (name, i)
         kept = content_texts(text)
         del kept[i]
         assert content_texts(out) == kept
         # no comment outside the deleted document's content is lost
         span = [s for s in document_spans(text) if s.index == i][0]
-        inside = comment_lines(text[span.content[0]:span.content[1]])
+        inside = comment_lines(text[span.content[0] : span.content[1]])
         expected_comments = list(comment_lines(text))
         for c in inside:
             expected_comments.remove(c)
@@ -295,15 +307,19 @@ def test_deleting_any_one_document_removes_its_text_and_one_separator(name):
 def test_a_section_header_before_the_next_document_stays_with_it():
     text = sample("demo-gitops_demo.yaml")
     out = apply_edits(text, [Edit.delete(1)])  # the VPCAttachment
-    assert "    - [subnet-1, subnet-2]\n---\n#\n# VPC Peering: vpc-1 <> vpc-2\n#\n" \
+    assert (
+        "    - [subnet-1, subnet-2]\n---\n#\n# VPC Peering: vpc-1 <> vpc-2\n#\n"
         "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPCPeering\n" in out
+    )
     assert "VPCAttachment" not in out
 
 
 def test_deleting_the_first_document_keeps_the_files_header_comment():
     text = sample("lab-ci_wiring.yaml")
     out = apply_edits(text, [Edit.delete(0)])
-    assert out.startswith("###\n### Basic entities: namespaces, racks, switches\n###\n\napiVersion: vpc.githedgehog.com/v1beta1\nkind: IPv4Namespace\n")
+    assert out.startswith(
+        "###\n### Basic entities: namespaces, racks, switches\n###\n\napiVersion: vpc.githedgehog.com/v1beta1\nkind: IPv4Namespace\n"
+    )
 
 
 def test_deleting_several_neighbours_at_once():
@@ -334,10 +350,13 @@ def test_deleting_everything_but_appending_keeps_the_file():
 
 def test_appending_leaves_the_file_as_a_prefix():
     text = sample("lab-ci_wiring.yaml")
-    out = apply_edits(text, [Edit.append("VPC", "vpc-9", {"subnets": {"default": {"subnet": "10.9.0.0/24", "vlan": 1009}}})])
+    out = apply_edits(
+        text, [Edit.append("VPC", "vpc-9", {"subnets": {"default": {"subnet": "10.9.0.0/24", "vlan": 1009}}})]
+    )
     assert out.startswith(text)
-    assert out[len(text):] == "---\n" + render_resource(
-        "VPC", "vpc-9", spec={"subnets": {"default": {"subnet": "10.9.0.0/24", "vlan": 1009}}})
+    assert out[len(text) :] == "---\n" + render_resource(
+        "VPC", "vpc-9", spec={"subnets": {"default": {"subnet": "10.9.0.0/24", "vlan": 1009}}}
+    )
     assert load_documents(out)[-1]["metadata"]["name"] == "vpc-9"
 
 
@@ -355,8 +374,9 @@ def test_edit_delete_and_append_in_one_go():
     bodies = load_documents(text)
     spec = copy.deepcopy(bodies[5]["spec"])
     spec["role"] = "border-leaf"
-    out = apply_edits(text, [Edit.delete(7), Edit.replace(5, spec), Edit.delete(6),
-                             Edit.append("SwitchGroup", "g9", {})])
+    out = apply_edits(
+        text, [Edit.delete(7), Edit.replace(5, spec), Edit.delete(6), Edit.append("SwitchGroup", "g9", {})]
+    )
     expected = copy.deepcopy(bodies)
     expected[5]["spec"] = spec
     expected = [b for i, b in enumerate(expected) if i not in (6, 7)]

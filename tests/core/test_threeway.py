@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,10 +35,15 @@ SQL = Path(__file__).resolve().parents[2] / "sql" / "001_domain.sql"
 
 
 def vpc(**subnets) -> dict:
-    return make_resource({"subnets": subnets or {
-        "default": {"subnet": "10.0.1.0/24", "vlan": 1001, "dhcp": {"enable": True}},
-        "s2": {"subnet": "10.0.2.0/24", "vlan": 1002},
-    }})
+    return make_resource(
+        {
+            "subnets": subnets
+            or {
+                "default": {"subnet": "10.0.1.0/24", "vlan": 1001, "dhcp": {"enable": True}},
+                "s2": {"subnet": "10.0.2.0/24", "vlan": 1002},
+            }
+        }
+    )
 
 
 def edited(resource: dict, fn) -> dict:
@@ -53,9 +58,13 @@ def edited(resource: dict, fn) -> dict:
 
 def test_flatten_names_fields_readably():
     resource = {
-        "spec": {"subnets": {"default": {"vlan": 1001}}, "portBreakouts": {"E1/1": "4x10G"},
-                 "links": [{"name": "a", "port": "s1/E1/1"}, {"name": "b.c", "port": "s1/E1/2"}],
-                 "prefixes": ["10.0.0.0/8"], "empty": {}},
+        "spec": {
+            "subnets": {"default": {"vlan": 1001}},
+            "portBreakouts": {"E1/1": "4x10G"},
+            "links": [{"name": "a", "port": "s1/E1/1"}, {"name": "b.c", "port": "s1/E1/2"}],
+            "prefixes": ["10.0.0.0/8"],
+            "empty": {},
+        },
         "metadata": {"name": "ignored", "annotations": {"type.hhfab.githedgehog.com": "hw"}},
     }
     assert flatten(resource) == {
@@ -71,15 +80,18 @@ def test_flatten_names_fields_readably():
     }
 
 
-@pytest.mark.parametrize("path", [
-    ("spec", "subnets", "default", "vlan"),
-    ("spec", "links", Named("a"), "port"),
-    ("spec", "links", Named('we"ird]'), "x"),
-    ("metadata", "annotations", "type.hhfab.githedgehog.com"),
-    ("spec", "a b", "", "[x]", "ü"),
-    ("spec", "E1/1"),
-    (),
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("spec", "subnets", "default", "vlan"),
+        ("spec", "links", Named("a"), "port"),
+        ("spec", "links", Named('we"ird]'), "x"),
+        ("metadata", "annotations", "type.hhfab.githedgehog.com"),
+        ("spec", "a b", "", "[x]", "ü"),
+        ("spec", "E1/1"),
+        (),
+    ],
+)
 def test_paths_read_back(path):
     assert parse_path(format_path(path)) == path
 
@@ -96,12 +108,15 @@ def test_bad_path_text_is_refused():
 
 def test_diff_reports_the_smallest_changed_subtrees():
     base = vpc()
-    other = edited(base, lambda r: (
-        r["spec"]["subnets"]["default"].__setitem__("vlan", 1100),
-        r["spec"]["subnets"].pop("s2"),
-        r["spec"]["subnets"].__setitem__("s3", {"vlan": 3}),
-        r["spec"]["subnets"]["default"].__setitem__("dhcp", False),
-    ))
+    other = edited(
+        base,
+        lambda r: (
+            r["spec"]["subnets"]["default"].__setitem__("vlan", 1100),
+            r["spec"]["subnets"].pop("s2"),
+            r["spec"]["subnets"].__setitem__("s3", {"vlan": 3}),
+            r["spec"]["subnets"]["default"].__setitem__("dhcp", False),
+        ),
+    )
     assert diff(base, other) == {
         "spec.subnets.default.vlan": (1001, 1100),
         "spec.subnets.default.dhcp": ({"enable": True}, False),
@@ -128,16 +143,16 @@ def test_named_lists_match_by_name_and_ignore_order():
 def test_other_lists_compare_whole():
     base = make_resource({"permit": [["a", "b"]], "items": [{"x": 1}]})
     other = make_resource({"permit": [["a", "c"]], "items": [{"x": 2}]})
-    assert diff(base, other) == {"spec.permit": ([["a", "b"]], [["a", "c"]]),
-                                 "spec.items": ([{"x": 1}], [{"x": 2}])}
+    assert diff(base, other) == {"spec.permit": ([["a", "b"]], [["a", "c"]]), "spec.items": ([{"x": 1}], [{"x": 2}])}
 
 
 def test_labels_and_annotations_are_compared_other_metadata_is_not():
     base = {"spec": {}, "metadata": {"name": "a", "generation": 1, "labels": {"t": "1"}}}
-    other = {"spec": {}, "metadata": {"name": "a", "generation": 9, "labels": {"t": "2"},
-                                      "annotations": {"x.io/y": "z"}}}
-    assert diff(base, other) == {"metadata.labels.t": ("1", "2"),
-                                 "metadata.annotations": (ABSENT, {"x.io/y": "z"})}
+    other = {
+        "spec": {},
+        "metadata": {"name": "a", "generation": 9, "labels": {"t": "2"}, "annotations": {"x.io/y": "z"}},
+    }
+    assert diff(base, other) == {"metadata.labels.t": ("1", "2"), "metadata.annotations": (ABSENT, {"x.io/y": "z"})}
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,8 +177,7 @@ def test_the_same_field_changed_differently_is_a_concurrent_modification():
     git = edited(base, lambda r: r["spec"]["subnets"]["default"].__setitem__("vlan", 1200))
     result = three_way(base, gui, git, kind="VPC", name="vpc-1")
     [conflict] = result.conflicts
-    assert (conflict.path, conflict.base, conflict.gui, conflict.git) == (
-        "spec.subnets.default.vlan", 1001, 1100, 1200)
+    assert (conflict.path, conflict.base, conflict.gui, conflict.git) == ("spec.subnets.default.vlan", 1001, 1100, 1200)
     assert conflict.type == "concurrent_modification"
     assert conflict.severity == "medium"
     assert conflict.resource == "VPC/vpc-1"
@@ -211,11 +225,17 @@ def test_parent_and_child_changes_that_agree_are_no_conflict():
 
 def test_one_conflict_per_overlapping_group_and_the_rest_still_merges():
     base = vpc()
-    gui = edited(base, lambda r: (r["spec"]["subnets"].pop("s2"),
-                                  r["spec"]["subnets"]["default"].__setitem__("vlan", 7)))
-    git = edited(base, lambda r: (r["spec"]["subnets"]["s2"].__setitem__("vlan", 1),
-                                  r["spec"]["subnets"]["s2"].__setitem__("subnet", "x"),
-                                  r["spec"].__setitem__("ipv4Namespace", "default")))
+    gui = edited(
+        base, lambda r: (r["spec"]["subnets"].pop("s2"), r["spec"]["subnets"]["default"].__setitem__("vlan", 7))
+    )
+    git = edited(
+        base,
+        lambda r: (
+            r["spec"]["subnets"]["s2"].__setitem__("vlan", 1),
+            r["spec"]["subnets"]["s2"].__setitem__("subnet", "x"),
+            r["spec"].__setitem__("ipv4Namespace", "default"),
+        ),
+    )
     result = three_way(base, gui, git)
     assert [c.path for c in result.conflicts] == ["spec.subnets.s2"]
     assert result.gui_only == ["spec.subnets.default.vlan"]
@@ -230,8 +250,9 @@ def test_named_list_items_merge_item_by_item():
     git = make_resource({"links": [{"name": "a", "vlan": 9}, {"name": "c", "vlan": 3}]})
     result = three_way(base, gui, git)
     assert result.clean
-    assert result.merged_spec == {"links": [{"name": "a", "vlan": 9}, {"name": "c", "vlan": 3},
-                                            {"name": "b", "vlan": 2}]}
+    assert result.merged_spec == {
+        "links": [{"name": "a", "vlan": 9}, {"name": "c", "vlan": 3}, {"name": "b", "vlan": 2}]
+    }
 
 
 def test_annotation_keys_with_dots_are_fields_too():
@@ -278,7 +299,7 @@ def test_a_resource_created_on_both_sides_compares_field_by_field():
 
 
 def test_three_way_identities_hold_for_random_edits():
-    text = (SAMPLES / "lab-ci_wiring.yaml")
+    text = SAMPLES / "lab-ci_wiring.yaml"
     if not text.exists():
         pytest.skip("shared samples are not present (the ../shared checkout is missing)")
     bodies = load_documents(text.read_text())
@@ -294,8 +315,9 @@ def test_three_way_identities_hold_for_random_edits():
             path = parse_path(rng.choice(paths))
             target = out
             for seg in path[:-1]:
-                target = target[seg] if not isinstance(seg, Named) else next(
-                    i for i in target if i.get("name") == seg.name)
+                target = (
+                    target[seg] if not isinstance(seg, Named) else next(i for i in target if i.get("name") == seg.name)
+                )
             last = path[-1]
             if isinstance(target, dict) and not isinstance(last, Named):
                 target[last] = rng.choice([None, 0, "v", [1], {"k": 1}])
@@ -358,8 +380,8 @@ def test_merge_lists():
 
 
 def test_timestamp_wins_takes_the_later_side_and_git_on_a_tie():
-    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    t1 = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    t1 = datetime(2025, 1, 2, tzinfo=UTC)
     assert resolve(conflicted(), "timestamp_wins", draft_time=t1, git_time=t0).spec["vlan"] == 2
     assert resolve(conflicted(), "timestamp_wins", draft_time=t0, git_time=t1).spec["vlan"] == 3
     assert resolve(conflicted(), "timestamp_wins", draft_time=t0, git_time=t0).spec["vlan"] == 3
@@ -393,10 +415,10 @@ def test_every_conflict_type_of_the_schema_has_a_severity_and_options():
     if not SQL.exists():
         pytest.skip("sql/001_domain.sql is not present")
     sql = SQL.read_text()
-    table = sql[sql.index("CREATE TABLE conflict"):]
-    types = set(re.findall(r"'(\w+)'", table[table.index("type "):table.index("severity")]))
-    severities = set(re.findall(r"'(\w+)'", table[table.index("severity "):table.index("field_path")]))
-    resolutions = set(re.findall(r"'(\w+)'", table[table.index("resolution  "):table.index("resolved_by")]))
+    table = sql[sql.index("CREATE TABLE conflict") :]
+    types = set(re.findall(r"'(\w+)'", table[table.index("type ") : table.index("severity")]))
+    severities = set(re.findall(r"'(\w+)'", table[table.index("severity ") : table.index("field_path")]))
+    resolutions = set(re.findall(r"'(\w+)'", table[table.index("resolution  ") : table.index("resolved_by")]))
     assert set(CONFLICT_TYPES) == types
     for conflict_type in CONFLICT_TYPES.values():
         assert conflict_type.severity in severities
@@ -474,12 +496,17 @@ def test_every_connection_shape_names_its_devices():
         "eslag": {"eslag": {"links": [{"server": {"port": "srv/e1"}, "switch": {"port": "sw/E1/1"}}]}},
         "fabric": {"fabric": {"links": [{"spine": {"port": "sw/E1/1"}, "leaf": {"port": "sw2/E1/1"}}]}},
         "mesh": {"mesh": {"links": [{"leaf1": {"port": "sw/E1/1"}, "leaf2": {"port": "sw2/E1/1"}}]}},
-        "mclagDomain": {"mclagDomain": {"peerLinks": [{"switch1": {"port": "sw/E1/1"}, "switch2": {"port": "sw2/E1/1"}}],
-                                        "sessionLinks": [{"switch1": {"port": "sw/E1/2"}, "switch2": {"port": "sw2/E1/2"}}]}},
+        "mclagDomain": {
+            "mclagDomain": {
+                "peerLinks": [{"switch1": {"port": "sw/E1/1"}, "switch2": {"port": "sw2/E1/1"}}],
+                "sessionLinks": [{"switch1": {"port": "sw/E1/2"}, "switch2": {"port": "sw2/E1/2"}}],
+            }
+        },
         "vpcLoopback": {"vpcLoopback": {"links": [{"switch1": {"port": "sw/E1/1"}, "switch2": {"port": "sw/E1/2"}}]}},
         "external": {"external": {"link": {"switch": {"port": "sw/E1/1"}}}},
-        "staticExternal": {"staticExternal": {"link": {"switch": {"port": "sw/E1/1", "ip": "1.1.1.1/24"}},
-                                              "withinVPC": "v1"}},
+        "staticExternal": {
+            "staticExternal": {"link": {"switch": {"port": "sw/E1/1", "ip": "1.1.1.1/24"}}, "withinVPC": "v1"}
+        },
     }
     for shape, spec in shapes.items():
         violations = find_dependency_violations([("Connection", shape, spec)])
@@ -487,8 +514,13 @@ def test_every_connection_shape_names_its_devices():
         assert ("Switch", "sw") in targets, shape
         if "server" in str(spec):
             assert ("Server", "srv") in targets, shape
-        everything = [("Connection", shape, spec), ("Switch", "sw", {}), ("Switch", "sw2", {}),
-                      ("Server", "srv", {}), ("VPC", "v1", {})]
+        everything = [
+            ("Connection", shape, spec),
+            ("Switch", "sw", {}),
+            ("Switch", "sw2", {}),
+            ("Server", "srv", {}),
+            ("VPC", "v1", {}),
+        ]
         assert find_dependency_violations(everything) == [], shape
 
 
@@ -502,21 +534,27 @@ def test_vpc_references():
     assert (missing_vpc.target_kind, missing_vpc.target_name, missing_vpc.path) == ("VPC", "v1", "spec.subnet")
     assert (missing_conn.target_kind, missing_conn.target_name) == ("Connection", "c1")
     [bad_subnet] = find_dependency_violations(
-        [vpc1, conn, *devices, ("VPCAttachment", "a2", {"subnet": "v1/other", "connection": "c1"})])
+        [vpc1, conn, *devices, ("VPCAttachment", "a2", {"subnet": "v1/other", "connection": "c1"})]
+    )
     assert bad_subnet.target_name == "v1/other"
     peering = ("VPCPeering", "p", {"permit": [{"v1": {"subnets": ["default"]}, "v2": {}}]})
     assert [(v.target_kind, v.target_name) for v in find_dependency_violations([vpc1, peering])] == [("VPC", "v2")]
     ext_peering = ("ExternalPeering", "ep", {"permit": {"vpc": {"name": "v1"}, "external": {"name": "e1"}}})
-    assert [(v.target_kind, v.target_name) for v in find_dependency_violations([vpc1, ext_peering])] == [("External", "e1")]
+    assert [(v.target_kind, v.target_name) for v in find_dependency_violations([vpc1, ext_peering])] == [
+        ("External", "e1")
+    ]
     ext_attach = ("ExternalAttachment", "ea", {"external": "e1", "connection": "c9"})
     assert {(v.target_kind, v.target_name) for v in find_dependency_violations([ext_attach])} == {
-        ("External", "e1"), ("Connection", "c9")}
+        ("External", "e1"),
+        ("Connection", "c9"),
+    }
     conflict = find_dependency_violations([ext_attach])[0].to_conflict()
     assert conflict.type == "dependency_violation" and conflict.resource == "ExternalAttachment/ea"
 
 
 def test_set_at_copies_and_does_not_modify():
     from bot.core.threeway import set_at
+
     base = {"spec": {"links": [{"name": "a", "vlan": 1}], "x": {"y": 1}}}
     snapshot = copy.deepcopy(base)
     out = set_at(base, ("spec", "links", Named("a"), "vlan"), 2)

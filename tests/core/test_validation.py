@@ -79,7 +79,9 @@ def test_the_lab_wiring_has_exactly_one_invalid_document_the_static_external_att
         ("spec.neighbor", "neighbor is required", 806),
         ("spec.switch", "switch is required", 806),
     ]
-    first_only = validate_document(next(d for d in parsed.documents if d.name == "ds3000-03--static-ext"), all_errors=False)
+    first_only = validate_document(
+        next(d for d in parsed.documents if d.name == "ds3000-03--static-ext"), all_errors=False
+    )
     assert len(first_only) == 1 and first_only[0].path in ("spec.neighbor", "spec.switch")
 
 
@@ -122,7 +124,9 @@ def test_a_hedgehog_kind_with_a_missing_or_foreign_api_version_is_an_error():
     body.pop("apiVersion")
     assert "apiVersion is required" in messages(validate_body(body))[0]
     body["apiVersion"] = "wiring.githedgehog.com/v1beta1"
-    assert messages(validate_body(body)) == ["VPC belongs to vpc.githedgehog.com/v1beta1, not wiring.githedgehog.com/v1beta1"]
+    assert messages(validate_body(body)) == [
+        "VPC belongs to vpc.githedgehog.com/v1beta1, not wiring.githedgehog.com/v1beta1"
+    ]
 
 
 def test_a_document_that_failed_to_parse_reports_its_parse_error():
@@ -172,8 +176,10 @@ def test_third_party_labels_and_annotations_are_kept_and_nothing_is_mutated():
 
 
 def test_a_label_value_that_yaml_made_a_boolean_is_an_error():
-    doc = doc_of("apiVersion: vpc.githedgehog.com/v1beta1\nkind: IPv4Namespace\nmetadata:\n  name: ns\n"
-                 "  labels:\n    enabled: true\nspec:\n  subnets: [10.0.0.0/16]\n")
+    doc = doc_of(
+        "apiVersion: vpc.githedgehog.com/v1beta1\nkind: IPv4Namespace\nmetadata:\n  name: ns\n"
+        "  labels:\n    enabled: true\nspec:\n  subnets: [10.0.0.0/16]\n"
+    )
     errors = validate_document(doc)
     assert [(e.path, e.line) for e in errors] == [("metadata.labels.enabled", 6)]
 
@@ -188,7 +194,9 @@ def test_unknown_top_level_fields_are_errors():
 
 
 def test_validate_spec_lists_every_schema_error_with_its_field_path():
-    errors = validate_spec("VPC", {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "ten"}}, "vlna": 1, "mode": 3})
+    errors = validate_spec(
+        "VPC", {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "ten"}}, "vlna": 1, "mode": 3}
+    )
     assert sorted(e.path for e in errors) == ["spec.mode", "spec.subnets.default.vlan", "spec.vlna"]
 
 
@@ -225,10 +233,30 @@ def test_crd_patterns_are_enforced():
         ({"subnets": {"a": {"subnet": "10.0.0.0/24"}}}, "spec.subnets.a.vlan", "vlan is required"),
         ({"subnets": {"a": {"subnet": "10.0.0.0/31", "vlan": 10}}}, "spec.subnets.a.subnet", "<= 30"),
         ({"subnets": {"a": {"subnet": "10.0.0.300/24", "vlan": 10}}}, "spec.subnets.a.subnet", "failed to parse"),
-        ({"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10, "gateway": "10.0.1.1"}}}, "spec.subnets.a.gateway", "not in the subnet"),
-        ({"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10}, "b": {"subnet": "10.0.1.0/24", "vlan": 10}}}, "spec.subnets.b.vlan", "duplicate subnet VLANs"),
-        ({"subnets": {"a": {"subnet": "10.0.0.0/16", "vlan": 10}, "b": {"subnet": "10.0.1.0/24", "vlan": 11}}}, "spec.subnets.b.subnet", "overlap"),
-        ({"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10, "dhcp": {"enable": True, "range": {"start": "10.0.0.1"}}}}}, "spec.subnets.a.dhcp.range.start", "equal to gateway"),
+        (
+            {"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10, "gateway": "10.0.1.1"}}},
+            "spec.subnets.a.gateway",
+            "not in the subnet",
+        ),
+        (
+            {"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10}, "b": {"subnet": "10.0.1.0/24", "vlan": 10}}},
+            "spec.subnets.b.vlan",
+            "duplicate subnet VLANs",
+        ),
+        (
+            {"subnets": {"a": {"subnet": "10.0.0.0/16", "vlan": 10}, "b": {"subnet": "10.0.1.0/24", "vlan": 11}}},
+            "spec.subnets.b.subnet",
+            "overlap",
+        ),
+        (
+            {
+                "subnets": {
+                    "a": {"subnet": "10.0.0.0/24", "vlan": 10, "dhcp": {"enable": True, "range": {"start": "10.0.0.1"}}}
+                }
+            },
+            "spec.subnets.a.dhcp.range.start",
+            "equal to gateway",
+        ),
         ({"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10}}, "mode": "l3flat"}, "spec.mode", "not supported"),
         ({"subnets": {"a": {"subnet": "10.0.0.0/24", "vlan": 10}}, "permit": [["a"]]}, "spec.permit[0]", "at least 2"),
     ],
@@ -246,20 +274,55 @@ def test_a_vpc_without_gateway_namespaces_or_dhcp_range_is_valid_because_the_fab
     ("kind", "spec", "path", "fragment"),
     [
         ("External", {"inboundCommunity": "65101:3001"}, "spec.outboundCommunity", "required"),
-        ("External", {"inboundCommunity": "70000:1", "outboundCommunity": "1:1"}, "spec.inboundCommunity", "not a valid community"),
-        ("ExternalAttachment", {"external": "e", "connection": "c", "switch": {"ip": "10.0.0.1"}, "neighbor": {"asn": 1, "ip": "10.0.0.2"}}, "spec.switch.ip", "CIDR"),
-        ("ExternalAttachment", {"external": "e", "connection": "c", "switch": {}, "neighbor": {}, "static": {"remoteIP": "10.0.0.2"}}, "spec.static", "static.ip or static.proxy"),
+        (
+            "External",
+            {"inboundCommunity": "70000:1", "outboundCommunity": "1:1"},
+            "spec.inboundCommunity",
+            "not a valid community",
+        ),
+        (
+            "ExternalAttachment",
+            {
+                "external": "e",
+                "connection": "c",
+                "switch": {"ip": "10.0.0.1"},
+                "neighbor": {"asn": 1, "ip": "10.0.0.2"},
+            },
+            "spec.switch.ip",
+            "CIDR",
+        ),
+        (
+            "ExternalAttachment",
+            {"external": "e", "connection": "c", "switch": {}, "neighbor": {}, "static": {"remoteIP": "10.0.0.2"}},
+            "spec.static",
+            "static.ip or static.proxy",
+        ),
         ("VPCAttachment", {"subnet": "/default", "connection": "c"}, "spec.subnet", "vpc is missing"),
         ("VPCPeering", {"permit": [{"a": {}, "b": {}, "c": {}}]}, "spec.permit[0]", "exactly 2 VPCs"),
         ("VPCPeering", {"permit": [{"a": {}, "b": {}}], "remote": "x"}, "spec.remote", "no longer supported"),
-        ("ExternalPeering", {"permit": {"vpc": {"name": "v"}, "external": {}}}, "spec.permit.external.name", "required"),
+        (
+            "ExternalPeering",
+            {"permit": {"vpc": {"name": "v"}, "external": {}}},
+            "spec.permit.external.name",
+            "required",
+        ),
         ("IPv4Namespace", {"subnets": ["10.0.0.0/16", "10.0.1.0/24"]}, "spec.subnets[1]", "overlap"),
         ("VLANNamespace", {"ranges": [{"from": 2000, "to": 1000}]}, "spec.ranges[0]", "from > to"),
         ("VLANNamespace", {"ranges": [{"from": 4095}]}, "spec.ranges[0].from", "4094"),
         ("Switch", {"role": "server-leaf", "redundancy": {"group": "g"}}, "spec.redundancy", "without type"),
         ("Switch", {"role": "spine", "vtepIP": "172.30.0.1/32"}, "spec.vtepIP", "not allowed for spine"),
-        ("Connection", {"unbundled": {"link": {"server": {"port": "s/e1"}, "switch": {"port": "leaf-01/E1/1"}}}, "bundled": {}}, "spec", "exactly one connection type"),
-        ("Connection", {"unbundled": {"link": {"server": {"port": "s"}, "switch": {"port": "leaf-01/E1/1"}}}}, "spec.unbundled.link.server.port", "<device>/<port>"),
+        (
+            "Connection",
+            {"unbundled": {"link": {"server": {"port": "s/e1"}, "switch": {"port": "leaf-01/E1/1"}}}, "bundled": {}},
+            "spec",
+            "exactly one connection type",
+        ),
+        (
+            "Connection",
+            {"unbundled": {"link": {"server": {"port": "s"}, "switch": {"port": "leaf-01/E1/1"}}}},
+            "spec.unbundled.link.server.port",
+            "<device>/<port>",
+        ),
     ],
 )
 def test_fabric_rules_of_other_kinds(kind, spec, path, fragment):

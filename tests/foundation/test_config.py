@@ -30,16 +30,18 @@ def test_defaults_when_environment_is_empty(tmp_path):
 
 def test_reads_every_setting(tmp_path):
     key = pem()
-    config = Config.from_env({
-        "DATABASE_URL": "postgresql://u:pw12345678@db/x",
-        "GITHUB_APP_ID": "42",
-        "GITHUB_PRIVATE_KEY": key,
-        "GITHUB_WEBHOOK_SECRET": SECRET_VALUE,
-        "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
-        "HNP_API_TOKEN": "token-abcdefgh",
-        "PORT": "9000",
-        "HNP_GITOPS_DATA_DIR": str(tmp_path),
-    })
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgresql://u:pw12345678@db/x",
+            "GITHUB_APP_ID": "42",
+            "GITHUB_PRIVATE_KEY": key,
+            "GITHUB_WEBHOOK_SECRET": SECRET_VALUE,
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+            "HNP_API_TOKEN": "token-abcdefgh",
+            "PORT": "9000",
+            "HNP_GITOPS_DATA_DIR": str(tmp_path),
+        }
+    )
     assert config.github_app_id == 42
     assert config.github_private_key.reveal() == key
     assert config.github_api_url == "https://ghe.example.com/api/v3"
@@ -56,15 +58,18 @@ def test_private_key_from_path(tmp_path):
     assert config.github_private_key.reveal() == key
 
 
-@pytest.mark.parametrize("variable,value,words", [
-    ("GITHUB_APP_ID", "forty-two", "whole number"),
-    ("PORT", "70000", "between"),
-    ("DATABASE_URL", "mysql://x", "postgresql://"),
-    ("GITHUB_API_URL", "ftp://x", "http"),
-    ("GITHUB_PRIVATE_KEY", "not a key", "PEM"),
-    ("GITHUB_PRIVATE_KEY_PATH", "/nonexistent/key.pem", "cannot be read"),
-    ("RECONCILE_INTERVAL", "-1", "greater than zero"),
-])
+@pytest.mark.parametrize(
+    "variable,value,words",
+    [
+        ("GITHUB_APP_ID", "forty-two", "whole number"),
+        ("PORT", "70000", "between"),
+        ("DATABASE_URL", "mysql://x", "postgresql://"),
+        ("GITHUB_API_URL", "ftp://x", "http"),
+        ("GITHUB_PRIVATE_KEY", "not a key", "PEM"),
+        ("GITHUB_PRIVATE_KEY_PATH", "/nonexistent/key.pem", "cannot be read"),
+        ("RECONCILE_INTERVAL", "-1", "greater than zero"),
+    ],
+)
 def test_malformed_setting_names_the_variable(variable, value, words):
     with pytest.raises(ConfigError) as caught:
         Config.from_env({variable: value})
@@ -89,13 +94,11 @@ def test_require_names_missing_variable():
 
 
 def run_cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_stops_with_one_line_and_exit_2_on_bad_setting(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_APP_ID": "x",
-           "GITHUB_WEBHOOK_SECRET": SECRET_VALUE}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_APP_ID": "x", "GITHUB_WEBHOOK_SECRET": SECRET_VALUE}
     result = run_cli("serve", env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -111,8 +114,12 @@ def test_cli_serve_names_the_first_missing_setting(tmp_path):
 
 
 def test_help_shows_no_secret(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GITHUB_WEBHOOK_SECRET": SECRET_VALUE,
-           "HNP_API_TOKEN": "tok-very-secret-1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GITHUB_WEBHOOK_SECRET": SECRET_VALUE,
+        "HNP_API_TOKEN": "tok-very-secret-1",
+    }
     for args in (["--help"], ["serve", "--help"], ["migrate", "--help"]):
         result = run_cli(*args, env=env)
         assert result.returncode == 0

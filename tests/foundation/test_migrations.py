@@ -16,10 +16,19 @@ async def test_applies_every_file_in_order_and_records_it(empty_database_url):
         assert names == expected and names[0].startswith("001_")
         rows = await conn.fetch("SELECT version, name FROM schema_migration ORDER BY version")
         assert [r["name"] for r in rows] == expected
-        tables = {r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert {"fabric", "resource", "sync_operation", "conflict", "webhook_delivery", "job",
-                "pull_request", "installation"} <= tables
+        tables = {
+            r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
+        assert {
+            "fabric",
+            "resource",
+            "sync_operation",
+            "conflict",
+            "webhook_delivery",
+            "job",
+            "pull_request",
+            "installation",
+        } <= tables
         assert await migrations.migrate(conn) == []  # safe to run twice
         assert await migrations.pending(conn) == []
     finally:

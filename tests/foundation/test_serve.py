@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-import pytest
 
 from tests.conftest import free_port, test_private_key_pem, wait_for
 
@@ -31,8 +30,9 @@ def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def start(args, env):
-    return subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 async def healthz(port):
@@ -109,17 +109,20 @@ def test_migrate_uses_embedded_postgres_and_data_persists(tmp_path):
     env = bot_env(tmp_path)
     env.pop("DATABASE_URL", None)
     try:
-        first = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True,
-                               text=True, timeout=120)
+        first = subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert first.returncode == 0, first.stderr
         assert "applied" in first.stdout and "001_domain.sql" in first.stdout
         assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
         # Stop the server, start again: the schema is still there.
-        stop = subprocess.run([sys.executable, "-m", "bot", "stop-db"], env=env, capture_output=True,
-                              text=True, timeout=60)
+        stop = subprocess.run(
+            [sys.executable, "-m", "bot", "stop-db"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert stop.returncode == 0, stop.stderr
-        second = subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True,
-                                text=True, timeout=120)
+        second = subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 0, second.stderr
         assert "up to date" in second.stdout
     finally:

@@ -46,13 +46,17 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01):
 @dataclass
 class Receiver:
     """A webhook endpoint that answers 200 and keeps every request."""
+
     url: str
     received: list[dict] = field(default_factory=list)
     status: int = 200
 
     def events(self, event: str, action: str | None = None) -> list[dict]:
-        return [r["payload"] for r in self.received
-                if r["event"] == event and (action is None or r["payload"].get("action") == action)]
+        return [
+            r["payload"]
+            for r in self.received
+            if r["event"] == event and (action is None or r["payload"].get("action") == action)
+        ]
 
 
 @pytest.fixture
@@ -61,8 +65,14 @@ async def receiver():
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
-        holder["r"].received.append({"event": request.headers.get("X-GitHub-Event"), "headers": dict(request.headers),
-                                     "body": body, "payload": json.loads(body)})
+        holder["r"].received.append(
+            {
+                "event": request.headers.get("X-GitHub-Event"),
+                "headers": dict(request.headers),
+                "body": body,
+                "payload": json.loads(body),
+            }
+        )
         return web.Response(status=holder["r"].status, text="ok")
 
     app = web.Application()
@@ -89,8 +99,15 @@ class Api:
     def __init__(self, session: aiohttp.ClientSession, base: str, token: str | None):
         self.session, self.base, self.token = session, base, token
 
-    async def call(self, method: str, path: str, body=None, headers: dict | None = None, token: str | None = None,
-                   raw: bool = False):
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        headers: dict | None = None,
+        token: str | None = None,
+        raw: bool = False,
+    ):
         hdrs = {"Accept": "application/vnd.github+json"}
         tok = token or self.token
         if tok:
@@ -148,17 +165,35 @@ async def world(sim, receiver, tmp_path):
     writer_token = await sim.create_user("alice", "write", ["acme/fabric"], email="alice@example.com")
     reader_token = await sim.create_user("bob", "read", ["acme/fabric"])
     async with aiohttp.ClientSession() as session:
-        yield World(sim, receiver, app, inst["id"], token, Api(session, sim.base_url, token),
-                    "alice", writer_token, "bob", reader_token)
+        yield World(
+            sim,
+            receiver,
+            app,
+            inst["id"],
+            token,
+            Api(session, sim.base_url, token),
+            "alice",
+            writer_token,
+            "bob",
+            reader_token,
+        )
 
 
 async def git(*args: str, cwd: str | os.PathLike | None = None, check: bool = True) -> tuple[int, str]:
     """Run git without blocking the loop the emulator serves from."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com",
-           "GIT_COMMITTER_NAME": "Alice", "GIT_COMMITTER_EMAIL": "alice@example.com"}
-    proc = await asyncio.create_subprocess_exec("git", *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Alice",
+        "GIT_AUTHOR_EMAIL": "alice@example.com",
+        "GIT_COMMITTER_NAME": "Alice",
+        "GIT_COMMITTER_EMAIL": "alice@example.com",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     out, _ = await proc.communicate()
     text = out.decode(errors="replace")
     if check and proc.returncode:

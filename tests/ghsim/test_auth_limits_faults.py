@@ -8,16 +8,17 @@ import hmac
 import time
 
 import jwt
-
 from conftest import wait_for
+
 from ghsim.testing import GhSim
 
 
 async def test_app_jwts_are_verified_and_tokens_scoped_to_the_installation(world, sim):
     app = world.app
     good = GhSim.app_jwt(app["id"], app["private_key"])
-    status, body, _ = await world.api.post(f"/app/installations/{world.installation_id}/access_tokens",
-                                           headers={"Authorization": f"Bearer {good}"})
+    status, body, _ = await world.api.post(
+        f"/app/installations/{world.installation_id}/access_tokens", headers={"Authorization": f"Bearer {good}"}
+    )
     assert status == 201 and body["expires_at"].endswith("Z")
     now = int(time.time())
     expired = jwt.encode({"iat": now - 700, "exp": now - 60, "iss": str(app["id"])}, app["private_key"], "RS256")
@@ -25,8 +26,9 @@ async def test_app_jwts_are_verified_and_tokens_scoped_to_the_installation(world
     other = await sim.create_app(None, "x")
     wrong_key = jwt.encode({"iat": now, "exp": now + 300, "iss": str(app["id"])}, other["private_key"], "RS256")
     for token in (expired, too_long, wrong_key):
-        status, body, _ = await world.api.post(f"/app/installations/{world.installation_id}/access_tokens",
-                                               headers={"Authorization": f"Bearer {token}"})
+        status, body, _ = await world.api.post(
+            f"/app/installations/{world.installation_id}/access_tokens", headers={"Authorization": f"Bearer {token}"}
+        )
         assert status == 401 and body["documentation_url"].startswith("https://docs.github.com")
     status, body, _ = await world.api.get(world.r, token="ghs_wrong")
     assert status == 401 and body["message"] == "Bad credentials"
@@ -56,8 +58,9 @@ async def test_an_exhausted_installation_gets_403_and_304s_do_not_count(world, s
 
 
 async def test_request_faults_answer_with_status_retry_after_and_secondary_limit_body(world, sim):
-    await sim.add_fault(method="GET", path=r"/git/ref/heads/main$", status=403, count=2, retry_after=7,
-                        secondary_rate_limit=True)
+    await sim.add_fault(
+        method="GET", path=r"/git/ref/heads/main$", status=403, count=2, retry_after=7, secondary_rate_limit=True
+    )
     for _ in range(2):
         status, body, headers = await world.api.get(f"{world.r}/git/ref/heads/main")
         assert status == 403 and headers["Retry-After"] == "7"

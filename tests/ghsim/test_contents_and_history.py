@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import aiohttp
-
 from conftest import git
+
 from ghsim.testing import GhSim
 
 
@@ -14,8 +14,9 @@ async def test_contents_come_as_base64_json_or_raw(world):
     status, body, _ = await world.api.get(f"{world.r}/contents/fabric/vlans/vlan-10.yaml")
     assert status == 200 and body["type"] == "file" and body["encoding"] == "base64"
     assert base64.b64decode(body["content"]) == b"kind: VLAN\nvlan: 10\n"
-    status, raw, _ = await world.api.get(f"{world.r}/contents/fabric/vlans/vlan-10.yaml",
-                                         headers={"Accept": "application/vnd.github.raw"}, raw=True)
+    status, raw, _ = await world.api.get(
+        f"{world.r}/contents/fabric/vlans/vlan-10.yaml", headers={"Accept": "application/vnd.github.raw"}, raw=True
+    )
     assert status == 200 and raw == b"kind: VLAN\nvlan: 10\n"
     status, listing, _ = await world.api.get(f"{world.r}/contents/fabric/vlans")
     assert [(e["name"], e["type"], e["size"]) for e in listing] == [("vlan-10.yaml", "file", 20)]
@@ -32,8 +33,9 @@ async def test_contents_put_and_delete_commit_one_file_each(world, sim):
     assert status == 422 and "sha" in body["message"]
     status, body, _ = await world.api.put(url, {"message": "stale", "content": content, "sha": "1" * 40})
     assert status == 409
-    status, updated, _ = await world.api.put(url, {"message": "edit", "content": base64.b64encode(b"vlan: 21\n").decode(),
-                                                   "sha": made["content"]["sha"]})
+    status, updated, _ = await world.api.put(
+        url, {"message": "edit", "content": base64.b64encode(b"vlan: 21\n").decode(), "sha": made["content"]["sha"]}
+    )
     assert status == 200 and updated["commit"]["parents"][0]["sha"] == made["commit"]["sha"]
     status, deleted, _ = await world.api.delete(url, {"message": "rm", "sha": updated["content"]["sha"]})
     assert status == 200 and deleted["content"] is None
@@ -58,7 +60,10 @@ async def test_compare_reports_statuses_renames_and_ahead_behind(world, tmp_path
     files = {f["filename"]: f for f in cmp["files"]}
     assert files["added.yaml"]["status"] == "added"
     assert files["fabric/vlans/vlan-10.yaml"]["status"] == "modified"
-    assert files["fabric/vlans/vlan-10.yaml"]["additions"] == 1 and "+name: ten" in files["fabric/vlans/vlan-10.yaml"]["patch"]
+    assert (
+        files["fabric/vlans/vlan-10.yaml"]["additions"] == 1
+        and "+name: ten" in files["fabric/vlans/vlan-10.yaml"]["patch"]
+    )
     assert files["README.txt"]["status"] == "renamed" and files["README.txt"]["previous_filename"] == "README.md"
     status, back, _ = await world.api.get(f"{world.r}/compare/topic...main")
     assert back["status"] == "behind" and back["files"] == []
@@ -66,8 +71,9 @@ async def test_compare_reports_statuses_renames_and_ahead_behind(world, tmp_path
 
 async def test_commits_are_listed_newest_first_with_pagination(world):
     for i in range(3):
-        await world.api.put(f"{world.r}/contents/f{i}.yaml",
-                            {"message": f"c{i}", "content": base64.b64encode(b"x").decode()})
+        await world.api.put(
+            f"{world.r}/contents/f{i}.yaml", {"message": f"c{i}", "content": base64.b64encode(b"x").decode()}
+        )
     status, page, headers = await world.api.get(f"{world.r}/commits?per_page=2")
     assert [c["commit"]["message"] for c in page] == ["c2", "c1"] and 'rel="next"' in headers["Link"]
     status, one, _ = await world.api.get(f"{world.r}/commits/{page[0]['sha']}")

@@ -10,18 +10,29 @@ from collections import defaultdict
 
 import jsonschema
 import pytest
-
 from conftest import shared_github
 
 SECTIONS = ("repository", "pull_request", "check_run", "installation", "sender")
 EMITTED = {
-    ("ping", None), ("installation", "created"), ("installation", "deleted"),
-    ("installation_repositories", "added"), ("installation_repositories", "removed"), ("push", None),
-    ("pull_request", "opened"), ("pull_request", "synchronize"), ("pull_request", "edited"),
-    ("pull_request", "closed"), ("pull_request", "reopened"),
-    ("check_run", "created"), ("check_run", "completed"), ("check_run", "rerequested"),
-    ("check_run", "requested_action"), ("check_suite", "requested"), ("check_suite", "completed"),
-    ("issue_comment", "created"), ("issue_comment", "edited"),
+    ("ping", None),
+    ("installation", "created"),
+    ("installation", "deleted"),
+    ("installation_repositories", "added"),
+    ("installation_repositories", "removed"),
+    ("push", None),
+    ("pull_request", "opened"),
+    ("pull_request", "synchronize"),
+    ("pull_request", "edited"),
+    ("pull_request", "closed"),
+    ("pull_request", "reopened"),
+    ("check_run", "created"),
+    ("check_run", "completed"),
+    ("check_run", "rerequested"),
+    ("check_run", "requested_action"),
+    ("check_suite", "requested"),
+    ("check_suite", "completed"),
+    ("issue_comment", "created"),
+    ("issue_comment", "edited"),
 }
 # An app's own hook is app-level, so GitHub's ping to it names no repository (the shared
 # ping examples come from repository hooks).
@@ -49,7 +60,9 @@ class OfficialSchema:
     """Which keys GitHub's official webhook schema lets be null, per event/action/section."""
 
     def __init__(self, event: str, action: str | None):
-        self.doc = json.loads((shared_github() / "webhook-schemas" / f"openapi-webhooks.{event}.schema.json").read_text())
+        self.doc = json.loads(
+            (shared_github() / "webhook-schemas" / f"openapi-webhooks.{event}.schema.json").read_text()
+        )
         self.root = {"$ref": f"#/$defs/{self.doc['x-actions'][(action or 'none').replace('_', '-')]}"}
 
     def _resolve(self, s: dict) -> dict:
@@ -81,8 +94,14 @@ class OfficialSchema:
         return {k for k, v in self._properties(s).items() if self._allows_null(v)}
 
 
-def compare_keys(example: dict, ours: dict, where: str, skip: set = frozenset(),
-                 nullable: set = frozenset(), section: str | None = None) -> list[str]:
+def compare_keys(
+    example: dict,
+    ours: dict,
+    where: str,
+    skip: set = frozenset(),
+    nullable: set = frozenset(),
+    section: str | None = None,
+) -> list[str]:
     problems = []
     for key, value in example.items():
         if key in skip or (section, key) in ALLOWED_DIFFERENCES:
@@ -100,14 +119,29 @@ def compare_payload(example: dict, ours: dict, label: str, skip: set, schema: Of
     problems = compare_keys(example, ours, label, skip, schema.nullable(None))
     for section in SECTIONS:
         if isinstance(example.get(section), dict) and isinstance(ours.get(section), dict):
-            problems += compare_keys(example[section], ours[section], f"{label}.{section}",
-                                     nullable=schema.nullable(section), section=section)
+            problems += compare_keys(
+                example[section],
+                ours[section],
+                f"{label}.{section}",
+                nullable=schema.nullable(section),
+                section=section,
+            )
     if example.get("commits") and ours.get("commits"):
-        problems += compare_keys(example["commits"][0], ours["commits"][0], f"{label}.commits[]",
-                                 nullable=schema.nullable("commits[]"), section="commits[]")
+        problems += compare_keys(
+            example["commits"][0],
+            ours["commits"][0],
+            f"{label}.commits[]",
+            nullable=schema.nullable("commits[]"),
+            section="commits[]",
+        )
     if isinstance(example.get("head_commit"), dict) and isinstance(ours.get("head_commit"), dict):
-        problems += compare_keys(example["head_commit"], ours["head_commit"], f"{label}.head_commit",
-                                 nullable=schema.nullable("head_commit"), section="head_commit")
+        problems += compare_keys(
+            example["head_commit"],
+            ours["head_commit"],
+            f"{label}.head_commit",
+            nullable=schema.nullable("head_commit"),
+            section="head_commit",
+        )
     return problems
 
 
@@ -128,10 +162,16 @@ async def produce_every_event(world) -> dict[tuple[str, str | None], list[dict]]
     _, c, _ = await api.get(f"{r}/git/commits/{main}")
 
     async def commit(parent, path, text):
-        _, tree, _ = await api.post(f"{r}/git/trees", {"base_tree": c["tree"]["sha"], "tree": [
-            {"path": path, "mode": "100644", "type": "blob", "content": text}]})
-        _, made, _ = await api.post(f"{r}/git/commits", {"message": f"edit {path}", "tree": tree["sha"],
-                                                         "parents": [parent]})
+        _, tree, _ = await api.post(
+            f"{r}/git/trees",
+            {
+                "base_tree": c["tree"]["sha"],
+                "tree": [{"path": path, "mode": "100644", "type": "blob", "content": text}],
+            },
+        )
+        _, made, _ = await api.post(
+            f"{r}/git/commits", {"message": f"edit {path}", "tree": tree["sha"], "parents": [parent]}
+        )
         return made["sha"]
 
     first = await commit(main, "fabric/vlans/vlan-10.yaml", "kind: VLAN\nvlan: 12\n")
@@ -144,13 +184,21 @@ async def produce_every_event(world) -> dict[tuple[str, str | None], list[dict]]
     await api.patch(f"{r}/pulls/{pr['number']}", {"state": "closed"})
     await api.patch(f"{r}/pulls/{pr['number']}", {"state": "open"})
 
-    status, run, _ = await api.post(f"{r}/check-runs", {
-        "name": "hnp-gitops/validate", "head_sha": second, "status": "in_progress",
-        "output": {"title": "Checking", "summary": "..."},
-        "actions": [{"label": "Import", "description": "Import into HNP", "identifier": "import"}]})
+    status, run, _ = await api.post(
+        f"{r}/check-runs",
+        {
+            "name": "hnp-gitops/validate",
+            "head_sha": second,
+            "status": "in_progress",
+            "output": {"title": "Checking", "summary": "..."},
+            "actions": [{"label": "Import", "description": "Import into HNP", "identifier": "import"}],
+        },
+    )
     assert status == 201
-    await api.patch(f"{r}/check-runs/{run['id']}", {"conclusion": "action_required",
-                                                   "output": {"title": "Conflict", "summary": "GUI draft"}})
+    await api.patch(
+        f"{r}/check-runs/{run['id']}",
+        {"conclusion": "action_required", "output": {"title": "Conflict", "summary": "GUI draft"}},
+    )
     await sim.press_check_run_action(run["id"], "import", world.writer)
     await sim.rerequest_check_run(run["id"], world.writer)
 
@@ -187,8 +235,9 @@ async def test_payloads_carry_the_keys_and_types_of_githubs_examples(emitted):
     for key, payloads in sorted(emitted.items(), key=str):
         for name, example in examples.get(key, []):
             compared += 1
-            problems += compare_payload(example, payloads[-1], name, NOT_FOR_APP_HOOKS.get(key, set()),
-                                        OfficialSchema(*key))
+            problems += compare_payload(
+                example, payloads[-1], name, NOT_FOR_APP_HOOKS.get(key, set()), OfficialSchema(*key)
+            )
     assert compared >= 20
     assert not problems, "\n".join(problems)
 
@@ -206,8 +255,13 @@ async def test_actions_without_an_example_match_an_example_of_the_same_event(emi
         schema = OfficialSchema(*key)
         for section in SECTIONS + ("check_suite",):
             if isinstance(example.get(section), dict):
-                problems += compare_keys(example[section], ours.get(section, {}), f"{key}.{section} vs {name}",
-                                         nullable=schema.nullable(section), section=section)
+                problems += compare_keys(
+                    example[section],
+                    ours.get(section, {}),
+                    f"{key}.{section} vs {name}",
+                    nullable=schema.nullable(section),
+                    section=section,
+                )
     assert not problems, "\n".join(problems)
 
 

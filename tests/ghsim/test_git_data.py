@@ -15,13 +15,16 @@ async def head(world, branch="main") -> str:
 
 
 async def commit_files(world, files: dict, parent: str, base_tree: str | None = None, message="change") -> str:
-    entries = [{"path": p, "mode": "100644", "type": "blob", **({"sha": None} if c is None else {"content": c})}
-               for p, c in files.items()]
+    entries = [
+        {"path": p, "mode": "100644", "type": "blob", **({"sha": None} if c is None else {"content": c})}
+        for p, c in files.items()
+    ]
     body = {"tree": entries} | ({"base_tree": base_tree} if base_tree else {})
     status, tree, _ = await world.api.post(f"{world.r}/git/trees", body)
     assert status == 201, tree
-    status, commit, _ = await world.api.post(f"{world.r}/git/commits",
-                                             {"message": message, "tree": tree["sha"], "parents": [parent]})
+    status, commit, _ = await world.api.post(
+        f"{world.r}/git/commits", {"message": message, "tree": tree["sha"], "parents": [parent]}
+    )
     assert status == 201, commit
     return commit["sha"]
 
@@ -36,8 +39,9 @@ async def test_a_tree_built_on_a_base_tree_adds_nested_files_and_deletes_others(
     parent = await head(world)
     status, commit, _ = await world.api.get(f"{world.r}/git/commits/{parent}")
     base_tree = commit["tree"]["sha"]
-    sha = await commit_files(world, {"fabric/switches/leaf-1.yaml": "kind: Switch\n",
-                                     "fabric/vlans/vlan-10.yaml": None}, parent, base_tree)
+    sha = await commit_files(
+        world, {"fabric/switches/leaf-1.yaml": "kind: Switch\n", "fabric/vlans/vlan-10.yaml": None}, parent, base_tree
+    )
     status, commit, _ = await world.api.get(f"{world.r}/git/commits/{sha}")
     paths = await tree_paths(world, commit["tree"]["sha"])
     assert "fabric/switches/leaf-1.yaml" in paths
@@ -90,9 +94,9 @@ async def test_refs_are_created_listed_and_deleted_with_githubs_errors(world):
 async def test_blobs_round_trip_in_base64_and_utf8(world):
     status, made, _ = await world.api.post(f"{world.r}/git/blobs", {"content": "héllo\n", "encoding": "utf-8"})
     assert status == 201
-    status, made2, _ = await world.api.post(f"{world.r}/git/blobs",
-                                            {"content": base64.b64encode("héllo\n".encode()).decode(),
-                                             "encoding": "base64"})
+    status, made2, _ = await world.api.post(
+        f"{world.r}/git/blobs", {"content": base64.b64encode("héllo\n".encode()).decode(), "encoding": "base64"}
+    )
     assert made2["sha"] == made["sha"]
     status, blob, _ = await world.api.get(f"{world.r}/git/blobs/{made['sha']}")
     assert blob["encoding"] == "base64" and base64.b64decode(blob["content"]).decode() == "héllo\n"
@@ -101,9 +105,15 @@ async def test_blobs_round_trip_in_base64_and_utf8(world):
 async def test_commits_keep_given_author_and_dates(world):
     parent = await head(world)
     status, c, _ = await world.api.get(f"{world.r}/git/commits/{parent}")
-    status, made, _ = await world.api.post(f"{world.r}/git/commits", {
-        "message": "by hand", "tree": c["tree"]["sha"], "parents": [parent],
-        "author": {"name": "Ann", "email": "ann@example.com", "date": "2024-01-02T03:04:05+02:00"}})
+    status, made, _ = await world.api.post(
+        f"{world.r}/git/commits",
+        {
+            "message": "by hand",
+            "tree": c["tree"]["sha"],
+            "parents": [parent],
+            "author": {"name": "Ann", "email": "ann@example.com", "date": "2024-01-02T03:04:05+02:00"},
+        },
+    )
     assert status == 201
     assert made["author"] == {"name": "Ann", "email": "ann@example.com", "date": "2024-01-02T01:04:05Z"}
     assert made["parents"][0]["sha"] == parent

@@ -18,10 +18,13 @@ async def clone(world, tmp_path, token, name="work"):
 async def test_clone_with_an_installation_token_and_refusal_without_one(world, tmp_path):
     dest = await clone(world, tmp_path, world.token)
     assert (dest / "fabric/vlans/vlan-10.yaml").read_text() == "kind: VLAN\nvlan: 10\n"
-    code, out = await git("clone", "-q", world.sim.git_url(world.owner, world.repo), str(tmp_path / "anon"), check=False)
+    code, out = await git(
+        "clone", "-q", world.sim.git_url(world.owner, world.repo), str(tmp_path / "anon"), check=False
+    )
     assert code != 0 and "could not read Username" in out
-    code, out = await git("clone", "-q", world.sim.git_url(world.owner, world.repo, "ghs_not_a_token"),
-                          str(tmp_path / "bad"), check=False)
+    code, out = await git(
+        "clone", "-q", world.sim.git_url(world.owner, world.repo, "ghs_not_a_token"), str(tmp_path / "bad"), check=False
+    )
     assert code != 0 and "Authentication failed" in out
 
 
@@ -88,7 +91,10 @@ async def test_force_push_and_branch_deletion_are_reported(world, tmp_path, sim)
     await sim.wait_deliveries_idle()
     pushes = [p for p in world.receiver.events("push") if p["ref"] == "refs/heads/topic"]
     assert [(p["created"], p["forced"], p["deleted"]) for p in pushes] == [
-        (True, False, False), (False, True, False), (False, False, True)]
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
     assert pushes[-1]["after"] == "0" * 40 and pushes[-1]["head_commit"] is None
 
 

@@ -8,10 +8,13 @@ async def branch_with_change(world, branch: str, path: str, text: str, base: str
     _, ref, _ = await api.get(f"{r}/git/ref/heads/{base}")
     parent = ref["object"]["sha"]
     _, c, _ = await api.get(f"{r}/git/commits/{parent}")
-    _, tree, _ = await api.post(f"{r}/git/trees", {"base_tree": c["tree"]["sha"], "tree": [
-        {"path": path, "mode": "100644", "type": "blob", "content": text}]})
-    _, made, _ = await api.post(f"{r}/git/commits", {"message": f"{branch}: {path}", "tree": tree["sha"],
-                                                     "parents": [parent]})
+    _, tree, _ = await api.post(
+        f"{r}/git/trees",
+        {"base_tree": c["tree"]["sha"], "tree": [{"path": path, "mode": "100644", "type": "blob", "content": text}]},
+    )
+    _, made, _ = await api.post(
+        f"{r}/git/commits", {"message": f"{branch}: {path}", "tree": tree["sha"], "parents": [parent]}
+    )
     if branch == base:
         await api.patch(f"{r}/git/refs/heads/{branch}", {"sha": made["sha"]})
     else:
@@ -86,23 +89,37 @@ async def test_check_runs_enforce_annotation_output_and_action_limits(world):
     head = await branch_with_change(world, "f1", "a.yaml", "a: 1\n")
     api, r = world.api, world.r
     ann = {"path": "a.yaml", "start_line": 1, "end_line": 1, "annotation_level": "warning", "message": "m"}
-    status, body, _ = await api.post(f"{r}/check-runs", {"name": "c", "head_sha": head, "output": {
-        "title": "t", "summary": "s", "annotations": [ann] * 51}})
+    status, body, _ = await api.post(
+        f"{r}/check-runs",
+        {"name": "c", "head_sha": head, "output": {"title": "t", "summary": "s", "annotations": [ann] * 51}},
+    )
     assert status == 422 and "No more than 50 items are allowed; 51 were supplied." in body["message"]
-    status, body, _ = await api.post(f"{r}/check-runs", {"name": "c", "head_sha": head, "output": {
-        "title": "t", "summary": "x" * 65536}})
+    status, body, _ = await api.post(
+        f"{r}/check-runs", {"name": "c", "head_sha": head, "output": {"title": "t", "summary": "x" * 65536}}
+    )
     assert status == 422 and "Only 65535 characters are allowed; 65536 were supplied." in body["message"]
-    status, body, _ = await api.post(f"{r}/check-runs", {"name": "c", "head_sha": head, "actions": [
-        {"label": "l", "description": "d", "identifier": f"i{i}"} for i in range(4)]})
+    status, body, _ = await api.post(
+        f"{r}/check-runs",
+        {
+            "name": "c",
+            "head_sha": head,
+            "actions": [{"label": "l", "description": "d", "identifier": f"i{i}"} for i in range(4)],
+        },
+    )
     assert status == 422
-    status, body, _ = await api.post(f"{r}/check-runs", {"name": "c", "head_sha": head, "actions": [
-        {"label": "x" * 21, "description": "d", "identifier": "i"}]})
+    status, body, _ = await api.post(
+        f"{r}/check-runs",
+        {"name": "c", "head_sha": head, "actions": [{"label": "x" * 21, "description": "d", "identifier": "i"}]},
+    )
     assert status == 422
-    status, run, _ = await api.post(f"{r}/check-runs", {"name": "c", "head_sha": head, "output": {
-        "title": "t", "summary": "s", "annotations": [ann] * 50}})
+    status, run, _ = await api.post(
+        f"{r}/check-runs",
+        {"name": "c", "head_sha": head, "output": {"title": "t", "summary": "s", "annotations": [ann] * 50}},
+    )
     assert status == 201
-    status, run, _ = await api.patch(f"{r}/check-runs/{run['id']}", {"output": {
-        "title": "t", "summary": "s", "annotations": [ann] * 30}})
+    status, run, _ = await api.patch(
+        f"{r}/check-runs/{run['id']}", {"output": {"title": "t", "summary": "s", "annotations": [ann] * 30}}
+    )
     assert run["output"]["annotations_count"] == 80
     _, page, headers = await api.get(f"{r}/check-runs/{run['id']}/annotations?per_page=50&page=2")
     assert len(page) == 30 and 'rel="prev"' in headers["Link"]
@@ -127,9 +144,16 @@ async def test_check_runs_for_a_ref_filter_by_name_and_complete_the_suite(world,
 
 async def test_pressing_a_check_run_button_sends_requested_action(world, sim):
     head = await branch_with_change(world, "f1", "a.yaml", "a: 1\n")
-    _, run, _ = await world.api.post(f"{world.r}/check-runs", {
-        "name": "c", "head_sha": head, "conclusion": "action_required", "output": {"title": "t", "summary": "s"},
-        "actions": [{"label": "Use GUI version", "description": "Keep the HNP draft", "identifier": "keep-gui"}]})
+    _, run, _ = await world.api.post(
+        f"{world.r}/check-runs",
+        {
+            "name": "c",
+            "head_sha": head,
+            "conclusion": "action_required",
+            "output": {"title": "t", "summary": "s"},
+            "actions": [{"label": "Use GUI version", "description": "Keep the HNP draft", "identifier": "keep-gui"}],
+        },
+    )
     await sim.press_check_run_action(run["id"], "keep-gui", world.writer)
     await sim.wait_deliveries_idle()
     (event,) = world.receiver.events("check_run", "requested_action")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 import asyncpg
 import pytest
@@ -22,15 +22,31 @@ from ghsim.testing import GhSim
 
 OWNER, REPO = "acme", "fabric"
 DIRECTORY = "fabric-1"
-GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "LC_ALL": "C"}
+GIT_ENV = {
+    **os.environ,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "LC_ALL": "C",
+}
 
 
 async def git(cwd: Path, *args: str) -> str:
     """Run git without blocking the event loop (the emulator answers in this same loop)."""
     proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "user.name=Alice", "-c", "user.email=alice@example.com", "-c", "init.defaultBranch=main",
-        *args, cwd=cwd, env=GIT_ENV, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "git",
+        "-c",
+        "user.name=Alice",
+        "-c",
+        "user.email=alice@example.com",
+        "-c",
+        "init.defaultBranch=main",
+        *args,
+        cwd=cwd,
+        env=GIT_ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     if proc.returncode:
         raise AssertionError(f"git {' '.join(args)} failed: {err.decode()}")
@@ -95,8 +111,9 @@ class World:
 
     async def ingest(self, trigger: str = "push") -> None:
         """Queue an ingest job of the fabric, as a push would, and run the queue dry."""
-        await queue.enqueue(self.pool, "ingest", {"fabric_id": self.fabric.id, "trigger": trigger},
-                            fabric_id=self.fabric.id)
+        await queue.enqueue(
+            self.pool, "ingest", {"fabric_id": self.fabric.id, "trigger": trigger}, fabric_id=self.fabric.id
+        )
         await self.run_jobs()
 
     async def run_jobs(self) -> None:
@@ -116,14 +133,17 @@ class World:
     async def check_runs(self, sha: str) -> list[dict]:
         async with self.sim.session.get(
             f"{self.sim.base_url}/repos/{OWNER}/{REPO}/commits/{sha}/check-runs",
-            headers={"Authorization": f"token {self.token}"}) as resp:
+            headers={"Authorization": f"token {self.token}"},
+        ) as resp:
             assert resp.status == 200, await resp.text()
             return (await resp.json())["check_runs"]
 
     async def annotations(self, check_run_id: int) -> list[dict]:
         async with self.sim.session.get(
             f"{self.sim.base_url}/repos/{OWNER}/{REPO}/check-runs/{check_run_id}/annotations",
-            params={"per_page": "100"}, headers={"Authorization": f"token {self.token}"}) as resp:
+            params={"per_page": "100"},
+            headers={"Authorization": f"token {self.token}"},
+        ) as resp:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
@@ -137,13 +157,34 @@ async def world(tmp_path: Path, pool: asyncpg.Pool) -> AsyncIterator[World]:
         await sim.create_repo(OWNER, REPO)
         installation = await sim.create_installation(app["id"], OWNER, [f"{OWNER}/{REPO}"])
         token = await sim.create_user("alice", "write", [f"{OWNER}/{REPO}"])
-        config = Config(github_app_id=app["id"], github_private_key=Secret(app["private_key"]),
-                        github_webhook_secret=Secret("webhook-secret"), github_api_url=sim.base_url,
-                        hnp_api_token=Secret("hnp-token"), workers=2)
+        config = Config(
+            github_app_id=app["id"],
+            github_private_key=Secret(app["private_key"]),
+            github_webhook_secret=Secret("webhook-secret"),
+            github_api_url=sim.base_url,
+            hnp_api_token=Secret("hnp-token"),
+            workers=2,
+        )
         path = tmp_path / "clone"
         await git(tmp_path, "clone", "-q", sim.git_url(OWNER, REPO, token), str(path))
-        fabric = await fabrics.create(pool, name="fabric-1", repository=f"{OWNER}/{REPO}", directory=DIRECTORY,
-                                      branch="main", installation_id=installation["id"])
+        fabric = await fabrics.create(
+            pool,
+            name="fabric-1",
+            repository=f"{OWNER}/{REPO}",
+            directory=DIRECTORY,
+            branch="main",
+            installation_id=installation["id"],
+        )
         async with open_github(config) as github:
-            yield World(sim, app, installation["id"], token, config, github, pool, fabric,
-                        WorkTree(path, sim.git_url(OWNER, REPO, token)), tmp_path)
+            yield World(
+                sim,
+                app,
+                installation["id"],
+                token,
+                config,
+                github,
+                pool,
+                fabric,
+                WorkTree(path, sim.git_url(OWNER, REPO, token)),
+                tmp_path,
+            )

@@ -24,13 +24,19 @@ def tarball(files: dict[str, bytes], top: str = "acme-fabric-0123abc") -> bytes:
     return out.getvalue()
 
 
-FILES = {"fabric/a.yaml": vpc("vpc-a").encode(), "fabric/b.yml": vpc("vpc-b").encode(),
-         "fabric/notes.txt": b"not yaml", "other/c.yaml": vpc("vpc-c").encode(), "outside.yaml": b"x: 1\n"}
+FILES = {
+    "fabric/a.yaml": vpc("vpc-a").encode(),
+    "fabric/b.yml": vpc("vpc-b").encode(),
+    "fabric/notes.txt": b"not yaml",
+    "other/c.yaml": vpc("vpc-c").encode(),
+    "outside.yaml": b"x: 1\n",
+}
 
 
 def test_only_the_wanted_files_are_read() -> None:
-    got = read_archive(tarball(FILES), "fabric", {"fabric/b.yml": snapshot.blob_sha(FILES["fabric/b.yml"])}, {},
-                       Timings())
+    got = read_archive(
+        tarball(FILES), "fabric", {"fabric/b.yml": snapshot.blob_sha(FILES["fabric/b.yml"])}, {}, Timings()
+    )
     assert list(got.files) == ["fabric/b.yml"] and got.documents == 1
     assert got.committed_at is not None and got.committed_at.timestamp() == 1_700_000_000
 
@@ -38,8 +44,10 @@ def test_only_the_wanted_files_are_read() -> None:
 def test_without_a_tree_every_fabric_file_is_listed_and_only_changed_ones_parsed() -> None:
     unchanged = {"fabric/a.yaml": snapshot.blob_sha(FILES["fabric/a.yaml"])}
     got = read_archive(tarball(FILES), "fabric", None, unchanged, Timings())
-    assert got.tree == {"fabric/a.yaml": unchanged["fabric/a.yaml"],
-                        "fabric/b.yml": snapshot.blob_sha(FILES["fabric/b.yml"])}  # no symlink, no other dirs
+    assert got.tree == {
+        "fabric/a.yaml": unchanged["fabric/a.yaml"],
+        "fabric/b.yml": snapshot.blob_sha(FILES["fabric/b.yml"]),
+    }  # no symlink, no other dirs
     assert list(got.files) == ["fabric/b.yml"]
 
 

@@ -39,8 +39,13 @@ async def test_merging_the_bots_pull_request_fulfils_its_drafts(world: World) ->
     async with world.pool.acquire() as conn, conn.transaction():
         edited = await drafts.put_draft(conn, world.fabric.id, "VPC", "vpc-a", spec=wanted, user="gui-user")
         deleted = await drafts.put_draft(conn, world.fabric.id, "VPC", "vpc-b", delete=True, user="gui-user")
-        pr = await pulls.create(conn, fabric_id=world.fabric.id, branch="hnp-sync/fabric-1/0123abcd",
-                                base_sha=world.fabric.last_ingested_sha, operation_id=None)
+        pr = await pulls.create(
+            conn,
+            fabric_id=world.fabric.id,
+            branch="hnp-sync/fabric-1/0123abcd",
+            base_sha=world.fabric.last_ingested_sha,
+            operation_id=None,
+        )
         await drafts.attach_to_pull_request(conn, [edited.id, deleted.id], pr.id)
     assert (await resources.get(world.pool, world.fabric.id, "VPC", "vpc-a")).state == "pending_pr"
 

@@ -82,8 +82,13 @@ async def test_an_older_push_delivered_after_a_newer_one_changes_nothing(world: 
 
     seq = await world.last_seq()
     from bot import queue
-    await queue.enqueue(world.pool, "ingest", {"fabric_id": world.fabric.id, "head_sha": old, "trigger": "push"},
-                        fabric_id=world.fabric.id)
+
+    await queue.enqueue(
+        world.pool,
+        "ingest",
+        {"fabric_id": world.fabric.id, "head_sha": old, "trigger": "push"},
+        fabric_id=world.fabric.id,
+    )
     await world.run_jobs()
     assert world.fabric.last_ingested_sha == new
     assert await operations.for_fabric(world.pool, world.fabric.id) == ops

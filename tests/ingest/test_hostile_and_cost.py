@@ -18,13 +18,20 @@ kind: VPC
 
 HOSTILE = {
     "big.yaml": (b"# padding\n" * 600_000, "over the limit"),
-    "bigdoc.yaml": (("apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: big\n"
-                     "spec:\n  note: '" + "x" * 1_100_000 + "'\n").encode(), "1 MiB"),
+    "bigdoc.yaml": (
+        (
+            "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: big\n"
+            "spec:\n  note: '" + "x" * 1_100_000 + "'\n"
+        ).encode(),
+        "1 MiB",
+    ),
     "bomb.yaml": (BOMB.encode(), "alias"),
     "deep.yaml": (("kind: VPC\nspec: " + "[" * 5000 + "]" * 5000 + "\n").encode(), "deeper"),
     "latin1.yaml": ("kind: VPC\nmetadata:\n  name: caf\xe9\n".encode("latin-1"), "UTF-8"),
-    "dupkey.yaml": (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nkind: VPC\nmetadata:\n  name: d\n",
-                    "duplicate key"),
+    "dupkey.yaml": (
+        b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nkind: VPC\nmetadata:\n  name: d\n",
+        "duplicate key",
+    ),
     "list.yaml": (b"- kind: VPC\n- kind: VPC\n", "expected a mapping"),
     "tabs.yaml": (b"kind: VPC\nmetadata:\n\tname: t\n", "invalid YAML"),
 }
@@ -68,7 +75,12 @@ async def test_a_push_changing_a_hundred_files_costs_a_constant_handful_of_calls
     calls = await world.rest(since=seq)
     assert op.result["github_integration"]["api_calls_made"] == len(calls) <= 6, calls
     assert [(c["method"], c["path"].split("/")[4]) for c in calls] == [
-        ("GET", "git"), ("GET", "git"), ("POST", "check-runs"), ("GET", "tarball"), ("PATCH", "check-runs")]
+        ("GET", "git"),
+        ("GET", "git"),
+        ("POST", "check-runs"),
+        ("GET", "tarball"),
+        ("PATCH", "check-runs"),
+    ]
 
 
 async def test_more_than_fifty_bad_documents_are_annotated_fifty_per_request(world: World) -> None:

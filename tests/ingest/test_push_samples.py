@@ -78,8 +78,11 @@ async def test_first_push_of_the_samples_holds_exactly_the_valid_documents(world
     assert run["status"] == "completed" and run["conclusion"] == "failure"
     notes = {(a["path"], a["start_line"]): a for a in await world.annotations(run["id"])}
     lab, prepop = f"{DIRECTORY}/lab-ci/wiring.yaml", f"{DIRECTORY}/gitops-test-1/prepop.yaml"
-    assert set(notes) == {(lab, 806), (lab, line_of(files[lab], "name: eslag-1")),
-                          (prepop, line_of(files[prepop], "name: eslag-1"))}
+    assert set(notes) == {
+        (lab, 806),
+        (lab, line_of(files[lab], "name: eslag-1")),
+        (prepop, line_of(files[prepop], "name: eslag-1")),
+    }
     attachment = notes[(lab, 806)]
     assert "ds3000-03--static-ext" in attachment["title"]
     assert "neighbor is required" in attachment["message"] and "switch is required" in attachment["message"]

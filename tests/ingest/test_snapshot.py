@@ -25,10 +25,25 @@ def read(files: dict[str, str]) -> tuple[dict[str, str], dict[str, snapshot.Read
 
 
 def row(ident: tuple[str, str, str], spec: object, path: str | None, index: int | None = 0, **extra) -> Current:
-    values = dict(id=extra.pop("id", 1), kind=ident[0], namespace=ident[1], name=ident[2], desired_spec=spec,
-                  desired_metadata=None, file_path=path, document_index=index, blob_sha="0" * 40,
-                  draft_spec=None, draft_metadata=None, draft_delete=False, actual_spec=None, base_moved=False,
-                  pull_request_id=None, open_conflict=False, state="in_sync")
+    values = dict(
+        id=extra.pop("id", 1),
+        kind=ident[0],
+        namespace=ident[1],
+        name=ident[2],
+        desired_spec=spec,
+        desired_metadata=None,
+        file_path=path,
+        document_index=index,
+        blob_sha="0" * 40,
+        draft_spec=None,
+        draft_metadata=None,
+        draft_delete=False,
+        actual_spec=None,
+        base_moved=False,
+        pull_request_id=None,
+        open_conflict=False,
+        state="in_sync",
+    )
     values.update(extra)
     return Current(**values)
 
@@ -86,9 +101,11 @@ def test_a_moved_document_keeps_its_row_and_a_vanished_one_is_orphaned() -> None
     stored = assemble(stored_tree, {}, stored_read).files
     tree, got = read({"f/a.yaml": vpc("vpc-b", 1002, "10.0.2.0/24"), "f/moved/a.yaml": vpc("vpc-a")})
     snap = assemble(tree, stored, got)
-    rows = [row(A, snap.desired[A].spec, "f/a.yaml", 0, id=1),
-            row(B, snap.desired[B].spec, "f/a.yaml", 1, id=2),
-            row(("VPC", "default", "gone"), {"x": 1}, "f/a.yaml", 2, id=3)]
+    rows = [
+        row(A, snap.desired[A].spec, "f/a.yaml", 0, id=1),
+        row(B, snap.desired[B].spec, "f/a.yaml", 1, id=2),
+        row(("VPC", "default", "gone"), {"x": 1}, "f/a.yaml", 2, id=3),
+    ]
     result = plan(snap, rows, set(got))
     updates = {u.id: u for u in result.updates}
     assert updates[1].file_path == "f/moved/a.yaml" and not updates[1].desired_changed
@@ -108,8 +125,9 @@ def test_a_broken_document_keeps_the_resources_of_its_file_from_being_orphaned()
 def test_a_draft_is_kept_and_learns_that_its_base_moved() -> None:
     tree, got = read({"f/a.yaml": vpc("vpc-a", 1005)})
     snap = assemble(tree, {}, got)
-    current = row(A, snap.desired[A].spec | {"ipv4Namespace": "x"}, "f/a.yaml", draft_spec={"edited": True},
-                  state="draft")
+    current = row(
+        A, snap.desired[A].spec | {"ipv4Namespace": "x"}, "f/a.yaml", draft_spec={"edited": True}, state="draft"
+    )
     [update] = plan(snap, [current], set(got)).updates
     assert update.base_moved and not update.clear_draft and update.state == "draft"
 
@@ -117,8 +135,7 @@ def test_a_draft_is_kept_and_learns_that_its_base_moved() -> None:
 def test_a_draft_that_git_now_says_is_fulfilled() -> None:
     tree, got = read({"f/a.yaml": vpc("vpc-a", 1005)})
     snap = assemble(tree, {}, got)
-    current = row(A, {"old": True}, "f/a.yaml", draft_spec=snap.desired[A].spec, pull_request_id=7,
-                  state="pending_pr")
+    current = row(A, {"old": True}, "f/a.yaml", draft_spec=snap.desired[A].spec, pull_request_id=7, state="pending_pr")
     [update] = plan(snap, [current], set(got)).updates
     assert update.clear_draft and not update.base_moved and update.state == "in_sync"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp.test_utils import TestServer
 
@@ -46,8 +46,10 @@ async def idle(world: World) -> None:
     async def settled() -> bool:
         busy = await world.pool.fetchval(
             "SELECT (SELECT count(*) FROM job WHERE status IN ('queued', 'running') AND kind <> 'reconcile') "
-            "+ (SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending')")
+            "+ (SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending')"
+        )
         return busy == 0
+
     await wait_for(settled, timeout=30, message="the bot's queue to drain")
     failed = await world.pool.fetch("SELECT kind, last_error FROM job WHERE last_error IS NOT NULL")
     assert not failed, [dict(r) for r in failed]
@@ -89,8 +91,7 @@ async def test_an_older_push_delivered_after_a_newer_one_changes_nothing(world: 
         [dropped] = [d for d in await world.sim.deliveries(event="push") if d["payload"]["after"] == older]
         await world.sim.redeliver(dropped["id"])
         await idle(world)
-        received = await world.pool.fetch(
-            "SELECT body FROM webhook_delivery WHERE event = 'push' ORDER BY received_at")
+        received = await world.pool.fetch("SELECT body FROM webhook_delivery WHERE event = 'push' ORDER BY received_at")
         assert [json.loads(bytes(r["body"]))["after"] for r in received] == [newer, older]  # the older came last
         assert world.fabric.last_ingested_sha == newer
         row = await resources.get(world.pool, world.fabric.id, "VPC", "vpc-a")
@@ -142,7 +143,9 @@ async def _at(world: World, sha: str) -> bool:
 
 async def _open_pull(world: World, branch: str) -> dict:
     async with world.sim.session.post(
-            f"{world.sim.base_url}/repos/{OWNER}/{REPO}/pulls", headers={"Authorization": f"token {world.token}"},
-            json={"title": branch, "head": branch, "base": "main"}) as response:
+        f"{world.sim.base_url}/repos/{OWNER}/{REPO}/pulls",
+        headers={"Authorization": f"token {world.token}"},
+        json={"title": branch, "head": branch, "base": "main"},
+    ) as response:
         assert response.status == 201, await response.text()
         return await response.json()

@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import json
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -33,7 +34,10 @@ test_router = routing.Router()
 async def _record_push(event, ctx: JobContext) -> None:
     await ctx.pool.execute(
         "INSERT INTO seen_event (delivery_id, event, job_id, ref) VALUES ($1, $2, $3, $4)",
-        event.delivery_id, event.event, ctx.job.id, event.data.get("ref"),
+        event.delivery_id,
+        event.event,
+        ctx.job.id,
+        event.data.get("ref"),
     )
 
 
@@ -69,7 +73,9 @@ def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
 def push_payload(repository: str = "acme/fabric", ref: str = "refs/heads/main", **extra: Any) -> dict:
     owner, name = repository.split("/")
     return {
-        "ref": ref, "before": "0" * 40, "after": "a" * 40,
+        "ref": ref,
+        "before": "0" * 40,
+        "after": "a" * 40,
         "repository": {"id": 1, "name": name, "full_name": repository, "owner": {"login": owner}},
         "installation": {"id": 42},
         "sender": {"login": "octocat"},
@@ -77,10 +83,14 @@ def push_payload(repository: str = "acme/fabric", ref: str = "refs/heads/main", 
     }
 
 
-def delivery_headers(event: str, body: bytes, *, delivery_id: str | None = None, signed: bool = True,
-                     secret: str = WEBHOOK_SECRET) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
-               "X-GitHub-Delivery": delivery_id or str(uuid.uuid4())}
+def delivery_headers(
+    event: str, body: bytes, *, delivery_id: str | None = None, signed: bool = True, secret: str = WEBHOOK_SECRET
+) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+    }
     if signed:
         headers["X-Hub-Signature-256"] = sign(body, secret)
     return headers
@@ -93,9 +103,14 @@ async def post_event(client: TestClient, event: str, payload: dict, **options: A
 
 
 @contextlib.asynccontextmanager
-async def running_bot(pool: asyncpg.Pool, config: Config | None = None, *, background: bool = True,
-                      settings: QueueSettings | None = None,
-                      router: routing.Router | None = None) -> AsyncIterator[TestClient]:
+async def running_bot(
+    pool: asyncpg.Pool,
+    config: Config | None = None,
+    *,
+    background: bool = True,
+    settings: QueueSettings | None = None,
+    router: routing.Router | None = None,
+) -> AsyncIterator[TestClient]:
     """The whole bot app in this process, with the test router added to the real ones."""
     app: web.Application = create_app(config or make_config(), pool, background=background)
     app[bot_routing.ROUTER] = router or bot_routing.build(test_router)
@@ -120,8 +135,13 @@ def register_recording_handlers() -> None:
         await ctx.pool.execute(
             "INSERT INTO job_run (job_id, kind, worker, attempts, key, payload, started_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            ctx.job.id, ctx.job.kind, "in-process", ctx.job.attempts, ctx.job.ordering_key,
-            ctx.job.payload, started,
+            ctx.job.id,
+            ctx.job.kind,
+            "in-process",
+            ctx.job.attempts,
+            ctx.job.ordering_key,
+            ctx.job.payload,
+            started,
         )
 
     queue.register_job_handler("test.record", record)
@@ -139,6 +159,7 @@ def gate(name: str):
 
 # --- the GitHub emulator ------------------------------------------------------------------------
 
+
 class GitHubWorld:
     """ghsim with one app, the repository acme/fabric and (optionally) an installation on it."""
 
@@ -150,8 +171,12 @@ class GitHubWorld:
     def config(self, **changes: Any) -> Config:
         from bot.config import Secret
 
-        return make_config(github_app_id=self.app["id"], github_private_key=Secret(self.app["private_key"]),
-                           github_api_url=self.sim.base_url, **changes)
+        return make_config(
+            github_app_id=self.app["id"],
+            github_private_key=Secret(self.app["private_key"]),
+            github_api_url=self.sim.base_url,
+            **changes,
+        )
 
     async def install(self, repositories=("acme/fabric",)) -> int:
         installation = await self.sim.create_installation(self.app["id"], "acme", list(repositories))
@@ -184,8 +209,10 @@ class GitHubWorld:
 
         token = await self.sim.installation_token(self.installation_id)
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{self.sim.base_url}/repos/acme/fabric/git/ref/heads/{branch}",
-                                   headers={"Authorization": f"token {token}"}) as response:
+            async with session.get(
+                f"{self.sim.base_url}/repos/acme/fabric/git/ref/heads/{branch}",
+                headers={"Authorization": f"token {token}"},
+            ) as response:
                 return (await response.json())["object"]["sha"]
 
 
@@ -195,8 +222,9 @@ async def github_world(tmp_path, *, install: bool = True) -> AsyncIterator[GitHu
 
     async with GhSim.start(tmp_path / "ghsim") as sim:
         app = await sim.create_app(None, WEBHOOK_SECRET)
-        await sim.create_repo("acme", "fabric", auto_init=True,
-                              files={"fabric/vpc-1.yaml": "kind: VPC\nmetadata:\n  name: vpc-1\n"})
+        await sim.create_repo(
+            "acme", "fabric", auto_init=True, files={"fabric/vpc-1.yaml": "kind: VPC\nmetadata:\n  name: vpc-1\n"}
+        )
         world = GitHubWorld(sim, app)
         if install:
             await world.install()

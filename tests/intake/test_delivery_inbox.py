@@ -21,9 +21,15 @@ FAST = QueueSettings.for_lease(2.0, poll_seconds=0.2, backoff_base=0.05, backoff
 
 
 def delivery(n: int, repository: str = "acme/fabric", handled: bool = True) -> NewDelivery:
-    return NewDelivery(delivery_id=f"d-{n}", event="push", action=None, installation_id=1,
-                       repository=repository, body=b'{"ref": "refs/heads/main"}',
-                       ordering_key=f"repo:{repository}" if handled else None)
+    return NewDelivery(
+        delivery_id=f"d-{n}",
+        event="push",
+        action=None,
+        installation_id=1,
+        repository=repository,
+        body=b'{"ref": "refs/heads/main"}',
+        ordering_key=f"repo:{repository}" if handled else None,
+    )
 
 
 async def count(pool, sql: str) -> int:
@@ -31,8 +37,7 @@ async def count(pool, sql: str) -> int:
 
 
 async def webhook_job_order(pool, key: str) -> list[int]:
-    rows = await pool.fetch("SELECT delivery_id FROM job WHERE kind = 'webhook' AND ordering_key = $1 "
-                            "ORDER BY id", key)
+    rows = await pool.fetch("SELECT delivery_id FROM job WHERE kind = 'webhook' AND ordering_key = $1 ORDER BY id", key)
     return [int(r["delivery_id"].split("-")[1]) for r in rows]
 
 
@@ -43,7 +48,10 @@ async def test_a_batch_is_stored_with_inbox_rows_only_for_handled_new_deliveries
     assert await delivery_store.insert_batch(pool, [delivery(1), delivery(4)]) == {"d-4"}
     inbox = await pool.fetch("SELECT delivery_id, ordering_key FROM delivery_inbox ORDER BY seq")
     assert [(r["delivery_id"], r["ordering_key"]) for r in inbox] == [
-        ("d-1", "repo:acme/fabric"), ("d-3", "repo:acme/fabric"), ("d-4", "repo:acme/fabric")]
+        ("d-1", "repo:acme/fabric"),
+        ("d-3", "repo:acme/fabric"),
+        ("d-4", "repo:acme/fabric"),
+    ]
     assert await count(pool, "SELECT count(*) FROM job") == 0
     assert await delivery_store.inbox_depth(pool) == 3
     assert await job_store.outstanding(pool) == 3
@@ -52,7 +60,8 @@ async def test_a_batch_is_stored_with_inbox_rows_only_for_handled_new_deliveries
 async def test_dispatch_keeps_arrival_order_across_batches_and_queues_nothing_twice(pool):
     for start in range(0, 50, 10):  # five commits, interleaving two repositories
         await delivery_store.insert_batch(
-            pool, [delivery(n, "acme/a" if n % 2 else "acme/b") for n in range(start, start + 10)])
+            pool, [delivery(n, "acme/a" if n % 2 else "acme/b") for n in range(start, start + 10)]
+        )
     async with pool.acquire() as conn:
         taken = [await delivery_store.dispatch_inbox(conn, limit=7) for _ in range(9)]
     assert taken == [7, 7, 7, 7, 7, 7, 7, 1, 0]
@@ -95,6 +104,7 @@ async def test_deliveries_left_in_the_inbox_by_a_dead_process_are_run_by_the_nex
     workers.router = test_router  # records each push it is given in seen_event
     await workers.start()
     try:
+
         async def processed() -> bool:
             return await count(pool, "SELECT count(*) FROM webhook_delivery WHERE outcome = 'processed'") == 5
 

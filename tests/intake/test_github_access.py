@@ -4,7 +4,6 @@ counting calls, token caching and renewal, and no token in the logs."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import time
@@ -13,7 +12,14 @@ import pytest
 
 from bot import logs, queue
 from bot.github import (
-    GITHUB, CallCounter, GitHub, NotFound, RetryPolicy, UnprocessableEntity, needs_renewal, new_session,
+    GITHUB,
+    CallCounter,
+    GitHub,
+    NotFound,
+    RetryPolicy,
+    UnprocessableEntity,
+    needs_renewal,
+    new_session,
     rate_limit_wait,
 )
 from bot.queue import JobContext, enqueue
@@ -24,8 +30,10 @@ REPO = "/repos/acme/fabric"
 
 
 async def _github_result_table(pool):
-    await pool.execute("CREATE TABLE github_result (job_id bigint, attempts int, calls int, full_name text, "
-                       "began double precision, ended double precision)")
+    await pool.execute(
+        "CREATE TABLE github_result (job_id bigint, attempts int, calls int, full_name text, "
+        "began double precision, ended double precision)"
+    )
 
 
 async def read_repository(ctx: JobContext) -> None:
@@ -34,14 +42,24 @@ async def read_repository(ctx: JobContext) -> None:
     began = time.monotonic()
     gh = ctx.github.installation(ctx.job.payload["installation_id"], counter)
     repo = await gh.getitem(REPO)
-    await ctx.pool.execute("INSERT INTO github_result VALUES ($1, $2, $3, $4, $5, $6)", ctx.job.id,
-                           ctx.job.attempts, counter.calls, repo["full_name"], began, time.monotonic())
+    await ctx.pool.execute(
+        "INSERT INTO github_result VALUES ($1, $2, $3, $4, $5, $6)",
+        ctx.job.id,
+        ctx.job.attempts,
+        counter.calls,
+        repo["full_name"],
+        began,
+        time.monotonic(),
+    )
 
 
 async def _run_read_job(world, pool):
     job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id}, max_attempts=2)
-    await wait_for(lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
-                   timeout=30, message="the GitHub job to finish")
+    await wait_for(
+        lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
+        timeout=30,
+        message="the GitHub job to finish",
+    )
     return await pool.fetchrow("SELECT * FROM github_result WHERE job_id = $1", job_id)
 
 
@@ -67,8 +85,9 @@ async def test_two_server_errors_then_success_end_in_success_with_every_call_cou
 async def test_a_secondary_rate_limit_with_retry_after_1_is_waited_out(tmp_path, pool):
     await _github_result_table(pool)
     async with github_world(tmp_path) as world:
-        await world.sim.add_fault(method="GET", path=f"^{REPO}$", status=403, secondary_rate_limit=True,
-                                  retry_after=1, count=1)
+        await world.sim.add_fault(
+            method="GET", path=f"^{REPO}$", status=403, secondary_rate_limit=True, retry_after=1, count=1
+        )
         await world.sim.clear_requests()
         with queue.job_handler_override("test.github", read_repository):
             async with bot_on(world, pool):
@@ -85,17 +104,23 @@ async def test_a_spent_primary_rate_limit_defers_the_job_until_the_reset_without
         with queue.job_handler_override("test.github", read_repository):
             async with bot_on(world, pool) as client:
                 await client.app[GITHUB].installation_token(world.installation_id)  # mint before the limit
-                limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0,
-                                                       reset_in=2)
+                limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0, reset_in=2)
                 await world.sim.clear_requests()
-                job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id},
-                                       max_attempts=1)
-                deferred = await wait_for(lambda: pool.fetchrow(
-                    "SELECT status, attempts, extract(epoch FROM run_after) AS run_after, last_error FROM job "
-                    "WHERE id = $1 AND status = 'queued' AND last_error IS NOT NULL", job_id), timeout=15,
-                    message="the job to be deferred")
-                await wait_for(lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
-                               timeout=20, message="the job to finish after the reset")
+                job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id}, max_attempts=1)
+                deferred = await wait_for(
+                    lambda: pool.fetchrow(
+                        "SELECT status, attempts, extract(epoch FROM run_after) AS run_after, last_error FROM job "
+                        "WHERE id = $1 AND status = 'queued' AND last_error IS NOT NULL",
+                        job_id,
+                    ),
+                    timeout=15,
+                    message="the job to be deferred",
+                )
+                await wait_for(
+                    lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
+                    timeout=20,
+                    message="the job to finish after the reset",
+                )
         requests = await world.sim.requests()
     assert deferred["attempts"] == 0 and "rate limit" in deferred["last_error"]
     assert deferred["run_after"] >= limit["reset"]  # not before GitHub's reset
@@ -119,8 +144,9 @@ async def test_installation_tokens_are_cached_and_renewed_5_minutes_before_expir
             assert await layer.installation_token(world.installation_id) == first
             now[0] = expires_at - 299
             second = await layer.installation_token(world.installation_id)
-        mints = [r for r in await world.sim.requests()
-                 if r["method"] == "POST" and r["path"].endswith("/access_tokens")]
+        mints = [
+            r for r in await world.sim.requests() if r["method"] == "POST" and r["path"].endswith("/access_tokens")
+        ]
     assert second != first and len(mints) == 2
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from bot import queue
-from bot.github import GITHUB, GitHub, new_session
+from bot.github import GitHub, new_session
 from bot.installations import ensure_installation
 from bot.queue import JobContext
 from bot.reconcile import reconcile_once
@@ -24,34 +24,58 @@ async def test_installation_events_keep_repositories_and_fabric_connections_curr
     async with github_world(tmp_path, install=False) as world:
         async with bot_on(world, pool):
             # serve reconciles at start-up; not installed yet, it finds the fabric unreachable
-            await wait_for(lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE kind = 'reconcile'"),
-                           timeout=20, message="the start-up reconciliation")
+            await wait_for(
+                lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE kind = 'reconcile'"),
+                timeout=20,
+                message="the start-up reconciliation",
+            )
             before = await _fabric(pool, fabric.id)
             assert before.connection_status == "disconnected" and "not installed" in before.status_detail
             installation_id = await world.install()
-            connected = await wait_for(lambda: pool.fetchrow(
-                "SELECT installation_id, connection_status FROM fabric WHERE id = $1 AND connection_status = 'connected'",
-                fabric.id), timeout=20, message="the installation event to connect the fabric")
+            connected = await wait_for(
+                lambda: pool.fetchrow(
+                    "SELECT installation_id, connection_status FROM fabric WHERE id = $1 AND connection_status = 'connected'",
+                    fabric.id,
+                ),
+                timeout=20,
+                message="the installation event to connect the fabric",
+            )
             assert connected["installation_id"] == installation_id
             assert await pool.fetchval("SELECT account FROM installation WHERE id = $1", installation_id) == "acme"
             assert await pool.fetch("SELECT repository FROM installation_repository") == [("acme/fabric",)]
 
             await world.sim.change_installation_repositories(installation_id, remove=["acme/fabric"])
-            lost = await wait_for(lambda: pool.fetchrow(
-                "SELECT installation_id, status_detail FROM fabric WHERE id = $1 AND connection_status = 'disconnected'",
-                fabric.id), timeout=20, message="the fabric to be disconnected")
+            lost = await wait_for(
+                lambda: pool.fetchrow(
+                    "SELECT installation_id, status_detail FROM fabric WHERE id = $1 AND connection_status = 'disconnected'",
+                    fabric.id,
+                ),
+                timeout=20,
+                message="the fabric to be disconnected",
+            )
             assert lost["installation_id"] is None and "acme/fabric was removed" in lost["status_detail"]
             assert await pool.fetchval("SELECT count(*) FROM installation_repository") == 0
 
             await world.sim.change_installation_repositories(installation_id, add=["acme/fabric"])
-            await wait_for(lambda: pool.fetchval(
-                "SELECT connection_status = 'connected' AND installation_id = $2 AND status_detail IS NULL "
-                "FROM fabric WHERE id = $1", fabric.id, installation_id), timeout=20, message="reconnected")
+            await wait_for(
+                lambda: pool.fetchval(
+                    "SELECT connection_status = 'connected' AND installation_id = $2 AND status_detail IS NULL "
+                    "FROM fabric WHERE id = $1",
+                    fabric.id,
+                    installation_id,
+                ),
+                timeout=20,
+                message="reconnected",
+            )
 
             await world.sim.delete_installation(installation_id)
-            gone = await wait_for(lambda: pool.fetchrow(
-                "SELECT status_detail FROM fabric WHERE id = $1 AND connection_status = 'disconnected'",
-                fabric.id), timeout=20, message="uninstall to disconnect the fabric")
+            gone = await wait_for(
+                lambda: pool.fetchrow(
+                    "SELECT status_detail FROM fabric WHERE id = $1 AND connection_status = 'disconnected'", fabric.id
+                ),
+                timeout=20,
+                message="uninstall to disconnect the fabric",
+            )
             assert "uninstalled" in gone["status_detail"]
             assert await pool.fetchval("SELECT count(*) FROM installation") == 0
     outcomes = await pool.fetch("SELECT event, outcome FROM webhook_delivery ORDER BY received_at")
@@ -64,16 +88,24 @@ async def test_a_signed_push_from_github_is_processed(tmp_path, pool):
         async with bot_on(world, pool):
             head = await world.commit("fabric/vpc-2.yaml", "kind: VPC\nmetadata:\n  name: vpc-2\n")
             await world.sim.wait_deliveries_idle()
-            seen = await wait_for(lambda: pool.fetchrow("SELECT delivery_id, ref FROM seen_event"), timeout=20,
-                                  message="the push to reach its handler")
-            await wait_for(lambda: pool.fetchval("SELECT outcome = 'processed' FROM webhook_delivery "
-                                                 "WHERE delivery_id = $1", seen["delivery_id"]),
-                           timeout=20, message="the delivery's job to finish")
+            seen = await wait_for(
+                lambda: pool.fetchrow("SELECT delivery_id, ref FROM seen_event"),
+                timeout=20,
+                message="the push to reach its handler",
+            )
+            await wait_for(
+                lambda: pool.fetchval(
+                    "SELECT outcome = 'processed' FROM webhook_delivery WHERE delivery_id = $1", seen["delivery_id"]
+                ),
+                timeout=20,
+                message="the delivery's job to finish",
+            )
         sent = [d for d in await world.sim.deliveries(event="push")]
     assert seen["ref"] == "refs/heads/main"
     assert [d["guid"] for d in sent] == [seen["delivery_id"]] and sent[0]["status_code"] == 202
-    delivery = await pool.fetchrow("SELECT outcome, body FROM webhook_delivery WHERE delivery_id = $1",
-                                   seen["delivery_id"])
+    delivery = await pool.fetchrow(
+        "SELECT outcome, body FROM webhook_delivery WHERE delivery_id = $1", seen["delivery_id"]
+    )
     assert delivery["outcome"] == "processed" and head.encode() in bytes(delivery["body"])
 
 
@@ -82,7 +114,12 @@ def recording_ingest(seen: list):
     async def ingest(ctx: JobContext) -> None:  # stands in for the real ingest
         await ctx.pool.execute(
             "INSERT INTO job_run (job_id, kind, worker, attempts, key, payload) VALUES ($1, $2, 'x', $3, $4, $5)",
-            ctx.job.id, ctx.job.kind, ctx.job.attempts, ctx.job.ordering_key, ctx.job.payload)
+            ctx.job.id,
+            ctx.job.kind,
+            ctx.job.attempts,
+            ctx.job.ordering_key,
+            ctx.job.payload,
+        )
         seen.append(ctx.job.payload)
 
     with queue.job_handler_override("ingest", ingest):
@@ -94,17 +131,27 @@ async def test_a_dropped_push_delivery_is_caught_by_reconciliation_inside_serve(
     seen: list = []
     async with github_world(tmp_path) as world:
         start = await world.head()
-        fabric = await fabric_store.create(pool, name="dc1", repository="acme/fabric", directory="fabric",
-                                           branch="main", installation_id=world.installation_id)
+        fabric = await fabric_store.create(
+            pool,
+            name="dc1",
+            repository="acme/fabric",
+            directory="fabric",
+            branch="main",
+            installation_id=world.installation_id,
+        )
         await fabric_store.set_ingested(pool, fabric.id, start)
         await world.sim.add_fault(mode="drop", event="push", count=1)
         with recording_ingest(seen):
             async with bot_on(world, pool, config=world.config(reconcile_interval=0.5)):
                 head = await world.commit("fabric/vpc-2.yaml", "kind: VPC\nmetadata:\n  name: vpc-2\n")
                 await world.sim.wait_deliveries_idle()
-                run = await wait_for(lambda: pool.fetchrow(
-                    "SELECT key, payload FROM job_run WHERE kind = 'ingest' AND payload->>'head_sha' = $1", head),
-                    timeout=20, message="reconciliation to queue an ingest of the new head")
+                run = await wait_for(
+                    lambda: pool.fetchrow(
+                        "SELECT key, payload FROM job_run WHERE kind = 'ingest' AND payload->>'head_sha' = $1", head
+                    ),
+                    timeout=20,
+                    message="reconciliation to queue an ingest of the new head",
+                )
         dropped = await world.sim.deliveries(event="push")
     assert [d["status"] for d in dropped] == ["dropped"]
     assert await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE event = 'push'") == 0
@@ -116,11 +163,23 @@ async def test_a_dropped_push_delivery_is_caught_by_reconciliation_inside_serve(
 async def test_reconciliation_asks_with_the_etag_and_queues_only_what_moved(tmp_path, pool):
     async with github_world(tmp_path) as world:
         head = await world.head()
-        fabric = await fabric_store.create(pool, name="dc1", repository="acme/fabric", directory="fabric",
-                                           branch="main", installation_id=world.installation_id)
+        fabric = await fabric_store.create(
+            pool,
+            name="dc1",
+            repository="acme/fabric",
+            directory="fabric",
+            branch="main",
+            installation_id=world.installation_id,
+        )
         await fabric_store.set_ingested(pool, fabric.id, head)
-        gone = await fabric_store.create(pool, name="dc2", repository="acme/fabric", directory="",
-                                         branch="no-such-branch", installation_id=world.installation_id)
+        gone = await fabric_store.create(
+            pool,
+            name="dc2",
+            repository="acme/fabric",
+            directory="",
+            branch="no-such-branch",
+            installation_id=world.installation_id,
+        )
         async with new_session() as session:
             layer = GitHub.from_config(session, world.config())
             first = await reconcile_once(pool, layer)

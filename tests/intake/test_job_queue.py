@@ -37,13 +37,17 @@ async def test_jobs_of_one_fabric_run_in_order_while_two_fabrics_run_concurrentl
     running = workers(pool, count=4)
     await running.start()
     try:
-        await wait_for(lambda: pool.fetchval("SELECT count(*) FROM job_run WHERE key = 'fabric:2'"),
-                       message="fabric 2's job to run while fabric 1 is busy")
+        await wait_for(
+            lambda: pool.fetchval("SELECT count(*) FROM job_run WHERE key = 'fabric:2'"),
+            message="fabric 2's job to run while fabric 1 is busy",
+        )
         both_started.set()
         await wait_for(lambda: pool.fetchval("SELECT count(*) = 6 FROM job WHERE status = 'done'"), timeout=15)
     finally:
         await running.stop()
-    rows = await pool.fetch("SELECT payload, started_at, finished_at FROM job_run WHERE key = 'fabric:1' ORDER BY started_at")
+    rows = await pool.fetch(
+        "SELECT payload, started_at, finished_at FROM job_run WHERE key = 'fabric:1' ORDER BY started_at"
+    )
     assert [r["payload"]["n"] for r in rows] == [1, 2, 3, 4, 5]
     for earlier, later in zip(rows, rows[1:]):  # one at a time: each began after the previous ended
         assert later["started_at"] >= earlier["finished_at"]
@@ -71,8 +75,11 @@ async def test_many_workers_never_run_two_jobs_of_one_key_at_once(pool):
     running = workers(pool, count=12)
     await running.start()
     try:
-        await wait_for(lambda: pool.fetchval("SELECT count(*) = 120 FROM job WHERE status = 'done'"),
-                       timeout=30, message="all jobs done")
+        await wait_for(
+            lambda: pool.fetchval("SELECT count(*) = 120 FROM job WHERE status = 'done'"),
+            timeout=30,
+            message="all jobs done",
+        )
     finally:
         await running.stop()
     assert overlaps == []
@@ -89,10 +96,8 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_and_listed(pool):
         raise ValueError("the fabric YAML is unreadable")
 
     queue.register_job_handler("test.broken", broken)
-    await pool.execute(
-        "INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ('d-doomed', 'push', '\\x7b7d')")
-    job_id = await enqueue(pool, "test.broken", {}, ordering_key="repo:acme/x", delivery_id="d-doomed",
-                           max_attempts=3)
+    await pool.execute("INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ('d-doomed', 'push', '\\x7b7d')")
+    job_id = await enqueue(pool, "test.broken", {}, ordering_key="repo:acme/x", delivery_id="d-doomed", max_attempts=3)
     stream = io.StringIO()
     root = logging.getLogger()
     saved = root.handlers[:], root.level
@@ -100,8 +105,11 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_and_listed(pool):
     running = workers(pool, count=2)
     await running.start()
     try:
-        await wait_for(lambda: pool.fetchval("SELECT status = 'dead' FROM job WHERE id = $1", job_id),
-                       message="the job to die", timeout=15)
+        await wait_for(
+            lambda: pool.fetchval("SELECT status = 'dead' FROM job WHERE id = $1", job_id),
+            message="the job to die",
+            timeout=15,
+        )
     finally:
         await running.stop()
         root.handlers[:] = saved[0]
@@ -137,8 +145,11 @@ async def test_retry_later_defers_the_job_without_spending_an_attempt(pool):
     running = workers(pool, count=1)
     await running.start()
     try:
-        await wait_for(lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
-                       message="the deferred job to finish", timeout=10)
+        await wait_for(
+            lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
+            message="the deferred job to finish",
+            timeout=10,
+        )
     finally:
         await running.stop()
     assert [attempt for attempt, _ in runs] == [1, 1, 1]  # max_attempts=1, yet it ran three times
@@ -198,8 +209,9 @@ async def test_shutdown_hands_an_interrupted_job_back_to_the_queue(pool):
 
 
 async def test_a_dedupe_key_keeps_one_unfinished_copy_of_a_job(pool):
-    first = await enqueue(pool, "ingest", {"head_sha": "a" * 40}, fabric_id=None, ordering_key="fabric:1",
-                          dedupe_key="ingest:1:aaaa")
+    first = await enqueue(
+        pool, "ingest", {"head_sha": "a" * 40}, fabric_id=None, ordering_key="fabric:1", dedupe_key="ingest:1:aaaa"
+    )
     again = await enqueue(pool, "ingest", {"head_sha": "a" * 40}, ordering_key="fabric:1", dedupe_key="ingest:1:aaaa")
     assert first is not None and again is None
     await pool.execute("UPDATE job SET status = 'done', finished_at = now() WHERE id = $1", first)

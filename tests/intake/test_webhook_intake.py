@@ -14,10 +14,15 @@ from bot import logs
 from bot.queue import WORKERS
 from bot.webhook import WRITER
 from tests.conftest import wait_for
-
 from tests.intake.intake_helpers import (
-    API_TOKEN, WEBHOOK_SECRET, delivery_headers, make_config, post_event, push_payload,
-    record_tables, running_bot,
+    API_TOKEN,
+    WEBHOOK_SECRET,
+    delivery_headers,
+    make_config,
+    post_event,
+    push_payload,
+    record_tables,
+    running_bot,
 )
 
 
@@ -30,11 +35,17 @@ async def test_a_signed_push_is_stored_acknowledged_and_processed_once(pool):
     async with running_bot(pool) as client:
         status, answer = await post_event(client, "push", push_payload(), delivery_id="d-push-1")
         assert status == 202 and answer == {"status": "queued", "delivery_id": "d-push-1"}
-        await wait_for(lambda: _count(pool, "SELECT count(*) FROM webhook_delivery WHERE outcome = 'processed'"),
-                       message="the delivery to be processed")
+        await wait_for(
+            lambda: _count(pool, "SELECT count(*) FROM webhook_delivery WHERE outcome = 'processed'"),
+            message="the delivery to be processed",
+        )
     row = await pool.fetchrow("SELECT event, repository, installation_id, outcome, body FROM webhook_delivery")
-    assert (row["event"], row["repository"], row["installation_id"], row["outcome"]) == \
-        ("push", "acme/fabric", 42, "processed")
+    assert (row["event"], row["repository"], row["installation_id"], row["outcome"]) == (
+        "push",
+        "acme/fabric",
+        42,
+        "processed",
+    )
     assert json.loads(bytes(row["body"]))["ref"] == "refs/heads/main"  # stored as received
     seen = await pool.fetch("SELECT delivery_id, ref FROM seen_event")
     assert [(r["delivery_id"], r["ref"]) for r in seen] == [("d-push-1", "refs/heads/main")]
@@ -49,12 +60,17 @@ async def test_a_redelivery_is_acknowledged_and_not_processed_again(pool):
         await wait_for(lambda: _count(pool, "SELECT count(*) FROM seen_event"), message="first processing")
         second = await post_event(client, "push", push_payload(), delivery_id="d-same")
         # and the same delivery twice at the same moment (GitHub retrying while we commit)
-        both = await asyncio.gather(*(post_event(client, "push", push_payload(), delivery_id="d-twin")
-                                      for _ in range(2)))
-        await wait_for(lambda: _count(pool, "SELECT count(*) FROM seen_event WHERE delivery_id = 'd-twin'"),
-                       message="the twin to be processed")
-        await wait_for(lambda: _count(pool, "SELECT count(*) = 0 FROM job WHERE kind = 'webhook' AND status <> 'done'"),
-                       message="the queue to be empty")
+        both = await asyncio.gather(
+            *(post_event(client, "push", push_payload(), delivery_id="d-twin") for _ in range(2))
+        )
+        await wait_for(
+            lambda: _count(pool, "SELECT count(*) FROM seen_event WHERE delivery_id = 'd-twin'"),
+            message="the twin to be processed",
+        )
+        await wait_for(
+            lambda: _count(pool, "SELECT count(*) = 0 FROM job WHERE kind = 'webhook' AND status <> 'done'"),
+            message="the queue to be empty",
+        )
     assert first[0] == 202 and first[1]["status"] == "queued"
     assert second[0] == 202 and second[1]["status"] == "duplicate"
     assert sorted(answer["status"] for _, answer in both) == ["duplicate", "queued"]
@@ -114,8 +130,9 @@ async def test_a_body_over_25_mb_gets_413_as_json(pool):
 
 async def test_an_event_nothing_handles_is_acknowledged_recorded_as_ignored_and_gets_no_job(pool):
     async with running_bot(pool) as client:
-        status, answer = await post_event(client, "star", {"action": "created", "sender": {"login": "a"}},
-                                          delivery_id="d-star")
+        status, answer = await post_event(
+            client, "star", {"action": "created", "sender": {"login": "a"}}, delivery_id="d-star"
+        )
         status_ping, answer_ping = await post_event(client, "ping", {"zen": "Keep it logically awesome."})
     assert (status, answer["status"]) == (202, "ignored")
     assert (status_ping, answer_ping["status"]) == (202, "ignored")
@@ -138,8 +155,12 @@ async def test_unsigned_deliveries_are_accepted_only_in_insecure_development_mod
 
 async def test_concurrent_deliveries_are_group_committed_and_all_stored(pool):
     async with running_bot(pool, background=False) as client:
-        answers = await asyncio.gather(*(post_event(client, "push", push_payload(f"acme/r{i % 7}"),
-                                                    delivery_id=f"d-burst-{i}") for i in range(300)))
+        answers = await asyncio.gather(
+            *(
+                post_event(client, "push", push_payload(f"acme/r{i % 7}"), delivery_id=f"d-burst-{i}")
+                for i in range(300)
+            )
+        )
         writer = client.app[WRITER]
         workers = client.app[WORKERS]
     assert all(status == 202 and answer["status"] == "queued" for status, answer in answers)

@@ -20,21 +20,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import database, queue  # noqa: E402
-from bot.config import Config  # noqa: E402
-from bot.queue import JobContext, QueueSettings, Workers  # noqa: E402
+from bot import database, queue
+from bot.config import Config
+from bot.queue import JobContext, QueueSettings, Workers
 
 
 async def proc_job(ctx: JobContext) -> None:
     payload = ctx.job.payload
     if payload.get("hang_first") and ctx.job.attempts == 1:
-        await ctx.pool.execute("INSERT INTO proc_run (job_id, pid, attempts, phase) VALUES ($1, $2, $3, 'started')",
-                               ctx.job.id, os.getpid(), ctx.job.attempts)
+        await ctx.pool.execute(
+            "INSERT INTO proc_run (job_id, pid, attempts, phase) VALUES ($1, $2, $3, 'started')",
+            ctx.job.id,
+            os.getpid(),
+            ctx.job.attempts,
+        )
         await asyncio.Event().wait()  # until SIGKILL
     if payload.get("seconds"):
         await asyncio.sleep(float(payload["seconds"]))  # wait-ok: simulated work
-    await ctx.pool.execute("INSERT INTO proc_run (job_id, pid, attempts, phase) VALUES ($1, $2, $3, 'finished')",
-                           ctx.job.id, os.getpid(), ctx.job.attempts)
+    await ctx.pool.execute(
+        "INSERT INTO proc_run (job_id, pid, attempts, phase) VALUES ($1, $2, $3, 'finished')",
+        ctx.job.id,
+        os.getpid(),
+        ctx.job.attempts,
+    )
 
 
 queue.register_job_handler("test.proc", proc_job)
@@ -43,8 +51,7 @@ queue.register_job_handler("test.proc", proc_job)
 async def run_worker(lease: float, count: int) -> int:
     config = Config.from_env()
     pool = await database.create_pool(config.database_url.reveal())
-    workers = Workers(pool=pool, config=config, count=count,
-                      settings=QueueSettings.for_lease(lease, poll_seconds=0.2))
+    workers = Workers(pool=pool, config=config, count=count, settings=QueueSettings.for_lease(lease, poll_seconds=0.2))
     await workers.start()
     print("worker ready", flush=True)
     stop = asyncio.Event()

@@ -23,10 +23,21 @@ import pytest
 
 from tests.conftest import wait_for
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--no-default-browser-check", "--window-size=1280,900", "--hide-scrollbars",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--window-size=1280,900",
+    "--hide-scrollbars",
+    "--remote-debugging-address=127.0.0.1",
+    "--remote-debugging-port=0",
+]
 
 
 def chromium_binary() -> str:
@@ -34,8 +45,9 @@ def chromium_binary() -> str:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    pytest.skip("Debian's chromium is not installed (`apt-get install -y chromium`); "
-                "the status page's browser test needs it")
+    pytest.skip(
+        "Debian's chromium is not installed (`apt-get install -y chromium`); the status page's browser test needs it"
+    )
 
 
 class Browser:
@@ -47,13 +59,22 @@ class Browser:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = itertools.count(1)
 
-    async def __aenter__(self) -> "Browser":
+    async def __aenter__(self) -> Browser:
         self.proc = await asyncio.create_subprocess_exec(
-            self.binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+            self.binary,
+            *FLAGS,
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
         port_file = self.profile / "DevToolsActivePort"
-        await wait_for(lambda: port_file.exists() and port_file.read_text().strip(), timeout=30,
-                       message="chromium to open its DevTools port")
+        await wait_for(
+            lambda: port_file.exists() and port_file.read_text().strip(),
+            timeout=30,
+            message="chromium to open its DevTools port",
+        )
         port = int(port_file.read_text().split()[0])
         self.session = aiohttp.ClientSession()
 
@@ -115,8 +136,8 @@ class Browser:
 
     async def loaded(self, path: str, timeout: float = 15) -> None:
         async def ready():
-            return await self.poll(
-                f"location.pathname === {json.dumps(path)} && document.readyState === 'complete'")
+            return await self.poll(f"location.pathname === {json.dumps(path)} && document.readyState === 'complete'")
+
         await wait_for(ready, timeout=timeout, message=f"the page {path} to load")
 
     async def type_text(self, text: str) -> None:
@@ -124,9 +145,15 @@ class Browser:
 
     async def press_enter(self) -> None:
         for kind in ("keyDown", "keyUp"):
-            await self.send("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
-                            windowsVirtualKeyCode=13, nativeVirtualKeyCode=13,
-                            **({"text": "\r"} if kind == "keyDown" else {}))
+            await self.send(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key="Enter",
+                code="Enter",
+                windowsVirtualKeyCode=13,
+                nativeVirtualKeyCode=13,
+                **({"text": "\r"} if kind == "keyDown" else {}),
+            )
 
     async def screenshot(self, path: Path) -> bytes:
         data = base64.b64decode((await self.send("Page.captureScreenshot", format="png"))["data"])

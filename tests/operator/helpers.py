@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from aiohttp import web
 
@@ -23,12 +23,18 @@ class RunningBot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(pool, *, token: str = TOKEN, github_api_url: str = "http://127.0.0.1:9",
-                      background: bool = False, **config) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    pool, *, token: str = TOKEN, github_api_url: str = "http://127.0.0.1:9", background: bool = False, **config
+) -> AsyncIterator[RunningBot]:
     settings = dict(
-        github_app_id=1, github_private_key=Secret(test_private_key_pem()),
-        github_webhook_secret=Secret("operator-test-webhook-secret"), github_api_url=github_api_url,
-        hnp_api_token=Secret(token), host="127.0.0.1", port=free_port(), log_format="text",
+        github_app_id=1,
+        github_private_key=Secret(test_private_key_pem()),
+        github_webhook_secret=Secret("operator-test-webhook-secret"),
+        github_api_url=github_api_url,
+        hnp_api_token=Secret(token),
+        host="127.0.0.1",
+        port=free_port(),
+        log_format="text",
     )
     settings.update(config)
     app = create_app(Config(**settings), pool, background=background)

@@ -12,10 +12,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_app_manifest_asks_for_exactly_what_the_bot_needs():
     manifest = yaml.safe_load((ROOT / "app.yml").read_text())
     assert manifest["default_permissions"] == {
-        "contents": "write", "pull_requests": "write", "checks": "write", "issues": "write", "metadata": "read"}
+        "contents": "write",
+        "pull_requests": "write",
+        "checks": "write",
+        "issues": "write",
+        "metadata": "read",
+    }
     assert set(manifest["default_events"]) == {
-        "push", "pull_request", "check_run", "check_suite", "issue_comment", "installation",
-        "installation_repositories"}
+        "push",
+        "pull_request",
+        "check_run",
+        "check_suite",
+        "issue_comment",
+        "installation",
+        "installation_repositories",
+    }
     assert manifest["hook_attributes"]["url"].endswith("/webhook") and manifest["hook_attributes"]["active"]
     assert manifest["name"] and manifest["url"] and manifest["public"] is False
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -47,8 +47,12 @@ def scratch():
 
 def demo_env(tmp_path: Path, scratch: Path) -> dict[str, str]:
     # Only what a fresh shell has: no GitHub App settings, no database, no token.
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TMPDIR": str(scratch),
-            "LANG": "C.UTF-8"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+    }
 
 
 def leftovers(scratch: Path) -> list[Path]:
@@ -68,8 +72,9 @@ def assert_in_order(output: str, patterns: list[str]) -> None:
 async def test_the_demo_walks_through_every_step_and_cleans_up_within_a_minute(tmp_path, scratch):
     env = demo_env(tmp_path, scratch)
     began = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "demo", env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), 90)
     finally:
@@ -88,8 +93,16 @@ async def test_the_demo_walks_through_every_step_and_cleans_up_within_a_minute(t
 
 async def test_demo_keep_leaves_a_working_bot_a_status_page_and_a_clonable_repository(tmp_path, scratch):
     env = demo_env(tmp_path, scratch)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "demo", "--keep", env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "demo",
+        "--keep",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     lines: list[str] = []
     try:
         async with asyncio.timeout(90):
@@ -114,17 +127,34 @@ async def test_demo_keep_leaves_a_working_bot_a_status_page_and_a_clonable_repos
         # The repository clones, and holds the GUI's VLAN after the merge.
         target = tmp_path / "clone"
         git = await asyncio.create_subprocess_exec(
-            "git", "clone", "-q", clone_url, str(target), env={**env, "GIT_TERMINAL_PROMPT": "0"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            "git",
+            "clone",
+            "-q",
+            clone_url,
+            str(target),
+            env={**env, "GIT_TERMINAL_PROMPT": "0"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(git.communicate(), 30)
         assert git.returncode == 0, err.decode()
         assert "vlan: 1201" in (target / "fabrics" / "lab" / "vpcs.yaml").read_text()
 
         # The operator CLI works against it: a sync that reads the branch, waited for with a progress bar.
         cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "sync", "--direction", "github_to_gui", "--wait", "--timeout", "60",
+            sys.executable,
+            "-m",
+            "bot",
+            "sync",
+            "--direction",
+            "github_to_gui",
+            "--wait",
+            "--timeout",
+            "60",
             env={**env, "HNP_GITOPS_URL": status_url.rstrip("/"), "HNP_API_TOKEN": token, "HNP_GITOPS_FABRIC": "lab"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         cli_out, cli_err = await asyncio.wait_for(cli.communicate(), 90)
         assert cli.returncode == 0, cli_err.decode()
         assert ": completed (github_to_gui, fabric lab)" in cli_out.decode()

@@ -42,22 +42,34 @@ spec:
 
 async def hnp(bot, *args: str, token: str | None = TOKEN, stdin: str | None = None, **env: str):
     """Run `hnp-gitops ARGS` as a process; -> (exit code, stdout, stderr)."""
-    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-               "HNP_GITOPS_URL": bot.url if bot else "http://127.0.0.1:1", "HNP_GITOPS_FABRIC": "lab"}
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "HNP_GITOPS_URL": bot.url if bot else "http://127.0.0.1:1",
+        "HNP_GITOPS_FABRIC": "lab",
+    }
     if token:
         environ["HNP_API_TOKEN"] = token
     environ.update(env)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=environ, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=environ,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 60)
     return proc.returncode, out.decode(), err.decode()
 
 
 async def test_fabric_add_list_and_show_print_tables_and_json(pool):
     async with running_bot(pool) as bot:
-        code, out, err = await hnp(bot, "fabric", "add", "lab", "--repository", "acme/wiring",
-                                   "--directory", "fabrics/lab", "--branch", "main")
+        code, out, err = await hnp(
+            bot, "fabric", "add", "lab", "--repository", "acme/wiring", "--directory", "fabrics/lab", "--branch", "main"
+        )
         assert code == 0, err
         assert "fabric lab added: acme/wiring branch main directory 'fabrics/lab'" in out
 
@@ -87,8 +99,10 @@ async def test_draft_set_sends_every_document_and_discard_throws_one_away(pool, 
         assert "2 draft(s) saved in fabric lab" in err
         rows = {line.split()[1]: line.split()[2] for line in out.splitlines()[1:]}
         assert rows == {"vpc-red": "draft", "vpc-green": "draft"}
-        stored = {r["name"]: r for r in await pool.fetch(
-            "SELECT name, draft_spec, draft_metadata FROM resource ORDER BY name")}
+        stored = {
+            r["name"]: r
+            for r in await pool.fetch("SELECT name, draft_spec, draft_metadata FROM resource ORDER BY name")
+        }
         assert stored["vpc-red"]["draft_spec"]["subnets"]["default"]["vlan"] == 1001
         assert stored["vpc-red"]["draft_metadata"] == {"labels": {"team": "red"}}
 
@@ -119,8 +133,9 @@ async def test_sync_wait_gives_up_with_its_own_exit_code_and_status_shows_the_op
     # No workers run in this bot, so the operation stays pending: --wait must give up cleanly.
     async with running_bot(pool, background=False) as bot:
         await hnp(bot, "fabric", "add", "lab", "--repository", "acme/wiring")
-        code, out, err = await hnp(bot, "sync", "--direction", "gui_to_github", "--create-pr", "--wait",
-                                   "--timeout", "1")
+        code, out, err = await hnp(
+            bot, "sync", "--direction", "gui_to_github", "--create-pr", "--wait", "--timeout", "1"
+        )
         assert code == operator_cli.EXIT_TIMEOUT, err
         assert "has not finished after 1 s" in err
         assert "[" in err and "pending" in err  # the progress line, on stderr
@@ -142,9 +157,11 @@ async def test_sync_wait_gives_up_with_its_own_exit_code_and_status_shows_the_op
 async def test_a_failed_sync_ends_with_exit_code_1(pool):
     async with running_bot(pool, background=False) as bot:
         await hnp(bot, "fabric", "add", "lab", "--repository", "acme/wiring")
-        operation_id = await pool.fetchval("INSERT INTO sync_operation (fabric_id, direction, status, error, "
-                                           "completed_at) SELECT id, 'gui_to_github', 'failed', "
-                                           "'the app cannot write the branch', now() FROM fabric RETURNING id::text")
+        operation_id = await pool.fetchval(
+            "INSERT INTO sync_operation (fabric_id, direction, status, error, "
+            "completed_at) SELECT id, 'gui_to_github', 'failed', "
+            "'the app cannot write the branch', now() FROM fabric RETURNING id::text"
+        )
         code, out, _ = await hnp(bot, "status", operation_id)
     assert code == operator_cli.EXIT_SYNC_FAILED
     assert "failed" in out and "error: the app cannot write the branch" in out
@@ -180,8 +197,12 @@ def test_progress_bar_redraws_in_place_on_a_terminal_and_prints_lines_otherwise(
 
     for stream in (Terminal(), io.StringIO()):
         bar = operator_cli.Progress(stream)
-        for done, status in ((0, "initializing"), (5, "gui_to_github_sync"), (5, "gui_to_github_sync"),
-                             (10, "completed")):
+        for done, status in (
+            (0, "initializing"),
+            (5, "gui_to_github_sync"),
+            (5, "gui_to_github_sync"),
+            (10, "completed"),
+        ):
             bar.update({"status": status, "progress": {"done": done, "total": 10}})
         bar.close()
         text = stream.getvalue()
@@ -202,30 +223,50 @@ async def test_conflicts_and_drift_list_what_the_api_reports(pool):
 
         fabric_id = await pool.fetchval("SELECT id FROM fabric WHERE name = 'lab'")
         sha = "ab" * 20
-        await pool.execute("INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) VALUES "
-                           "($1, 'Switch', 'leaf-01', '{\"role\": \"server-leaf\", \"description\": \"a\"}', $2)",
-                           fabric_id, sha)
+        await pool.execute(
+            "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) VALUES "
+            '($1, \'Switch\', \'leaf-01\', \'{"role": "server-leaf", "description": "a"}\', $2)',
+            fabric_id,
+            sha,
+        )
         vpc = await pool.fetchval(
             "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, draft_spec, drafted_at, state) "
-            "VALUES ($1, 'VPC', 'vpc-1', '{}', $2, '{\"v\": 1}', now(), 'conflict') RETURNING id", fabric_id, sha)
+            "VALUES ($1, 'VPC', 'vpc-1', '{}', $2, '{\"v\": 1}', now(), 'conflict') RETURNING id",
+            fabric_id,
+            sha,
+        )
         conflict_id = await pool.fetchval(
             "INSERT INTO conflict (fabric_id, resource_id, type, severity, field_path, base_value, gui_value, "
             "git_value, message) VALUES ($1, $2, 'concurrent_modification', 'high', 'spec.subnets.default.vlan', "
-            "'1000', '1001', '1002', 'both sides changed it') RETURNING id", fabric_id, vpc)
+            "'1000', '1001', '1002', 'both sides changed it') RETURNING id",
+            fabric_id,
+            vpc,
+        )
 
         # What the running fabric reports: the switch's description differs.
         async with aiohttp.ClientSession() as session:
-            async with session.put(f"{bot.url}/api/fabrics/lab/resources/Switch/leaf-01/actual",
-                                   json={"spec": {"role": "server-leaf", "description": "b"}},
-                                   headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+            async with session.put(
+                f"{bot.url}/api/fabrics/lab/resources/Switch/leaf-01/actual",
+                json={"spec": {"role": "server-leaf", "description": "b"}},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            ) as response:
                 assert response.status == 200, await response.text()
 
         code, out, _ = await hnp(bot, "conflicts")
         assert code == 0
         header, row = out.splitlines()[:2]
         assert header.split() == ["ID", "RESOURCE", "TYPE", "SEVERITY", "FIELD", "BASE", "GUI", "GIT", "STATUS"]
-        assert row.split() == [str(conflict_id), "VPC/vpc-1", "concurrent_modification", "high",
-                               "spec.subnets.default.vlan", "1000", "1001", "1002", "open"]
+        assert row.split() == [
+            str(conflict_id),
+            "VPC/vpc-1",
+            "concurrent_modification",
+            "high",
+            "spec.subnets.default.vlan",
+            "1000",
+            "1001",
+            "1002",
+            "open",
+        ]
         code, out, _ = await hnp(bot, "conflicts", "--json")
         assert json.loads(out)["conflicts"][0]["id"] == conflict_id
 

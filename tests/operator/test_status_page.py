@@ -17,34 +17,59 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 async def seed(pool) -> dict:
     """A fabric with resources in several states, a running and a finished sync, an open
     conflict on a bot PR and one drifted switch."""
-    lab = await fabrics.create(pool, name="lab-east", repository="acme/wiring", directory="fabrics/east",
-                               branch="main")
+    lab = await fabrics.create(pool, name="lab-east", repository="acme/wiring", directory="fabrics/east", branch="main")
     await fabrics.set_ingested(pool, lab.id, SHA)
-    other = await fabrics.create(pool, name="lab-west", repository="acme/wiring", directory="fabrics/west",
-                                 branch="prod")
+    other = await fabrics.create(
+        pool, name="lab-west", repository="acme/wiring", directory="fabrics/west", branch="prod"
+    )
     await fabrics.set_connection(pool, other.id, "disconnected", "the app lost access to <acme/wiring>")
     pr_id = await pool.fetchval(
         "INSERT INTO pull_request (fabric_id, number, branch, state, html_url) VALUES "
-        "($1, 42, 'hnp-sync/lab-east/abc', 'open', 'https://github.example/acme/wiring/pull/42') RETURNING id", lab.id)
+        "($1, 42, 'hnp-sync/lab-east/abc', 'open', 'https://github.example/acme/wiring/pull/42') RETURNING id",
+        lab.id,
+    )
     for i in range(5):
-        await pool.execute("INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) "
-                           "VALUES ($1, 'Server', $2, '{}', $3)", lab.id, f"server-{i}", SHA)
-    await pool.execute("INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, actual_spec, "
-                       "actual_reported_at, state) VALUES ($1, 'Switch', 'leaf-01', '{\"asn\": 65101}', $2, "
-                       "'{\"asn\": 65199}', now(), 'drifted')", lab.id, SHA)
+        await pool.execute(
+            "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) "
+            "VALUES ($1, 'Server', $2, '{}', $3)",
+            lab.id,
+            f"server-{i}",
+            SHA,
+        )
+    await pool.execute(
+        "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, actual_spec, "
+        "actual_reported_at, state) VALUES ($1, 'Switch', 'leaf-01', '{\"asn\": 65101}', $2, "
+        "'{\"asn\": 65199}', now(), 'drifted')",
+        lab.id,
+        SHA,
+    )
     vpc = await pool.fetchval(
         "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, draft_spec, drafted_at, state, "
         "pull_request_id) VALUES ($1, 'VPC', 'vpc-blue', '{}', $2, '{\"v\": 1}', now(), 'conflict', $3) "
-        "RETURNING id", lab.id, SHA, pr_id)
+        "RETURNING id",
+        lab.id,
+        SHA,
+        pr_id,
+    )
     await pool.execute(
         "INSERT INTO conflict (fabric_id, resource_id, pull_request_id, type, severity, field_path, base_value, "
         "gui_value, git_value, message) VALUES ($1, $2, $3, 'concurrent_modification', 'high', "
         "'spec.subnets.default.vlan', '1000', '1001', '\"<script>alert(1)</script>\"', 'both changed the VLAN')",
-        lab.id, vpc, pr_id)
+        lab.id,
+        vpc,
+        pr_id,
+    )
     done = await operations.create(pool, fabric_id=lab.id, direction="gui_to_github")
-    await operations.finish(pool, done.id, "completed", {
-        "success": True, "statistics": {"resources_created": 2, "resources_updated": 1},
-        "github_integration": {"api_calls_made": 6, "pull_request_url": "javascript:alert(1)"}})
+    await operations.finish(
+        pool,
+        done.id,
+        "completed",
+        {
+            "success": True,
+            "statistics": {"resources_created": 2, "resources_updated": 1},
+            "github_integration": {"api_calls_made": 6, "pull_request_url": "javascript:alert(1)"},
+        },
+    )
     running = await operations.create(pool, fabric_id=lab.id, direction="bidirectional")
     await operations.set_status(pool, running.id, "gui_to_github_sync")
     await operations.set_progress(pool, running.id, 3, 12)

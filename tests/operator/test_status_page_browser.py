@@ -54,9 +54,10 @@ async def test_a_wrong_token_typed_into_the_form_shows_the_error_and_no_data(poo
         await browser.press_enter()
 
         async def answered():
-            return await browser.poll("document.readyState === 'complete' && "
-                                      "!!document.querySelector('.error')")
+            return await browser.poll("document.readyState === 'complete' && !!document.querySelector('.error')")
+
         from tests.conftest import wait_for
+
         await wait_for(answered, timeout=15, message="the sign-in error")
         dom = await browser.dom()
     assert "That token is not right." in dom

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -103,8 +104,9 @@ class World:
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {API_TOKEN}", **extra}
 
-    async def call(self, method: str, path: str, body: Any = None, *, headers: dict | None = None,
-                   raw: bytes | None = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, *, headers: dict | None = None, raw: bytes | None = None
+    ) -> tuple[int, Any]:
         kwargs: dict[str, Any] = {"headers": headers if headers is not None else self.headers()}
         if raw is not None:
             kwargs["data"] = raw
@@ -115,8 +117,12 @@ class World:
             return response.status, data
 
     async def draft(self, kind: str, name: str, body: dict, user: str = "hnp-user") -> dict:
-        status, data = await self.call("PUT", f"/api/fabrics/{self.fabric}/resources/{kind}/{name}/draft", body,
-                                       headers=self.headers(**{"X-HNP-User": user}))
+        status, data = await self.call(
+            "PUT",
+            f"/api/fabrics/{self.fabric}/resources/{kind}/{name}/draft",
+            body,
+            headers=self.headers(**{"X-HNP-User": user}),
+        )
         assert status == 200, data
         return data
 
@@ -160,11 +166,20 @@ class World:
 
     async def git(self, cwd: Path | None, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(
-            "git", *args, cwd=str(cwd) if cwd else None, stdout=asyncio.subprocess.PIPE,
+            "git",
+            *args,
+            cwd=str(cwd) if cwd else None,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": PERSON,
-                 "GIT_AUTHOR_EMAIL": f"{PERSON}@example.com", "GIT_COMMITTER_NAME": PERSON,
-                 "GIT_COMMITTER_EMAIL": f"{PERSON}@example.com"})
+            env={
+                **os.environ,
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_AUTHOR_NAME": PERSON,
+                "GIT_AUTHOR_EMAIL": f"{PERSON}@example.com",
+                "GIT_COMMITTER_NAME": PERSON,
+                "GIT_COMMITTER_EMAIL": f"{PERSON}@example.com",
+            },
+        )
         out, err = await proc.communicate()
         assert proc.returncode == 0, f"git {' '.join(args)} failed: {err.decode()}"
         return out.decode()
@@ -172,8 +187,9 @@ class World:
     async def clone(self, branch: str = "main") -> Path:
         """A fresh clone of one branch of the repository (as a person with access would make)."""
         target = self.tmp / f"clone-{uuid.uuid4().hex[:8]}"
-        await self.git(None, "clone", "-q", "--branch", branch, self.sim.git_url(OWNER, REPO, self.person_token),
-                       str(target))
+        await self.git(
+            None, "clone", "-q", "--branch", branch, self.sim.git_url(OWNER, REPO, self.person_token), str(target)
+        )
         return target
 
     async def head(self, branch: str = "main") -> str:
@@ -188,8 +204,11 @@ class World:
 
     async def bot_requests_since(self, mark: int) -> list[dict]:
         """GitHub REST requests the bot made (as the app or an installation) after `mark`."""
-        return [r for r in (await self.sim.requests(since=mark) or [])
-                if r.get("installation_id") is not None or r["path"].startswith("/app")]
+        return [
+            r
+            for r in (await self.sim.requests(since=mark) or [])
+            if r.get("installation_id") is not None or r["path"].startswith("/app")
+        ]
 
     async def request_mark(self) -> int:
         return max((r["seq"] for r in (await self.sim.requests() or [])), default=0)
@@ -220,8 +239,9 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(pool: asyncpg.Pool, tmp: Path, files: dict[str, str] | None = None,
-                directory: str = "fabric", ingest: bool = True) -> AsyncIterator[World]:
+async def world(
+    pool: asyncpg.Pool, tmp: Path, files: dict[str, str] | None = None, directory: str = "fabric", ingest: bool = True
+) -> AsyncIterator[World]:
     """The emulator with acme/fabric holding `files`, the bot running against it with webhooks
     delivered, and fabric `lab` registered through the API (and ingested, unless told not to)."""
     async with GhSim.start(tmp / "ghsim") as sim:
@@ -229,16 +249,25 @@ async def world(pool: asyncpg.Pool, tmp: Path, files: dict[str, str] | None = No
         await sim.create_repo(OWNER, REPO, files=files if files is not None else FILES)
         installation = await sim.create_installation(github_app["id"], OWNER, [f"{OWNER}/{REPO}"])
         person_token = await sim.create_user(PERSON, "write", [f"{OWNER}/{REPO}"])
-        config = Config(github_app_id=github_app["id"], github_private_key=Secret(github_app["private_key"]),
-                        github_webhook_secret=Secret(WEBHOOK_SECRET), hnp_api_token=Secret(API_TOKEN),
-                        github_api_url=sim.base_url, workers=4, reconcile_interval=3600)
+        config = Config(
+            github_app_id=github_app["id"],
+            github_private_key=Secret(github_app["private_key"]),
+            github_webhook_secret=Secret(WEBHOOK_SECRET),
+            hnp_api_token=Secret(API_TOKEN),
+            github_api_url=sim.base_url,
+            workers=4,
+            reconcile_interval=3600,
+        )
         app = create_app(config, pool, background=True)
         app[WORKERS].settings = QueueSettings.for_lease(10.0, poll_seconds=0.2, backoff_base=0.05)
         async with served(app) as client:
             await sim.set_webhook_url(github_app["id"], str(client.make_url("/webhook")))
             w = World(sim, client, pool, app, github_app, installation["id"], person_token, tmp)
-            status, body = await w.call("POST", "/api/fabrics", {"name": w.fabric, "repository": f"{OWNER}/{REPO}",
-                                                                 "directory": directory, "branch": "main"})
+            status, body = await w.call(
+                "POST",
+                "/api/fabrics",
+                {"name": w.fabric, "repository": f"{OWNER}/{REPO}", "directory": directory, "branch": "main"},
+            )
             assert status == 201, body
             if ingest:
                 await w.ingest()

@@ -4,24 +4,45 @@ from __future__ import annotations
 
 import io
 import tarfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.publish_plan import FileState, plan_commit, read_tarball, select, tree_entries
 from bot.storage.drafts import Resource
 from tests.publish.harness import LONE, VPCS, vpc_spec
 
-NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
 _ids = iter(range(1, 10_000))
 
 
 def resource(name: str, *, spec=None, delete=False, desired=None, path=None, state="draft") -> Resource:
     return Resource(
-        id=next(_ids), fabric_id=1, kind="VPC", namespace="default", name=name, desired_spec=desired,
-        desired_metadata=None, desired_sha="a" * 40 if desired else None, desired_at=None, draft_spec=spec,
-        draft_metadata=None, draft_delete=delete, drafted_at=NOW, drafted_by=None, draft_base_spec=None,
-        draft_base_sha=None, base_moved=False, actual_spec=None, actual_reported_at=None, file_path=path,
-        document_index=0 if path else None, blob_sha=None, state=state, pull_request_id=None,
-        created_at=NOW, updated_at=NOW)
+        id=next(_ids),
+        fabric_id=1,
+        kind="VPC",
+        namespace="default",
+        name=name,
+        desired_spec=desired,
+        desired_metadata=None,
+        desired_sha="a" * 40 if desired else None,
+        desired_at=None,
+        draft_spec=spec,
+        draft_metadata=None,
+        draft_delete=delete,
+        drafted_at=NOW,
+        drafted_by=None,
+        draft_base_spec=None,
+        draft_base_sha=None,
+        base_moved=False,
+        actual_spec=None,
+        actual_reported_at=None,
+        file_path=path,
+        document_index=0 if path else None,
+        blob_sha=None,
+        state=state,
+        pull_request_id=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 FILES = {"fabric/vpcs.yaml": FileState(VPCS), "fabric/lone.yaml": FileState(LONE)}
@@ -82,9 +103,12 @@ def test_selection_follows_the_filters_and_holds_back_conflicts_unless_forced():
 def test_the_tarball_is_read_for_the_fabric_directory_only():
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in (("acme-fabric-abc/fabric/vpcs.yaml", VPCS.encode()),
-                           ("acme-fabric-abc/README.md", b"x"), ("acme-fabric-abc/other/x.yaml", b"a: 1\n"),
-                           ("acme-fabric-abc/fabric/bad.yml", b"\xff\xfe")):
+        for name, data in (
+            ("acme-fabric-abc/fabric/vpcs.yaml", VPCS.encode()),
+            ("acme-fabric-abc/README.md", b"x"),
+            ("acme-fabric-abc/other/x.yaml", b"a: 1\n"),
+            ("acme-fabric-abc/fabric/bad.yml", b"\xff\xfe"),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))

@@ -40,15 +40,19 @@ async def test_editing_one_document_of_a_multi_document_file_changes_only_its_by
         assert author == f"{w.github_app['bot_login']}|hnp-gitops: 1 resource (1 updated) in fabric lab"
 
         pulls = await w.pulls()
-        assert [(p["number"], p["head"]["ref"], p["base"]["ref"], p["state"]) for p in pulls] == \
-            [(gi["pull_request_number"], branch, "main", "open")]
+        assert [(p["number"], p["head"]["ref"], p["base"]["ref"], p["state"]) for p in pulls] == [
+            (gi["pull_request_number"], branch, "main", "open")
+        ]
         assert "| VPC | vpc-2 | updated |" in pulls[0]["body"]
         assert pulls[0]["user"]["login"] == w.github_app["bot_login"]
 
         calls = await w.bot_requests_since(mark)
         # (other concerns -- the validate check run on the new pull request -- call GitHub too)
-        writes = [(r["method"], r["path"].split("/", 4)[-1]) for r in calls
-                  if r["method"] != "GET" and ("/git/" in r["path"] or r["path"].endswith("/pulls"))]
+        writes = [
+            (r["method"], r["path"].split("/", 4)[-1])
+            for r in calls
+            if r["method"] != "GET" and ("/git/" in r["path"] or r["path"].endswith("/pulls"))
+        ]
         assert writes == [("POST", "git/trees"), ("POST", "git/commits"), ("POST", "git/refs"), ("POST", "pulls")]
         assert gi["api_calls_made"] <= MAX_CALLS
         resource = await w.resource("VPC", "vpc-2")
@@ -71,7 +75,7 @@ async def test_deleting_removes_the_document_and_a_file_with_no_document_left(po
         text = (clone / "fabric/vpcs.yaml").read_text()
         assert [d["metadata"]["name"] for d in documents(text)] == ["vpc-2", "vpc-3"]
         # the other documents, with their comments, are byte-identical
-        assert text.endswith(VPCS[VPCS.index("# the second VPC"):])
+        assert text.endswith(VPCS[VPCS.index("# the second VPC") :])
         assert text.startswith("# VPCs of the lab. Keep them sorted by name.\n")
         assert await parents(w, clone) == [main_before]  # a fast-forward of main
         assert (await w.pulls()) == []
@@ -101,8 +105,11 @@ async def test_a_new_resource_is_written_to_its_managed_path(pool, tmp_path):
 
         await w.idle()  # ingested from the push: desired now, and the draft is cleared
         resource = await w.resource("VPC", "vpc-new")
-        assert (resource["state"], resource["draft"], resource["file"]["path"]) == \
-            ("in_sync", None, "fabric/managed/vpcs/vpc-new.yaml")
+        assert (resource["state"], resource["draft"], resource["file"]["path"]) == (
+            "in_sync",
+            None,
+            "fabric/managed/vpcs/vpc-new.yaml",
+        )
 
 
 async def test_a_draft_equal_to_desired_is_cleared_and_a_sync_then_makes_no_commit(pool, tmp_path):
@@ -135,8 +142,9 @@ async def test_a_second_sync_updates_the_open_pull_request_and_an_unchanged_one_
 
         clone = await w.clone(branch)
         assert await parents(w, clone) == [first_commit]
-        assert (clone / "fabric/vpcs.yaml").read_text() == \
-            VPCS.replace("vlan: 1001", "vlan: 1011").replace("vlan: 1003", "vlan: 1033")
+        assert (clone / "fabric/vpcs.yaml").read_text() == VPCS.replace("vlan: 1001", "vlan: 1011").replace(
+            "vlan: 1003", "vlan: 1033"
+        )
         pulls = await w.pulls()
         assert len(pulls) == 1
         assert "| VPC | vpc-1 | updated |" in pulls[0]["body"] and "| VPC | vpc-3 | updated |" in pulls[0]["body"]
@@ -242,8 +250,9 @@ async def test_a_branch_that_moves_during_a_direct_commit_is_re_read_and_the_com
         operation_id = await w.start_sync(direction="gui_to_github", create_pr=False)
 
         async def tree_made() -> bool:
-            return any(r["method"] == "POST" and r["path"].endswith("/git/trees")
-                       for r in await w.bot_requests_since(mark))
+            return any(
+                r["method"] == "POST" and r["path"].endswith("/git/trees") for r in await w.bot_requests_since(mark)
+            )
 
         await wait_for(tree_made, timeout=20, message="the bot to build its tree")
         theirs = await w.push_as_person("main", {"README.md": README + "\nEdited meanwhile.\n"}, "docs")
@@ -273,7 +282,9 @@ async def test_a_sync_interrupted_after_its_branch_was_made_resumes_without_dupl
         clone = await w.clone(branch)
         assert await parents(w, clone) == [main_before]
         assert (await w.git(clone, "rev-list", "--count", f"{main_before}..HEAD")).strip() == "1"
-        attempts = await w.pool.fetchval("SELECT attempts FROM job WHERE operation_id = $1", __import__("uuid").UUID(done["operation_id"]))
+        attempts = await w.pool.fetchval(
+            "SELECT attempts FROM job WHERE operation_id = $1", __import__("uuid").UUID(done["operation_id"])
+        )
         assert attempts == 2
 
 
@@ -301,8 +312,13 @@ async def test_bidirectional_ingests_then_publishes_as_one_operation(pool, tmp_p
 async def test_a_sync_that_fails_says_why_and_removes_the_branch_it_made(pool, tmp_path):
     async with world(pool, tmp_path) as w:
         await w.draft("VPC", "vpc-2", {"spec": vpc_spec(2, 1022)})
-        await w.sim.add_fault(method="POST", path=r"/pulls$", status=422, count=5,
-                              body={"message": "Validation Failed: base branch is protected"})
+        await w.sim.add_fault(
+            method="POST",
+            path=r"/pulls$",
+            status=422,
+            count=5,
+            body={"message": "Validation Failed: base branch is protected"},
+        )
         done = await w.sync(direction="gui_to_github", create_pr=True)
         assert done["status"] == "failed", done
         assert "base branch is protected" in done["error"]
@@ -314,13 +330,20 @@ async def test_a_sync_that_fails_says_why_and_removes_the_branch_it_made(pool, t
         assert fabric["pull_request"] is None
 
 
-async def test_a_write_github_refuses_the_app_is_a_permission_denied_conflict_until_a_write_goes_through(pool, tmp_path):
+async def test_a_write_github_refuses_the_app_is_a_permission_denied_conflict_until_a_write_goes_through(
+    pool, tmp_path
+):
     async with world(pool, tmp_path) as w:
         main_before = await w.head()
         await w.draft("VPC", "vpc-1", {"spec": vpc_spec(1, 1011)})
         # A protected branch: GitHub answers the app's ref update with 403 (not a rate limit).
-        await w.sim.add_fault(method="PATCH", path=r"/git/refs/heads/main$", status=403, count=1,
-                              body={"message": "Resource not accessible by integration"})
+        await w.sim.add_fault(
+            method="PATCH",
+            path=r"/git/refs/heads/main$",
+            status=403,
+            count=1,
+            body={"message": "Resource not accessible by integration"},
+        )
         done = await w.sync(direction="gui_to_github", create_pr=False)
         assert done["status"] == "failed", done
         assert "refused the app's write" in done["error"]

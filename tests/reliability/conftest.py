@@ -5,8 +5,8 @@ turns into the README's Reliability table."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 

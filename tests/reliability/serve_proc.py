@@ -25,16 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import github, logs, queue  # noqa: E402
+from bot import github, logs, queue
 
 
 def main() -> int:
     lease = float(os.environ.get("HNP_TEST_LEASE", "2"))
-    queue.DEFAULT_SETTINGS = queue.QueueSettings.for_lease(lease, poll_seconds=0.2, backoff_base=0.2,
-                                                           backoff_max=2.0)
+    queue.DEFAULT_SETTINGS = queue.QueueSettings.for_lease(lease, poll_seconds=0.2, backoff_base=0.2, backoff_max=2.0)
     timeout = float(os.environ.get("HNP_TEST_GITHUB_TIMEOUT", "3"))
     github.GitHub.__init__.__kwdefaults__["policy"] = github.RetryPolicy(
-        timeout=timeout, backoff_base=0.05, backoff_max=0.5, max_wait=10.0)
+        timeout=timeout, backoff_base=0.05, backoff_max=0.5, max_wait=10.0
+    )
     level = os.environ.get("HNP_TEST_LOG_LEVEL")
     if level:
         logs.setup = functools.partial(logs.setup, level=getattr(logging, level.upper()))

@@ -23,9 +23,10 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -46,16 +47,35 @@ FABRIC = "lab"
 DIRECTORY = "fabric"
 WRITER, READER = "alice", "mallory"
 
-HEDGEHOG_KINDS = {"VPC", "VPCAttachment", "VPCPeering", "External", "ExternalAttachment", "ExternalPeering",
-                  "IPv4Namespace", "VLANNamespace", "Connection", "Server", "Switch", "SwitchGroup"}
-GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "LC_ALL": "C"}
+HEDGEHOG_KINDS = {
+    "VPC",
+    "VPCAttachment",
+    "VPCPeering",
+    "External",
+    "ExternalAttachment",
+    "ExternalPeering",
+    "IPv4Namespace",
+    "VLANNamespace",
+    "Connection",
+    "Server",
+    "Switch",
+    "SwitchGroup",
+}
+GIT_ENV = {
+    **os.environ,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "LC_ALL": "C",
+}
 
 
 def vpc(name: str, vlan: int, octet: int, *, comment: str = "") -> str:
     head = f"# {comment}\n" if comment else ""
-    return (f"{head}apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: {name}\nspec:\n"
-            f"  subnets:\n    default:\n      subnet: 10.0.{octet}.0/24\n      vlan: {vlan}\n")
+    return (
+        f"{head}apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: {name}\nspec:\n"
+        f"  subnets:\n    default:\n      subnet: 10.0.{octet}.0/24\n      vlan: {vlan}\n"
+    )
 
 
 def vpc_spec(vlan: int, octet: int) -> dict[str, Any]:
@@ -79,9 +99,19 @@ def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
 async def git(cwd: Path | None, *args: str, check: bool = True) -> str:
     """git without blocking the event loop (the emulator answers in this same loop)."""
     proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "user.name=Alice", "-c", "user.email=alice@example.com", "-c", "init.defaultBranch=main",
-        *args, cwd=str(cwd) if cwd else None, env=GIT_ENV,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "git",
+        "-c",
+        "user.name=Alice",
+        "-c",
+        "user.email=alice@example.com",
+        "-c",
+        "init.defaultBranch=main",
+        *args,
+        cwd=str(cwd) if cwd else None,
+        env=GIT_ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     if check and proc.returncode:
         raise AssertionError(f"git {' '.join(args)} failed: {err.decode()}")
@@ -91,8 +121,9 @@ async def git(cwd: Path | None, *args: str, check: bool = True) -> str:
 class Bot:
     """One `serve` child process (start, SIGKILL, SIGTERM, start again on the same port)."""
 
-    def __init__(self, env: dict[str, str], port: int, log_dir: Path, *, args: tuple[str, ...] = (),
-                 name: str = "bot") -> None:
+    def __init__(
+        self, env: dict[str, str], port: int, log_dir: Path, *, args: tuple[str, ...] = (), name: str = "bot"
+    ) -> None:
         self.env, self.port, self.log_dir, self.args, self.name = env, port, log_dir, args, name
         self.proc: asyncio.subprocess.Process | None = None
         self.generation = 0
@@ -105,8 +136,19 @@ class Bot:
         self.logs.append(log)
         with open(log, "wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, str(LAUNCHER), "--port", str(self.port), "--host", "127.0.0.1", *self.args,
-                env=self.env, cwd=str(ROOT), stdout=out, stderr=out, start_new_session=True)
+                sys.executable,
+                str(LAUNCHER),
+                "--port",
+                str(self.port),
+                "--host",
+                "127.0.0.1",
+                *self.args,
+                env=self.env,
+                cwd=str(ROOT),
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
         if wait:
             await wait_for(self.healthy, timeout=40, interval=0.05, message=f"{self.name} to answer /healthz")
 
@@ -117,7 +159,7 @@ class Bot:
             async with aiohttp.ClientSession() as session:
                 async with session.get(f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
                     return r.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return False
 
     @property
@@ -136,7 +178,7 @@ class Bot:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
         return self.proc.returncode if self.proc else None
@@ -182,8 +224,7 @@ class System:
         env.update(extra)
         return env
 
-    async def add_bot(self, *, args: tuple[str, ...] = (), deliver: bool = True, start: bool = True,
-                      **env: str) -> Bot:
+    async def add_bot(self, *, args: tuple[str, ...] = (), deliver: bool = True, start: bool = True, **env: str) -> Bot:
         bot = Bot(self.bot_env(**env), free_port(), self.tmp, args=args, name=f"bot{len(self.bots) + 1}")
         self.bots.append(bot)
         if start:
@@ -201,8 +242,16 @@ class System:
         base = {"Authorization": f"Bearer {token}"} if token is not None else {}
         return {**base, **extra}
 
-    async def call(self, method: str, path: str, body: Any = None, *, headers: dict | None = None,
-                   raw: bytes | None = None, bot: Bot | None = None) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+        bot: Bot | None = None,
+    ) -> tuple[int, Any]:
         bot = bot or self.bot
         kwargs: dict[str, Any] = {"headers": self.headers() if headers is None else headers}
         if raw is not None:
@@ -234,6 +283,7 @@ class System:
 
     async def finished(self, operation_id: str, timeout: float = 60) -> dict:
         """The operation once it has finished (read from the database: the API may be down)."""
+
         async def done() -> dict | None:
             row = await self.pool.fetchrow("SELECT status FROM sync_operation WHERE id = $1", uuid.UUID(operation_id))
             return row if row and row["status"] in ("completed", "failed", "cancelled") else None
@@ -250,8 +300,9 @@ class System:
         """GET as a person. Faults injected for the bot hit people too (they match on the path
         only): like any client, retry a 5xx or a secondary rate limit a few times."""
         for attempt in range(8):
-            async with self.sim.session.get(self.sim.base_url + path,
-                                            headers={"Authorization": f"token {self.tokens[user]}"}) as r:
+            async with self.sim.session.get(
+                self.sim.base_url + path, headers={"Authorization": f"token {self.tokens[user]}"}
+            ) as r:
                 text = await r.text()
                 if (r.status >= 500 or "secondary rate limit" in text) and attempt < 7:
                     await asyncio.sleep(0.2 * (attempt + 1))  # wait-ok: a client's retry backoff
@@ -272,12 +323,18 @@ class System:
     async def clone(self, branch: str = "main", user: str = WRITER) -> Path:
         self.clones += 1
         target = self.tmp / f"clone-{self.clones}"
-        await git(None, "clone", "-q", "--branch", branch, self.sim.git_url(OWNER, REPO, self.tokens[user]),
-                  str(target))
+        await git(
+            None, "clone", "-q", "--branch", branch, self.sim.git_url(OWNER, REPO, self.tokens[user]), str(target)
+        )
         return target
 
-    async def push(self, edit: dict[str, str | bytes | None], message: str = "a person's change",
-                   branch: str = "main", clone: Path | None = None) -> str:
+    async def push(
+        self,
+        edit: dict[str, str | bytes | None],
+        message: str = "a person's change",
+        branch: str = "main",
+        clone: Path | None = None,
+    ) -> str:
         """A person clones (or reuses a clone), edits (None deletes), commits and pushes with git."""
         work = clone or await self.clone(branch)
         if clone is not None:
@@ -301,8 +358,11 @@ class System:
 
     async def bot_requests(self, since: int = 0) -> list[dict]:
         """REST requests the bot made (as the App or its installation) after `since`."""
-        return [r for r in await self.sim.requests(since=since)
-                if r.get("installation_id") is not None or (r.get("user") or "").startswith("app:")]
+        return [
+            r
+            for r in await self.sim.requests(since=since)
+            if r.get("installation_id") is not None or (r.get("user") or "").startswith("app:")
+        ]
 
     async def fault_hits(self, fault_id: int) -> int:
         async with self.sim.session.get(self.sim.base_url + "/_ghsim/faults") as r:
@@ -330,24 +390,35 @@ class System:
             return not await self.pool.fetchval(
                 "SELECT (SELECT count(*) FROM job WHERE kind <> 'reconcile' AND (status = 'running' "
                 "OR (status = 'queued' AND run_after <= now() + interval '30 seconds'))"
-                ") + (SELECT count(*) FROM delivery_inbox)")
+                ") + (SELECT count(*) FROM delivery_inbox)"
+            )
 
         await wait_for(empty, timeout=timeout, interval=0.05, message="the bot's job queue to drain")
 
     async def desired(self) -> dict[tuple[str, str], Any]:
         rows = await self.pool.fetch(
             "SELECT r.kind, r.name, r.desired_spec FROM resource r JOIN fabric f ON f.id = r.fabric_id "
-            "WHERE f.name = $1 AND r.desired_spec IS NOT NULL AND r.state <> 'orphaned'", FABRIC)
+            "WHERE f.name = $1 AND r.desired_spec IS NOT NULL AND r.state <> 'orphaned'",
+            FABRIC,
+        )
         return {(r["kind"], r["name"]): r["desired_spec"] for r in rows}
 
     async def state_snapshot(self) -> dict[str, Any]:
         """Everything a bad input must not change: resources, fabric, operations, jobs, deliveries."""
         return {
-            "resources": [dict(r) for r in await self.pool.fetch(
-                "SELECT kind, name, desired_spec, draft_spec, draft_delete, state, file_path FROM resource "
-                "ORDER BY kind, name")],
-            "fabrics": [dict(r) for r in await self.pool.fetch(
-                "SELECT name, repository, directory, branch, last_ingested_sha FROM fabric ORDER BY name")],
+            "resources": [
+                dict(r)
+                for r in await self.pool.fetch(
+                    "SELECT kind, name, desired_spec, draft_spec, draft_delete, state, file_path FROM resource "
+                    "ORDER BY kind, name"
+                )
+            ],
+            "fabrics": [
+                dict(r)
+                for r in await self.pool.fetch(
+                    "SELECT name, repository, directory, branch, last_ingested_sha FROM fabric ORDER BY name"
+                )
+            ],
             "operations": await self.pool.fetchval("SELECT count(*) FROM sync_operation"),
             "jobs": await self.pool.fetchval("SELECT count(*) FROM job WHERE kind <> 'reconcile'"),
             "deliveries": await self.pool.fetchval("SELECT count(*) FROM webhook_delivery"),
@@ -370,13 +441,22 @@ def parse_repository(root: Path, directory: str = DIRECTORY) -> dict[tuple[str, 
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") in HEDGEHOG_KINDS:
                 found[(doc["kind"], doc["metadata"]["name"])] = {
-                    "spec": doc.get("spec"), "path": str(path.relative_to(root))}
+                    "spec": doc.get("spec"),
+                    "path": str(path.relative_to(root)),
+                }
     return found
 
 
 @contextlib.asynccontextmanager
-async def running_system(database_url: str, tmp: Path, *, files: dict[str, str] | None = None,
-                         ingest: bool = True, start_bot: bool = True, **bot_env: str) -> AsyncIterator[System]:
+async def running_system(
+    database_url: str,
+    tmp: Path,
+    *,
+    files: dict[str, str] | None = None,
+    ingest: bool = True,
+    start_bot: bool = True,
+    **bot_env: str,
+) -> AsyncIterator[System]:
     """The emulator, the repository, the App, a `serve` process and the fabric, ready."""
     pool = await database.create_pool(database_url, min_size=1, max_size=4)
     try:
@@ -384,14 +464,19 @@ async def running_system(database_url: str, tmp: Path, *, files: dict[str, str] 
             github_app = await sim.create_app(None, WEBHOOK_SECRET, name="hnp-gitops-reliability")
             await sim.create_repo(OWNER, REPO, files=files if files is not None else FILES)
             installation = await sim.create_installation(github_app["id"], OWNER, [FULL])
-            tokens = {WRITER: await sim.create_user(WRITER, "write", [FULL]),
-                      READER: await sim.create_user(READER, "read", [FULL])}
+            tokens = {
+                WRITER: await sim.create_user(WRITER, "write", [FULL]),
+                READER: await sim.create_user(READER, "read", [FULL]),
+            }
             system = System(sim, pool, database_url, github_app, installation["id"], tokens, tmp, session)
             try:
                 if start_bot:
                     await system.add_bot(**bot_env)
-                    status, body = await system.call("POST", "/api/fabrics", {
-                        "name": FABRIC, "repository": FULL, "directory": DIRECTORY, "branch": "main"})
+                    status, body = await system.call(
+                        "POST",
+                        "/api/fabrics",
+                        {"name": FABRIC, "repository": FULL, "directory": DIRECTORY, "branch": "main"},
+                    )
                     assert status == 201, body
                     if ingest:
                         done = await system.sync(direction="github_to_gui")
@@ -406,6 +491,7 @@ async def running_system(database_url: str, tmp: Path, *, files: dict[str, str] 
 
 # -- invariants ---------------------------------------------------------------------------------
 
+
 async def assert_database_matches_repository(system: System, branch: str = "main") -> dict:
     """For every resource without a draft, the desired spec in Postgres is what an independent
     parse of the branch head says, and nothing else is desired. Returns the parse."""
@@ -413,7 +499,9 @@ async def assert_database_matches_repository(system: System, branch: str = "main
     expected = parse_repository(clone)
     rows = await system.pool.fetch(
         "SELECT r.kind, r.name, r.desired_spec, r.file_path, r.state, r.draft_spec, r.draft_delete FROM resource r "
-        "JOIN fabric f ON f.id = r.fabric_id WHERE f.name = $1", FABRIC)
+        "JOIN fabric f ON f.id = r.fabric_id WHERE f.name = $1",
+        FABRIC,
+    )
     seen = set()
     for r in rows:
         key = (r["kind"], r["name"])
@@ -437,13 +525,20 @@ async def assert_database_matches_repository(system: System, branch: str = "main
 async def assert_deliveries_processed_once(system: System) -> int:
     """Every delivery GitHub (the emulator) got a 2xx for is stored once and processed once;
     returns how many there were."""
-    delivered = [d for d in await system.sim.deliveries(app_id=system.github_app["id"])
-                 if d["status"] == "delivered" and d["event"] != "ping"]
+    delivered = [
+        d
+        for d in await system.sim.deliveries(app_id=system.github_app["id"])
+        if d["status"] == "delivered" and d["event"] != "ping"
+    ]
     guids = {d["guid"] for d in delivered}
-    rows = {r["delivery_id"]: r for r in await system.pool.fetch(
-        "SELECT d.delivery_id, d.outcome, count(j.id) AS jobs, count(j.id) FILTER (WHERE j.status = 'done') AS done "
-        "FROM webhook_delivery d LEFT JOIN job j ON j.delivery_id = d.delivery_id AND j.kind = 'webhook' "
-        "GROUP BY d.delivery_id, d.outcome")}
+    rows = {
+        r["delivery_id"]: r
+        for r in await system.pool.fetch(
+            "SELECT d.delivery_id, d.outcome, count(j.id) AS jobs, count(j.id) FILTER (WHERE j.status = 'done') AS done "
+            "FROM webhook_delivery d LEFT JOIN job j ON j.delivery_id = d.delivery_id AND j.kind = 'webhook' "
+            "GROUP BY d.delivery_id, d.outcome"
+        )
+    }
     missing = guids - set(rows)
     assert not missing, f"acknowledged deliveries not stored: {missing}"
     for guid in guids:
@@ -456,7 +551,8 @@ async def assert_deliveries_processed_once(system: System) -> int:
     # One ingest per pushed head: a duplicate or late delivery never ingests a commit twice.
     twice = await system.pool.fetch(
         "SELECT head_sha, count(*) AS n FROM sync_operation WHERE direction = 'github_to_gui' "
-        "AND trigger IN ('push', 'reconcile') AND status = 'completed' GROUP BY head_sha HAVING count(*) > 1")
+        "AND trigger IN ('push', 'reconcile') AND status = 'completed' GROUP BY head_sha HAVING count(*) > 1"
+    )
     assert not twice, [dict(r) for r in twice]
     return len(guids)
 
@@ -467,5 +563,6 @@ async def assert_no_job_leased(system: System) -> None:
     rows = await system.pool.fetch(
         "SELECT id, kind, status, attempts, last_error FROM job WHERE status = 'dead' "
         "OR (status IN ('queued', 'running') AND kind <> 'reconcile') "
-        "OR (status = 'running' AND lease_expires_at < now())")
+        "OR (status = 'running' AND lease_expires_at < now())"
+    )
     assert not rows, [dict(r) for r in rows]

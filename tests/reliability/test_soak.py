@@ -17,18 +17,28 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 import yaml
 
 from ghsim.testing import ControlError
-
 from tests.conftest import wait_for
-from tests.reliability.system import (DIRECTORY, OWNER, REPO, WRITER, System, assert_database_matches_repository,
-                                      assert_deliveries_processed_once, assert_no_job_leased, git, running_system,
-                                      vpc, vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    OWNER,
+    REPO,
+    WRITER,
+    System,
+    assert_database_matches_repository,
+    assert_deliveries_processed_once,
+    assert_no_job_leased,
+    git,
+    running_system,
+    vpc,
+    vpc_spec,
+)
 
 ROUNDS = int(os.environ.get("HNP_SOAK_ROUNDS", "24"))
 SEED = int(os.environ.get("HNP_SOAK_SEED", "20261124"))
@@ -37,8 +47,14 @@ FAULTS = [
     {"method": "*", "path": r"/tarball/", "status": 500, "count": 2},
     {"method": "POST", "path": r"/git/(trees|commits)$", "status": 502, "count": 3},
     {"method": "GET", "path": r"/git/ref", "status": 503, "count": 2},
-    {"method": "POST", "path": r"/(pulls|check-runs)$", "status": 403, "secondary_rate_limit": True,
-     "retry_after": 1, "count": 1},
+    {
+        "method": "POST",
+        "path": r"/(pulls|check-runs)$",
+        "status": 403,
+        "secondary_rate_limit": True,
+        "retry_after": 1,
+        "count": 1,
+    },
     {"method": "GET", "path": r"/git/trees/", "latency_ms": 1500, "count": 1},  # beyond the 1 s timeout
     {"mode": "duplicate", "event": "*", "count": 3},
     {"mode": "reorder", "event": "push", "count": 2},
@@ -53,8 +69,9 @@ if os.environ.get("HNP_SOAK_LOSE_PR_EVENTS") == "1":
 
 @pytest.fixture
 async def soak_system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
-    async with running_system(database_url, tmp_path, RECONCILE_INTERVAL="2", HNP_TEST_GITHUB_TIMEOUT="1",
-                              HNP_TEST_LEASE="3") as running:
+    async with running_system(
+        database_url, tmp_path, RECONCILE_INTERVAL="2", HNP_TEST_GITHUB_TIMEOUT="1", HNP_TEST_LEASE="3"
+    ) as running:
         yield running
 
 
@@ -75,8 +92,10 @@ class Person:
             message = self.edit()
             await git(self.clone, "add", "-A")
             await git(self.clone, "commit", "-q", "--allow-empty", "-m", message)
-            if await git(self.clone, "push", "-q", "origin", "HEAD:refs/heads/main", check=False) == "" and \
-                    await git(self.clone, "rev-parse", "HEAD") == await self.system.head():
+            if (
+                await git(self.clone, "push", "-q", "origin", "HEAD:refs/heads/main", check=False) == ""
+                and await git(self.clone, "rev-parse", "HEAD") == await self.system.head()
+            ):
                 return message
         raise AssertionError("alice could not push five times in a row")
 
@@ -115,11 +134,14 @@ async def desired_names(system: System) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.scenario("soak", f"{ROUNDS} seeded rounds of pushes (add, edit, move, delete), drafts (edit, new, "
-                      "delete), syncs (PR, direct, bidirectional), merges and closes, with 5xx bursts, rate "
-                      "limits, timeouts, duplicated / reordered / dropped webhooks and one SIGKILL as a sync runs",
-                      "the database equals an independent parse of the branch head; every acknowledged "
-                      "delivery processed once; no job left leased; every sync completed; no orphan branch")
+@pytest.mark.scenario(
+    "soak",
+    f"{ROUNDS} seeded rounds of pushes (add, edit, move, delete), drafts (edit, new, "
+    "delete), syncs (PR, direct, bidirectional), merges and closes, with 5xx bursts, rate "
+    "limits, timeouts, duplicated / reordered / dropped webhooks and one SIGKILL as a sync runs",
+    "the database equals an independent parse of the branch head; every acknowledged "
+    "delivery processed once; no job left leased; every sync completed; no orphan branch",
+)
 async def test_soak_mixed_work_under_faults_keeps_every_invariant(soak_system: System) -> None:
     system = soak_system
     rng = random.Random(SEED)
@@ -149,8 +171,9 @@ async def test_soak_mixed_work_under_faults_keeps_every_invariant(soak_system: S
         operations.append(operation_id)
         if not killed and round_no >= ROUNDS // 2:
             killed = True
-            await wait_for(lambda: _started(system, operation_id), timeout=30, interval=0.01,
-                           message="the sync to start")
+            await wait_for(
+                lambda: _started(system, operation_id), timeout=30, interval=0.01, message="the sync to start"
+            )
             await system.bot.kill()
             await system.bot.start()
         done = await system.finished(operation_id, timeout=120)
@@ -178,8 +201,10 @@ async def test_soak_mixed_work_under_faults_keeps_every_invariant(soak_system: S
     assert len(expected) >= 5, expected
     await assert_deliveries_processed_once(system)
     await assert_no_job_leased(system)
-    statuses = [r["status"] for r in await system.pool.fetch(
-        "SELECT status FROM sync_operation WHERE id = ANY($1::uuid[])", operations)]
+    statuses = [
+        r["status"]
+        for r in await system.pool.fetch("SELECT status FROM sync_operation WHERE id = ANY($1::uuid[])", operations)
+    ]
     assert statuses == ["completed"] * len(operations), statuses
     # No orphan branch: every hnp-sync branch belongs to an open or merged pull request.
     pulls = await system.pulls()
@@ -187,8 +212,9 @@ async def test_soak_mixed_work_under_faults_keeps_every_invariant(soak_system: S
     branches = set(await system.branches()) - {"main"}
     assert branches <= kept, (branches, kept)
     assert len([p for p in pulls if p["state"] == "open"]) <= 1, pulls
-    assert await system.pool.fetchval("SELECT count(*) FROM pull_request WHERE state = 'open'") == \
-        len([p for p in pulls if p["state"] == "open"])
+    assert await system.pool.fetchval("SELECT count(*) FROM pull_request WHERE state = 'open'") == len(
+        [p for p in pulls if p["state"] == "open"]
+    )
 
 
 async def _started(system: System, operation_id: str) -> bool:

@@ -7,24 +7,38 @@ import json
 
 import pytest
 
-from tests.reliability.system import (DIRECTORY, FABRIC, FULL, System, assert_database_matches_repository,
-                                      assert_deliveries_processed_once, assert_no_job_leased, vpc, vpc_spec)
+from tests.reliability.system import (
+    DIRECTORY,
+    FABRIC,
+    FULL,
+    System,
+    assert_database_matches_repository,
+    assert_deliveries_processed_once,
+    assert_no_job_leased,
+    vpc,
+    vpc_spec,
+)
 
 
-@pytest.mark.scenario("fault", "two `serve` processes on one database racing on one fabric: syncs requested "
-                      "from both at once, the same delivery posted to both at once, a second sync while "
-                      "the pull request is open",
-                      "one sync runs (the other gets 409), one delivery is stored, one commit per sync, "
-                      "one pull request")
+@pytest.mark.scenario(
+    "fault",
+    "two `serve` processes on one database racing on one fabric: syncs requested "
+    "from both at once, the same delivery posted to both at once, a second sync while "
+    "the pull request is open",
+    "one sync runs (the other gets 409), one delivery is stored, one commit per sync, one pull request",
+)
 async def test_two_serve_processes_racing_on_one_fabric_make_one_commit_and_one_pull_request(system: System) -> None:
     first = system.bot
     second = await system.add_bot(deliver=False)
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))
     await system.draft("VPC", "vpc-2", vpc_spec(1600, 2))
 
-    answers = await asyncio.gather(*[
-        system.call("POST", f"/api/fabrics/{FABRIC}/sync", {"direction": "gui_to_github", "create_pr": True}, bot=b)
-        for b in (first, second, first, second)])
+    answers = await asyncio.gather(
+        *[
+            system.call("POST", f"/api/fabrics/{FABRIC}/sync", {"direction": "gui_to_github", "create_pr": True}, bot=b)
+            for b in (first, second, first, second)
+        ]
+    )
     statuses = sorted(status for status, _ in answers)
     assert statuses == [202, 409, 409, 409], answers
     [operation_id] = [body["operation_id"] for status, body in answers if status == 202]
@@ -36,9 +50,12 @@ async def test_two_serve_processes_racing_on_one_fabric_make_one_commit_and_one_
     head = await system.push({f"{DIRECTORY}/vpc-5.yaml": vpc("vpc-5", 1005, 5)}, "add vpc-5")
     await system.ingested(head)
     [delivery] = [d for d in await system.sim.deliveries(event="push") if d["payload"]["after"] == head]
-    results = await asyncio.gather(*[
-        system.session.post(f"{b.url}/webhook", data=_body(delivery), headers=_headers(delivery))
-        for b in (first, second)])
+    results = await asyncio.gather(
+        *[
+            system.session.post(f"{b.url}/webhook", data=_body(delivery), headers=_headers(delivery))
+            for b in (first, second)
+        ]
+    )
     answers = sorted([(r.status, (await r.json())["status"]) for r in results])
     assert answers == [(202, "duplicate"), (202, "duplicate")], answers  # the first copy was stored already
 
@@ -56,8 +73,9 @@ async def test_two_serve_processes_racing_on_one_fabric_make_one_commit_and_one_
     assert set(branches) == {"main", sync_branch}, branches
     compare = await system.rest(f"/repos/{FULL}/compare/main...{sync_branch}")
     assert compare["ahead_by"] == 2, compare  # one commit per sync, on the one branch
-    ran = await system.pool.fetch("SELECT attempts FROM job WHERE operation_id = ANY($1::uuid[])",
-                                  [operation_id, second_op])
+    ran = await system.pool.fetch(
+        "SELECT attempts FROM job WHERE operation_id = ANY($1::uuid[])", [operation_id, second_op]
+    )
     assert [r["attempts"] for r in ran] == [1, 1]  # each sync ran once, in one of the processes
     assert await system.pool.fetchval("SELECT count(*) FROM pull_request") == 1
     await assert_deliveries_processed_once(system)
@@ -70,5 +88,7 @@ def _body(delivery: dict) -> bytes:
 
 
 def _headers(delivery: dict) -> dict[str, str]:
-    headers = {k: v for k, v in delivery["request_headers"].items() if k.lower().startswith("x-") or k == "Content-Type"}
+    headers = {
+        k: v for k, v in delivery["request_headers"].items() if k.lower().startswith("x-") or k == "Content-Type"
+    }
     return headers

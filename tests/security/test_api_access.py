@@ -25,18 +25,24 @@ def concrete(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 
-@pytest.mark.scenario("security", "every /api route of the OpenAPI document (and an undocumented one) called "
-                      "without a token, with a wrong one, its prefix, the right one as Basic or with no scheme",
-                      "401 unauthorized for each, and no state changed; the right token reaches the route")
+@pytest.mark.scenario(
+    "security",
+    "every /api route of the OpenAPI document (and an undocumented one) called "
+    "without a token, with a wrong one, its prefix, the right one as Basic or with no scheme",
+    "401 unauthorized for each, and no state changed; the right token reaches the route",
+)
 async def test_every_api_route_requires_the_token(system: System) -> None:
     status, document = await system.call("GET", "/api/openapi.json")
     assert status == 200 and document["paths"], document
     await system.draft("VPC", "vpc-1", {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1500}}})
-    operation = (await system.pool.fetchval("SELECT id FROM sync_operation LIMIT 1"))
-    values = {"fabric": FABRIC, "kind": "VPC", "name": "vpc-1", "operation_id": str(operation),
-              "conflict_id": "1"}
-    routes = [(method.upper(), concrete(path, values)) for path, item in document["paths"].items()
-              for method in item if method in ("get", "post", "put", "patch", "delete")]
+    operation = await system.pool.fetchval("SELECT id FROM sync_operation LIMIT 1")
+    values = {"fabric": FABRIC, "kind": "VPC", "name": "vpc-1", "operation_id": str(operation), "conflict_id": "1"}
+    routes = [
+        (method.upper(), concrete(path, values))
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
     routes.append(("GET", "/api/not-a-documented-route"))
     assert len(routes) >= 12, routes
     before = await system.state_snapshot()

@@ -20,11 +20,16 @@ import traceback
 import hypothesis
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, strategies as st
+from hypothesis import HealthCheck, Phase
+from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.reliability.system import API_TOKEN, FABRIC, System, vpc_spec
 
@@ -36,8 +41,13 @@ EXAMPLES = 25
 # headers and body as documented. (Not schemathesis' positive_data_acceptance: the document
 # types a draft's spec as an object, and the CRD rules behind it are answered with a documented
 # 422, which is the API doing its job.)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 KINDS = ["VPC", "vpcs", "Connection", "Switch", "Server", "External", "VPCAttachment", "IPv4Namespace"]
 
 
@@ -57,9 +67,14 @@ def fuzz(document: dict, base_url: str) -> tuple[int, list[str]]:
                 strategy = st.tuples(strategy, st.sampled_from(KINDS)).map(lambda pair: _pin(*pair))
             seen: list[str] = []
 
-            @hypothesis.settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                                 phases=[Phase.explicit, Phase.generate],
-                                 suppress_health_check=list(HealthCheck))
+            @hypothesis.settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @hypothesis.given(case=strategy)
             def run(case) -> None:
                 nonlocal ran
@@ -68,17 +83,21 @@ def fuzz(document: dict, base_url: str) -> tuple[int, list[str]]:
                 try:
                     assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
                     case.validate_response(response, checks=CHECKS, headers=auth)
-                except (Exception, BaseExceptionGroup) as failure:  # noqa: BLE001 - reported below
-                    seen.append(f"{case.method} {case.formatted_path} {case.query or ''} "
-                                f"body={str(case.body)[:300]!r} -> {response.status_code} "
-                                f"{response.text[:300]}\n  {str(failure)[:1500]}")
+                except (Exception, BaseExceptionGroup) as failure:
+                    seen.append(
+                        f"{case.method} {case.formatted_path} {case.query or ''} "
+                        f"body={str(case.body)[:300]!r} -> {response.status_code} "
+                        f"{response.text[:300]}\n  {str(failure)[:1500]}"
+                    )
                     raise
 
             try:
                 run()
-            except (Exception, BaseExceptionGroup):  # noqa: BLE001 - hypothesis re-raises the failure
-                failures.append(f"{operation.label}{' (fabric=lab)' if pinned else ''}:\n" +
-                                (seen[-1] if seen else traceback.format_exc(limit=3)))
+            except (Exception, BaseExceptionGroup):
+                failures.append(
+                    f"{operation.label}{' (fabric=lab)' if pinned else ''}:\n"
+                    + (seen[-1] if seen else traceback.format_exc(limit=3))
+                )
     return ran, failures
 
 
@@ -90,9 +109,12 @@ def _pin(case, kind: str):
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.scenario("fuzz", f"schemathesis against the served /api/openapi.json: {EXAMPLES} examples per "
-                      "operation, fixed seed, path parameters made up and pinned to the real fabric",
-                      "no 5xx; every response matches the OpenAPI description (status, content type, schema)")
+@pytest.mark.scenario(
+    "fuzz",
+    f"schemathesis against the served /api/openapi.json: {EXAMPLES} examples per "
+    "operation, fixed seed, path parameters made up and pinned to the real fabric",
+    "no 5xx; every response matches the OpenAPI description (status, content type, schema)",
+)
 async def test_the_api_matches_its_openapi_document_under_fuzzing(system: System) -> None:
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))  # a draft and an operation for the routes to find
     status, document = await system.call("GET", "/api/openapi.json")

@@ -29,20 +29,28 @@ BAD_BODIES = {
     "malformed JSON": (b'{"spec": ', 400, "bad_request"),
     "a JSON array": (b"[]", 400, "bad_request"),
     "no spec": (b'{"labels": {}}', 422, "validation_failed"),
-    "a spec that fails the CRD (vlan not an integer)":
-        (b'{"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "abc"}}}}', 422,
-         "validation_failed"),
-    "a spec that fails the CRD (unknown field type)": (b'{"spec": {"subnets": "all of them"}}', 422,
-                                                       "validation_failed"),
+    "a spec that fails the CRD (vlan not an integer)": (
+        b'{"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "abc"}}}}',
+        422,
+        "validation_failed",
+    ),
+    "a spec that fails the CRD (unknown field type)": (
+        b'{"spec": {"subnets": "all of them"}}',
+        422,
+        "validation_failed",
+    ),
     "delete and a spec at once": (b'{"delete": true, "spec": {}}', 422, "validation_failed"),
     "labels that are not strings": (b'{"spec": {"subnets": {}}, "labels": {"a": 1}}', 422, "validation_failed"),
     "JSON nested 100,000 deep": (b'{"spec": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "bad_request"),
 }
 
 
-@pytest.mark.scenario("bad input", "resource names that are not Kubernetes names or try to leave the fabric's "
-                      "directory (`../../.github/workflows/x`, encoded slashes, NUL, non-ASCII, 254 characters)",
-                      "422 with the field path `metadata.name`; nothing stored, nothing written to GitHub")
+@pytest.mark.scenario(
+    "bad input",
+    "resource names that are not Kubernetes names or try to leave the fabric's "
+    "directory (`../../.github/workflows/x`, encoded slashes, NUL, non-ASCII, 254 characters)",
+    "422 with the field path `metadata.name`; nothing stored, nothing written to GitHub",
+)
 async def test_bad_resource_names_are_refused_with_422(system: System) -> None:
     before = await system.state_snapshot()
     mark = await system.request_mark()
@@ -61,10 +69,13 @@ async def test_bad_resource_names_are_refused_with_422(system: System) -> None:
     assert await system.bot_requests(mark) == []
 
 
-@pytest.mark.scenario("bad input", "drafts of unknown kinds, specs that fail the CRD, malformed JSON and "
-                      "contradictory bodies; fabrics whose directory climbs out of the repository; syncs "
-                      "with unknown directions, strategies and kinds",
-                      "422 (unknown_kind / validation_failed with each field path) or 400; nothing changed")
+@pytest.mark.scenario(
+    "bad input",
+    "drafts of unknown kinds, specs that fail the CRD, malformed JSON and "
+    "contradictory bodies; fabrics whose directory climbs out of the repository; syncs "
+    "with unknown directions, strategies and kinds",
+    "422 (unknown_kind / validation_failed with each field path) or 400; nothing changed",
+)
 async def test_bad_drafts_fabrics_and_syncs_are_refused(system: System) -> None:
     before = await system.state_snapshot()
     mark = await system.request_mark()
@@ -73,30 +84,50 @@ async def test_bad_drafts_fabrics_and_syncs_are_refused(system: System) -> None:
     status, body = await system.call("GET", f"/api/fabrics/{FABRIC}/resources?kind=ConfigMap")
     assert (status, body["error"]["code"]) == (422, "unknown_kind"), body
     for why, (raw, expected, code) in BAD_BODIES.items():
-        status, body = await system.call("PUT", DRAFT.format(kind="VPC", name="vpc-1"), raw=raw,
-                                         headers=system.headers(**{"Content-Type": "application/json"}))
+        status, body = await system.call(
+            "PUT",
+            DRAFT.format(kind="VPC", name="vpc-1"),
+            raw=raw,
+            headers=system.headers(**{"Content-Type": "application/json"}),
+        )
         assert (status, body["error"]["code"]) == (expected, code), (why, status, body)
         if expected == 422:
             assert all(e["path"] for e in body["error"]["details"]["errors"]), (why, body)
-    status, body = await system.call("PUT", DRAFT.format(kind="VPC", name="vpc-1"),
-                                     {"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "abc"}}}})
+    status, body = await system.call(
+        "PUT",
+        DRAFT.format(kind="VPC", name="vpc-1"),
+        {"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": "abc"}}}},
+    )
     assert "spec.subnets.default.vlan" in [e["path"] for e in body["error"]["details"]["errors"]], body
 
     for n, directory in enumerate(["../x", "a/../../b", "fabric/../.github", "..", "a\\..\\b"]):
-        status, body = await system.call("POST", "/api/fabrics", {"name": f"escape-{n}", "repository": "acme/fabric",
-                                                                  "directory": directory})
+        status, body = await system.call(
+            "POST", "/api/fabrics", {"name": f"escape-{n}", "repository": "acme/fabric", "directory": directory}
+        )
         assert status == 422 and body["error"]["details"]["errors"][0]["path"] == "directory", (directory, body)
-    for n, bad in enumerate([{"name": "UPPER", "repository": "acme/fabric"}, {"name": "ok-name", "repository": "x"},
-                             {"name": "ok-name", "repository": "acme/fabric", "branch": "a..b"}]):
+    for bad in [
+        {"name": "UPPER", "repository": "acme/fabric"},
+        {"name": "ok-name", "repository": "x"},
+        {"name": "ok-name", "repository": "acme/fabric", "branch": "a..b"},
+    ]:
         status, body = await system.call("POST", "/api/fabrics", bad)
         assert status == 422, (bad, body)
 
-    for bad in [{"direction": "sideways"}, {"conflict_resolution": "coin_flip"}, {"create_pr": "yes"},
-                {"resource_filters": {"kinds": ["Deployment"]}}, {"resource_filters": {"everything": True}}]:
+    for bad in [
+        {"direction": "sideways"},
+        {"conflict_resolution": "coin_flip"},
+        {"create_pr": "yes"},
+        {"resource_filters": {"kinds": ["Deployment"]}},
+        {"resource_filters": {"everything": True}},
+    ]:
         status, body = await system.call("POST", f"/api/fabrics/{FABRIC}/sync", bad)
         assert status == 422, (bad, body)
-    status, body = await system.call("POST", f"/api/fabrics/{FABRIC}/sync", raw=b"not json",
-                                     headers=system.headers(**{"Content-Type": "application/json"}))
+    status, body = await system.call(
+        "POST",
+        f"/api/fabrics/{FABRIC}/sync",
+        raw=b"not json",
+        headers=system.headers(**{"Content-Type": "application/json"}),
+    )
     assert status == 400, body
     assert await system.state_snapshot() == before
     assert await system.bot_requests(mark) == []
@@ -104,20 +135,29 @@ async def test_bad_drafts_fabrics_and_syncs_are_refused(system: System) -> None:
 
 NUL_BODIES = {
     # route (format with the fabric) -> a body whose only fault is a NUL (U+0000) in a string
-    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/draft (label value)":
-        {"spec": vpc_spec(1500, 1), "labels": {"team": "a\u0000b"}},
-    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/draft (annotation key)":
-        {"spec": vpc_spec(1500, 1), "annotations": {"note\u0000": "x"}},
-    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/actual (spec string)":
-        {"spec": {"subnets": {"default": {"subnet": "10.0.1.0/24\u0000", "vlan": 1001}}}},
-    "PUT /api/fabrics/{f}/actual (bulk, spec key)":
-        {"resources": [{"kind": "VPC", "name": "vpc-1", "spec": {"sub\u0000nets": {}}}]},
+    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/draft (label value)": {
+        "spec": vpc_spec(1500, 1),
+        "labels": {"team": "a\u0000b"},
+    },
+    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/draft (annotation key)": {
+        "spec": vpc_spec(1500, 1),
+        "annotations": {"note\u0000": "x"},
+    },
+    "PUT /api/fabrics/{f}/resources/VPC/vpc-1/actual (spec string)": {
+        "spec": {"subnets": {"default": {"subnet": "10.0.1.0/24\u0000", "vlan": 1001}}}
+    },
+    "PUT /api/fabrics/{f}/actual (bulk, spec key)": {
+        "resources": [{"kind": "VPC", "name": "vpc-1", "spec": {"sub\u0000nets": {}}}]
+    },
 }
 
 
-@pytest.mark.scenario("bad input", "JSON bodies carrying a NUL character (U+0000) in a string or key: labels, "
-                      "annotations, reported actual specs (found by the schemathesis run)",
-                      "a 4xx naming the problem, never a 500; nothing stored")
+@pytest.mark.scenario(
+    "bad input",
+    "JSON bodies carrying a NUL character (U+0000) in a string or key: labels, "
+    "annotations, reported actual specs (found by the schemathesis run)",
+    "a 4xx naming the problem, never a 500; nothing stored",
+)
 async def test_a_nul_character_in_a_json_body_is_refused_not_a_server_error(system: System) -> None:
     """Regression (was a bug, fixed in bot/api.py json_body): JSON may carry "\\u0000", which
     PostgreSQL's jsonb cannot store; the INSERT failed with UntranslatableCharacterError and

@@ -13,14 +13,28 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
 from tests.conftest import wait_for
-from tests.reliability.system import (API_TOKEN, DIRECTORY, FILES, FULL, OWNER, REPO, WEBHOOK_SECRET,
-                                      WRITER, System, git, running_system, sign, vpc, vpc_spec)
+from tests.reliability.system import (
+    API_TOKEN,
+    DIRECTORY,
+    FILES,
+    FULL,
+    OWNER,
+    REPO,
+    WEBHOOK_SECRET,
+    WRITER,
+    System,
+    git,
+    running_system,
+    sign,
+    vpc,
+    vpc_spec,
+)
 
 
 @pytest.fixture
@@ -37,9 +51,16 @@ async def full_scenario(system: System) -> None:
     await system.ingested(head)
     # Refused at the door: a forged delivery and a wrong API token.
     body = b'{"ref": "refs/heads/main"}'
-    async with system.session.post(f"{system.bot.url}/webhook", data=body, headers={
-            "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(body, "forged")}) as r:
+    async with system.session.post(
+        f"{system.bot.url}/webhook",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(body, "forged"),
+        },
+    ) as r:
         assert r.status == 401
     status, _ = await system.call("GET", "/api/fabrics", headers={"Authorization": "Bearer wrong"})
     assert status == 401
@@ -76,8 +97,11 @@ async def full_scenario(system: System) -> None:
 
 
 def secrets_of(system: System) -> dict[str, str]:
-    found = {"HNP_API_TOKEN": API_TOKEN, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-             "GITHUB_PRIVATE_KEY": system.github_app["private_key"]}
+    found = {
+        "HNP_API_TOKEN": API_TOKEN,
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "GITHUB_PRIVATE_KEY": system.github_app["private_key"],
+    }
     for n, line in enumerate(system.github_app["private_key"].splitlines()):
         if len(line) >= 16 and "-----" not in line:
             found[f"private key line {n}"] = line
@@ -88,10 +112,12 @@ def secrets_of(system: System) -> dict[str, str]:
     return found
 
 
-@pytest.mark.scenario("security", "a full scenario (pushes, drafts, a PR merged and one closed, a direct commit, a "
-                      "comment command, GitHub errors, refused deliveries and tokens) logged at debug level",
-                      "no token, private key (or any line of it), webhook secret, installation token or App JWT "
-                      "appears in the logs")
+@pytest.mark.scenario(
+    "security",
+    "a full scenario (pushes, drafts, a PR merged and one closed, a direct commit, a "
+    "comment command, GitHub errors, refused deliveries and tokens) logged at debug level",
+    "no token, private key (or any line of it), webhook secret, installation token or App JWT appears in the logs",
+)
 async def test_secrets_never_appear_in_the_logs(debug_system: System) -> None:
     system = debug_system
     await full_scenario(system)
@@ -124,10 +150,13 @@ ALLOWED_WRITES = [
 ]
 
 
-@pytest.mark.scenario("security", "the same full scenario, then every write request the bot made to GitHub, every "
-                      "ref of the repository and every commit the bot authored",
-                      "the bot wrote only under `fabric/` and only to main and `hnp-sync/lab/*` branches; "
-                      ".github/workflows and README.md untouched")
+@pytest.mark.scenario(
+    "security",
+    "the same full scenario, then every write request the bot made to GitHub, every "
+    "ref of the repository and every commit the bot authored",
+    "the bot wrote only under `fabric/` and only to main and `hnp-sync/lab/*` branches; "
+    ".github/workflows and README.md untouched",
+)
 async def test_the_bot_writes_only_inside_the_fabric_directory_on_the_fabric_branches(system: System) -> None:
     await full_scenario(system)
     writes = [r for r in await system.bot_requests() if r["method"] in ("POST", "PATCH", "PUT", "DELETE")]
@@ -143,7 +172,8 @@ async def test_the_bot_writes_only_inside_the_fabric_directory_on_the_fabric_bra
     refs = await system.rest(f"/repos/{FULL}/git/matching-refs/")
     names = {r["ref"] for r in refs}
     assert "refs/heads/main" in names and all(
-        n == "refs/heads/main" or re.fullmatch(r"refs/heads/hnp-sync/lab/[0-9a-f]{8}", n) for n in names), names
+        n == "refs/heads/main" or re.fullmatch(r"refs/heads/hnp-sync/lab/[0-9a-f]{8}", n) for n in names
+    ), names
     assert len(names) == 2, names  # main and the merged PR's branch; the closed one's is deleted
     clone = await system.clone()
     await git(clone, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")

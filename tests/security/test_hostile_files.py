@@ -9,10 +9,9 @@ one. What is checked is the 5 MB file limit (the file is refused whole, unread).
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.reliability.system import (DIRECTORY, FULL, System, assert_no_job_leased, vpc, vpc_spec)
+from tests.reliability.system import DIRECTORY, FULL, System, assert_no_job_leased, vpc, vpc_spec
 
 HUNDRED_MB = 100 * 1024 * 1024
 
@@ -36,25 +35,40 @@ def hostile() -> dict[str, tuple[bytes, str]]:
     line = b"# this line pads a file to 100 MB; YAML comments are all it holds.........\n"
     return {
         "bomb.yaml": (BOMB.encode(), "alias"),
-        "deep.yaml": (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: deep\nspec: "
-                      + b"[" * 10_000 + b"]" * 10_000 + b"\n", "deeper"),
+        "deep.yaml": (
+            b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: deep\nspec: "
+            + b"[" * 10_000
+            + b"]" * 10_000
+            + b"\n",
+            "deeper",
+        ),
         "huge.yaml": (line * (HUNDRED_MB // len(line) + 1), "over the limit"),
-        "latin1.yaml": ("apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: caf\xe9\n"
-                        .encode("latin-1"), "UTF-8"),
-        "dupkeys.yaml": (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: dup\n"
-                         b"spec:\n  subnets: {}\nspec:\n  subnets: {}\n", "duplicate key"),
+        "latin1.yaml": (
+            "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: caf\xe9\n".encode("latin-1"),
+            "UTF-8",
+        ),
+        "dupkeys.yaml": (
+            b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: dup\n"
+            b"spec:\n  subnets: {}\nspec:\n  subnets: {}\n",
+            "duplicate key",
+        ),
         "badname.yaml": (vpc("Not_A_K8s_Name", 1010, 10).encode(), "name"),
-        "crd.yaml": (b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: crd-fail\n"
-                     b"spec:\n  subnets:\n    default:\n      subnet: 10.0.11.0/24\n      vlan: not-a-number\n",
-                     "integer"),
+        "crd.yaml": (
+            b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: crd-fail\n"
+            b"spec:\n  subnets:\n    default:\n      subnet: 10.0.11.0/24\n      vlan: not-a-number\n",
+            "integer",
+        ),
     }
 
 
-@pytest.mark.scenario("bad input", "files pushed with git: a YAML alias bomb, 10,000-deep nesting, a 100 MB file, "
-                      "Latin-1 bytes, duplicate keys, a name that is not a Kubernetes name, a spec that fails "
-                      "the CRD, an unknown kind, and a good resource's file corrupted",
-                      "a failing hnp-gitops/validate check with one annotation per bad file; the good files "
-                      "ingested; the corrupted resource keeps its previous desired state; no hung worker")
+@pytest.mark.scenario(
+    "bad input",
+    "files pushed with git: a YAML alias bomb, 10,000-deep nesting, a 100 MB file, "
+    "Latin-1 bytes, duplicate keys, a name that is not a Kubernetes name, a spec that fails "
+    "the CRD, an unknown kind, and a good resource's file corrupted",
+    "a failing hnp-gitops/validate check with one annotation per bad file; the good files "
+    "ingested; the corrupted resource keeps its previous desired state; no hung worker",
+)
 async def test_hostile_files_fail_the_check_and_nothing_else_is_lost(system: System) -> None:
     clone = await system.clone()
     files = {f"{DIRECTORY}/hostile/{name}": content for name, (content, _) in hostile().items()}
@@ -86,8 +100,11 @@ async def test_hostile_files_fail_the_check_and_nothing_else_is_lost(system: Sys
     assert any(n["annotation_level"] == "warning" and n["path"].endswith("deployment.yaml") for n in notes)
 
     # The worker is not hung: the next push is ingested at once.
-    again = await system.push({f"{DIRECTORY}/hostile/huge.yaml": None, f"{DIRECTORY}/after.yaml": vpc("after", 1030, 30)},
-                              "remove the big file", clone=clone)
+    again = await system.push(
+        {f"{DIRECTORY}/hostile/huge.yaml": None, f"{DIRECTORY}/after.yaml": vpc("after", 1030, 30)},
+        "remove the big file",
+        clone=clone,
+    )
     await system.ingested(again, timeout=30)
     await system.idle()
     assert (await system.desired())[("VPC", "after")] == vpc_spec(1030, 30)

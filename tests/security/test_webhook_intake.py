@@ -17,15 +17,31 @@ from tests.reliability.system import FULL, LAUNCHER, ROOT, WEBHOOK_SECRET, Syste
 
 
 def push_body(system: System, after: str = "b" * 40) -> bytes:
-    return json.dumps({
-        "ref": "refs/heads/main", "before": "a" * 40, "after": after, "created": False, "deleted": False,
-        "forced": False, "commits": [], "repository": {"id": 1, "name": "fabric", "full_name": FULL,
-                                                       "owner": {"login": "acme"}},
-        "installation": {"id": system.installation_id}, "sender": {"login": "alice"}}).encode()
+    return json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "before": "a" * 40,
+            "after": after,
+            "created": False,
+            "deleted": False,
+            "forced": False,
+            "commits": [],
+            "repository": {"id": 1, "name": "fabric", "full_name": FULL, "owner": {"login": "acme"}},
+            "installation": {"id": system.installation_id},
+            "sender": {"login": "alice"},
+        }
+    ).encode()
 
 
-def headers(body: bytes, *, event: str | None = "push", delivery: str | None = None, signature: str | None = "ok",
-            content_type: str = "application/json", **extra: str) -> dict[str, str]:
+def headers(
+    body: bytes,
+    *,
+    event: str | None = "push",
+    delivery: str | None = None,
+    signature: str | None = "ok",
+    content_type: str = "application/json",
+    **extra: str,
+) -> dict[str, str]:
     out = {"Content-Type": content_type, "X-GitHub-Delivery": delivery if delivery is not None else str(uuid.uuid4())}
     if event is not None:
         out["X-GitHub-Event"] = event
@@ -52,12 +68,19 @@ def bad_deliveries(system: System) -> dict[str, tuple[bytes, dict[str, str], int
     big = b'{"pad": "' + b"x" * BIG + b'"}'
     return {
         "no signature": (body, headers(body, signature=None), 401, "bad_signature"),
-        "signed with another secret": (body, headers(body, signature=sign(body, "not-the-secret")), 401,
-                                       "bad_signature"),
+        "signed with another secret": (
+            body,
+            headers(body, signature=sign(body, "not-the-secret")),
+            401,
+            "bad_signature",
+        ),
         "signature of another body": (body, headers(body, signature=sign(other)), 401, "bad_signature"),
-        "sha1-only signature (X-Hub-Signature)": (body, headers(body, signature=None,
-                                                                **{"X-Hub-Signature": sha1(body)}), 401,
-                                                  "bad_signature"),
+        "sha1-only signature (X-Hub-Signature)": (
+            body,
+            headers(body, signature=None, **{"X-Hub-Signature": sha1(body)}),
+            401,
+            "bad_signature",
+        ),
         "malformed signature header": (body, headers(body, signature="sha256=zz"), 401, "bad_signature"),
         "malformed JSON (signed)": (broken, headers(broken), 400, "bad_request"),
         "JSON that is not an object (signed)": (b"[1, 2]", headers(b"[1, 2]"), 400, "bad_request"),
@@ -69,11 +92,14 @@ def bad_deliveries(system: System) -> dict[str, tuple[bytes, dict[str, str], int
     }
 
 
-@pytest.mark.scenario("bad input", "webhook deliveries: missing, wrong, sha1-only and malformed signatures; malformed "
-                      "JSON; a non-object body; missing or bad X-GitHub-Event / X-GitHub-Delivery; a wrong "
-                      "Content-Type; a 26 MB body",
-                      "401 / 400 / 415 / 413 with a JSON error naming the problem; nothing stored, no job, no "
-                      "GitHub call, no state changed")
+@pytest.mark.scenario(
+    "bad input",
+    "webhook deliveries: missing, wrong, sha1-only and malformed signatures; malformed "
+    "JSON; a non-object body; missing or bad X-GitHub-Event / X-GitHub-Delivery; a wrong "
+    "Content-Type; a 26 MB body",
+    "401 / 400 / 415 / 413 with a JSON error naming the problem; nothing stored, no job, no "
+    "GitHub call, no state changed",
+)
 async def test_bad_deliveries_are_refused_and_change_nothing(system: System) -> None:
     before = await system.state_snapshot()
     mark = await system.request_mark()
@@ -87,8 +113,11 @@ async def test_bad_deliveries_are_refused_and_change_nothing(system: System) -> 
     assert await system.bot.healthy()
 
 
-@pytest.mark.scenario("bad input", "a signed delivery whose JSON nests 100,000 arrays deep",
-                      "400 bad_request (not valid JSON for us), never a 500; nothing stored")
+@pytest.mark.scenario(
+    "bad input",
+    "a signed delivery whose JSON nests 100,000 arrays deep",
+    "400 bad_request (not valid JSON for us), never a 500; nothing stored",
+)
 async def test_deeply_nested_json_is_a_bad_request_not_a_server_error(system: System) -> None:
     """BUG (bot/webhook.py _parse): json.loads (inside gidgethub's Event.from_http) raises
     RecursionError -- not ValueError -- on JSON nested deeper than Python's recursion limit.
@@ -102,35 +131,52 @@ async def test_deeply_nested_json_is_a_bad_request_not_a_server_error(system: Sy
     assert await system.state_snapshot() == before
 
 
-@pytest.mark.scenario("bad input", "a wrong X-GitHub-Event: an event GitHub does not send, and `push` naming a "
-                      "pull_request payload",
-                      "202 and ignored (recorded as such), or processed as a push that names no branch: no "
-                      "job beyond its own, no GitHub call, no resource or fabric changed")
+@pytest.mark.scenario(
+    "bad input",
+    "a wrong X-GitHub-Event: an event GitHub does not send, and `push` naming a pull_request payload",
+    "202 and ignored (recorded as such), or processed as a push that names no branch: no "
+    "job beyond its own, no GitHub call, no resource or fabric changed",
+)
 async def test_a_wrong_event_name_changes_nothing(system: System) -> None:
     before = await system.state_snapshot()
     mark = await system.request_mark()
     body = push_body(system)
-    async with system.session.post(f"{system.bot.url}/webhook", data=body,
-                                   headers=headers(body, event="definitely_not_an_event")) as r:
+    async with system.session.post(
+        f"{system.bot.url}/webhook", data=body, headers=headers(body, event="definitely_not_an_event")
+    ) as r:
         assert r.status == 202 and (await r.json())["status"] == "ignored"
-    pull = json.dumps({"action": "opened", "number": 7, "pull_request": {"number": 7, "state": "open"},
-                       "repository": {"full_name": FULL}, "installation": {"id": system.installation_id}}).encode()
+    pull = json.dumps(
+        {
+            "action": "opened",
+            "number": 7,
+            "pull_request": {"number": 7, "state": "open"},
+            "repository": {"full_name": FULL},
+            "installation": {"id": system.installation_id},
+        }
+    ).encode()
     async with system.session.post(f"{system.bot.url}/webhook", data=pull, headers=headers(pull, event="push")) as r:
         assert r.status == 202
     await system.idle()
     after = await system.state_snapshot()
     for key in ("resources", "fabrics", "operations", "branches"):
         assert after[key] == before[key], key
-    outcomes = [r["outcome"] for r in await system.pool.fetch(
-        "SELECT outcome FROM webhook_delivery WHERE received_at > now() - interval '1 minute' ORDER BY received_at")]
+    outcomes = [
+        r["outcome"]
+        for r in await system.pool.fetch(
+            "SELECT outcome FROM webhook_delivery WHERE received_at > now() - interval '1 minute' ORDER BY received_at"
+        )
+    ]
     assert outcomes[-2:] == ["ignored", "processed"], outcomes
     assert await system.bot_requests(mark) == []
 
 
-@pytest.mark.scenario("security", "unsigned webhook deliveries to a process started with "
-                      "--insecure-dev-unsigned-webhooks, and `serve` started with no webhook secret",
-                      "only the flagged process accepts them (a wrong signature is still refused); without a "
-                      "secret and without the flag `serve` refuses to start")
+@pytest.mark.scenario(
+    "security",
+    "unsigned webhook deliveries to a process started with "
+    "--insecure-dev-unsigned-webhooks, and `serve` started with no webhook secret",
+    "only the flagged process accepts them (a wrong signature is still refused); without a "
+    "secret and without the flag `serve` refuses to start",
+)
 async def test_unsigned_deliveries_only_with_the_explicit_insecure_flag(system: System) -> None:
     body = push_body(system, after="d" * 40)
     async with system.session.post(f"{system.bot.url}/webhook", data=body, headers=headers(body, signature=None)) as r:
@@ -139,12 +185,19 @@ async def test_unsigned_deliveries_only_with_the_explicit_insecure_flag(system: 
     assert "NOT checked" in dev.log_text()  # it says so loudly
     async with system.session.post(f"{dev.url}/webhook", data=body, headers=headers(body, signature=None)) as r:
         assert r.status == 202 and (await r.json())["status"] == "queued"
-    async with system.session.post(f"{dev.url}/webhook", data=body,
-                                   headers=headers(body, signature=sign(body, "wrong"))) as r:
+    async with system.session.post(
+        f"{dev.url}/webhook", data=body, headers=headers(body, signature=sign(body, "wrong"))
+    ) as r:
         assert r.status == 401
 
     env = system.bot_env()
     del env["GITHUB_WEBHOOK_SECRET"]
-    result = subprocess.run([sys.executable, str(LAUNCHER), "--port", "1"], env=env, cwd=str(ROOT),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--port", "1"],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "GITHUB_WEBHOOK_SECRET" in result.stderr, result.stderr
