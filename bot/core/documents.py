@@ -319,13 +319,28 @@ def _depth_bound(chunk: str) -> int:
 
 def _check_depth_exactly(chunk: str) -> None:
     depth = 0
-    for event in yaml.parse(chunk, Loader=_Composer):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", event.start_mark.line)
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
+    try:
+        for event in yaml.parse(chunk, Loader=_Composer):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", event.start_mark.line)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        # Some libyaml builds refuse deep flow nesting themselves, while scanning ahead and before
+        # an event reaches this loop. Whichever layer refuses first, deep nesting is reported as such.
+        mark = exc.problem_mark
+        if mark is not None and _open_flow_brackets(chunk, mark.index) > MAX_DEPTH:
+            raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", mark.line) from None
+        raise
+
+
+def _open_flow_brackets(chunk: str, end: int) -> int:
+    """Flow collections still open at `end` (brackets inside quotes count too: an overestimate,
+    used only to tell a depth refusal from another syntax error at the same place)."""
+    head = chunk[:end]
+    return head.count("[") + head.count("{") - head.count("]") - head.count("}")
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, chunk: str) -> str:

@@ -185,11 +185,19 @@ def test_a_recursive_alias_is_refused():
         "a:\n" + "- " * 200_000 + "x\n",  # compact block sequences
         "".join(" " * i + "k:\n" for i in range(100)) + " " * 100 + "x\n",  # indentation
         "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n",  # just over the limit
+        "a: " + "[" * 500 + "]" * 500 + "\n",  # over ours, under what libyaml refuses by itself
+        "a: " + "{k: " * 500 + "x" + "}" * 500 + "\n",  # the same with flow mappings
     ],
 )
-def test_deep_nesting_is_refused(text):
+def test_deep_nesting_is_refused_as_too_deep_whichever_layer_refuses_first(text):
     doc = one(text)
     assert doc.body is None and f"deeper than {MAX_DEPTH}" in doc.error
+
+
+def test_a_syntax_error_in_a_deep_looking_document_is_not_called_too_deep():
+    # Many brackets, but closed: the textual bound is over the limit, the real depth is not.
+    doc = one("a: " + "[]," * 100 + "\nb: [1,\n")
+    assert doc.body is None and "deeper" not in doc.error
 
 
 def test_nesting_up_to_the_limit_is_fine():
