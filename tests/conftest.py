@@ -31,6 +31,17 @@ SHARED = REPO_ROOT.parent / "shared"
 TEMPLATE = "hnp_test_template"
 
 
+FAST_FOLDERS = ("core",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast tier (`pytest -m fast`): everything in tests/core, and modules marked `fast`
+    (pure logic and handler tests: no database, no emulator, no subprocess)."""
+    for item in items:
+        if Path(item.fspath).parent.name in FAST_FOLDERS and Path(item.fspath).parent.parent.name == "tests":
+            item.add_marker(pytest.mark.fast)
+
+
 def shared_path(*parts: str) -> Path:
     """A path inside ../shared, or a skip (with the reason) when it is not there."""
     path = SHARED.joinpath(*parts)

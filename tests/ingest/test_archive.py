@@ -6,9 +6,13 @@ from __future__ import annotations
 import io
 import tarfile
 
+import pytest
+
 from bot.core import snapshot
 from bot.ingest import Timings, read_archive
 from tests.ingest.test_snapshot import vpc
+
+pytestmark = pytest.mark.fast
 
 
 def tarball(files: dict[str, bytes], top: str = "acme-fabric-0123abc") -> bytes:

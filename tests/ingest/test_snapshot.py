@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core import snapshot
 from bot.core.snapshot import Current, assemble, plan, read_file
+
+pytestmark = pytest.mark.fast
 
 
 def vpc(name: str, vlan: int = 1001, subnet: str = "10.0.1.0/24") -> str:

@@ -6,9 +6,13 @@ import io
 import tarfile
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.publish_plan import FileState, plan_commit, read_tarball, select, tree_entries
 from bot.storage.drafts import Resource
 from tests.publish.harness import LONE, VPCS, vpc_spec
+
+pytestmark = pytest.mark.fast
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 _ids = iter(range(1, 10_000))
