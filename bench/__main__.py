@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import yardstick
 from bench.common import RESULTS, ROOT, machine, print_table
 
 # name, JSON it writes (None: prints only), arguments, time limit in seconds
 BENCHMARKS: list[tuple[str, str | None, list[str], float]] = [
+    ("yardstick", "yardstick", [], 120),
     ("parse_validate", None, [], 120),
     ("conflicts", "conflicts", [], 180),
     ("publish", "publish", [], 300),
@@ -45,14 +47,43 @@ BENCHMARKS: list[tuple[str, str | None, list[str], float]] = [
 Check = dict[str, Any]
 
 
-def _check(benchmark: str, target: str, measured: Any, ok: bool | None, detail: str = "") -> Check:
-    return {
+def _check(
+    benchmark: str,
+    target: str,
+    measured: Any,
+    ok: bool | None,
+    detail: str = "",
+    timing: tuple[float, float, str] | None = None,
+) -> Check:
+    """One target's verdict. `timing` = (value, limit, yardstick kind) for a target that is an
+    absolute time: judged again on the value scaled to the quiet machine (judge_against_yardstick)."""
+    check = {
         "benchmark": benchmark,
         "target": target,
         "measured": measured,
         "result": "MISSING" if ok is None else ("PASS" if ok else "MISS"),
         "detail": detail,
     }
+    if timing is not None:
+        check["timing"] = {"value": timing[0], "limit": timing[1], "yardstick": timing[2]}
+    return check
+
+
+def judge_against_yardstick(checks: list[Check], today: dict[str, Any] | None) -> None:
+    """Timing targets are judged on the figure scaled to the quiet reference run of the
+    yardstick (bench/yardstick.py), so that a slow machine and slow code can be told apart."""
+    for check in checks:
+        timing = check.get("timing")
+        if timing is None or today is None or check["result"] == "MISSING":
+            continue
+        factor = yardstick.scale_factor(today, timing["yardstick"])
+        scaled = timing["value"] / factor
+        timing.update(machine_slower_than_quiet=round(factor, 2), scaled_to_quiet=round(scaled, 4))
+        check["result"] = "PASS" if scaled < timing["limit"] else "MISS"
+        check["detail"] = (
+            f"as measured {timing['value']:g}; machine {factor:.2f}x the quiet yardstick ({timing['yardstick']}), "
+            f"scaled {scaled:.3g}; " + str(check["detail"])
+        )
 
 
 def check_publish(data: dict[str, Any]) -> list[Check]:
@@ -94,6 +125,7 @@ def check_ingest(data: dict[str, Any]) -> list[Check]:
                 f"{slow['wall_s']} s (worst)",
                 all(r["wall_s"] < 3 for r in big),
                 "; ".join(f"{r['case']}: {r['wall_s']} s (db {r['database_ms']:.0f} ms)" for r in big),
+                timing=(slow["wall_s"], 3, "mixed"),
             )
         )
     else:
@@ -107,7 +139,16 @@ def check_conflicts(data: dict[str, Any]) -> list[Check]:
         return [_check("conflicts", "10,000 drafts checked < 1 s", None, None, "no 10,000-draft row")]
     seconds = max(max(r["seconds"].values()) for r in rows)
     detail = ", ".join(f"{k} {v:.3f} s" for k, v in rows[0]["seconds"].items())
-    return [_check("conflicts", "10,000 drafts checked < 1 s", f"{seconds:.3f} s (slowest mode)", seconds < 1, detail)]
+    return [
+        _check(
+            "conflicts",
+            "10,000 drafts checked < 1 s",
+            f"{seconds:.3f} s (slowest mode)",
+            seconds < 1,
+            detail,
+            timing=(seconds, 1, "mixed"),
+        )
+    ]
 
 
 def check_intake(data: dict[str, Any]) -> list[Check]:
@@ -143,6 +184,7 @@ def check_intake(data: dict[str, Any]) -> list[Check]:
             f"{serve['p99_ms']} ms",
             serve["p99_ms"] < 25,
             f"p50 {serve['p50_ms']} ms, max {serve['max_ms']} ms; ceiling p99 {ceiling['p99_ms']} ms",
+            timing=(serve["p99_ms"], 25, "mixed"),
         ),
         _check(
             "intake",
@@ -164,6 +206,7 @@ def check_freshness(data: dict[str, Any]) -> list[Check]:
             fresh["p99_ms"] < 1000 and data["resources_changed"] == len(data["pushes"]),
             f"p50 {fresh['p50_ms']:.0f} ms over {len(data['pushes'])} pushes "
             f"({data['settings']['documents']:,}-document fabric)",
+            timing=(fresh["p99_ms"], 1000, "mixed") if data["resources_changed"] == len(data["pushes"]) else None,
         )
     ]
 
@@ -241,6 +284,18 @@ DOC = ROOT / "README.md"
 START, END = "<!-- figures:start (written by python -m bench) -->", "<!-- figures:end -->"
 
 
+def yardstick_line(summary: dict[str, Any]) -> str:
+    today = ((summary["runs"].get("yardstick") or {}).get("results")) or None
+    if today is None:
+        return "Yardstick: not measured in this run; timing targets are judged on the figures as measured."
+    ref = yardstick.QUIET_REFERENCE
+    return (
+        f"Yardstick (`bench/yardstick.py`, a fixed CPU and database workload): cpu {today['cpu_ms']} ms, "
+        f"db {today['db_ms']} ms in this run; {ref['cpu_ms']} ms and {ref['db_ms']} ms on the quiet reference run "
+        f"({ref['measured']}). Timing targets are judged on the figure scaled to the quiet run."
+    )
+
+
 def figures_markdown(summary: dict[str, Any]) -> str:
     m = summary["machine"]
     lines = [
@@ -248,6 +303,8 @@ def figures_markdown(summary: dict[str, Any]) -> str:
         f"{m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}, PostgreSQL {m['postgresql']} "
         f"(embedded); load average {m['loadavg_before'][0]} when the run began. "
         f"`python -m bench` took {summary['total_seconds']:.0f} s.",
+        "",
+        yardstick_line(summary),
         "",
         "| Benchmark | Target | Measured | Result | Detail |",
         "|---|---|---|---|---|",
@@ -296,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Any] = {}
     checks: list[Check] = []
     for name, output, extra, limit in BENCHMARKS:
-        if name not in chosen or name in skipped:
+        # The yardstick runs with any selection: every timing is judged against today's machine.
+        if name != "yardstick" and (name not in chosen or name in skipped):
             continue
         t0 = time.time()
         run = run_one(name, extra, limit)
@@ -317,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         checks.extend(checks_for(name, data, why))
     total = round(time.monotonic() - began, 1)
 
+    judge_against_yardstick(checks, (runs.get("yardstick") or {}).get("results"))
     ran = set(runs)
     previous = _previous_summary()
     carried = [n for n in previous.get("runs", {}) if n not in ran]
