@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bot.database import create_database, drop_database, embedded_server
+from bot.storage.database import create_database, drop_database, embedded_server
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where results go; HNP_BENCH_RESULTS moves them (the smoke test writes to a temporary directory).

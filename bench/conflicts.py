@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 
 from bench.common import create_database, postgres_server  # noqa: E402
-from bot import conflicts, database  # noqa: E402
+from bot.features import conflicts  # noqa: E402
+from bot.storage import database  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SHA_BASE, SHA_GIT = "b" * 40, "c" * 40

@@ -50,10 +50,10 @@ from bench.common import (  # noqa: E402
     wiring_templates,
     write_results,
 )
-from bot import database, ingest  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
-from bot.github import CallCounter, open_github  # noqa: E402
-from bot.storage import fabrics, operations  # noqa: E402
+from bot.features import ingest  # noqa: E402
+from bot.github.client import CallCounter, open_github  # noqa: E402
+from bot.storage import database, fabrics, operations  # noqa: E402
 from ghsim.testing import GhSim  # noqa: E402
 
 

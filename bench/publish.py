@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 
 from bench.common import create_database, postgres_server  # noqa: E402
-from bot import database, operations  # noqa: E402
 from bot.config import Config, Secret  # noqa: E402
 from bot.core import render  # noqa: E402
-from bot.github import CallCounter, open_github  # noqa: E402
-from bot.storage import drafts, fabrics  # noqa: E402
+from bot.features import operations  # noqa: E402
+from bot.github.client import CallCounter, open_github  # noqa: E402
+from bot.storage import database, drafts, fabrics  # noqa: E402
 from bot.storage import operations as operation_store  # noqa: E402
 from ghsim.testing import GhSim  # noqa: E402
 

@@ -13,8 +13,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from bot import __version__, database, logs, migrations
+from bot import __version__, demo, logs, operator_cli
 from bot.config import Config, ConfigError
+from bot.storage import database, migrations
+from bot.web.app import create_app
 
 log = logging.getLogger("bot")
 
@@ -63,16 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions():
     """Subcommands that live in their own modules (operator CLI, demo)."""
-    found = []
-    for module_name in ("bot.operator_cli", "bot.demo"):
-        try:
-            module = __import__(module_name, fromlist=["add_commands"])
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        found.append(module.add_commands)
-    return found
+    return [operator_cli.add_commands, demo.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,8 +134,6 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
 
 async def serve(config: Config, *, migrate_first: bool = False) -> int:
     from aiohttp import web
-
-    from bot.app import create_app
 
     log.info("starting hnp-gitops %s: %s", __version__, ", ".join(config.describe()))
     if config.insecure_webhooks:

@@ -34,7 +34,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot import database, logs, migrations
+from bot import logs
+from bot.config import Config, Secret
+from bot.storage import database, migrations
+from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
 
@@ -410,9 +413,6 @@ class Demo:
 
     async def start_bot(self, dsn: str, ghsim_url: str, app_id: int, private_key: str) -> str:
         from aiohttp import web
-
-        from bot.app import create_app
-        from bot.config import Config, Secret
 
         config = Config(
             github_app_id=app_id,

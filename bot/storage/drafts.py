@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 
 from bot.core.render import strict_equal
+from bot.core.resource import Resource  # one resource type for every reader
 from bot.core.states import resource_state
-from bot.storage.resources import Resource  # one resource type for every reader
 
 Executor = asyncpg.Connection | asyncpg.Pool
 DEFAULT_NAMESPACE = "default"

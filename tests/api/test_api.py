@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot import api, openapi
-from bot.app import create_app
 from bot.config import Config, Secret
+from bot.web import api, openapi
+from bot.web.app import create_app
 from tests.conftest import served
 
 TOKEN = "hnp-api-token-api-tests-0123456789"

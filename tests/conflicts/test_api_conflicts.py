@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conflicts
+from bot.features import conflicts
 from tests.api.test_api import AUTH, call, running
 from tests.conflicts.conflict_helpers import put, row, vpc
 

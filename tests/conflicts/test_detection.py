@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conflicts
+from bot.features import conflicts
 from tests.conflicts.conflict_helpers import conflicts as conflict_rows
 from tests.conflicts.conflict_helpers import make_fabric, put, row, vpc, with_
 

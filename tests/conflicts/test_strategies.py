@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import conflicts
+from bot.features import conflicts
 from tests.conflicts.conflict_helpers import T0, make_fabric, put, row, vpc, with_
 from tests.conflicts.conflict_helpers import conflicts as conflict_rows
 

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from bot import migrations
+from bot.storage import migrations
 
 
 async def test_applies_every_file_in_order_and_records_it(empty_database_url):

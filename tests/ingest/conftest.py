@@ -13,9 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import ingest, queue  # noqa: F401 - ingest registers its job handlers
 from bot.config import Config, Secret
-from bot.github import GitHub, open_github
+from bot.features import ingest  # noqa: F401 - ingest registers its job handlers
+from bot.github.client import GitHub, open_github
+from bot.jobs import queue
 from bot.storage import fabrics
 from bot.storage.fabrics import Fabric
 from ghsim.testing import GhSim

@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from bot.core import snapshot
-from bot.ingest import Timings, read_archive
+from bot.features.ingest import Timings, read_archive
 from tests.ingest.test_snapshot import vpc
 
 pytestmark = pytest.mark.fast

@@ -81,7 +81,7 @@ async def test_an_older_push_delivered_after_a_newer_one_changes_nothing(world: 
     row = await resources.get(world.pool, world.fabric.id, "VPC", "vpc-a")
 
     seq = await world.last_seq()
-    from bot import queue
+    from bot.jobs import queue
 
     await queue.enqueue(
         world.pool,

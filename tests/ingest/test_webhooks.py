@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp.test_utils import TestServer
 
-from bot.app import create_app
-from bot.queue import WORKERS, QueueSettings
+from bot.jobs.queue import QueueSettings
 from bot.storage import operations, resources
+from bot.web.app import create_app
+from bot.web.keys import WORKERS
 from tests.conftest import wait_for
 from tests.ingest.conftest import DIRECTORY, OWNER, REPO, World, git
 from tests.ingest.test_snapshot import vpc

@@ -16,11 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from gidgethub import routing
 
-from bot import queue
-from bot import routing as bot_routing
-from bot.app import create_app
 from bot.config import Config
-from bot.queue import WORKERS, JobContext, QueueSettings
+from bot.jobs import queue
+from bot.jobs.queue import JobContext, QueueSettings
+from bot.web import routing as bot_routing
+from bot.web.app import create_app
+from bot.web.keys import ROUTER, WORKERS
 from tests.conftest import served, test_private_key_pem
 
 WEBHOOK_SECRET = "whsec-intake-test-0123456789"
@@ -113,7 +114,7 @@ async def running_bot(
 ) -> AsyncIterator[TestClient]:
     """The whole bot app in this process, with the test router added to the real ones."""
     app: web.Application = create_app(config or make_config(), pool, background=background)
-    app[bot_routing.ROUTER] = router or bot_routing.build(test_router)
+    app[ROUTER] = router or bot_routing.build(test_router)
     app[WORKERS].settings = settings or QueueSettings.for_lease(5.0, poll_seconds=0.5, backoff_base=0.05)
     async with served(app) as client:
         yield client
@@ -234,7 +235,8 @@ async def github_world(tmp_path, *, install: bool = True) -> AsyncIterator[GitHu
 @contextlib.asynccontextmanager
 async def bot_on(world: GitHubWorld, pool: asyncpg.Pool, **options: Any) -> AsyncIterator[TestClient]:
     """The bot in this process talking to the emulator, which delivers webhooks to it."""
-    from bot.github import GITHUB, RetryPolicy
+    from bot.github.client import RetryPolicy
+    from bot.web.keys import GITHUB
 
     policy = options.pop("policy", RetryPolicy(backoff_base=0.02, backoff_max=0.1))
     config = options.pop("config", None) or world.config()

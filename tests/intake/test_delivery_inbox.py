@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.queue import DISPATCH_DURING_BURST, QueueSettings, Workers
+from bot.jobs.queue import DISPATCH_DURING_BURST, QueueSettings, Workers
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.deliveries import NewDelivery

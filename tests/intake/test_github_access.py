@@ -10,19 +10,12 @@ import time
 
 import pytest
 
-from bot import logs, queue
-from bot.github import (
-    GITHUB,
-    CallCounter,
-    GitHub,
-    NotFound,
-    RetryPolicy,
-    UnprocessableEntity,
-    needs_renewal,
-    new_session,
-    rate_limit_wait,
-)
-from bot.queue import JobContext, enqueue
+from bot import logs
+from bot.github.client import CallCounter, GitHub, RetryPolicy, needs_renewal, new_session, rate_limit_wait
+from bot.github.errors import NotFound, UnprocessableEntity
+from bot.jobs import queue
+from bot.jobs.queue import JobContext, enqueue
+from bot.web.keys import GITHUB
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import bot_on, github_world
 

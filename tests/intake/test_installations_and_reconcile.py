@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 
-from bot import queue
-from bot.github import GitHub, new_session
-from bot.installations import ensure_installation
-from bot.queue import JobContext
-from bot.reconcile import reconcile_once
+from bot.features.installations import ensure_installation
+from bot.features.reconcile import reconcile_once
+from bot.github.client import GitHub, new_session
+from bot.jobs import queue
+from bot.jobs.queue import JobContext
 from bot.storage import fabrics as fabric_store
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import bot_on, github_world, record_tables

@@ -8,8 +8,10 @@ import io
 import json
 import logging
 
-from bot import logs, queue
-from bot.queue import JobContext, QueueSettings, RetryLater, Workers, backoff_delay, enqueue, list_dead_jobs
+from bot import logs
+from bot.jobs import queue
+from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue, list_dead_jobs
+from bot.retry import RetryLater, backoff_delay
 from bot.storage import jobs as job_store
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import gate, make_config, record_tables, register_recording_handlers

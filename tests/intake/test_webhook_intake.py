@@ -11,8 +11,8 @@ import json
 import logging
 
 from bot import logs
-from bot.queue import WORKERS
-from bot.webhook import WRITER
+from bot.web.keys import WORKERS
+from bot.web.webhook import WRITER
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import (
     API_TOKEN,

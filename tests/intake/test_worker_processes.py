@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.queue import enqueue
+from bot.jobs.queue import enqueue
 from tests.conftest import free_port, test_private_key_pem, wait_for
 from tests.intake.intake_helpers import delivery_headers, push_payload
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import database, queue
 from bot.config import Config
-from bot.queue import JobContext, QueueSettings, Workers
+from bot.jobs import queue
+from bot.jobs.queue import JobContext, QueueSettings, Workers
+from bot.storage import database
 
 
 async def proc_job(ctx: JobContext) -> None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.app import create_app
 from bot.config import Config, Secret
+from bot.web.app import create_app
 from tests.conftest import free_port, test_private_key_pem
 
 TOKEN = "operator-test-token-5f1c2d"

@@ -7,7 +7,7 @@ import uuid
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import metrics
+from bot import process_metrics
 from bot.storage import fabrics, operations
 from tests.operator.helpers import running_bot
 
@@ -173,13 +173,13 @@ async def test_metrics_report_deliveries_queue_syncs_conflicts_and_drift_from_th
 
 async def test_github_calls_recorded_by_the_access_layer_appear_with_the_rate_limit(pool):
     installation = f"inst-{uuid.uuid4().hex[:6]}"
-    metrics.record_github_call(
+    process_metrics.record_github_call(
         200, "4321", method="get", installation_id=installation, rate_limit_reset="1700000000", seconds=0.12
     )
-    metrics.record_github_call(502, None, method="POST", installation_id=installation)
-    metrics.record_github_call("timeout", "not a number", installation_id=installation)  # never raises
-    metrics.record_webhook(202, 0.004)
-    metrics.record_job("webhook", "done", 0.2)
+    process_metrics.record_github_call(502, None, method="POST", installation_id=installation)
+    process_metrics.record_github_call("timeout", "not a number", installation_id=installation)  # never raises
+    process_metrics.record_webhook(202, 0.004)
+    process_metrics.record_job("webhook", "done", 0.2)
     async with running_bot(pool) as bot:
         _, _, text = await scrape(bot.url)
     found = samples(text)

@@ -7,8 +7,8 @@ import time
 
 import aiohttp
 
-from bot import status_page
 from bot.storage import fabrics, operations
+from bot.web import status_page
 from tests.operator.helpers import TOKEN, running_bot
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

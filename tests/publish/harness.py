@@ -19,10 +19,11 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.app import create_app
 from bot.config import Config, Secret
-from bot.queue import WORKERS, QueueSettings
+from bot.jobs.queue import QueueSettings
 from bot.storage import jobs as job_store
+from bot.web.app import create_app
+from bot.web.keys import WORKERS
 from ghsim.testing import GhSim
 from tests.conftest import served, wait_for
 

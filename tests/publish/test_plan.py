@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.publish_plan import FileState, plan_commit, read_tarball, select, tree_entries
-from bot.storage.drafts import Resource
+from bot.core.publish_plan import FileState, plan_commit, read_tarball, select, tree_entries
+from bot.core.resource import Resource
 from tests.publish.harness import LONE, VPCS, vpc_spec
 
 pytestmark = pytest.mark.fast

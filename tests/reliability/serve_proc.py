@@ -11,7 +11,7 @@ environment; only the knobs that `serve` takes no setting for are turned, from t
                            so a latency fault "beyond the client timeout" costs seconds, not minutes
   HNP_TEST_LOG_LEVEL       root log level (default info; `debug` for the secret-leak test)
 
-Both timing knobs are the values the code reads (`bot.queue.DEFAULT_SETTINGS`, the
+Both timing knobs are the values the code reads (`bot.jobs.queue.DEFAULT_SETTINGS`, the
 `RetryPolicy` GitHub() gets by default); nothing in the bot's behaviour is replaced.
 """
 
@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import github, logs, queue
+from bot import logs
+from bot.github import client as github
+from bot.jobs import queue
 
 
 def main() -> int:

@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 import yaml
 
-from bot import database
+from bot.storage import database
 from ghsim.testing import GhSim
 from tests.conftest import free_port, wait_for
 

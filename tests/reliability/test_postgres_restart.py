@@ -17,9 +17,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import database
 from bot.config import Config
-from bot.queue import JobContext, QueueSettings, Workers, enqueue, job_handler_override
+from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue, job_handler_override
+from bot.storage import database
 from tests.conftest import wait_for
 from tests.reliability.system import (
     DIRECTORY,

@@ -18,12 +18,13 @@ import logging
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiohttp import web
 
 from bot import logs
-from bot.github import CallCounter, GitHub, GitHubError, NotFound, PermissionDenied
-from bot.installations import ensure_installation
-from bot.queue import JobContext, RetryLater, enqueue, register_job_handler
+from bot.features.installations import ensure_installation
+from bot.github.client import CallCounter, GitHub
+from bot.github.errors import GitHubError, NotFound, PermissionDenied
+from bot.jobs.queue import JobContext, enqueue, register_job_handler
+from bot.retry import RetryLater
 from bot.storage import fabrics as fabric_store
 from bot.storage import installations as installation_store
 from bot.storage import jobs as job_store
@@ -148,30 +149,12 @@ async def run_reconcile_job(ctx: JobContext) -> None:
 register_job_handler("reconcile", run_reconcile_job)
 
 
-def setup(app: web.Application, *, background: bool = True) -> None:
-    """The timer: about every RECONCILE_INTERVAL, queue one 'reconcile' job (any process may
-    queue it; the queue makes sure it is one per interval). The first is queued at start-up,
-    which also catches what was pushed while the bot was down."""
-    from bot.app import CONFIG, POOL
-
-    if not background:
-        return
-    interval = app[CONFIG].reconcile_interval
-
-    async def timer(app: web.Application):
-        async def tick() -> None:
-            while True:
-                try:
-                    await job_store.schedule_periodic(app[POOL], "reconcile", interval)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
-                    log.warning("could not schedule reconciliation: %s", failure.__class__.__name__)
-                # Check a few times per interval, so a process that took over from a stopped
-                # one keeps the rhythm.
-                await asyncio.sleep(max(0.05, min(interval / 4, 60.0)))
-
-        task = asyncio.create_task(tick(), name="reconcile-timer")
-        yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    app.cleanup_ctx.append(timer)
+async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:
+    """Queue the 'reconcile' job about every `interval` seconds, until cancelled. Checks a few
+    times per interval, so a process that took over from a stopped one keeps the rhythm."""
+    while True:
+        try:
+            await job_store.schedule_periodic(pool, "reconcile", interval)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
+            log.warning("could not schedule reconciliation: %s", failure.__class__.__name__)
+        await asyncio.sleep(max(0.05, min(interval / 4, 60.0)))

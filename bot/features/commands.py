@@ -21,10 +21,10 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from bot import checkruns, comments, conflicts
 from bot.core import checks
-from bot.github import NotFound
-from bot.queue import JobContext, enqueue, register_job_handler
+from bot.features import checkruns, comments, conflicts
+from bot.github.errors import NotFound
+from bot.jobs.queue import JobContext, enqueue, register_job_handler
 from bot.storage import fabrics
 from bot.storage.fabrics import Fabric
 
@@ -129,7 +129,7 @@ async def run(
         await comments.reply(gh, fabric, number, f"@{actor} {command.error}")
         return f"not understood: {command.error}"
     if command.name == "recheck":
-        await checkruns.request_recheck(ctx.pool, fabric.id, pull_request_id)
+        await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
         return "recheck queued"
     if command.name == "rebase":
         return await rebase(ctx, gh, fabric, pull_request_id, actor)
@@ -172,5 +172,5 @@ async def rebase(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int,
     sha = await checkruns.rebuild_branch(
         ctx, gh, fabric, pull_request_id, actor, merge=False, trigger="command", title="rebase on the fabric's branch"
     )
-    await checkruns.request_recheck(ctx.pool, fabric.id, pull_request_id)
+    await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
     return f"rebased onto a new head {sha[:7]}" if sha else "the pull request is not open"

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot import __version__
 from bot.config import Config
+from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,6 @@ def e(value: Any) -> str:
 
 
 def _token(app: web.Application) -> str | None:
-    from bot.app import CONFIG
-
     config: Config = app[CONFIG]
     return config.hnp_api_token.reveal() if config.hnp_api_token is not None else None
 
@@ -540,8 +539,6 @@ def render(data: dict[str, Any]) -> str:
 
 
 async def status(request: web.Request) -> web.Response:
-    from bot.app import POOL
-
     allowed = authorized(request)
     if allowed is None:
         raise web.HTTPSeeOther("/login")

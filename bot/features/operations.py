@@ -21,12 +21,18 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 
-from bot import publish, queue
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult, SyncStatistics
+from bot.features import conflicts, ingest, publish
+from bot.features.installations import ensure_installation
+from bot.github.client import CallCounter
+from bot.github.errors import GitHubError, GitHubUnavailable
+from bot.jobs import queue
+from bot.retry import RetryLater
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
 from bot.storage import operations as operation_store
@@ -149,8 +155,6 @@ async def run(
     pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *, final_attempt: bool = True
 ) -> Operation | None:
     """Run one operation to its end and record the outcome on its row."""
-    from bot.github import CallCounter, GitHubUnavailable
-
     operation = await operation_store.get(pool, operation_id)
     if operation is None or operation.finished:
         return operation
@@ -175,7 +179,7 @@ async def run(
         await operation_store.finish(pool, operation_id, "cancelled", result.to_dict())
         log.info("sync %s cancelled: %s", operation_id, "; ".join(undone) or "nothing to undo")
         return await operation_store.get(pool, operation_id)
-    except queue.RetryLater:
+    except RetryLater:
         raise  # GitHub's rate limit: the queue runs the job again later; the row stays as it is
     except (
         GitHubUnavailable,
@@ -207,8 +211,6 @@ async def run(
 def _reason(error: Exception) -> str:
     """Why, in words safe to show: the bot's own errors and GitHub's messages (which never
     carry a credential); anything else only by its class (its text may hold data)."""
-    from bot.github import GitHubError
-
     if isinstance(error, GitHubError) or type(error).__module__.startswith("bot."):
         return str(error) or error.__class__.__name__
     return f"internal error ({error.__class__.__name__})"
@@ -242,8 +244,6 @@ async def _fail(
 
 async def _client(pool: asyncpg.Pool, github: Any, fabric: Fabric, counter: Any) -> Any:
     """An installation client for the fabric's repository, counting on the operation's counter."""
-    from bot.installations import ensure_installation
-
     if github is None:
         raise publish.PublishError("GitHub is not configured in this process")
     installation_id = await ensure_installation(pool, github, fabric)
@@ -310,8 +310,6 @@ async def _detect(
 ) -> tuple[list[int], list[int], dict[str, Any]]:
     """The drafts this sync publishes: those the filters select, less those an open conflict
     holds back (force_sync publishes them too, as drafted)."""
-    from bot import conflicts
-
     candidates, _ = publish.select(
         await draft_store.with_drafts(pool, fabric.id), request.get("resource_filters"), force=True
     )
@@ -335,9 +333,6 @@ async def _detect(
 
 async def _ingest(pool: asyncpg.Pool, github: Any, fabric: Fabric, operation: Operation, counter: Any) -> SyncResult:
     """github_to_gui: ingest the fabric's branch head now (issue 5's ingest)."""
-    from types import SimpleNamespace
-
-    from bot import ingest
 
     return await ingest.ingest_head(SimpleNamespace(pool=pool, github=github), fabric, operation, counter)
 

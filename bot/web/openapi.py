@@ -101,7 +101,7 @@ def ok(description: str, schema: dict[str, Any], status: int = 200) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------------
-# This module's own schemas and paths (the routes of bot/api.py)
+# This module's own schemas and paths (the routes of bot/web/api.py)
 
 _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 _FABRIC = path_param("fabric", "Fabric name")

@@ -39,37 +39,25 @@ import contextlib
 import json
 import logging
 import os
-import random
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
-from aiohttp import web
 from gidgethub import routing, sansio
 
-from bot import logs, metrics
+from bot import logs, process_metrics
 from bot.config import Config
+from bot.github.client import GitHub
+from bot.retry import RetryLater, backoff_delay
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
 
-if TYPE_CHECKING:
-    from bot.github import GitHub
-
 log = logging.getLogger(__name__)
-
-
-class RetryLater(Exception):
-    """Run this job again after `seconds`, without counting a failed attempt."""
-
-    def __init__(self, seconds: float, reason: str = "") -> None:
-        self.seconds = max(0.0, float(seconds))
-        self.reason = reason
-        super().__init__(f"retry in {self.seconds:.0f} s" + (f": {reason}" if reason else ""))
 
 
 @dataclass(frozen=True)
@@ -100,13 +88,6 @@ DISPATCH_DURING_BURST = 64  # at most this many per turn while webhooks are pour
 
 # The settings `serve` uses. A test harness may replace it before the app starts.
 DEFAULT_SETTINGS = QueueSettings()
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: half the doubled delay fixed, half random, so retries
-    of many jobs failing together spread out instead of arriving as one wave."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
-    return delay / 2 + rand() * delay / 2
 
 
 # --- what handlers receive ------------------------------------------------------------------
@@ -428,7 +409,7 @@ class Workers:
                         log.warning("job %d (%s) finished after its lease was lost", job.id, job.kind)
             finally:
                 heartbeat.cancel()
-                metrics.record_job(job.kind, outcome, time.monotonic() - began)
+                process_metrics.record_job(job.kind, outcome, time.monotonic() - began)
 
     async def _failed(self, job: Job, worker: str, error: Exception) -> None:
         reason = f"{error.__class__.__name__}: {error}"[:2000]
@@ -472,35 +453,6 @@ class Workers:
         async with asyncio.timeout(timeout):
             while await self.run_one():
                 pass
-
-
-# --- aiohttp wiring --------------------------------------------------------------------------
-
-WORKERS = web.AppKey("workers", Workers)
-
-
-def setup(app: web.Application, *, background: bool = True) -> None:
-    """Create the workers (always, so intake can wake them) and run them with the app when
-    `background` is set."""
-    from bot import routing
-    from bot.app import CONFIG, POOL
-
-    config = app[CONFIG]
-    workers = Workers(pool=app[POOL], config=config, count=config.workers, settings=DEFAULT_SETTINGS)
-    app[WORKERS] = workers
-
-    async def run_workers(app: web.Application):
-        from bot.github import GITHUB
-
-        # Read at start-up, so a test may swap the router or GitHub layer after create_app.
-        workers.router = app.get(routing.ROUTER)
-        workers.github = app.get(GITHUB)
-        await workers.start()
-        yield
-        await workers.stop()
-
-    if background:
-        app.cleanup_ctx.append(run_workers)
 
 
 @contextlib.contextmanager

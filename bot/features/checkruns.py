@@ -2,22 +2,22 @@
 
 When a check happens
     - the fabric's branch moved (a `push` to it: queued after that push's ingest, so the check
-      sees the new desired state); ingest and others may also call `request_recheck`;
+      sees the new desired state); ingest and others may also call `conflicts.request_recheck`;
     - a bot pull request was opened, reopened or got a new head (`pull_request` events);
     - a person asked for it: "Re-run" on the check (`check_run.rerequested`) or `/hnp recheck`;
     - after a person resolved conflicts (buttons, commands), once the new commit is made.
 Each check is a 'conflicts_check' job on the fabric's queue ('fabric:<id>'), so it never runs
 beside an ingest or a sync of the same fabric. It re-runs the conflict check over the database
-(bot.conflicts.detect_conflicts: one pass, no GitHub call per resource), then, per open bot
+(bot.features.conflicts.detect_conflicts: one pass, no GitHub call per resource), then, per open bot
 pull request: GET the pull request (its head), GET the files that hold a conflicting field (to
 put each annotation on its line), POST a new check run on the head (success, or
 action_required with the table, annotations in batches of 50 and the buttons "GUI wins", "Git
-wins", "Merge"), and edit the one bot comment (bot.comments).
+wins", "Merge"), and edit the one bot comment (bot.features.comments).
 
 Pressing a button (`check_run.requested_action`) queues a 'conflicts_resolve' job: the
 pull request's open conflicts are resolved that way (by the person who pressed), a new commit
 merging the fabric's branch and the resolved drafts goes on the pull request's branch
-(`rebuild_branch`, with bot.publish's planning and Git Data API steps), and a check follows
+(`rebuild_branch`, with bot.features.publish's planning and Git Data API steps), and a check follows
 it -- green when nothing is left.
 """
 
@@ -32,20 +32,25 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from bot import comments, conflicts
 from bot.core import checks, documents, filemap, threeway
+from bot.core.publish_plan import plan_commit, tree_entries
+from bot.core.syncresult import SyncDirection, SyncResult
 from bot.core.threeway import ABSENT, FieldConflict, Named
-from bot.github import NotFound
-from bot.queue import JobContext, enqueue, register_job_handler
+from bot.features import comments, conflicts, publish
+from bot.features.installations import ensure_installation
+from bot.github.errors import NotFound
+from bot.jobs.queue import JobContext, enqueue, register_job_handler
 from bot.storage import conflicts as conflict_store
+from bot.storage import drafts as draft_store
 from bot.storage import fabrics
+from bot.storage import operations as operation_store
+from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
 
 router = routing.Router()
 
-CHECK_JOB = "conflicts_check"
 RESOLVE_JOB = "conflicts_resolve"
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 MAX_FILES_READ = 20  # files fetched to place annotations; beyond that they point at line 1
@@ -78,30 +83,6 @@ async def open_pulls(
     return [BotPull(**dict(r)) for r in rows]
 
 
-async def request_recheck(
-    db: asyncpg.Pool | asyncpg.Connection,
-    fabric_id: int,
-    pull_request_id: int | None = None,
-    *,
-    head_sha: str | None = None,
-    after: str | None = None,
-    not_after: float | None = None,
-    delay: float = 0.0,
-) -> int | None:
-    """Queue a check of the fabric's open bot pull requests (one, or all), after whatever the
-    fabric's queue already holds. Pass a connection to queue it inside your transaction.
-    `after`: the fabric's branch head the check must see ingested first (it waits, queued
-    again behind the fabric's other work, until `not_after`, a time.time() deadline)."""
-    payload = {
-        "fabric_id": fabric_id,
-        "pull_request_id": pull_request_id,
-        "head_sha": head_sha,
-        "after": after,
-        "not_after": not_after,
-    }
-    return await enqueue(db, CHECK_JOB, payload, fabric_id=fabric_id, delay=delay)
-
-
 async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
     """True (and the check queued again, behind the ingest) while the push this check follows
     is not ingested yet. The check must compare against the new desired state; waiting in
@@ -112,7 +93,7 @@ async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
     ingested = await ctx.pool.fetchval("SELECT last_ingested_sha FROM fabric WHERE id = $1", payload["fabric_id"])
     if ingested == after:
         return False
-    # A push's ingest is queued before this check (bot.ingest's handler runs first): with none
+    # A push's ingest is queued before this check (bot.features.ingest's handler runs first): with none
     # left to run, waiting would change nothing (a newer head was ingested, or none will be).
     if not await ctx.pool.fetchval(
         "SELECT EXISTS (SELECT 1 FROM job WHERE fabric_id = $1 AND kind = 'ingest' "
@@ -120,7 +101,7 @@ async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
         payload["fabric_id"],
     ):
         return False
-    await request_recheck(
+    await conflicts.request_recheck(
         ctx.pool,
         payload["fabric_id"],
         payload.get("pull_request_id"),
@@ -264,8 +245,6 @@ async def publish_check(
 
 
 async def installation_client(ctx: Any, fabric: Fabric) -> Any:
-    from bot.installations import ensure_installation
-
     if ctx.github is None:
         raise RuntimeError("conflict checks on GitHub need the GitHub App settings")
     installation_id = await ensure_installation(ctx.pool, ctx.github, fabric)
@@ -279,7 +258,7 @@ async def recheck_fabric(
 ) -> int:
     """Check the fabric's drafts again and refresh the check run and comment of its open bot
     pull requests (one, or all). `ctx` has `pool` and `github`. Returns how many pull
-    requests were updated. Call it from a 'fabric:<id>' job (or queue `request_recheck`)."""
+    requests were updated. Call it from a 'fabric:<id>' job (or queue `conflicts.request_recheck`)."""
     fabric = await fabrics.get(ctx.pool, fabric_id)
     if fabric is None:
         return 0
@@ -305,7 +284,7 @@ async def check_job(ctx: JobContext) -> None:
     )
 
 
-register_job_handler(CHECK_JOB, check_job)
+register_job_handler(conflicts.CHECK_JOB, check_job)
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,14 +300,8 @@ async def rebuild_branch(
                    person does with "Resolve conflicts" on GitHub (history kept, a fast-forward
                    of the branch, and the pull request merges cleanly again);
       merge=False  one parent, the fabric's head, and the branch is forced there (/hnp rebase).
-    Same Git Data API steps as publishing (bot.publish), recorded as a sync operation.
+    Same Git Data API steps as publishing (bot.features.publish), recorded as a sync operation.
     Returns the new head, or None when the pull request is no longer open."""
-    from bot import publish
-    from bot.core.syncresult import SyncDirection, SyncResult
-    from bot.storage import drafts as draft_store
-    from bot.storage import operations as operation_store
-    from bot.storage import pulls as pull_store
-
     pull = await pull_store.get(ctx.pool, pull_request_id)
     if pull is None or pull.state != "open":
         return None
@@ -352,14 +325,14 @@ async def rebuild_branch(
         base, head = await p.head(fabric.branch), await p.head(pull.branch)
         if base is None or head is None:
             raise publish.PublishError(f"the branch {fabric.branch if base is None else pull.branch!r} is gone")
-        plan = publish.plan_commit(fabric.directory, chosen, await p.files_at(base[0]))
+        plan = plan_commit(fabric.directory, chosen, await p.files_at(base[0]))
         tree = base[1]
         if plan.files:
             tree = (
                 await p._call(
                     "post",
                     "/repos/{owner}/{repo}/git/trees",
-                    data={"base_tree": base[1], "tree": publish.tree_entries(plan)},
+                    data={"base_tree": base[1], "tree": tree_entries(plan)},
                 )
             )["sha"]
         lines = [
@@ -430,7 +403,7 @@ async def resolve_on_pull_request(
             trigger=trigger,
             title=f"resolve {len(outcome.resolved)} conflict(s): {label}",
         )
-    await request_recheck(ctx.pool, fabric.id, pull_request_id)
+    await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
     return outcome
 
 
@@ -493,7 +466,7 @@ async def rebuild_job(ctx: JobContext) -> None:
         trigger="api",
         title="resolve conflict(s) through the HNP API",
     )
-    await request_recheck(ctx.pool, fabric.id, pull_request_id)
+    await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
 
 
 register_job_handler(REBUILD_JOB, rebuild_job)
@@ -556,7 +529,7 @@ async def on_rerequested(event: sansio.Event, ctx: JobContext) -> None:
         return
     target = await _pull_for_run(ctx.pool, event.data["repository"]["full_name"], run)
     if target is not None:
-        await request_recheck(ctx.pool, target[0].id, target[1])
+        await conflicts.request_recheck(ctx.pool, target[0].id, target[1])
 
 
 @router.register("pull_request", action="opened")
@@ -575,14 +548,14 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
             branch,
         )
         if found is not None:
-            await request_recheck(ctx.pool, fabric.id, found, head_sha=pr["head"]["sha"])
+            await conflicts.request_recheck(ctx.pool, fabric.id, found, head_sha=pr["head"]["sha"])
 
 
 @router.register("push")
 async def on_push(event: sansio.Event, ctx: JobContext) -> None:
     """The fabric's branch moved: re-check every open bot pull request of the fabric. Queued
-    on the fabric's queue after the ingest this same push queued (bot.ingest's handler runs
-    first: bot.routing.OrderedRouter runs an event's handlers in the concerns' order), so the
+    on the fabric's queue after the ingest this same push queued (bot.features.ingest's handler runs
+    first: bot.web.routing.OrderedRouter runs an event's handlers in the concerns' order), so the
     check sees the new desired state."""
     data = event.data
     if data.get("deleted"):
@@ -595,6 +568,6 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
             "SELECT EXISTS (SELECT 1 FROM resource WHERE fabric_id = $1 AND (draft_spec IS NOT NULL OR draft_delete))",
             fabric.id,
         ):
-            await request_recheck(
+            await conflicts.request_recheck(
                 ctx.pool, fabric.id, after=data.get("after"), not_after=time.time() + INGEST_WAIT_SECONDS
             )

@@ -19,11 +19,11 @@ from typing import Any
 import asyncpg
 from gidgethub import routing
 
-from bot import publish
 from bot.core import documents, render
 from bot.core.kinds import KINDS
+from bot.core.publish_plan import FileState, read_tarball
 from bot.core.validation import validate_body
-from bot.publish_plan import FileState, read_tarball
+from bot.github.repository import Repository
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
 from bot.storage import pulls as pull_store
@@ -70,7 +70,7 @@ async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, 
         released,
     )
     if not merged and gh is not None:
-        await publish.Publisher(pool, gh, fabric, row.operation_id, publish.no_checkpoint).delete_branch(row.branch)
+        await Repository(gh, fabric.owner, fabric.repo).delete_branch(row.branch)
 
 
 @router.register("push")

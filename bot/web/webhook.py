@@ -2,7 +2,7 @@
 
 Answers (always JSON):
   202 {"status": "queued"}      stored with its inbox row; the workers make it a 'webhook' job
-                                and run it after the answer (see bot.queue)
+                                and run it after the answer (see bot.jobs.queue)
   202 {"status": "duplicate"}   this X-GitHub-Delivery was stored before: not processed again
   202 {"status": "ignored"}     no handler for this event/action: stored with outcome
                                 'ignored' and no job (the delivery table records every delivery)
@@ -33,9 +33,10 @@ import orjson
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, routing, sansio
 
-from bot import metrics
+from bot import process_metrics
 from bot.storage import deliveries as delivery_store
 from bot.storage.deliveries import NewDelivery
+from bot.web.keys import CONFIG, POOL, ROUTER, WORKERS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def error(status: int, code: str, message: str) -> web.Response:
 
 
 def ordering_key(event: sansio.Event) -> str:
-    """Deliveries about one repository run in delivery order (see bot.queue)."""
+    """Deliveries about one repository run in delivery order (see bot.jobs.queue)."""
     data = event.data
     repository = data.get("repository")
     if isinstance(repository, dict) and repository.get("full_name"):
@@ -213,9 +214,6 @@ def _stored_body(request: web.Request, body: bytes) -> bytes:
 
 
 async def receive(request: web.Request) -> web.Response:
-    from bot.app import CONFIG  # bot.app imports this module
-    from bot.routing import ROUTER
-
     config = request.app[CONFIG]
     if request.content_length is not None and request.content_length > MAX_BODY:
         return error(413, "too_large", "the body is over 25 MB")
@@ -256,19 +254,13 @@ async def receive(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from bot.app import POOL
-
     def wake_workers() -> None:
-        from bot.queue import WORKERS
-
         workers = app.get(WORKERS)
         if workers is not None:
             workers.wake(inbox=True)
 
     writer = DeliveryWriter(app[POOL], on_commit=wake_workers)
     app[WRITER] = writer
-    from bot.queue import WORKERS
-
     if app.get(WORKERS) is not None:
         # During a burst of deliveries the workers of this process step back, so that
         # acknowledging (GitHub allows 10 s) wins the CPU over processing (which may lag).
@@ -284,7 +276,7 @@ def setup(app: web.Application) -> None:
     async def timed_receive(request: web.Request) -> web.Response:
         began = time.monotonic()
         response = await receive(request)
-        metrics.record_webhook(response.status, time.monotonic() - began)
+        process_metrics.record_webhook(response.status, time.monotonic() - began)
         return response
 
     app.router.add_post("/webhook", timed_receive)

@@ -2,50 +2,40 @@
 
 Each concern owns `router = gidgethub.routing.Router()` in its own module and registers its
 handlers there: `@router.register("push")`, `@router.register("pull_request", action="closed")`.
-A handler is called as `await handler(event, ctx)`, where ctx is a `bot.queue.JobContext`
+A handler is called as `await handler(event, ctx)`, where ctx is a `bot.jobs.queue.JobContext`
 (pool, config, github, job). Handlers run in a queue worker, never in the webhook request.
 When any handler of a delivery raises, the delivery's job is retried and every handler of
 the event runs again: handlers must be safe to repeat (queue follow-up work with a
 dedupe_key, write with ON CONFLICT).
 
-An event that no router handles is acknowledged and stored as 'ignored' (see bot.webhook).
+An event that no router handles is acknowledged and stored as 'ignored' (see bot.web.webhook).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from aiohttp import web
 from gidgethub.routing import Router
 
+from bot.features import checkruns, commands, ingest, installations, pulls
+from bot.web.keys import ROUTER
+
 log = logging.getLogger(__name__)
 
-# The concerns, in the order their handlers are added. Modules still being written are
-# skipped (a missing module, not an import error inside one, which must fail loudly).
-CONCERNS = ("bot.installations", "bot.ingest", "bot.pulls", "bot.checkruns", "bot.commands")
-
-ROUTER = web.AppKey("router", Router)
+# The concerns, in the order their handlers are added.
+CONCERNS = (installations, ingest, pulls, checkruns, commands)
 
 
 def concern_routers() -> dict[str, Router]:
-    found = {}
-    for name in CONCERNS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        found[name] = module.router
-    return found
+    return {module.__name__: module.router for module in CONCERNS}
 
 
 class OrderedRouter(Router):
     """A Router whose handlers of one event run in the order they were added: the concerns'
     order above, then each concern's own. gidgethub's Router.fetch returns a frozenset, so its
     dispatch runs them in hash (memory address) order. The order matters: a push's 'ingest'
-    job (bot.ingest) must be queued before the 'conflicts_check' job bot.checkruns queues for
+    job (bot.features.ingest) must be queued before the 'conflicts_check' job bot.features.checkruns queues for
     the same push, so that the fabric's queue runs the check on the new desired state. Queued
     the other way round, the check ran first whenever a worker took it before the ingest was
     queued, and saw no conflict (a PR left green beside a conflicting push)."""

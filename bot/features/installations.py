@@ -12,8 +12,9 @@ from typing import Any, Protocol
 import asyncpg
 from gidgethub import routing, sansio
 
-from bot.github import GitHub, NotFound
-from bot.queue import JobContext
+from bot.github.client import GitHub
+from bot.github.errors import NotFound
+from bot.jobs.queue import JobContext
 from bot.storage import installations as store
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _LOCK_KEY = 0x686E_7067_6974  # "hnpgit": one advisory lock for migrations
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

@@ -14,7 +14,7 @@ Where the commit goes
     whose body lists every resource and change (`checks.pr_body`). Without create_pr: a
     fast-forward of the fabric's branch, re-planned on the new head when it moved (422).
 
-Files are edited as a person would (bot.publish_plan, pure): a resource is found in the base
+Files are edited as a person would (bot.core.publish_plan, pure): a resource is found in the base
 commit by identity and its document alone is rewritten or removed; a new resource is appended
 to `filemap.new_resource_path`. A file whose bytes do not change is not written, and a plan
 with no written file makes no commit.
@@ -31,32 +31,31 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from bot.core import checks, filemap
-from bot.core.syncresult import SyncDirection, SyncResult
-
-# The pure planning lives in bot.publish_plan; its names are re-exported here for callers
-# (bot.checkruns' rebuild) that use bot.publish's.
-from bot.publish_plan import (  # noqa: F401
+from bot.core.publish_plan import (
     FileState,
     Plan,
-    Unreadable,
     body_changes,
     commit_message,
-    document_index,
     plan_commit,
     read_tarball,
     select,
     summary,
     tree_entries,
 )
+from bot.core.resource import Resource
+from bot.core.syncresult import SyncDirection, SyncResult
+from bot.features import conflicts, pulls
+from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
+from bot.github.repository import Repository
+from bot.jobs import queue
 from bot.storage import drafts as draft_store
 from bot.storage import pulls as pull_store
-from bot.storage.drafts import Resource
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ Checkpoint = Callable[[], Awaitable[None]]
 
 
 # --------------------------------------------------------------------------------------------
-# GitHub (through bot.github's layer; every call lands on the operation's counter)
+# GitHub (through the bot.github gateway; every call lands on the operation's counter)
 
 
 class PublishError(Exception):
@@ -105,8 +104,6 @@ class Publisher:
 
     async def head(self, branch: str) -> tuple[str, str] | None:
         """(commit sha, tree sha) of a branch's head, in one call; None when it is missing."""
-        from bot.github import NotFound, UnprocessableEntity
-
         try:
             data = await self._call("getitem", "/repos/{owner}/{repo}/commits/{+ref}", {"ref": branch})
         except (NotFound, UnprocessableEntity):
@@ -132,8 +129,6 @@ class Publisher:
         return commit["sha"]
 
     async def create_branch(self, branch: str, sha: str) -> None:
-        from bot.github import UnprocessableEntity
-
         try:
             await self._call("post", "/repos/{owner}/{repo}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
         except UnprocessableEntity as error:
@@ -149,8 +144,6 @@ class Publisher:
 
     async def move_branch(self, branch: str, sha: str, *, force: bool = False) -> bool:
         """Fast-forward (or force) a branch; False when it moved and is not an ancestor."""
-        from bot.github import UnprocessableEntity
-
         try:
             await self._call(
                 "patch",
@@ -165,20 +158,16 @@ class Publisher:
         return True
 
     async def delete_branch(self, branch: str) -> None:
-        from bot.github import NotFound, UnprocessableEntity
-
+        began = time.monotonic()
         try:
-            await self._call("delete", "/repos/{owner}/{repo}/git/refs/heads/{+branch}", {"branch": branch})
-        except (NotFound, UnprocessableEntity):
-            pass  # already gone
+            await Repository(self.gh, self.fabric.owner, self.fabric.repo).delete_branch(branch)
+        finally:
+            self.github_ms += (time.monotonic() - began) * 1000
 
     async def pull_request_still_open(self, row: Any) -> bool:
         """Ask GitHub before adding to an open bot PR (one call): its `closed` webhook may have
         been lost, and commits to a closed PR's branch would reach no one. A PR found closed
         is recorded as such here, as the webhook would have done."""
-        from bot import pulls  # pulls imports this module
-        from bot.github import NotFound
-
         try:
             data = await self._call("getitem", "/repos/{owner}/{repo}/pulls/{number}", {"number": row.number})
         except NotFound:
@@ -191,8 +180,6 @@ class Publisher:
     async def landed(self, branch: str, sha: str) -> bool:
         """Is commit `sha` on `branch`? Asked only when a re-run finds a commit recorded but not
         the ref move: the process may have died after GitHub moved the ref, before it heard."""
-        from bot.github import NotFound, UnprocessableEntity
-
         try:
             data = await self._call(
                 "getitem", "/repos/{owner}/{repo}/compare/{base}...{+head}", {"base": sha, "head": branch}
@@ -203,8 +190,6 @@ class Publisher:
 
     async def open_pr(self, branch: str, title: str, body: str) -> tuple[dict[str, Any], bool]:
         """(the pull request, whether this call made it)."""
-        from bot.github import UnprocessableEntity
-
         try:
             return await self._call(
                 "post",
@@ -282,9 +267,6 @@ async def _write_or_record_refusal(
     """Publish; when GitHub refuses the app the write (403: a protected branch, a permission
     taken away), the drafts get a `permission_denied` conflict and wait, and the sync fails
     saying so. A later write that goes through supersedes those conflicts."""
-    from bot import conflicts
-    from bot.github import PermissionDenied
-
     ids = [r.id for r in chosen]
     try:
         if create_pr:
@@ -304,9 +286,7 @@ async def _no_report(done: int, total: int) -> None:
     return None
 
 
-def _now():
-    from datetime import datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -467,10 +447,8 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
 
 
 async def _request_checks(pool: asyncpg.Pool, fabric: Fabric, pull_request_id: int, head_sha: str, number: int) -> None:
-    """Queue what the `pull_request` opened webhook would have: the validate check (bot.ingest)
-    and the conflicts check (bot.checkruns), on the fabric's queue."""
-    from bot import checkruns, queue
-
+    """Queue what the `pull_request` opened webhook would have: the validate check (ingest)
+    and the conflicts check (checkruns), on the fabric's queue."""
     await queue.enqueue(
         pool,
         "validate_pull_request",
@@ -478,7 +456,7 @@ async def _request_checks(pool: asyncpg.Pool, fabric: Fabric, pull_request_id: i
         fabric_id=fabric.id,
         dedupe_key=f"validate:{fabric.id}:{head_sha}",
     )
-    await checkruns.request_recheck(pool, fabric.id, pull_request_id, head_sha=head_sha)
+    await conflicts.request_recheck(pool, fabric.id, pull_request_id, head_sha=head_sha)
 
 
 def _published(p: Publisher, chosen: list[Resource]) -> list[Resource]:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bot.config import Config
+from bot.storage import migrations
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,6 @@ async def create_database(url: str, name: str, *, template: str | None = None, m
     """A fresh database `name` on the server at `url` (replacing one of that name; a copy of
     `template`, or migrated when asked); its DSN. For tests, benchmarks and demos, which each
     want databases of their own on one server."""
-    from bot import migrations
-
     admin = await asyncpg.connect(with_database(url, "postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

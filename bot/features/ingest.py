@@ -44,9 +44,10 @@ from gidgethub import routing, sansio
 from bot.core import checks, documents, filemap, snapshot
 from bot.core.snapshot import FileState, Plan, ReadFile, Snapshot
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult
-from bot.github import CallCounter, Client, GitHub, NotFound, PermissionDenied, UnprocessableEntity
-from bot.installations import ensure_installation
-from bot.queue import JobContext, register_job_handler
+from bot.features.installations import ensure_installation
+from bot.github.client import CallCounter, Client, GitHub
+from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
+from bot.jobs.queue import JobContext, register_job_handler
 from bot.storage import fabric_files, fabrics, operations, resources
 from bot.storage.fabrics import Fabric
 from bot.storage.operations import Operation

@@ -16,7 +16,7 @@ time; with no token configured the API refuses everyone). Errors are always
 Unexpected failures answer 500 `internal_error` with no details (the log has the traceback).
 
 Other modules add routes under /api with the helpers here (`api_error`, `json_body`,
-`fabric_or_404`, `json_response`) and describe them with `bot.openapi.add_path`.
+`fabric_or_404`, `json_response`) and describe them with `bot.web.openapi.add_path`.
 """
 
 from __future__ import annotations
@@ -34,14 +34,16 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from bot import openapi
 from bot.core import filemap
 from bot.core.kinds import Kind, lookup
 from bot.core.syncresult import ConflictResolutionStrategy, SyncDirection
 from bot.core.validation import validate_name, validate_spec
-from bot.storage import drafts, fabrics
+from bot.features import operations
+from bot.storage import drafts, fabrics, pulls
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
+from bot.web import openapi
+from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,7 @@ _STATUS_CODES = {
 
 
 def pool_of(request: web.Request) -> asyncpg.Pool:
-    """The app's database pool. (bot.app imports this module, so its keys are looked up late.)"""
-    from bot.app import POOL
-
+    """The app's database pool."""
     return request.app[POOL]
 
 
@@ -177,8 +177,6 @@ def requested_by(request: web.Request, body: dict[str, Any] | None = None) -> st
 
 
 def _authorized(request: web.Request) -> bool:
-    from bot.app import CONFIG
-
     token = request.app[CONFIG].hnp_api_token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -257,8 +255,6 @@ async def get_fabric(request: web.Request) -> web.Response:
 
 
 async def _fabric_json(request: web.Request, fabric: Fabric) -> dict[str, Any]:
-    from bot.storage import pulls
-
     pool = pool_of(request)
     counts = await pool.fetch(
         "SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric.id
@@ -411,8 +407,6 @@ def _sync_request(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def start_sync(request: web.Request) -> web.Response:
-    from bot import operations
-
     fabric = await fabric_or_404(request)
     body = await json_body(request, required=False)
     sync = _sync_request(body)
@@ -485,8 +479,6 @@ async def list_operations(request: web.Request) -> web.Response:
 
 
 async def cancel_operation(request: web.Request) -> web.Response:
-    from bot import operations
-
     operation = await _operation_or_404(request)
     if operation.finished:
         raise api_error(
@@ -523,8 +515,6 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
 
 def setup(app: web.Application) -> None:
     """The /api middleware and the routes of this module."""
-    from bot import operations  # noqa: F401  (registers the 'sync' job handler with the queue)
-
     if api_middleware not in app.middlewares:
         app.middlewares.append(api_middleware)
     for method, path, handler in ROUTES:

@@ -29,7 +29,6 @@ import contextlib
 import datetime
 import http
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,13 +38,13 @@ import aiohttp
 import cachetools
 import gidgethub
 import gidgethub.apps
-from aiohttp import web
 from gidgethub import sansio
 from gidgethub.aiohttp import GitHubAPI
 
-from bot import metrics
+from bot import process_metrics
 from bot.config import Config, Secret
-from bot.queue import RetryLater
+from bot.github.errors import GitHubError, GitHubUnavailable, NotConfigured, translate
+from bot.retry import RetryLater, backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -54,55 +53,6 @@ RENEW_BEFORE = 300.0  # seconds before expires_at that a token is replaced
 TOKEN_TTL_CAP = 3600.0  # GitHub's tokens live an hour; the cache never keeps one longer
 RAW = "application/vnd.github.raw"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-class GitHubError(gidgethub.HTTPException):
-    """GitHub refused or failed a request. str() is GitHub's message (never a credential)."""
-
-
-class NotFound(GitHubError, gidgethub.BadRequest):
-    pass
-
-
-class PermissionDenied(GitHubError, gidgethub.BadRequest):
-    pass
-
-
-class Conflict(GitHubError, gidgethub.BadRequest):
-    pass
-
-
-class UnprocessableEntity(GitHubError, gidgethub.BadRequest):
-    """422: GitHub understood but would not do it. `errors` holds GitHub's details."""
-
-    def __init__(self, status_code: http.HTTPStatus, *args: Any, errors: Any = None, **kwargs: Any) -> None:
-        super().__init__(status_code, *args, **kwargs)
-        self.errors = errors
-
-
-class GitHubUnavailable(GitHubError, gidgethub.GitHubBroken):
-    """5xx or no answer, after the retries."""
-
-
-class NotConfigured(Exception):
-    """The GitHub App settings this call needs are not set."""
-
-
-_BY_STATUS = {404: NotFound, 410: NotFound, 401: PermissionDenied, 403: PermissionDenied, 409: Conflict}
-
-
-def _translate(failure: gidgethub.HTTPException) -> GitHubError:
-    status = int(failure.status_code)
-    message = str(failure) or http.HTTPStatus(status).phrase
-    if status == 422:
-        return UnprocessableEntity(
-            failure.status_code, message, errors=getattr(failure, "errors", None), headers=failure.headers
-        )
-    cls = _BY_STATUS.get(status) or (GitHubUnavailable if status >= 500 else GitHubError)
-    return cls(failure.status_code, message, headers=failure.headers)
 
 
 # --- pure pieces (no I/O, no clock of their own) ----------------------------------------------
@@ -157,11 +107,6 @@ def rate_limit_wait(status: int, headers: Mapping[str, str], body: bytes, now: f
     if status == 429 or b"secondary rate limit" in body[:2000].lower():
         return "secondary", 60.0
     return None
-
-
-def backoff(attempt: int, policy: RetryPolicy, rand: Callable[[], float] = random.random) -> float:
-    delay = min(policy.backoff_max, policy.backoff_base * 2 ** (attempt - 1))
-    return delay / 2 + rand() * delay / 2
 
 
 @dataclass(frozen=True)
@@ -315,7 +260,7 @@ class GitHub:
             except (TimeoutError, aiohttp.ClientConnectionError) as failure:
                 retriable = method in _IDEMPOTENT or isinstance(failure, aiohttp.ClientConnectorError)
                 if retriable and attempt < policy.attempts:
-                    delay = backoff(attempt, policy)
+                    delay = backoff_delay(attempt, base=policy.backoff_base, cap=policy.backoff_max)
                     log.warning(
                         "GitHub %s %s: %s; retry %d in %.1f s", method, path, failure.__class__.__name__, attempt, delay
                     )
@@ -326,7 +271,7 @@ class GitHub:
                     f"GitHub did not answer {method} {path} ({failure.__class__.__name__})",
                 ) from None
             log.debug("GitHub %s %s -> %d in %.0f ms", method, path, status, (time.monotonic() - began) * 1000)
-            metrics.record_github_call(
+            process_metrics.record_github_call(
                 status,
                 answer_headers.get("X-RateLimit-Remaining"),
                 method=method,
@@ -340,7 +285,7 @@ class GitHub:
             self._note_limit(client.credential, answer_headers)
 
             if status >= 500 and attempt < policy.attempts:
-                delay = backoff(attempt, policy)
+                delay = backoff_delay(attempt, base=policy.backoff_base, cap=policy.backoff_max)
                 log.warning("GitHub %s %s answered %d; retry %d in %.1f s", method, path, status, attempt, delay)
                 await self.sleep(delay)
                 continue
@@ -416,7 +361,7 @@ class Client(GitHubAPI):
         except GitHubError:
             raise
         except (gidgethub.BadRequest, gidgethub.GitHubBroken) as failure:
-            raise _translate(failure) from None
+            raise translate(failure) from None
 
     async def conditional_get(
         self,
@@ -464,13 +409,11 @@ class Client(GitHubAPI):
         try:
             data, _, _ = sansio.decipher_response(status, headers, body)
         except (gidgethub.BadRequest, gidgethub.GitHubBroken) as failure:
-            raise _translate(failure) from None
+            raise translate(failure) from None
         return data
 
 
-# --- wiring -----------------------------------------------------------------------------------
-
-GITHUB = web.AppKey("github", GitHub)
+# --- outside an aiohttp app ------------------------------------------------------------------
 
 
 def new_session() -> aiohttp.ClientSession:
@@ -484,19 +427,3 @@ async def open_github(config: Config, **options: Any) -> AsyncIterator[GitHub]:
     """The layer outside an aiohttp app (CLI, benchmarks, tests)."""
     async with new_session() as session:
         yield GitHub.from_config(session, config, **options)
-
-
-def setup(app: web.Application) -> None:
-    """One layer per process; its one session is opened with the app and closed with it."""
-    from bot.app import CONFIG
-
-    layer = GitHub.from_config(None, app[CONFIG])
-    app[GITHUB] = layer
-
-    async def github_session(app: web.Application):
-        async with new_session() as session:
-            layer.session = session
-            yield
-            layer.session = None
-
-    app.cleanup_ctx.append(github_session)

@@ -45,8 +45,9 @@ Who calls what
       resource_ids, message)`; after a successful write: `clear_permission_denied(conn, fabric_id)`.
     - People: `resolve(conn, fabric_id, resolution, conflict_ids=... | resource_ids=... |
       pull_request_id=..., values=..., resolved_by=...)` (API, PR buttons, PR commands).
-    - After ingest moves the fabric's branch: bot.checkruns.recheck_fabric (checks, then
-      updates every open bot PR's check run and comment).
+    - After ingest moves the fabric's branch, and after people's decisions: `request_recheck`
+      queues a check whose job (bot.features.checkruns) checks, then updates every open bot
+      PR's check run and comment.
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ import asyncpg
 from bot.core import threeway
 from bot.core.render import strict_equal
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
+from bot.core.validation import validate_spec
+from bot.jobs.queue import enqueue
 from bot.storage import conflicts as store
 from bot.storage import fabrics
 
 log = logging.getLogger(__name__)
+
+CHECK_JOB = "conflicts_check"  # run by bot.features.checkruns
 
 STRATEGIES = ("user_guided", "gui_wins", "github_wins", "timestamp_wins", "merge_strategy")
 RESOLUTIONS = ("gui_wins", "github_wins", "merge", "manual")
@@ -412,11 +417,7 @@ class CheckReport:
         }
 
 
-def _validator() -> Validator | None:
-    try:
-        from bot.core.validation import validate_spec
-    except ImportError:  # pragma: no cover - validation ships with the bot
-        return None
+def _validator() -> Validator:
     return lambda kind, spec: validate_spec(kind, spec, all_errors=False)
 
 
@@ -756,3 +757,27 @@ async def clear_permission_denied(
     ]
     await store.refresh_states(conn, fabric_id, [i for i in ids if i is not None])
     return len(ids)
+
+
+async def request_recheck(
+    db: asyncpg.Pool | asyncpg.Connection,
+    fabric_id: int,
+    pull_request_id: int | None = None,
+    *,
+    head_sha: str | None = None,
+    after: str | None = None,
+    not_after: float | None = None,
+    delay: float = 0.0,
+) -> int | None:
+    """Queue a check of the fabric's open bot pull requests (one, or all), after whatever the
+    fabric's queue already holds. Pass a connection to queue it inside your transaction.
+    `after`: the fabric's branch head the check must see ingested first (it waits, queued
+    again behind the fabric's other work, until `not_after`, a time.time() deadline)."""
+    payload = {
+        "fabric_id": fabric_id,
+        "pull_request_id": pull_request_id,
+        "head_sha": head_sha,
+        "after": after,
+        "not_after": not_after,
+    }
+    return await enqueue(db, CHECK_JOB, payload, fabric_id=fabric_id, delay=delay)

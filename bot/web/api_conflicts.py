@@ -1,4 +1,4 @@
-"""HNP API routes for conflicts and drift (bot/api.py's conventions: bearer auth and JSON
+"""HNP API routes for conflicts and drift (bot/web/api.py's conventions: bearer auth and JSON
 errors come from its middleware; helpers `api_error`, `json_body`, `fabric_or_404`).
 
     GET  /api/fabrics/{fabric}/conflicts                   ?status=open|resolved|superseded|all
@@ -18,8 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import checkruns, conflicts, drift, openapi
-from bot.api import (
+from bot.core.kinds import lookup
+from bot.features import checkruns, conflicts, drift
+from bot.storage import conflicts as conflict_store
+from bot.web import openapi
+from bot.web.api import (
     api_error,
     fabric_or_404,
     json_body,
@@ -29,7 +32,6 @@ from bot.api import (
     requested_by,
     validation_error,
 )
-from bot.storage import conflicts as conflict_store
 
 STATUSES = ("open", "resolved", "superseded", "all")
 MAX_REPORTS = 50_000
@@ -99,7 +101,7 @@ async def resolve_conflict(request: web.Request) -> web.Response:
     if pull_request_id:  # its pull request gets the resolved drafts, then a check
         await checkruns.request_rebuild(pool, found.fabric_id, pull_request_id, requested_by(request, body) or "hnp")
     else:
-        await checkruns.request_recheck(pool, found.fabric_id)
+        await conflicts.request_recheck(pool, found.fabric_id)
     after = await conflict_store.get(pool, conflict_id)
     return json_response({"conflict": after.to_json(), "changed": True})
 
@@ -126,8 +128,6 @@ def _report(
 
 
 def _kind(value: str) -> str | None:
-    from bot.core.kinds import lookup
-
     found = lookup(value)
     return found.kind if found else None
 

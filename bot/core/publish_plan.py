@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from bot.core import checks, documents, filemap, render
-from bot.storage.drafts import Resource
+from bot.core.resource import Resource
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # as ingest: bigger files are never parsed, so never edited
 

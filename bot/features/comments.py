@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from bot.core import checks
-from bot.github import NotFound
+from bot.github.errors import NotFound
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Features: each owns its webhook Router and its job handlers."""

@@ -1,0 +1,1 @@
+"""The GitHub gateway: nothing else in the bot talks to GitHub."""

@@ -1,0 +1,1 @@
+"""The durable job queue and the workers that run it."""
