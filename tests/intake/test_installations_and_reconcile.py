@@ -79,16 +79,17 @@ async def test_installation_events_keep_repositories_and_fabric_connections_curr
             assert "uninstalled" in gone["status_detail"]
             assert await pool.fetchval("SELECT count(*) FROM installation") == 0
 
-    # A delivery's outcome is written when its job finishes, just after the state it changed.
-    async def installation_outcomes() -> list[str]:
-        rows = await pool.fetch("SELECT event, outcome FROM webhook_delivery ORDER BY received_at")
-        return [r["outcome"] for r in rows if r["event"].startswith("installation")]
+            # A delivery's outcome is written when its job finishes, just after the state it changed
+            # (so this waits while the workers still run).
+            async def installation_outcomes() -> list[str]:
+                rows = await pool.fetch("SELECT event, outcome FROM webhook_delivery ORDER BY received_at")
+                return [r["outcome"] for r in rows if r["event"].startswith("installation")]
 
-    async def all_finished() -> bool:
-        return "pending" not in await installation_outcomes()
+            async def all_finished() -> bool:
+                return "pending" not in await installation_outcomes()
 
-    await wait_for(all_finished, timeout=20, message="every installation delivery to finish")
-    assert await installation_outcomes() == ["processed"] * 4
+            await wait_for(all_finished, timeout=20, message="every installation delivery to finish")
+            assert await installation_outcomes() == ["processed"] * 4
 
 
 async def test_a_signed_push_from_github_is_processed(tmp_path, pool):
