@@ -148,7 +148,14 @@ def _cancelled_result(operation: Operation, undone: list[str]) -> SyncResult:
     )
     result.errors.append("cancelled")
     result.warnings.extend(undone)
+    result.performance.duration_ms = _elapsed_ms(result)
     return result
+
+
+def _elapsed_ms(result: SyncResult) -> float:
+    """Start to end of a result that ended without running to completion."""
+    end = result.completed_at or _now()
+    return max(0.0, (end - result.started_at).total_seconds() * 1000)
 
 
 async def run(
@@ -239,6 +246,7 @@ async def _fail(
     result.errors.append(reason)
     result.warnings.extend(undone or [])
     result.github_integration.api_calls_made = counter.calls
+    result.performance.duration_ms = _elapsed_ms(result)
     await operation_store.finish(pool, operation.id, "failed", result.to_dict(), error=reason)
 
 
@@ -292,7 +300,8 @@ async def _run_directions(
             report=report,
         )
         published.github_integration.api_calls_made = counter.calls - before
-        published.statistics.conflicts_detected = report_json.get("open", 0)
+        # Detected: every conflict found before the strategy ran (those it settled included).
+        published.statistics.conflicts_detected = report_json.get("open", 0) + report_json.get("resolved", 0)
         published.statistics.conflicts_resolved = report_json.get("resolved", 0)
         if waiting:
             published.warnings.append(
