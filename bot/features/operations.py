@@ -91,6 +91,22 @@ async def start_sync(
     return operation
 
 
+def result_of(operation: Operation) -> dict[str, Any]:
+    """A finished operation's SyncResult.to_dict(): the one it recorded, or (for one that ended
+    without recording any, e.g. its job died) one saying why it failed."""
+    if operation.result is not None and "success" in operation.result:
+        return operation.result
+    result = SyncResult(
+        operation_id=str(operation.id),
+        direction=SyncDirection(operation.direction),
+        started_at=operation.started_at or operation.created_at,
+        completed_at=operation.completed_at,
+    )
+    result.errors.append(operation.error or operation.status)
+    result.performance.duration_ms = _elapsed_ms(result)
+    return result.to_dict()
+
+
 async def _end_orphans(conn: asyncpg.Connection, fabric_id: int) -> None:
     """An API sync whose job is gone (dead after its last attempt, e.g. its worker killed
     mid-run) would hold the fabric forever: it is failed, saying so."""
@@ -295,7 +311,7 @@ async def _run_directions(
             fabric,
             operation.id,
             resource_ids=selected,
-            create_pr=bool(request.get("create_pr", True)),
+            create_pr=bool(request.get("create_pr", False)),
             checkpoint=checkpoint,
             report=report,
         )

@@ -110,7 +110,7 @@ async def test_a_push_changing_the_drafted_vlan_turns_the_check_to_action_requir
         ][0]
         assert body["spec"]["subnets"]["default"]["vlan"] == 1500
         status, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts?status=resolved")
-        assert [(c["resolution"], c["resolved_by"]) for c in listed["conflicts"]] == [("gui_wins", "alice")]
+        assert [(c["resolved_with"], c["resolved_by"]) for c in listed["conflicts"]] == [("gui_wins", "alice")]
 
 
 async def test_a_push_changing_another_field_merges_without_a_conflict(pool, tmp_path):
