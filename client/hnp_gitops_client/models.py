@@ -77,7 +77,9 @@ class SyncRequest:
 
     fabric: str
     direction: SyncDirection = SyncDirection.BIDIRECTIONAL
-    resource_filters: list[str] | None = None  # "KIND", "KIND/NAME" or "NAME"; any one selects
+    # The contract's list: "KIND", "KIND/NAME" or "NAME", any one selects a draft; or the bot's
+    # object form {"kinds": [...], "names": [...]}: kind in kinds and name in names.
+    resource_filters: list[str] | dict[str, list[str]] | None = None
     force_sync: bool = False
     create_pr: bool | None = None
     conflict_resolution: ConflictResolutionStrategy = ConflictResolutionStrategy.USER_GUIDED
@@ -94,7 +96,8 @@ class SyncRequest:
         if self.create_pr is not None:
             body["create_pr"] = self.create_pr
         if self.resource_filters is not None:
-            body["resource_filters"] = list(self.resource_filters)
+            filters = self.resource_filters
+            body["resource_filters"] = dict(filters) if isinstance(filters, dict) else list(filters)
         if self.initiated_by is not None:
             body["initiated_by"] = self.initiated_by
         if self.metadata is not None:
