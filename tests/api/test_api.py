@@ -392,3 +392,44 @@ async def test_a_sync_whose_job_died_does_not_hold_the_fabric_forever(pool):
         assert status == 202, second
         status, old = await call(client, "GET", first["status_url"])
         assert old["status"] == "failed" and "job ended" in old["error"]
+
+
+async def test_the_contracts_sync_request_is_read_with_its_defaults_and_filters_as_strings(pool):
+    async with running(pool) as client:
+        await make_fabric(client)
+        status, body = await call(
+            client,
+            "POST",
+            "/api/fabrics/lab/sync",
+            {"force": True, "resource_filters": ["vpcs", "Connection/leaf-1", "vpc-9"], "initiated_by": "hnp-admin"},
+        )
+        assert status == 202, body
+        stored = await pool.fetchrow("SELECT request, requested_by, direction FROM sync_operation")
+        assert stored["direction"] == "bidirectional" and stored["requested_by"] == "hnp-admin"
+        assert stored["request"]["create_pr"] is False and stored["request"]["force_sync"] is True
+        assert stored["request"]["resource_filters"] == ["VPC", "Connection/leaf-1", "vpc-9"]
+        status, op = await call(client, "GET", body["status_url"])
+        assert op["request"]["initiated_by"] == "hnp-admin" and op["request"]["fabric"] == "lab"
+        assert {"operation_id", "status", "request", "progress", "started_at", "completed_at"} <= set(op)
+
+        # No worker runs here: waiting ends at the deadline with the operation still pending.
+        status, cancelled = await call(client, "POST", f"/api/operations/{body['operation_id']}/cancel")
+        assert (status, cancelled["success"]) == (202, True) and "cancelled" in cancelled["message"]
+        status, late = await call(client, "POST", "/api/fabrics/lab/sync?wait=0.2", {})
+        assert status == 202 and late["status"] == "pending"
+
+        for bad in (["Pod/x"], [""], {"kinds": ["Pod"]}, "VPC"):
+            status, answer = await call(client, "POST", "/api/fabrics/lab/sync", {"resource_filters": bad})
+            assert status == 422 and error_of(answer)["details"]["errors"][0]["path"] == "resource_filters", bad
+        status, answer = await call(client, "POST", "/api/fabrics/lab/sync?wait=soon", {})
+        assert status == 400 and error_of(answer)["details"]["errors"][0]["path"] == "wait"
+
+
+async def test_conflict_detection_answers_the_contracts_result(pool):
+    async with running(pool) as client:
+        await make_fabric(client)
+        await add_desired(pool, "lab", "vpc-1", SPEC)
+        status, body = await call(client, "POST", "/api/fabrics/lab/conflicts/detect")
+        assert status == 200, body
+        assert (body["has_conflicts"], body["conflicts"], body["total_resources_checked"]) == (False, [], 1)
+        assert body["detection_time_seconds"] >= 0

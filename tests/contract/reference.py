@@ -51,8 +51,8 @@ def resource_conflict_dict() -> dict[str, Any]:
         gui_modification_time=NOW,
         github_modification_time=NOW,
         conflicting_fields=["spec.x"],
-        gui_values={"spec.x": 1},
-        github_values={"spec.x": 2},
+        gui_values={},  # maps of data: their keys are field paths, not part of the shape
+        github_values={},
         resolution_options=["gui_wins"],
     ).to_dict()
 
