@@ -77,27 +77,23 @@ async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, 
         await Repository(gh, fabric.owner, fabric.repo).delete_branch(row.branch)
 
 
-ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{number}/comments"
-PULL = "/repos/{owner}/{repo}/pulls/{number}"
-
-
 async def close_empty(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, why: str) -> int:
     """Close a bot pull request that no longer changes anything: a comment saying `why`, the
     pull request closed and its branch deleted on GitHub; its resources' drafts that desired
     now fulfils cleared and the others released. Returns the drafts cleared. Idempotent: its
     `closed` webhook, arriving later, finds it closed already."""
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM resource WHERE pull_request_id = $1", row.id)]
-    p = publish.Publisher(pool, gh, fabric, row.operation_id, publish.no_checkpoint)
-    if gh is not None and row.number is not None:
+    repository = Repository(gh, fabric.owner, fabric.repo) if gh is not None else None
+    if repository is not None and row.number is not None:
         body = f"{why}\n\nThis pull request no longer changes anything in `{fabric.branch}`, so hnp-gitops closes it."
-        await p._call("post", ISSUE_COMMENTS, {"number": row.number}, data={"body": body})
-        await p._call("patch", PULL, {"number": row.number}, data={"state": "closed"})
+        await repository.comment(row.number, body)
+        await repository.close_pull_request(row.number)
     async with pool.acquire() as conn, conn.transaction():
         await pull_store.close(conn, row.id, "closed")
         cleared = await draft_store.clear_fulfilled(conn, ids)
         await draft_store.release_from_pull_request(conn, row.id)
-    if gh is not None:
-        await p.delete_branch(row.branch)
+    if repository is not None:
+        await repository.delete_branch(row.branch)
     log.info(
         "pull request #%s of fabric %s closed: empty (%s); %d drafts cleared", row.number, fabric.name, why, cleared
     )
