@@ -11,9 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 import hnp_gitops_client as client
-from bot import api_models
 from bot.core import syncresult
 from bot.storage.conflicts import Conflict
+from bot.web import api_models
 from tests.contract.reference import (
     NOW,
     contract,
@@ -22,6 +22,8 @@ from tests.contract.reference import (
     resource_conflict_dict,
     sync_result_dict,
 )
+
+pytestmark = pytest.mark.fast
 
 
 def bot_result() -> dict[str, Any]:

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.syncresult import SyncDirection, SyncResult
 from tests.contract.reference import NOW, missing_keys, sync_result_dict
+
+pytestmark = pytest.mark.fast
 
 
 def bot_result() -> SyncResult:
