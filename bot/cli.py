@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__, demo, logs, operator_cli
-from bot.config import Config, ConfigError
+from bot.config import ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
 from bot.web.app import create_app
 
@@ -31,10 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hnp-gitops",
         description="Keep a Hedgehog fabric in sync between GitHub and the HNP database.",
-        epilog="Settings come from the environment: DATABASE_URL, GITHUB_APP_ID, GITHUB_PRIVATE_KEY "
-        "or GITHUB_PRIVATE_KEY_PATH, GITHUB_WEBHOOK_SECRET, GITHUB_API_URL, HNP_API_TOKEN, PORT, "
-        "HNP_GITOPS_DATA_DIR, RECONCILE_INTERVAL. Without DATABASE_URL an embedded PostgreSQL "
-        "runs in HNP_GITOPS_DATA_DIR.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hnp-gitops {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -61,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     for extend in _extensions():
         extend(commands)
     return parser
+
+
+def environment_help() -> str:
+    """Every environment variable the commands read, one per line."""
+    variables = dict(ENVIRONMENT)
+    for name, text in operator_cli.ENVIRONMENT.items():
+        variables.setdefault(name, text)
+    width = max(len(name) for name in variables)
+    return "environment variables:\n" + "\n".join(f"  {name:<{width}}  {text}" for name, text in variables.items())
 
 
 def _extensions():

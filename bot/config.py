@@ -14,6 +14,24 @@ from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
 
+# Every variable `Config.from_env` reads, and what for (the command's help lists them).
+ENVIRONMENT = {
+    "DATABASE_URL": "postgresql:// URL of the database (default: an embedded PostgreSQL in HNP_GITOPS_DATA_DIR)",
+    "GITHUB_APP_ID": "the GitHub App's id",
+    "GITHUB_PRIVATE_KEY": "the App's private key (PEM; literal \\n allowed)",
+    "GITHUB_PRIVATE_KEY_PATH": "a file holding the private key, instead of GITHUB_PRIVATE_KEY",
+    "GITHUB_WEBHOOK_SECRET": "the secret webhook deliveries are signed with",
+    "GITHUB_API_URL": f"GitHub's REST API (default {DEFAULT_API_URL}; GitHub Enterprise: https://HOST/api/v3)",
+    "HNP_API_TOKEN": "the bearer token of the HNP API (serve accepts it; the operator commands send it)",
+    "HOST": "address serve listens on (default 0.0.0.0)",
+    "PORT": "port serve listens on (default 8080)",
+    "HNP_GITOPS_DATA_DIR": "where the embedded PostgreSQL lives (default $XDG_DATA_HOME/hnp-gitops)",
+    "XDG_DATA_HOME": "the base of the default data directory (default ~/.local/share)",
+    "RECONCILE_INTERVAL": "seconds between reconciliations with GitHub (default 300)",
+    "HNP_GITOPS_WORKERS": "job workers in this process (default 4; 0 receives only)",
+    "HNP_GITOPS_LOG_FORMAT": "json (default) or text",
+}
+
 
 class ConfigError(Exception):
     """A setting the command needs is missing or malformed. Its text names the variable."""

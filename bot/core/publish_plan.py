@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from bot.core import checks, documents, filemap, render
+from bot.core import filters as resource_filters
 from bot.core.resource import Resource
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # as ingest: bigger files are never parsed, so never edited
@@ -242,14 +243,14 @@ def read_tarball(data: bytes, directory: str) -> dict[str, FileState]:
 # Selection
 
 
-def select(resources: list[Resource], filters: dict | None, *, force: bool) -> tuple[list[Resource], list[Resource]]:
-    """(to publish, held back): drafts matching the filters; drafts in conflict are held back
-    unless force_sync."""
-    kinds = set((filters or {}).get("kinds") or [])
-    names = set((filters or {}).get("names") or [])
+def select(
+    resources: list[Resource], filters: list[str] | dict[str, list[str]] | None, *, force: bool
+) -> tuple[list[Resource], list[Resource]]:
+    """(to publish, held back): drafts matching the filters (bot.core.filters, stored form);
+    drafts in conflict are held back unless force_sync."""
     chosen, held = [], []
     for r in resources:
-        if not r.has_draft or (kinds and r.kind not in kinds) or (names and r.name not in names):
+        if not r.has_draft or not resource_filters.matches(filters, r.kind, r.name):
             continue
         (held if r.state == "conflict" and not force else chosen).append(r)
     return chosen, held

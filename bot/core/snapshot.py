@@ -62,6 +62,7 @@ class Problem:
     name: str | None = None
     field: str | None = None  # e.g. spec.subnets.default.vlan
     duplicate: bool = False  # found across files; recomputed at every ingest
+    unreadable: bool = False  # the text is not YAML (or not read at all), as opposed to a schema error
 
     def to_json(self) -> dict[str, Any]:
         data = {"line": self.line, "message": self.message, "level": self.level}
@@ -70,6 +71,8 @@ class Problem:
                 data[key] = getattr(self, key)
         if self.duplicate:
             data["duplicate"] = True
+        if self.unreadable:
+            data["unreadable"] = True
         return data
 
     @classmethod
@@ -83,6 +86,7 @@ class Problem:
             name=data.get("name"),
             field=data.get("field"),
             duplicate=bool(data.get("duplicate", False)),
+            unreadable=bool(data.get("unreadable", False)),
         )
 
 
@@ -171,14 +175,14 @@ def refused_file(path: str, sha: str, size: int | None) -> ReadFile:
         message = "file could not be read from the repository archive"
     else:
         message = f"file is {size:,} bytes, over the limit of {documents.MAX_FILE_BYTES:,} bytes (5 MiB)"
-    return ReadFile(FileState(path, sha, (), (Problem(1, message),), True), {})
+    return ReadFile(FileState(path, sha, (), (Problem(1, message, unreadable=True),), True), {})
 
 
 def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
     """Validate a parsed file's documents: its state, and the resources of the valid ones."""
     path = parsed.path
     if parsed.error is not None:
-        problem = Problem(parsed.error_line or 1, parsed.error)
+        problem = Problem(parsed.error_line or 1, parsed.error, unreadable=True)
         return ReadFile(FileState(path, sha, (), (problem,), True), {})
     refs: list[DocRef] = []
     problems: list[Problem] = []
@@ -202,6 +206,7 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
             continue
         errors = validation.validate_document(doc)
         ident = documents.identity(doc) if doc.body is not None else None
+        unreadable = doc.error is not None or doc.body is None
         for error in errors:
             problems.append(
                 Problem(
@@ -212,6 +217,7 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
                     doc.kind,
                     doc.name,
                     error.path or None,
+                    unreadable=unreadable,
                 )
             )
         if ident is None or ident[0] not in KINDS:

@@ -3,6 +3,17 @@
 The enum values are the seed's and are the contract: directions `gui_to_github`,
 `github_to_gui`, `bidirectional`; strategies `timestamp_wins`, `gui_wins`, `github_wins`,
 `user_guided` (default), `merge_strategy`.
+
+`to_dict()` has every key of the contract's `SyncResult.to_dict()` at its place, with its
+meaning, and more detail beside them:
+  statistics          the contract's six counts (conflicts_detected: every conflict the
+                      operation found before its strategy ran; conflicts_resolved: those it
+                      settled), then files and validation counts
+  github_integration  commit_sha, pull_request_url, branch_name, then repository, base and
+                      pull request number (api_calls_made and files_transferred are repeated
+                      here for readers of earlier results)
+  performance         processing_time_seconds, api_calls_made, files_transferred, then the
+                      timings in milliseconds
 """
 
 from __future__ import annotations
@@ -112,7 +123,12 @@ class SyncResult:
             "github_integration": asdict(self.github_integration),
             "errors": list(self.errors),
             "warnings": list(self.warnings),
-            "performance": asdict(self.performance),
+            "performance": {
+                "processing_time_seconds": round(self.performance.duration_ms / 1000, 3),
+                "api_calls_made": self.github_integration.api_calls_made,
+                "files_transferred": self.github_integration.files_transferred,
+                **asdict(self.performance),
+            },
         }
         if self.parts:
             data["parts"] = self.parts

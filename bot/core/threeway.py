@@ -308,6 +308,12 @@ def resolution_options(conflict_type: str) -> list[str]:
     return list(CONFLICT_TYPES[conflict_type].options)
 
 
+def auto_resolvable(conflict_type: str) -> bool:
+    """A sync's strategy (gui_wins, github_wins, timestamp_wins) can settle it without a person:
+    it offers a side to take. (The contract's `resolution.auto_resolvable`.)"""
+    return bool({"gui_wins", "github_wins"} & set(CONFLICT_TYPES[conflict_type].options))
+
+
 @dataclass(frozen=True)
 class FieldConflict:
     """One conflict. `path` is a field path ('' for the whole resource)."""

@@ -36,7 +36,7 @@ from bot.core import checks, documents, filemap, threeway
 from bot.core.publish_plan import plan_commit, tree_entries
 from bot.core.syncresult import SyncDirection, SyncResult
 from bot.core.threeway import ABSENT, FieldConflict, Named
-from bot.features import comments, conflicts, publish
+from bot.features import comments, conflicts, publish, pulls
 from bot.features.installations import ensure_installation
 from bot.github.errors import NotFound
 from bot.jobs.queue import JobContext, enqueue, register_job_handler
@@ -264,12 +264,20 @@ async def recheck_fabric(
         return 0
     async with ctx.pool.acquire() as conn:
         await conflicts.detect_conflicts(conn, fabric.id)
-    pulls = await open_pulls(ctx.pool, fabric.id, pull_request_id)
-    if not pulls:
+    found = await open_pulls(ctx.pool, fabric.id, pull_request_id)
+    if not found:
         return 0
     gh = await installation_client(ctx, fabric)
     done = 0
-    for pull in pulls:
+    for pull in found:
+        if not await pulls.has_changes(ctx.pool, pull.id):
+            # Git already says everything its drafts said: nothing is left to review.
+            row = await pull_store.get(ctx.pool, pull.id)
+            if row is not None:
+                await pulls.close_empty(
+                    ctx.pool, gh, fabric, row, f"Every change it carried is on {fabric.branch} now."
+                )
+            continue
         if await publish_check(ctx.pool, gh, fabric, pull, head_sha if pull.id == pull_request_id else None):
             done += 1
     return done
@@ -369,6 +377,13 @@ async def rebuild_branch(
     gi.repository, gi.branch, gi.base_sha, gi.commit_sha = fabric.repository, fabric.branch, base[0], sha
     gi.branch_name, gi.pull_request_number, gi.pull_request_url = pull.branch, pull.number, pull.html_url
     await operation_store.finish(ctx.pool, operation.id, "completed", result.to_dict())
+    held = await ctx.pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 AND state = 'conflict')", pull.id
+    )
+    if tree == base[1] and not held:  # the branch now says exactly what the fabric's branch says
+        await pulls.close_empty(
+            ctx.pool, gh, fabric, pull, f"After {title.removeprefix('resolve ')}, nothing differs from {fabric.branch}."
+        )
     return sha
 
 

@@ -16,7 +16,8 @@ What a check does to each draft
       conflict (`missing_resource` when Git deleted the resource the draft edits). The
       strategy decides (below); what it does not decide stays open and the draft waits.
     - The merged result fails the kind's CRD: `schema_mismatch`.
-    - The resource's file no longer parses (the ingest's per-file errors): `file_corruption`.
+    - The resource's file is no longer YAML (the ingest's per-file errors): `file_corruption`;
+      its document parses but fails its schema or the fabric's rules: `schema_mismatch`.
     - A reference to a resource that exists neither in desired nor in drafts (or that a draft
       deletes): `dependency_violation`, on the draft that makes or breaks the reference.
     - `permission_denied` is not found by looking at data: publishing reports it
@@ -236,7 +237,7 @@ def evaluate(
     choices: Choices | None = None,
     values: Mapping[str, Any] | None = None,
     validate: Validator | None = None,
-    file_error: str | None = None,
+    file_error: FileProblem | None = None,
 ) -> Decision:
     """Decide one draft (pure). `choices` are a person's decisions for this resource's
     conflicts, keyed by (type, field path); `values` field values a person typed (the
@@ -328,10 +329,15 @@ def evaluate(
                 decision.op = "keep"
 
     if file_error is not None:
-        corrupt = _conflict(
-            row, "file_corruption", f"{row.file_path} no longer parses: {file_error}", gui=_spec_of(gui), git=file_error
-        )
-        choice = choices.get(("file_corruption", ""))
+        if file_error.type == "file_corruption":
+            message = f"{row.file_path} is no longer valid YAML: {file_error.detail}"
+        else:
+            message = (
+                f"{row.file_path}: the {row.kind} document parses but fails its schema or the fabric's rules: "
+                f"{file_error.detail}"
+            )
+        corrupt = _conflict(row, file_error.type, message, gui=_spec_of(gui), git=file_error.detail)
+        choice = choices.get((file_error.type, ""))
         if choice in ("gui_wins", "manual") or (choice is None and _side(strategy, row) == "gui"):
             # The GUI's version will be written over the broken document.
             decision.resolved.append((corrupt, choice or _STRATEGY_RESOLUTION[strategy]))
@@ -393,6 +399,7 @@ class CheckReport:
     """What one check found and did."""
 
     fabric_id: int
+    resources: int = 0  # resources of the fabric read (references are checked across all of them)
     checked: int = 0  # drafts examined
     conflicts: list[tuple[int, FieldConflict]] = field(default_factory=list)  # open: (resource id, conflict)
     resolved: int = 0  # conflicts settled now (by the strategy or a person)
@@ -421,29 +428,44 @@ def _validator() -> Validator:
     return lambda kind, spec: validate_spec(kind, spec, all_errors=False)
 
 
-async def file_errors(conn: asyncpg.Connection, fabric_id: int) -> dict[Any, str]:
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a resource's document in Git cannot be taken: `file_corruption` when the text is not
+    YAML (or could not be read), `schema_mismatch` when it parses but fails its schema or the
+    fabric's rules. `detail` is the ingest's message with its line."""
+
+    type: str
+    detail: str
+
+
+def file_problem(problem: Mapping[str, Any]) -> FileProblem:
+    """One problem the ingest recorded (bot.core.snapshot.Problem's JSON) as a finding. A
+    problem on no document is the whole file's (it was not read or did not parse)."""
+    unreadable = problem.get("unreadable") or problem.get("document") is None
+    return FileProblem(
+        "file_corruption" if unreadable else "schema_mismatch", f"line {problem.get('line')}: {problem.get('message')}"
+    )
+
+
+async def file_errors(conn: asyncpg.Connection, fabric_id: int) -> dict[Any, FileProblem]:
     """What the last ingest found broken (fabric_file, sql/003), keyed by file path (a
     document of the file cannot be read at all, so any of its resources may be the broken one)
     and by (path, kind, namespace, name) (that resource's own document fails)."""
-    out: dict[Any, str] = {}
+    out: dict[Any, FileProblem] = {}
     for row in await store.broken_files(conn, fabric_id):
         errors = [p for p in row["problems"] if p.get("level", "error") == "error"]
-
-        def say(p: Mapping[str, Any]) -> str:
-            return f"line {p.get('line')}: {p.get('message')}"
-
         if row["unidentified"] and errors:
             unnamed = [p for p in errors if not p.get("name")] or errors
-            out[row["path"]] = say(unnamed[0])
+            out[row["path"]] = file_problem(unnamed[0])
         for ref in row["documents"]:
             index, _, kind, namespace, name, valid = ref
             if not valid:
                 own = [p for p in errors if p.get("document") == index] or errors
-                out[(row["path"], kind, namespace, name)] = say(own[0])
+                out[(row["path"], kind, namespace, name)] = file_problem(own[0])
     return out
 
 
-def _broken(broken: Mapping[Any, str], row: Row) -> str | None:
+def _broken(broken: Mapping[Any, FileProblem], row: Row) -> FileProblem | None:
     if not row.file_path:
         return None
     return broken.get(row.file_path) or broken.get((row.file_path, row.kind, row.namespace, row.name))
@@ -477,7 +499,7 @@ async def check_fabric(
     values: Mapping[int, Mapping[str, Any]] | None = None,
     resolved_by: str | None = None,
     operation_id: uuid.UUID | None = None,
-    corrupt_files: Mapping[str, str] | None = None,
+    corrupt_files: Mapping[Any, FileProblem] | None = None,
 ) -> CheckReport:
     """Check every draft of the fabric in one pass and write the outcome (see the module
     docstring). The strategy applies to the drafts in `resource_ids` (all when None); the
@@ -553,6 +575,7 @@ async def check_fabric(
             for r in await conn.fetch("SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)
         }
     report.checked = len(decisions)
+    report.resources = len(rows)
     for rid, decision in decisions.items():
         if scope is not None and rid not in scope:
             continue

@@ -5,6 +5,9 @@ The fabric (or HNP on its behalf) reports actual specs; each report sets the res
 whose actual differs from desired is `drifted` until a report agrees again (or Git changes to
 what runs). Field differences are computed with the three-way module's diff, so they use the
 same field paths as conflicts (`spec.subnets.default.vlan`).
+
+A resource whose actual state was never reported is not known to agree: `not_reported` counts
+and names them, and every reader (API, CLI, status page) says so instead of "no drift".
 """
 
 from __future__ import annotations
@@ -94,3 +97,21 @@ async def drifted(db: Executor, fabric_id: int, *, kind: str | None = None) -> l
                 }
             )
     return out
+
+
+NOT_REPORTED_LISTED = 1000  # names listed beside the count
+
+
+async def not_reported(db: Executor, fabric_id: int, *, kind: str | None = None) -> tuple[int, list[dict[str, str]]]:
+    """(how many, the first NOT_REPORTED_LISTED of them): resources Git describes whose actual
+    state the fabric never reported."""
+    rows = await db.fetch(
+        "SELECT kind, namespace, name, count(*) OVER () AS total FROM resource "
+        "WHERE fabric_id = $1 AND desired_spec IS NOT NULL AND actual_spec IS NULL "
+        "AND ($2::text IS NULL OR kind = $2) ORDER BY kind, namespace, name LIMIT $3",
+        fabric_id,
+        kind,
+        NOT_REPORTED_LISTED,
+    )
+    total = rows[0]["total"] if rows else 0
+    return total, [{"kind": r["kind"], "namespace": r["namespace"], "name": r["name"]} for r in rows]

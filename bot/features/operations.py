@@ -91,6 +91,22 @@ async def start_sync(
     return operation
 
 
+def result_of(operation: Operation) -> dict[str, Any]:
+    """A finished operation's SyncResult.to_dict(): the one it recorded, or (for one that ended
+    without recording any, e.g. its job died) one saying why it failed."""
+    if operation.result is not None and "success" in operation.result:
+        return operation.result
+    result = SyncResult(
+        operation_id=str(operation.id),
+        direction=SyncDirection(operation.direction),
+        started_at=operation.started_at or operation.created_at,
+        completed_at=operation.completed_at,
+    )
+    result.errors.append(operation.error or operation.status)
+    result.performance.duration_ms = _elapsed_ms(result)
+    return result.to_dict()
+
+
 async def _end_orphans(conn: asyncpg.Connection, fabric_id: int) -> None:
     """An API sync whose job is gone (dead after its last attempt, e.g. its worker killed
     mid-run) would hold the fabric forever: it is failed, saying so."""
@@ -148,7 +164,14 @@ def _cancelled_result(operation: Operation, undone: list[str]) -> SyncResult:
     )
     result.errors.append("cancelled")
     result.warnings.extend(undone)
+    result.performance.duration_ms = _elapsed_ms(result)
     return result
+
+
+def _elapsed_ms(result: SyncResult) -> float:
+    """Start to end of a result that ended without running to completion."""
+    end = result.completed_at or _now()
+    return max(0.0, (end - result.started_at).total_seconds() * 1000)
 
 
 async def run(
@@ -239,6 +262,7 @@ async def _fail(
     result.errors.append(reason)
     result.warnings.extend(undone or [])
     result.github_integration.api_calls_made = counter.calls
+    result.performance.duration_ms = _elapsed_ms(result)
     await operation_store.finish(pool, operation.id, "failed", result.to_dict(), error=reason)
 
 
@@ -287,12 +311,13 @@ async def _run_directions(
             fabric,
             operation.id,
             resource_ids=selected,
-            create_pr=bool(request.get("create_pr", True)),
+            create_pr=bool(request.get("create_pr", False)),
             checkpoint=checkpoint,
             report=report,
         )
         published.github_integration.api_calls_made = counter.calls - before
-        published.statistics.conflicts_detected = report_json.get("open", 0)
+        # Detected: every conflict found before the strategy ran (those it settled included).
+        published.statistics.conflicts_detected = report_json.get("open", 0) + report_json.get("resolved", 0)
         published.statistics.conflicts_resolved = report_json.get("resolved", 0)
         if waiting:
             published.warnings.append(

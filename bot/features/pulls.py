@@ -6,6 +6,10 @@ person pushes to its branch.
   drafts and clears them (issue 5's rule), whichever of the two events comes first.
 - closed unmerged: its resources go back to state draft (pull_request_id cleared) and its
   branch is deleted.
+- empty: its branch no longer differs from its base (every change resolved in Git's favour,
+  or already on the base): the bot closes it with a short comment and deletes its branch, and
+  its resources' drafts, each equal to desired now, are cleared (`close_empty`). Every path that
+  ends a pull request releases its resources, so no resource is pending_pr without an open one.
 - a push to an open bot branch by someone else (the head is not the commit the bot made):
   the resources whose documents that push changed become the new drafts, still carried by the
   pull request (their author is the pusher); a document the push removed becomes a deletion.
@@ -71,6 +75,40 @@ async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, 
     )
     if not merged and gh is not None:
         await Repository(gh, fabric.owner, fabric.repo).delete_branch(row.branch)
+
+
+async def close_empty(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, why: str) -> int:
+    """Close a bot pull request that no longer changes anything: a comment saying `why`, the
+    pull request closed and its branch deleted on GitHub; its resources' drafts that desired
+    now fulfils cleared and the others released. Returns the drafts cleared. Idempotent: its
+    `closed` webhook, arriving later, finds it closed already."""
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM resource WHERE pull_request_id = $1", row.id)]
+    repository = Repository(gh, fabric.owner, fabric.repo) if gh is not None else None
+    if repository is not None and row.number is not None:
+        body = f"{why}\n\nThis pull request no longer changes anything in `{fabric.branch}`, so hnp-gitops closes it."
+        await repository.comment(row.number, body)
+        await repository.close_pull_request(row.number)
+    async with pool.acquire() as conn, conn.transaction():
+        await pull_store.close(conn, row.id, "closed")
+        cleared = await draft_store.clear_fulfilled(conn, ids)
+        await draft_store.release_from_pull_request(conn, row.id)
+    if repository is not None:
+        await repository.delete_branch(row.branch)
+    log.info(
+        "pull request #%s of fabric %s closed: empty (%s); %d drafts cleared", row.number, fabric.name, why, cleared
+    )
+    return cleared
+
+
+async def has_changes(pool: asyncpg.Pool, pull_request_id: int) -> bool:
+    """Does any resource of the pull request still carry a draft?"""
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 "
+            "AND (draft_spec IS NOT NULL OR draft_delete))",
+            pull_request_id,
+        )
+    )
 
 
 @router.register("push")

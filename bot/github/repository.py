@@ -6,6 +6,8 @@ from bot.github.client import Client
 from bot.github.errors import NotFound, UnprocessableEntity
 
 BRANCH_REF = "/repos/{owner}/{repo}/git/refs/heads/{+branch}"  # '+': a/b stays a/b
+PULL = "/repos/{owner}/{repo}/pulls/{number}"
+ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{number}/comments"
 
 
 class Repository:
@@ -22,3 +24,10 @@ class Repository:
             await self.gh.delete(BRANCH_REF, {**self.vars, "branch": branch})
         except (NotFound, UnprocessableEntity):
             pass
+
+    async def close_pull_request(self, number: int) -> None:
+        await self.gh.patch(PULL, {**self.vars, "number": number}, data={"state": "closed"})
+
+    async def comment(self, number: int, body: str) -> None:
+        """A new comment on an issue or pull request."""
+        await self.gh.post(ISSUE_COMMENTS, {**self.vars, "number": number}, data={"body": body})

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from bot.core.states import STATE_SQL
+from bot.core.threeway import auto_resolvable
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -54,13 +55,35 @@ class Conflict:
     namespace: str | None = None
     name: str | None = None
     file_path: str | None = None
+    gui_modified_at: datetime | None = None  # the resource's drafted_at
+    git_modified_at: datetime | None = None  # the time of the commit that last changed it in Git
 
     @property
     def resource(self) -> str:
         return f"{self.kind}/{self.name}" if self.kind else ""
 
     def to_json(self) -> dict[str, Any]:
+        """The contract's `ResourceConflict.to_dict()` keys first, then this bot's detail."""
+        fields = [self.field_path] if self.field_path else []
+        where = self.field_path or "spec"
         return {
+            "resource_id": self.resource_id,
+            "resource_name": self.name,
+            "resource_kind": self.kind,
+            "conflict_type": self.type,
+            "detected_at": self.detected_at.isoformat(),
+            "details": {
+                "gui_modification_time": _iso(self.gui_modified_at),
+                "github_modification_time": _iso(self.git_modified_at),
+                "conflicting_fields": fields,
+                "gui_values": {} if self.gui_value is None else {where: self.gui_value},
+                "github_values": {} if self.git_value is None else {where: self.git_value},
+            },
+            "resolution": {
+                "options": list(self.resolution_options or []),
+                "auto_resolvable": auto_resolvable(self.type),
+                "severity": self.severity,
+            },
             "id": self.id,
             "type": self.type,
             "severity": self.severity,
@@ -74,17 +97,21 @@ class Conflict:
             "git_value": self.git_value,
             "message": self.message,
             "resolution_options": list(self.resolution_options or []),
-            "resolution": self.resolution,
+            "resolved_with": self.resolution,
             "resolved_by": self.resolved_by,
-            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
-            "detected_at": self.detected_at.isoformat(),
+            "resolved_at": _iso(self.resolved_at),
             "operation_id": str(self.operation_id) if self.operation_id else None,
         }
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 _COLUMNS = """c.id, c.fabric_id, c.resource_id, c.operation_id, c.pull_request_id, c.type, c.severity,
  c.field_path, c.base_value, c.gui_value, c.git_value, c.message, c.resolution_options, c.status,
- c.resolution, c.resolved_by, c.resolved_at, c.detected_at, r.kind, r.namespace, r.name, r.file_path"""
+ c.resolution, c.resolved_by, c.resolved_at, c.detected_at, r.kind, r.namespace, r.name, r.file_path,
+ r.drafted_at AS gui_modified_at, r.desired_at AS git_modified_at"""
 _FROM = "conflict c LEFT JOIN resource r ON r.id = c.resource_id"
 
 

@@ -216,6 +216,17 @@ async def _clear(conn: asyncpg.Connection, row: Resource) -> Resource | None:
     return (await by_ids(conn, [row.id]))[0]
 
 
+async def clear_fulfilled(conn: asyncpg.Connection, resource_ids: list[int]) -> int:
+    """Clear the drafts among these resources that say nothing desired does not (their pull
+    request is closed as empty); states recomputed. Returns how many were cleared."""
+    cleared = 0
+    for row in await by_ids(conn, resource_ids):
+        if row.has_draft and equals_desired(row, row.draft_spec, row.draft_metadata, row.draft_delete):
+            await _clear(conn, row)
+            cleared += 1
+    return cleared
+
+
 async def attach_to_pull_request(conn: asyncpg.Connection, resource_ids: list[int], pull_request_id: int) -> None:
     """Drafts published in an open bot pull request: state pending_pr (unless in conflict)."""
     rows = await by_ids(conn, resource_ids)

@@ -97,3 +97,16 @@ async def save(
         rows,
         read_sha,
     )
+
+
+async def document_line(db: Executor, fabric_id: int, path: str, document_index: int | None) -> int | None:
+    """The line of a document's metadata.name in a file, as the last ingest saw it."""
+    if document_index is None:
+        return None
+    return await db.fetchval(
+        "SELECT (d ->> 1)::int FROM fabric_file, jsonb_array_elements(documents) AS d "
+        "WHERE fabric_id = $1 AND path = $2 AND (d ->> 0)::int = $3 LIMIT 1",
+        fabric_id,
+        path,
+        document_index,
+    )

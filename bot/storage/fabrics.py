@@ -25,6 +25,7 @@ class Fabric:
     status_detail: str | None
     created_at: datetime
     updated_at: datetime
+    create_pr: bool = False  # a sync request that does not say publishes through a pull request
 
     @property
     def owner(self) -> str:
@@ -40,6 +41,7 @@ class Fabric:
             "repository": self.repository,
             "directory": self.directory,
             "branch": self.branch,
+            "create_pr": self.create_pr,
             "installation_id": self.installation_id,
             "last_ingested_sha": self.last_ingested_sha,
             "last_ingested_at": self.last_ingested_at.isoformat() if self.last_ingested_at else None,
@@ -55,7 +57,7 @@ def _fabric(row: asyncpg.Record | None) -> Fabric | None:
 
 _COLUMNS = (
     "id, name, repository, directory, branch, installation_id, last_ingested_sha, "
-    "last_ingested_at, branch_etag, connection_status, status_detail, created_at, updated_at"
+    "last_ingested_at, branch_etag, connection_status, status_detail, created_at, updated_at, create_pr"
 )
 
 
@@ -66,16 +68,24 @@ def normalize_directory(directory: str) -> str:
 
 
 async def create(
-    db: Executor, *, name: str, repository: str, directory: str, branch: str, installation_id: int | None = None
+    db: Executor,
+    *,
+    name: str,
+    repository: str,
+    directory: str,
+    branch: str,
+    installation_id: int | None = None,
+    create_pr: bool = False,
 ) -> Fabric:
     row = await db.fetchrow(
-        f"INSERT INTO fabric (name, repository, directory, branch, installation_id) "
-        f"VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}",
+        f"INSERT INTO fabric (name, repository, directory, branch, installation_id, create_pr) "
+        f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS}",
         name,
         repository,
         normalize_directory(directory),
         branch,
         installation_id,
+        create_pr,
     )
     return _fabric(row)
 

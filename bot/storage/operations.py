@@ -39,20 +39,28 @@ class Operation:
         return self.status in FINISHED
 
     def to_json(self, fabric_name: str | None = None) -> dict[str, Any]:
+        """The contract's operation status (operation_id, status, request{direction, fabric,
+        initiated_by}, progress, started_at, completed_at), then this bot's detail."""
         return {
             "operation_id": str(self.id),
+            "status": self.status,
+            "request": {
+                **(self.request or {}),
+                "direction": self.direction,
+                "fabric": fabric_name,
+                "initiated_by": self.requested_by,
+            },
+            "progress": {"done": self.progress_done, "total": self.progress_total},
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
             "fabric": fabric_name,
             "direction": self.direction,
-            "status": self.status,
             "conflict_resolution": self.conflict_resolution,
             "trigger": self.trigger,
             "requested_by": self.requested_by,
-            "progress": {"done": self.progress_done, "total": self.progress_total},
             "cancel_requested": self.cancel_requested,
             "error": self.error,
             "created_at": self.created_at.isoformat(),
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
             "result": self.result,
         }
 

@@ -15,8 +15,10 @@ time; with no token configured the API refuses everyone). Errors are always
 
 Unexpected failures answer 500 `internal_error` with no details (the log has the traceback).
 
-Other modules add routes under /api with the helpers here (`api_error`, `json_body`,
-`fabric_or_404`, `json_response`) and describe them with `bot.web.openapi.add_path`.
+Every request and response shape is declared once in bot.web.api_models: bodies and query strings
+are read with `body_as` / `query_as` (a 422, or 400 for a query, with each problem's field
+path), and GET /api/openapi.json is generated from the same declarations and the `Route`
+entries of each module (this one's and bot.web.api_conflicts'), so it cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import asyncio
 import hmac
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,19 +37,18 @@ from aiohttp import web
 
 from bot.core import filemap
 from bot.core.kinds import Kind, lookup
-from bot.core.syncresult import ConflictResolutionStrategy, SyncDirection
 from bot.core.validation import validate_name, validate_spec
 from bot.features import operations
-from bot.storage import drafts, fabrics, pulls
+from bot.storage import drafts, fabric_files, fabrics, pulls
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
-from bot.web import openapi
+from bot.web import api_models
+from bot.web.api_models import MAX_WAIT_SECONDS, Route
 from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api"
-MAX_WAIT_SECONDS = 60.0  # the longest a GET /api/operations/{id}?wait= holds the request
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -166,6 +166,27 @@ def kind_or_422(value: str) -> Kind:
     return kind
 
 
+def body_as(body: dict[str, Any], model: type[api_models.M], message: str) -> api_models.M:
+    """The JSON body as `model`, or 422 listing each problem with its field path."""
+    try:
+        return api_models.parse(model, body)
+    except api_models.Invalid as invalid:
+        raise validation_error(invalid.errors, message) from None
+
+
+def query_as(request: web.Request, model: type[api_models.M]) -> api_models.M:
+    """The query string as `model`, or 400 listing each problem."""
+    try:
+        return api_models.parse(model, dict(request.query))
+    except api_models.Invalid as invalid:
+        raise api_error(
+            400,
+            "bad_request",
+            "the query is not valid: " + "; ".join(f"{p}: {m}" for p, m in invalid.errors),
+            {"errors": [{"path": p, "message": m} for p, m in invalid.errors]},
+        ) from None
+
+
 def requested_by(request: web.Request, body: dict[str, Any] | None = None) -> str | None:
     """Who asked: the X-HNP-User header, else the body's "user" field."""
     user = request.headers.get("X-HNP-User") or (body or {}).get("user")
@@ -209,39 +230,20 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
 # --------------------------------------------------------------------------------------------
 # Fabrics
 
-_FABRIC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_BRANCH_BAD = re.compile(r"(\.\.|[\s~^:?*\[\\]|^/|/$|\.lock$|@\{|//)")
-
 
 async def create_fabric(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    errors: list[tuple[str, str]] = []
-    name, repository = body.get("name"), body.get("repository")
-    directory, branch = body.get("directory", ""), body.get("branch", "main")
-    if not isinstance(name, str) or not _FABRIC_NAME.match(name) or len(name) > 63:
-        errors.append(("name", "a lowercase DNS label: letters, digits and '-', at most 63 characters"))
-    if not isinstance(repository, str) or not _REPOSITORY.match(repository):
-        errors.append(("repository", "must be 'owner/repo'"))
-    if not isinstance(directory, str):
-        errors.append(("directory", "must be a string"))
-    else:
-        try:
-            directory = filemap.normalize_directory(fabrics.normalize_directory(directory)) if directory else ""
-            if ".." in directory.split("/") or directory.startswith("/"):
-                raise filemap.UnsafePath(directory)
-        except filemap.UnsafePath as error:
-            errors.append(("directory", f"must be a relative path inside the repository ({error})"))
-    if not isinstance(branch, str) or not branch or _BRANCH_BAD.search(branch):
-        errors.append(("branch", "must be a valid branch name"))
-    if errors:
-        raise validation_error(errors, "the fabric is not valid")
+    given = body_as(await json_body(request), api_models.FabricInput, "the fabric is not valid")
     try:
         fabric = await fabrics.create(
-            pool_of(request), name=name, repository=repository, directory=directory, branch=branch
+            pool_of(request),
+            name=given.name,
+            repository=given.repository,
+            directory=given.directory,
+            branch=given.branch,
+            create_pr=given.create_pr,
         )
     except asyncpg.UniqueViolationError:
-        raise api_error(409, "conflict", f"a fabric named {name!r} already exists") from None
+        raise api_error(409, "conflict", f"a fabric named {given.name!r} already exists") from None
     return json_response(await _fabric_json(request, fabric), status=201)
 
 
@@ -272,12 +274,9 @@ async def _fabric_json(request: web.Request, fabric: Fabric) -> dict[str, Any]:
 
 async def list_resources(request: web.Request) -> web.Response:
     fabric = await fabric_or_404(request)
-    kind = request.query.get("kind")
-    state = request.query.get("state")
-    if state is not None and state not in openapi.RESOURCE_STATES:
-        raise validation_error([("state", f"must be one of {', '.join(openapi.RESOURCE_STATES)}")])
-    kind_name = kind_or_422(kind).kind if kind else None
-    rows = await drafts.list_for_fabric(pool_of(request), fabric.id, kind=kind_name, state=state)
+    query = query_as(request, api_models.ResourcesQuery)
+    kind_name = kind_or_422(query.kind).kind if query.kind else None
+    rows = await drafts.list_for_fabric(pool_of(request), fabric.id, kind=kind_name, state=query.state)
     return json_response({"fabric": fabric.name, "resources": [r.to_json() for r in rows]})
 
 
@@ -298,50 +297,51 @@ async def _resource_target(request: web.Request) -> tuple[Fabric, Kind, str]:
 
 async def get_resource(request: web.Request) -> web.Response:
     fabric, kind, name = await _resource_target(request)
-    row = await drafts.get(pool_of(request), fabric.id, kind.kind, name)
+    pool = pool_of(request)
+    row = await drafts.get(pool, fabric.id, kind.kind, name)
     if row is None:
         raise api_error(404, "not_found", f"no {kind.kind} {name!r} in fabric {fabric.name!r}")
-    return json_response(row.to_json())
-
-
-def _string_map(value: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        errors.append((path, "must be an object of string values"))
-        return None
-    return value
+    data = row.to_json()
+    if data.get("file"):
+        data["file"]["line"] = await fabric_files.document_line(
+            pool, fabric.id, data["file"]["path"], data["file"]["document_index"]
+        )
+    return json_response(data)
 
 
 async def put_draft(request: web.Request) -> web.Response:
     fabric, kind, name = await _resource_target(request)
     body = await json_body(request)
-    user = requested_by(request, body)
-    delete = body.get("delete", False)
+    message = f"the draft of {kind.kind} {name!r} is not valid"
+    draft = body_as(body, api_models.DraftInput, message)
+    user = draft.user or requested_by(request, body)
     errors: list[tuple[str, str]] = []
-    if not isinstance(delete, bool):
-        errors.append(("delete", "must be true or false"))
-    spec, metadata = body.get("spec"), None
-    if delete is True:
-        if spec is not None:
+    metadata = None
+    if draft.delete:
+        if draft.spec is not None:
             errors.append(("spec", "a deletion carries no spec"))
+    elif draft.spec is None:
+        errors.append(("spec", 'the draft needs a spec object (or {"delete": true})'))
     else:
-        if not isinstance(spec, dict):
-            errors.append(("spec", 'the draft needs a spec object (or {"delete": true})'))
-        else:
-            errors.extend((e.path, e.message) for e in validate_spec(kind.kind, spec))
-        labels = _string_map(body.get("labels"), "metadata.labels", errors)
-        annotations = _string_map(body.get("annotations"), "metadata.annotations", errors)
-        metadata = {k: v for k, v in (("labels", labels), ("annotations", annotations)) if v is not None} or None
+        errors.extend((e.path, e.message) for e in validate_spec(kind.kind, draft.spec))
+        given = (("labels", draft.labels), ("annotations", draft.annotations))
+        metadata = {k: v for k, v in given if v is not None} or None
     if errors:
-        raise validation_error(errors, f"the draft of {kind.kind} {name!r} is not valid")
+        raise validation_error(errors, message)
     pool = pool_of(request)
     async with pool.acquire() as conn, conn.transaction():
         row = await drafts.put_draft(
-            conn, fabric.id, kind.kind, name, spec=None if delete else spec, metadata=metadata, delete=delete, user=user
+            conn,
+            fabric.id,
+            kind.kind,
+            name,
+            spec=None if draft.delete else draft.spec,
+            metadata=metadata,
+            delete=draft.delete,
+            user=user,
         )
     if row is None:
-        if delete:
+        if draft.delete:
             raise api_error(404, "not_found", f"no {kind.kind} {name!r} in fabric {fabric.name!r} to delete")
         return json_response({"kind": kind.kind, "name": name, "state": None, "draft": None, "cleared": True})
     data = row.to_json()
@@ -366,61 +366,19 @@ async def delete_draft(request: web.Request) -> web.Response:
 # Sync operations
 
 
-def _sync_request(body: dict[str, Any]) -> dict[str, Any]:
-    errors: list[tuple[str, str]] = []
-    directions = [d.value for d in SyncDirection]
-    strategies = [s.value for s in ConflictResolutionStrategy]
-    direction = body.get("direction", SyncDirection.GUI_TO_GITHUB.value)
-    resolution = body.get("conflict_resolution", ConflictResolutionStrategy.USER_GUIDED.value)
-    create_pr, force = body.get("create_pr", True), body.get("force_sync", False)
-    filters = body.get("resource_filters")
-    if direction not in directions:
-        errors.append(("direction", f"must be one of {', '.join(directions)}"))
-    if resolution not in strategies:
-        errors.append(("conflict_resolution", f"must be one of {', '.join(strategies)}"))
-    if not isinstance(create_pr, bool):
-        errors.append(("create_pr", "must be true or false"))
-    if not isinstance(force, bool):
-        errors.append(("force_sync", "must be true or false"))
-    if filters is not None:
-        if not isinstance(filters, dict) or set(filters) - {"kinds", "names"}:
-            errors.append(("resource_filters", "must be an object with optional 'kinds' and 'names' lists"))
-        else:
-            for key in ("kinds", "names"):
-                values = filters.get(key)
-                if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
-                    errors.append((f"resource_filters.{key}", "must be a list of strings"))
-            for i, value in enumerate(filters.get("kinds") or []):
-                if isinstance(value, str) and lookup(value) is None:
-                    errors.append((f"resource_filters.kinds[{i}]", f"unknown kind {value!r}"))
-    if errors:
-        raise validation_error(errors, "the sync request is not valid")
-    if filters and filters.get("kinds"):
-        filters = dict(filters, kinds=[lookup(k).kind for k in filters["kinds"]])
+def _stored_request(sync: api_models.SyncRequest, fabric: Fabric) -> dict[str, Any]:
+    """What the operation keeps of the request (its row's `request`), defaults filled in."""
     return {
-        "direction": direction,
-        "create_pr": create_pr,
-        "force_sync": force,
-        "conflict_resolution": resolution,
-        "resource_filters": filters,
+        "direction": sync.direction.value,
+        "create_pr": fabric.create_pr if sync.create_pr is None else sync.create_pr,
+        "force_sync": sync.force_sync or sync.force,
+        "conflict_resolution": sync.conflict_resolution.value,
+        "resource_filters": sync.resource_filters,
+        "metadata": sync.metadata,
     }
 
 
-async def start_sync(request: web.Request) -> web.Response:
-    fabric = await fabric_or_404(request)
-    body = await json_body(request, required=False)
-    sync = _sync_request(body)
-    try:
-        operation = await operations.start_sync(
-            pool_of(request), fabric, sync, requested_by=requested_by(request, body)
-        )
-    except operations.SyncAlreadyActive as active:
-        raise api_error(
-            409,
-            "sync_in_progress",
-            f"fabric {fabric.name!r} already has an active sync; wait for it or cancel it",
-            {"operation_id": str(active.operation_id), "status_url": f"{PREFIX}/operations/{active.operation_id}"},
-        ) from None
+def _accepted(operation: operation_store.Operation) -> web.Response:
     return json_response(
         {
             "operation_id": str(operation.id),
@@ -429,6 +387,47 @@ async def start_sync(request: web.Request) -> web.Response:
         },
         status=202,
     )
+
+
+async def start_sync(request: web.Request) -> web.Response:
+    fabric = await fabric_or_404(request)
+    query = query_as(request, api_models.SyncQuery)
+    body = await json_body(request, required=False)
+    sync = body_as(body, api_models.SyncRequest, "the sync request is not valid")
+    try:
+        operation = await operations.start_sync(
+            pool_of(request),
+            fabric,
+            _stored_request(sync, fabric),
+            requested_by=sync.initiated_by or requested_by(request, body),
+        )
+    except operations.SyncAlreadyActive as active:
+        raise api_error(
+            409,
+            "sync_in_progress",
+            f"fabric {fabric.name!r} already has an active sync; wait for it or cancel it",
+            {"operation_id": str(active.operation_id), "status_url": f"{PREFIX}/operations/{active.operation_id}"},
+        ) from None
+    wait = sync.wait if sync.wait is not None else query.wait
+    if wait is None:
+        return _accepted(operation)
+    operation = await _wait_until_finished(request, operation, wait)
+    if not operation.finished:
+        return _accepted(operation)
+    result = operations.result_of(operation)
+    return json_response(result, status=200 if result["success"] else 400)
+
+
+async def _wait_until_finished(
+    request: web.Request, operation: operation_store.Operation, seconds: float
+) -> operation_store.Operation:
+    deadline = time.monotonic() + min(seconds, MAX_WAIT_SECONDS)
+    # A long poll: re-read the row until it finishes or the wait is up. The interval is the
+    # answer's latency, not a synchronisation.
+    while not operation.finished and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        operation = await operation_store.get(pool_of(request), operation.id) or operation
+    return operation
 
 
 async def _operation_or_404(request: web.Request) -> operation_store.Operation:
@@ -452,29 +451,16 @@ async def _operation_json(request: web.Request, operation: operation_store.Opera
 
 async def get_operation(request: web.Request) -> web.Response:
     operation = await _operation_or_404(request)
-    raw_wait = request.query.get("wait")
-    if raw_wait is not None and not operation.finished:
-        try:
-            wait = float(raw_wait)
-        except ValueError:
-            raise api_error(400, "bad_request", "wait must be a number of seconds") from None
-        if not 0 <= wait < float("inf"):
-            raise api_error(400, "bad_request", "wait must be a number of seconds")
-        deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
-        # A long poll: re-read the row until it finishes or the wait is up. The interval is
-        # the answer's latency, not a synchronisation.
-        while not operation.finished and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-            operation = await operation_store.get(pool_of(request), operation.id)
+    query = query_as(request, api_models.OperationQuery)
+    if query.wait is not None and not operation.finished:
+        operation = await _wait_until_finished(request, operation, query.wait)
     return json_response(await _operation_json(request, operation))
 
 
 async def list_operations(request: web.Request) -> web.Response:
     fabric = await fabric_or_404(request)
-    active = request.query.get("active", "false").lower()
-    if active not in ("true", "false", "1", "0"):
-        raise api_error(400, "bad_request", "active must be true or false")
-    found = await operation_store.for_fabric(pool_of(request), fabric.id, active_only=active in ("true", "1"))
+    query = query_as(request, api_models.OperationsQuery)
+    found = await operation_store.for_fabric(pool_of(request), fabric.id, active_only=query.active)
     return json_response({"fabric": fabric.name, "operations": [await _operation_json(request, o) for o in found]})
 
 
@@ -487,35 +473,139 @@ async def cancel_operation(request: web.Request) -> web.Response:
             f"operation {operation.id} has already {operation.status}",
             {"status": operation.status},
         )
-    operation = await operations.cancel(pool_of(request), operation.id)
-    return json_response(await _operation_json(request, operation), status=202)
+    operation = await operations.cancel(pool_of(request), operation.id) or operation
+    data = await _operation_json(request, operation)
+    data["success"] = True
+    data["message"] = (
+        f"Operation {operation.id} cancelled successfully"
+        if operation.status == "cancelled"
+        else f"Operation {operation.id} stops at its next step; what it made on GitHub is removed"
+    )
+    return json_response(data, status=202)
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return json_response(openapi.document())
+    return json_response(api_models.openapi_document(request.app[API_ROUTES], DESCRIPTION))
 
+
+DESCRIPTION = (
+    "Fabrics, resources, drafts, sync operations, conflicts and drift of hnp-gitops, in the shapes "
+    "of the HNP sync contract. Every route needs `Authorization: Bearer <HNP_API_TOKEN>`. Errors are "
+    '`{"error": {"code", "message", "details"}}`: 400 malformed JSON or query, 401 bad token, 404 '
+    "unknown fabric, resource, operation or route, 409 conflicting state (fabric exists, a sync of the "
+    "fabric is active, operation already finished), 422 invalid input with `details.errors[] = {path, "
+    "message}`; an unknown kind is 422 `unknown_kind` wherever it appears."
+)
 
 # --------------------------------------------------------------------------------------------
 
-ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
-    ("POST", "/api/fabrics", create_fabric),
-    ("GET", "/api/fabrics", list_fabrics),
-    ("GET", "/api/fabrics/{fabric}", get_fabric),
-    ("GET", "/api/fabrics/{fabric}/resources", list_resources),
-    ("GET", "/api/fabrics/{fabric}/resources/{kind}/{name}", get_resource),
-    ("PUT", "/api/fabrics/{fabric}/resources/{kind}/{name}/draft", put_draft),
-    ("DELETE", "/api/fabrics/{fabric}/resources/{kind}/{name}/draft", delete_draft),
-    ("POST", "/api/fabrics/{fabric}/sync", start_sync),
-    ("GET", "/api/fabrics/{fabric}/operations", list_operations),
-    ("GET", "/api/operations/{operation_id}", get_operation),
-    ("POST", "/api/operations/{operation_id}/cancel", cancel_operation),
-    ("GET", "/api/openapi.json", get_openapi),
+M = api_models
+ROUTES: list[Route] = [
+    Route(
+        "POST",
+        "/api/fabrics",
+        create_fabric,
+        "Register a fabric",
+        {201: ("The fabric", M.Fabric)},
+        (400, 409, 422),
+        body=M.FabricInput,
+    ),
+    Route("GET", "/api/fabrics", list_fabrics, "List fabrics", {200: ("All fabrics", M.FabricList)}),
+    Route("GET", "/api/fabrics/{fabric}", get_fabric, "One fabric", {200: ("The fabric", M.Fabric)}, (404,)),
+    Route(
+        "GET",
+        "/api/fabrics/{fabric}/resources",
+        list_resources,
+        "A fabric's resources",
+        {200: ("Resources", M.ResourceList)},
+        (400, 404, 422),
+        query=M.ResourcesQuery,
+    ),
+    Route(
+        "GET",
+        "/api/fabrics/{fabric}/resources/{kind}/{name}",
+        get_resource,
+        "One resource: draft, desired, actual, state, and its file and line",
+        {200: ("The resource", M.Resource)},
+        (404, 422),
+    ),
+    Route(
+        "PUT",
+        "/api/fabrics/{fabric}/resources/{kind}/{name}/draft",
+        put_draft,
+        "Create or replace the draft of a resource (or mark it for deletion)",
+        {200: ("The resource after the write", M.Resource)},
+        (400, 404, 422),
+        body=M.DraftInput,
+    ),
+    Route(
+        "DELETE",
+        "/api/fabrics/{fabric}/resources/{kind}/{name}/draft",
+        delete_draft,
+        "Discard the draft of a resource",
+        {200: ("The resource after the write", M.Resource)},
+        (404, 422),
+    ),
+    Route(
+        "POST",
+        "/api/fabrics/{fabric}/sync",
+        start_sync,
+        "Start a sync operation (the contract's sync view)",
+        {
+            200: ("With wait: the finished SyncResult of a sync that succeeded", M.SyncResult),
+            202: ("Accepted (without wait, or still running at the deadline)", M.SyncAccepted),
+            400: ("With wait: the SyncResult of a sync that failed; or a malformed request", M.SyncResult | M.Error),
+        },
+        (404, 409, 422),
+        body=M.SyncRequest,
+        body_required=False,
+        query=M.SyncQuery,
+        description="409 sync_in_progress when an API-started sync of the fabric is still active "
+        "(details.operation_id names it). `wait` may be given in the body or the query.",
+    ),
+    Route(
+        "GET",
+        "/api/fabrics/{fabric}/operations",
+        list_operations,
+        "A fabric's sync operations, newest first",
+        {200: ("Operations", M.OperationList)},
+        (400, 404),
+        query=M.OperationsQuery,
+    ),
+    Route(
+        "GET",
+        "/api/operations/{operation_id}",
+        get_operation,
+        "A sync operation (the contract's get_operation_status), and its SyncResult once finished",
+        {200: ("The operation", M.Operation)},
+        (400, 404),
+        query=M.OperationQuery,
+    ),
+    Route(
+        "POST",
+        "/api/operations/{operation_id}/cancel",
+        cancel_operation,
+        "Cancel a sync operation; whatever it made on GitHub is removed",
+        {202: ("Cancelled, or cancellation requested: success and message beside the operation", M.Cancelled)},
+        (404, 409),
+    ),
+    Route("GET", "/api/openapi.json", get_openapi, "This document", {200: ("OpenAPI 3.1 document", M.Response)}),
 ]
+
+API_ROUTES = web.AppKey("api_routes", list)
+
+
+def add_routes(app: web.Application, routes: list[Route]) -> None:
+    """Serve these /api routes and describe them in the OpenAPI document."""
+    if API_ROUTES not in app:
+        app[API_ROUTES] = []
+    for route in routes:
+        app.router.add_route(route.method, route.path, route.handler)
+        app[API_ROUTES].append(route)
 
 
 def setup(app: web.Application) -> None:
     """The /api middleware and the routes of this module."""
     if api_middleware not in app.middlewares:
         app.middlewares.append(api_middleware)
-    for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler)
+    add_routes(app, ROUTES)

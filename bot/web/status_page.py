@@ -200,8 +200,9 @@ async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
     ]
     states = await conn.fetch("SELECT fabric_id, state, count(*) AS n FROM resource GROUP BY fabric_id, state")
     drift = await conn.fetch(
-        "SELECT fabric_id, count(*) AS n FROM resource WHERE actual_spec IS NOT NULL AND desired_spec IS NOT NULL "
-        "AND actual_spec <> desired_spec GROUP BY fabric_id"
+        "SELECT fabric_id, count(*) FILTER (WHERE actual_spec IS NOT NULL AND actual_spec <> desired_spec) AS n, "
+        "count(*) FILTER (WHERE actual_spec IS NULL) AS unreported "
+        "FROM resource WHERE desired_spec IS NOT NULL GROUP BY fabric_id"
     )
     pulls = await conn.fetch(
         "SELECT fabric_id, number, html_url FROM pull_request WHERE state = 'open' ORDER BY number"
@@ -211,11 +212,12 @@ async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
     )
     by_id = {f["id"]: f for f in fabrics}
     for fabric in fabrics:
-        fabric.update(states={}, drifted=0, pull_requests=[], conflicts=0)
+        fabric.update(states={}, drifted=0, unreported=0, pull_requests=[], conflicts=0)
     for row in states:
         by_id[row["fabric_id"]]["states"][row["state"]] = row["n"]
     for row in drift:
         by_id[row["fabric_id"]]["drifted"] = row["n"]
+        by_id[row["fabric_id"]]["unreported"] = row["unreported"]
     for row in pulls:
         by_id[row["fabric_id"]]["pull_requests"].append({"number": row["number"], "html_url": row["html_url"]})
     for row in conflict_counts:
@@ -371,11 +373,22 @@ def _progress(op: dict) -> str:
     return f'<progress max="{e(total)}" value="{e(done)}"></progress> {e(done)}/{e(total)}'
 
 
+def _no_drift(unreported: int) -> str:
+    """What an empty drift table means: agreement only when every resource was reported."""
+    if unreported:
+        return (
+            f"No drift among the reported resources; {unreported} resource(s) have no reported actual state "
+            "(not reported: not known to agree)."
+        )
+    return "The running fabrics agree with the desired state."
+
+
 def render(data: dict[str, Any]) -> str:
     now: datetime = data["now"]
     fabrics = data["fabrics"]
     total_resources = sum(sum(f["states"].values()) for f in fabrics)
     drift_total = sum(f["drifted"] for f in fabrics)
+    unreported = sum(f["unreported"] for f in fabrics)
     queue = data["queue"]
     cards = [
         (len(fabrics), "fabrics"),
@@ -507,8 +520,12 @@ def render(data: dict[str, Any]) -> str:
         + section(
             "Drift",
             drift_total,
-            _table(
-                ["fabric", "kind", "name", "reported"], drift_rows, "The running fabrics agree with the desired state."
+            _table(["fabric", "kind", "name", "reported"], drift_rows, _no_drift(unreported))
+            + (
+                f'<p class="empty" data-metric="not reported">{e(unreported)} resource(s) have no reported actual '
+                "state: not known to agree.</p>"
+                if unreported and drift_rows
+                else ""
             ),
             "drift",
         )

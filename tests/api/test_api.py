@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.config import Config, Secret
-from bot.web import api, openapi
+from bot.web import api, api_models
 from bot.web.app import create_app
 from tests.conftest import served
 
@@ -167,7 +167,7 @@ async def test_a_draft_is_validated_against_the_crd_with_field_paths(pool):
         status, body = await call(
             client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft", {"spec": SPEC, "labels": {"team": 7}}
         )
-        assert status == 422 and error_of(body)["details"]["errors"][0]["path"] == "metadata.labels"
+        assert status == 422 and error_of(body)["details"]["errors"][0]["path"] == "labels.team"
         status, body = await call(client, "PUT", "/api/fabrics/lab/resources/VPC/vpc-1/draft", {"delete": "yes"})
         assert status == 422
         status, _ = await call(client, "GET", "/api/fabrics/lab/resources/VPC/vpc-1")
@@ -341,7 +341,7 @@ async def test_waiting_on_an_operation_is_bounded(pool):
         assert 0.25 <= time.monotonic() - began < 5
         status, err = await call(client, "GET", f"{body['status_url']}?wait=soon")
         assert status == 400 and error_of(err)["code"] == "bad_request"
-        assert api.MAX_WAIT_SECONDS == 60
+        assert api_models.MAX_WAIT_SECONDS == 60
 
 
 async def test_an_unexpected_failure_is_a_500_without_details(pool, caplog):
@@ -368,7 +368,7 @@ async def test_the_openapi_document_describes_exactly_the_served_routes(pool):
                 served.add((route.method, re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)))
         described = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
         assert described == served
-        assert described == openapi.described()
+        assert described == {(r.method, r.path) for r in client.server.app[api.API_ROUTES]}
         for method, path in described:
             operation = document["paths"][path][method.lower()]
             assert "401" in operation["responses"], (method, path)
@@ -392,3 +392,44 @@ async def test_a_sync_whose_job_died_does_not_hold_the_fabric_forever(pool):
         assert status == 202, second
         status, old = await call(client, "GET", first["status_url"])
         assert old["status"] == "failed" and "job ended" in old["error"]
+
+
+async def test_the_contracts_sync_request_is_read_with_its_defaults_and_filters_as_strings(pool):
+    async with running(pool) as client:
+        await make_fabric(client)
+        status, body = await call(
+            client,
+            "POST",
+            "/api/fabrics/lab/sync",
+            {"force": True, "resource_filters": ["vpcs", "Connection/leaf-1", "vpc-9"], "initiated_by": "hnp-admin"},
+        )
+        assert status == 202, body
+        stored = await pool.fetchrow("SELECT request, requested_by, direction FROM sync_operation")
+        assert stored["direction"] == "bidirectional" and stored["requested_by"] == "hnp-admin"
+        assert stored["request"]["create_pr"] is False and stored["request"]["force_sync"] is True
+        assert stored["request"]["resource_filters"] == ["VPC", "Connection/leaf-1", "vpc-9"]
+        status, op = await call(client, "GET", body["status_url"])
+        assert op["request"]["initiated_by"] == "hnp-admin" and op["request"]["fabric"] == "lab"
+        assert {"operation_id", "status", "request", "progress", "started_at", "completed_at"} <= set(op)
+
+        # No worker runs here: waiting ends at the deadline with the operation still pending.
+        status, cancelled = await call(client, "POST", f"/api/operations/{body['operation_id']}/cancel")
+        assert (status, cancelled["success"]) == (202, True) and "cancelled" in cancelled["message"]
+        status, late = await call(client, "POST", "/api/fabrics/lab/sync?wait=0.2", {})
+        assert status == 202 and late["status"] == "pending"
+
+        for bad in (["Pod/x"], [""], {"kinds": ["Pod"]}, "VPC"):
+            status, answer = await call(client, "POST", "/api/fabrics/lab/sync", {"resource_filters": bad})
+            assert status == 422 and error_of(answer)["details"]["errors"][0]["path"] == "resource_filters", bad
+        status, answer = await call(client, "POST", "/api/fabrics/lab/sync?wait=soon", {})
+        assert status == 400 and error_of(answer)["details"]["errors"][0]["path"] == "wait"
+
+
+async def test_conflict_detection_answers_the_contracts_result(pool):
+    async with running(pool) as client:
+        await make_fabric(client)
+        await add_desired(pool, "lab", "vpc-1", SPEC)
+        status, body = await call(client, "POST", "/api/fabrics/lab/conflicts/detect")
+        assert status == 200, body
+        assert (body["has_conflicts"], body["conflicts"], body["total_resources_checked"]) == (False, [], 1)
+        assert body["detection_time_seconds"] >= 0

@@ -59,7 +59,7 @@ async def test_conflicts_are_listed_and_resolved_through_the_api(pool):
             headers={**AUTH, "X-HNP-User": "carol"},
         )
         assert status == 200 and body["changed"] is True
-        assert (body["conflict"]["status"], body["conflict"]["resolution"], body["conflict"]["resolved_by"]) == (
+        assert (body["conflict"]["status"], body["conflict"]["resolved_with"], body["conflict"]["resolved_by"]) == (
             "resolved",
             "manual",
             "carol",

@@ -90,7 +90,8 @@ async def test_a_draft_whose_file_no_longer_parses_is_a_file_corruption(pool):
     fid = await make_fabric(pool)
     rid = await put(pool, fid, "VPC", "vpc-1", draft=vpc(1002), desired=vpc(1001))
 
-    await check(pool, fid, corrupt_files={"fabric/vpcs.yaml": "line 3: mapping values are not allowed here"})
+    broken = conflicts.FileProblem("file_corruption", "line 3: mapping values are not allowed here")
+    await check(pool, fid, corrupt_files={"fabric/vpcs.yaml": broken})
 
     [c] = await conflict_rows(pool, fid)
     assert (c["type"], c["severity"]) == ("file_corruption", "critical")
@@ -198,3 +199,44 @@ async def test_file_corruption_is_read_from_what_the_ingest_recorded(pool):
     [c] = await conflict_rows(pool, fid)
     assert c["type"] == "file_corruption" and "line 7" in c["message"]
     assert (await row(pool, rid))["state"] == "conflict"
+
+
+async def test_a_document_that_parses_but_fails_its_schema_is_a_schema_mismatch_not_a_corruption(pool):
+    fid = await make_fabric(pool)
+    rid = await put(pool, fid, "VPC", "vpc-1", draft=vpc(1002), desired=vpc(1001))
+    await pool.execute(
+        "INSERT INTO fabric_file (fabric_id, path, blob_sha, documents, problems, error_count, unidentified) "
+        "VALUES ($1, 'fabric/vpcs.yaml', $2, $3, $4, 1, false)",
+        fid,
+        "d" * 40,
+        [[0, 2, "VPC", "default", "vpc-1", False]],
+        [
+            {
+                "line": 10,
+                "message": "'not-a-number' is not of type 'integer'",
+                "level": "error",
+                "document": 0,
+                "kind": "VPC",
+                "name": "vpc-1",
+                "field": "spec.subnets.default.vlan",
+            }
+        ],
+    )
+    await check(pool, fid)
+    [c] = await conflict_rows(pool, fid)
+    assert c["type"] == "schema_mismatch"
+    assert "parses but fails its schema" in c["message"] and "line 10" in c["message"]
+    assert (await row(pool, rid))["state"] == "conflict"
+
+
+def test_an_ingest_problem_says_whether_the_text_was_yaml():
+    from bot.core.snapshot import read_file
+
+    broken = read_file("f.yaml", b"kind: VPC\nmetadata: {name: a\n").state.problems
+    invalid = read_file(
+        "f.yaml",
+        b"apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: vpc-1\n"
+        b"spec:\n  subnets:\n    default:\n      subnet: 10.0.1.0/24\n      vlan: not-a-number\n",
+    ).state.problems
+    assert [conflicts.file_problem(p.to_json()).type for p in broken] == ["file_corruption"]
+    assert [conflicts.file_problem(p.to_json()).type for p in invalid] == ["schema_mismatch"]

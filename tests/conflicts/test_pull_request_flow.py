@@ -110,7 +110,7 @@ async def test_a_push_changing_the_drafted_vlan_turns_the_check_to_action_requir
         ][0]
         assert body["spec"]["subnets"]["default"]["vlan"] == 1500
         status, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts?status=resolved")
-        assert [(c["resolution"], c["resolved_by"]) for c in listed["conflicts"]] == [("gui_wins", "alice")]
+        assert [(c["resolved_with"], c["resolved_by"]) for c in listed["conflicts"]] == [("gui_wins", "alice")]
 
 
 async def test_a_push_changing_another_field_merges_without_a_conflict(pool, tmp_path):
@@ -152,12 +152,21 @@ async def test_a_resolve_command_from_a_writer_resolves_and_from_a_reader_is_pol
         assert (await w.resource("VPC", "vpc-1"))["state"] == "conflict"
 
         await w.sim.comment_on_pull(OWNER, REPO, pr["number"], "alice", "Let's keep Git's.\n/hnp resolve git vpc/vpc-1")
-        await settled(w, "success", other_than=head)
 
+        # Git won the only change the pull request carried: nothing is left to merge, so the
+        # bot closes it, says why, deletes its branch and clears the draft.
+        async def closed() -> dict | None:
+            await w.idle()
+            found = await w.rest(f"/repos/{OWNER}/{REPO}/pulls/{pr['number']}")
+            return found if found["state"] == "closed" else None
+
+        assert (await wait_for(closed, timeout=30, message="the empty pull request to be closed"))["merged"] is False
+        said = [c["body"] for c in await w.rest(f"/repos/{OWNER}/{REPO}/issues/{pr['number']}/comments")]
+        assert any("no longer changes anything" in body for body in said)
+        assert pr["head"]["ref"] not in await w.branches()
         resource = await w.resource("VPC", "vpc-1")
-        assert resource["state"] == "pending_pr"
-        assert resource["draft"]["spec"]["subnets"]["default"]["vlan"] == 1600
-        assert len(await bot_comments(w, pr["number"])) == 1
+        assert (resource["state"], resource["draft"], resource["pull_request"]) == ("in_sync", None, None)
+        assert await w.pool.fetchval("SELECT count(*) FROM resource WHERE state = 'pending_pr'") == 0
         rows = await w.pool.fetch("SELECT actor, allowed, outcome FROM pr_command ORDER BY created_at")
         assert [(r["actor"], r["allowed"]) for r in rows] == [("rita", False), ("alice", True)]
 
@@ -187,3 +196,46 @@ async def test_a_conflict_resolved_through_the_hnp_api_reaches_the_pull_request_
         assert body["spec"]["subnets"]["default"]["vlan"] == 1500
         [comment] = await bot_comments(w, pr["number"])
         assert "No conflicts" in comment["body"]
+
+
+async def closed_pull(w: World, number: int) -> dict:
+    async def closed() -> dict | None:
+        await w.idle()
+        found = await w.rest(f"/repos/{OWNER}/{REPO}/pulls/{number}")
+        return found if found["state"] == "closed" else None
+
+    return await wait_for(closed, timeout=30, message=f"pull request #{number} to be closed")
+
+
+async def test_git_wins_through_the_hnp_api_closes_the_now_empty_pull_request_and_clears_the_draft(pool, tmp_path):
+    async with world(pool, tmp_path) as w:
+        pr = await pr_with_draft(w, 1500)
+        await push_vlan(w, 1600)
+        await settled(w, "action_required")
+        _, listed = await w.call("GET", f"/api/fabrics/{w.fabric}/conflicts")
+        [conflict] = listed["conflicts"]
+
+        status, answer = await w.call("POST", f"/api/conflicts/{conflict['id']}/resolve", {"resolution": "github_wins"})
+        assert status == 200, answer
+
+        assert (await closed_pull(w, pr["number"]))["merged"] is False
+        assert pr["head"]["ref"] not in await w.branches()
+        resource = await w.resource("VPC", "vpc-1")
+        assert (resource["state"], resource["draft"], resource["pull_request"]) == ("in_sync", None, None)
+        assert resource["desired"]["spec"]["subnets"]["default"]["vlan"] == 1600
+        _, fabric = await w.call("GET", f"/api/fabrics/{w.fabric}")
+        assert fabric["pull_request"] is None and "pending_pr" not in fabric["resources"]
+
+
+async def test_a_pull_request_whose_change_reached_the_base_another_way_is_closed(pool, tmp_path):
+    async with world(pool, tmp_path) as w:
+        pr = await pr_with_draft(w, 1500)
+
+        await push_vlan(w, 1500)  # a person made the same change on main
+
+        await closed_pull(w, pr["number"])
+        said = [c["body"] for c in await w.rest(f"/repos/{OWNER}/{REPO}/issues/{pr['number']}/comments")]
+        assert any("Every change it carried is on main now" in body for body in said)
+        resource = await w.resource("VPC", "vpc-1")
+        assert (resource["state"], resource["draft"]) == ("in_sync", None)
+        assert await w.pool.fetchval("SELECT count(*) FROM resource WHERE state = 'pending_pr'") == 0

@@ -138,7 +138,7 @@ async def test_sync_wait_gives_up_with_its_own_exit_code_and_status_shows_the_op
         )
         assert code == operator_cli.EXIT_TIMEOUT, err
         assert "has not finished after 1 s" in err
-        assert "[" in err and "pending" in err  # the progress line, on stderr
+        assert "progress: -/-  pending" in err  # the progress line, on stderr
         operation_id = await pool.fetchval("SELECT id::text FROM sync_operation")
         request = await pool.fetchval("SELECT request FROM sync_operation")
         assert request.get("create_pr") is True
@@ -188,29 +188,28 @@ async def test_errors_are_one_line_with_distinct_codes_and_never_show_the_token(
     assert code == operator_cli.EXIT_USAGE and "cannot read /nonexistent.yaml" in err
 
 
-def test_progress_bar_redraws_in_place_on_a_terminal_and_prints_lines_otherwise():
+def test_progress_is_a_bar_on_a_terminal_and_one_line_per_change_otherwise():
     import io
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
+    steps = ((0, "initializing"), (5, "gui_to_github_sync"), (5, "gui_to_github_sync"), (10, "completed"))
     for stream in (Terminal(), io.StringIO()):
-        bar = operator_cli.Progress(stream)
-        for done, status in (
-            (0, "initializing"),
-            (5, "gui_to_github_sync"),
-            (5, "gui_to_github_sync"),
-            (10, "completed"),
-        ):
-            bar.update({"status": status, "progress": {"done": done, "total": 10}})
-        bar.close()
+        report = operator_cli.ProgressReport(stream)
+        for done, status in steps:
+            report.update({"status": status, "progress": {"done": done, "total": 10}})
+        report.close()
         text = stream.getvalue()
-        assert "[###############...............]" in text and "5/10" in text and "10/10" in text
         if isinstance(stream, Terminal):
-            assert text.count("\r") == 3 and text.endswith("\n")
+            assert "10/10" in text and "completed" in text and "\x1b[" in text  # drawn in place
         else:
-            assert text.count("\n") == 3 and "\r" not in text  # the repeated state is not printed twice
+            assert text.splitlines() == [
+                "progress: 0/10  initializing",
+                "progress: 5/10  gui_to_github_sync",  # the repeated state is not printed twice
+                "progress: 10/10  completed",
+            ]
 
 
 async def test_conflicts_and_drift_list_what_the_api_reports(pool):
@@ -276,3 +275,107 @@ async def test_conflicts_and_drift_list_what_the_api_reports(pool):
 
         code, _, err = await hnp(bot, "conflicts", "resolve", "999999", "gui")
         assert code == operator_cli.EXIT_API_ERROR and "404" in err
+
+
+async def test_resource_list_filters_and_show_tells_state_file_line_and_the_differences(pool):
+    async with running_bot(pool) as bot:
+        await hnp(bot, "fabric", "add", "lab", "--repository", "acme/wiring")
+        fabric_id = await pool.fetchval("SELECT id FROM fabric WHERE name = 'lab'")
+        desired = {"subnets": {"default": {"subnet": "10.1.0.0/24", "vlan": 1001}}}
+        await pool.execute(
+            "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha, file_path, document_index, "
+            "state) VALUES ($1, 'VPC', 'vpc-red', $2, $3, 'vpcs.yaml', 1, 'in_sync'), "
+            "($1, 'VPC', 'vpc-blue', $2, $3, 'vpcs.yaml', 0, 'in_sync')",
+            fabric_id,
+            desired,
+            "ab" * 20,
+        )
+        await pool.execute(
+            "INSERT INTO fabric_file (fabric_id, path, blob_sha, documents, problems, error_count, unidentified) "
+            "VALUES ($1, 'vpcs.yaml', $2, $3, '[]', 0, false)",
+            fabric_id,
+            "cd" * 20,
+            [[0, 4, "VPC", "default", "vpc-blue", True], [1, 17, "VPC", "default", "vpc-red", True]],
+        )
+        drafted = {"subnets": {"default": {"subnet": "10.1.0.0/24", "vlan": 1011}}}
+        code, _, err = await hnp(bot, "draft", "set", "-f", "-", stdin=VPCS.split("---")[0].replace("1001", "1011"))
+        assert code == 0, err
+
+        code, out, _ = await hnp(bot, "resource", "list", "--state", "draft")
+        assert code == 0
+        assert [line.split()[:3] for line in out.splitlines()[1:]] == [["VPC", "vpc-red", "draft"]]
+        code, out, _ = await hnp(bot, "resource", "list", "--kind", "vpcs", "--json")
+        assert sorted(r["name"] for r in json.loads(out)["resources"]) == ["vpc-blue", "vpc-red"]
+
+        code, out, err = await hnp(bot, "resource", "show", "VPC/vpc-red")
+        assert code == 0, err
+        assert "state:         draft" in out
+        assert "file:          vpcs.yaml line 17 (document 1)" in out
+        assert "actual:        not reported" in out
+        assert "spec.subnets.default.vlan: 1001 -> 1011" in out  # desired -> draft, field by field
+        assert "-    vlan: 1001" in out and "+    vlan: 1011" in out  # and as a YAML diff
+        code, out, _ = await hnp(bot, "resource", "show", "VPC/vpc-red", "--json")
+        shown = json.loads(out)
+        assert shown["draft"]["spec"] == drafted and shown["file"]["line"] == 17
+
+        code, _, err = await hnp(bot, "resource", "show", "vpc-red")
+        assert code == operator_cli.EXIT_USAGE and "KIND/NAME" in err
+
+
+async def test_drift_says_which_resources_were_never_reported(pool):
+    async with running_bot(pool) as bot:
+        await hnp(bot, "fabric", "add", "lab", "--repository", "acme/wiring")
+        fabric_id = await pool.fetchval("SELECT id FROM fabric WHERE name = 'lab'")
+        await pool.execute(
+            "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) VALUES "
+            "($1, 'Switch', 'leaf-01', '{\"role\": \"server-leaf\"}', $2)",
+            fabric_id,
+            "ab" * 20,
+        )
+        code, out, _ = await hnp(bot, "drift")
+        assert code == 0
+        assert "agrees" not in out
+        assert "1 resource(s) have no reported actual state" in out and "Switch/leaf-01" in out
+        code, out, _ = await hnp(bot, "drift", "--json")
+        answer = json.loads(out)
+        assert (answer["count"], answer["not_reported"]) == (0, 1)
+        assert answer["not_reported_resources"] == [{"kind": "Switch", "namespace": "default", "name": "leaf-01"}]
+
+
+def test_every_option_and_argument_has_help_and_optional_ones_look_optional():
+    import argparse
+
+    from bot import cli
+
+    parser = cli.build_parser()
+    missing = []
+
+    def walk(p: argparse.ArgumentParser, where: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{where} {name}")
+                continue
+            if not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{where}: {action.dest}")
+
+    walk(parser, "hnp-gitops")
+    assert missing == []
+    usage = parser._subparsers._group_actions[0].choices["conflicts"].format_usage()
+    assert "[ACTION]" in usage and "[--fabric FABRIC]" in usage
+
+
+def test_the_top_level_help_lists_every_environment_variable_the_commands_read():
+    import re
+    from pathlib import Path
+
+    from bot import cli
+
+    text = cli.build_parser().format_help()
+    root = Path(__file__).resolve().parents[2] / "bot"
+    read = set()
+    for module in ("config.py", "operator_cli.py"):
+        source = (root / module).read_text()
+        read |= set(re.findall(r'(?:text|secret|integer|number|environ\.get|env\.get)\("([A-Z_]+)"', source))
+    assert {"DATABASE_URL", "HNP_API_TOKEN", "HNP_GITOPS_URL", "HNP_GITOPS_FABRIC", "HOST"} <= read
+    assert sorted(name for name in read if name not in text) == []

@@ -97,7 +97,21 @@ async def test_the_page_shows_fabrics_states_operations_conflicts_with_pr_links_
     assert re.search(r'data-metric="drifted resources"><b>1</b>', page)
     assert re.search(r'data-metric="open conflicts"><b>1</b>', page)
     assert "leaf-01" in page  # the drifted switch
+    assert "6 resource(s) have no reported actual state" in page  # the servers and the VPC: unknown
     assert "disconnected" in page
+
+
+async def test_drift_is_not_called_agreement_when_nothing_was_reported(pool):
+    lab = await fabrics.create(pool, name="lab", repository="acme/wiring", directory="", branch="main")
+    await pool.execute(
+        "INSERT INTO resource (fabric_id, kind, name, desired_spec, desired_sha) VALUES ($1, 'Server', 's1', '{}', $2)",
+        lab.id,
+        SHA,
+    )
+    async with running_bot(pool) as bot:
+        _, _, page = await get(f"{bot.url}/", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert "agree with the desired state" not in page
+    assert "1 resource(s) have no reported actual state" in page
 
 
 async def test_user_data_is_escaped_and_only_http_links_are_made(pool):
