@@ -13,10 +13,12 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from aiohttp import web
+
 from bot import __version__, demo, logs, operator_cli
 from bot.config import ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
-from bot.web.app import create_app
+from bot.web.app import SERVE_TUNING, Tuning, create_app
 
 log = logging.getLogger("bot")
 
@@ -27,7 +29,7 @@ class CommandError(Exception):
     """A clear, one-line reason the command cannot go on (exit 2)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hnp-gitops",
         description="Keep a Hedgehog fabric in sync between GitHub and the HNP database.",
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="DEVELOPMENT ONLY: accept webhook deliveries without a signature",
     )
-    serve.set_defaults(run=run_serve)
+    serve.set_defaults(run=run_serve, tuning=tuning, log_level=log_level)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations in sql/")
     migrate.set_defaults(run=run_migrate)
@@ -75,8 +77,9 @@ def _extensions():
     return [operator_cli.add_commands, demo.add_commands]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -> int:
+    """The command. `tuning` and `log_level` are for tests running `serve` as a child process."""
+    parser = build_parser(tuning, log_level)
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
@@ -135,13 +138,11 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     if not config.insecure_webhooks:
         needed.append("GITHUB_WEBHOOK_SECRET")
     config.require(*needed)
-    logs.setup(config.log_format, config.secrets())
-    return asyncio.run(serve(config, migrate_first=args.migrate))
+    logs.setup(config.log_format, config.secrets(), level=args.log_level)
+    return asyncio.run(serve(config, migrate_first=args.migrate, tuning=args.tuning))
 
 
-async def serve(config: Config, *, migrate_first: bool = False) -> int:
-    from aiohttp import web
-
+async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning = SERVE_TUNING) -> int:
     log.info("starting hnp-gitops %s: %s", __version__, ", ".join(config.describe()))
     if config.insecure_webhooks:
         log.warning("webhook signatures are NOT checked (--insecure-dev-unsigned-webhooks)")
@@ -160,7 +161,7 @@ async def serve(config: Config, *, migrate_first: bool = False) -> int:
                         f"the database schema is behind ({len(todo)} migration(s) pending): "
                         "run `hnp-gitops migrate` first, or start with `hnp-gitops serve --migrate`"
                     )
-        app = create_app(config, pool)
+        app = create_app(config, pool, tuning=tuning)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, reuse_address=True)

@@ -1,8 +1,8 @@
 """The `hnp-gitops/conflicts` check run and the one comment on every open bot pull request.
 
 When a check happens
-    - the fabric's branch moved (a `push` to it: queued after that push's ingest, so the check
-      sees the new desired state); ingest and others may also call `conflicts.request_recheck`;
+    - the fabric's branch moved: the ingest of the new head queues the check in the
+      transaction that commits it, so the check sees the new desired state;
     - a bot pull request was opened, reopened or got a new head (`pull_request` events);
     - a person asked for it: "Re-run" on the check (`check_run.rerequested`) or `/hnp recheck`;
     - after a person resolved conflicts (buttons, commands), once the new commit is made.
@@ -24,7 +24,6 @@ it -- green when nothing is left.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,8 @@ from bot.core.threeway import ABSENT, FieldConflict, Named
 from bot.features import comments, conflicts, publish, pulls
 from bot.features.installations import ensure_installation
 from bot.github.errors import NotFound
-from bot.jobs.queue import JobContext, enqueue, register_job_handler
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.storage import conflicts as conflict_store
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
@@ -51,11 +51,9 @@ log = logging.getLogger(__name__)
 
 router = routing.Router()
 
-RESOLVE_JOB = "conflicts_resolve"
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 MAX_FILES_READ = 20  # files fetched to place annotations; beyond that they point at line 1
 EXTERNAL_ID = "hnp-gitops:pr:{id}"
-INGEST_WAIT_SECONDS = 60.0  # how long a check after a push waits for that push's ingest
 
 CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
 PULL = "/repos/{owner}/{repo}/pulls/{number}"
@@ -81,36 +79,6 @@ async def open_pulls(
         pull_request_id,
     )
     return [BotPull(**dict(r)) for r in rows]
-
-
-async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
-    """True (and the check queued again, behind the ingest) while the push this check follows
-    is not ingested yet. The check must compare against the new desired state; waiting in
-    place would hold the fabric's queue, and with it the very ingest it waits for."""
-    after, not_after = payload.get("after"), payload.get("not_after")
-    if not after or not_after is None or time.time() > not_after:
-        return False
-    ingested = await ctx.pool.fetchval("SELECT last_ingested_sha FROM fabric WHERE id = $1", payload["fabric_id"])
-    if ingested == after:
-        return False
-    # A push's ingest is queued before this check (bot.features.ingest's handler runs first): with none
-    # left to run, waiting would change nothing (a newer head was ingested, or none will be).
-    if not await ctx.pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM job WHERE fabric_id = $1 AND kind = 'ingest' "
-        "AND status IN ('queued', 'running'))",
-        payload["fabric_id"],
-    ):
-        return False
-    await conflicts.request_recheck(
-        ctx.pool,
-        payload["fabric_id"],
-        payload.get("pull_request_id"),
-        head_sha=payload.get("head_sha"),
-        after=after,
-        not_after=not_after,
-        delay=0.25,
-    )
-    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,14 +253,9 @@ async def recheck_fabric(
 
 async def check_job(ctx: JobContext) -> None:
     payload = ctx.job.payload
-    if await _ingest_pending(ctx, payload):
-        return
     await recheck_fabric(
         ctx, int(payload["fabric_id"]), payload.get("pull_request_id"), head_sha=payload.get("head_sha")
     )
-
-
-register_job_handler(conflicts.CHECK_JOB, check_job)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,11 +409,6 @@ async def resolve_job(ctx: JobContext) -> None:
     )
 
 
-register_job_handler(RESOLVE_JOB, resolve_job)
-
-REBUILD_JOB = "conflicts_rebuild"
-
-
 async def request_rebuild(
     db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int, actor: str | None
 ) -> None:
@@ -458,7 +416,7 @@ async def request_rebuild(
     drafts on its branch, as pressing a button does. Queued on the fabric, after its work."""
     await enqueue(
         db,
-        REBUILD_JOB,
+        JobKind.CONFLICTS_REBUILD,
         {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "actor": actor},
         fabric_id=fabric_id,
     )
@@ -484,7 +442,11 @@ async def rebuild_job(ctx: JobContext) -> None:
     await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
 
 
-register_job_handler(REBUILD_JOB, rebuild_job)
+JOBS: JobHandlers = {
+    JobKind.CONFLICTS_CHECK: check_job,
+    JobKind.CONFLICTS_RESOLVE: resolve_job,
+    JobKind.CONFLICTS_REBUILD: rebuild_job,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,7 +493,7 @@ async def on_requested_action(event: sansio.Event, ctx: JobContext) -> None:
     actor = (event.data.get("sender") or {}).get("login")
     await enqueue(
         ctx.pool,
-        RESOLVE_JOB,
+        JobKind.CONFLICTS_RESOLVE,
         {"fabric_id": fabric.id, "pull_request_id": pull_request_id, "resolution": identifier, "actor": actor},
         fabric_id=fabric.id,
     )
@@ -564,25 +526,3 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
         )
         if found is not None:
             await conflicts.request_recheck(ctx.pool, fabric.id, found, head_sha=pr["head"]["sha"])
-
-
-@router.register("push")
-async def on_push(event: sansio.Event, ctx: JobContext) -> None:
-    """The fabric's branch moved: re-check every open bot pull request of the fabric. Queued
-    on the fabric's queue after the ingest this same push queued (bot.features.ingest's handler runs
-    first: bot.web.routing.OrderedRouter runs an event's handlers in the concerns' order), so the
-    check sees the new desired state."""
-    data = event.data
-    if data.get("deleted"):
-        return
-    for fabric in await fabrics.for_repository(ctx.pool, data["repository"]["full_name"]):
-        if data.get("ref") != f"refs/heads/{fabric.branch}":
-            continue
-        # Only drafts can conflict; a fabric without any has nothing to re-check.
-        if await ctx.pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM resource WHERE fabric_id = $1 AND (draft_spec IS NOT NULL OR draft_delete))",
-            fabric.id,
-        ):
-            await conflicts.request_recheck(
-                ctx.pool, fabric.id, after=data.get("after"), not_after=time.time() + INGEST_WAIT_SECONDS
-            )

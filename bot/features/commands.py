@@ -24,7 +24,8 @@ from gidgethub import routing, sansio
 from bot.core import checks
 from bot.features import checkruns, comments, conflicts
 from bot.github.errors import NotFound
-from bot.jobs.queue import JobContext, enqueue, register_job_handler
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.storage import fabrics
 from bot.storage.fabrics import Fabric
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 router = routing.Router()
 
-JOB_KIND = "pr_command"
 PERMISSION = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 ALLOWED = ("admin", "write")
 
@@ -52,7 +52,7 @@ async def on_comment(event: sansio.Event, ctx: JobContext) -> None:
         if pull_request_id is not None:
             await enqueue(
                 ctx.pool,
-                JOB_KIND,
+                JobKind.PR_COMMAND,
                 {
                     "fabric_id": fabric.id,
                     "pull_request_id": pull_request_id,
@@ -118,7 +118,7 @@ async def command_job(ctx: JobContext) -> None:
     log.info("fabric %s PR #%s: %s by %s: %s", fabric.name, p["number"], command.line, actor, outcome)
 
 
-register_job_handler(JOB_KIND, command_job)
+JOBS: JobHandlers = {JobKind.PR_COMMAND: command_job}
 
 
 async def run(

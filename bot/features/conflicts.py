@@ -66,13 +66,12 @@ from bot.core import threeway
 from bot.core.render import strict_equal
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
 from bot.core.validation import validate_spec
+from bot.jobs.kinds import JobKind
 from bot.jobs.queue import enqueue
 from bot.storage import conflicts as store
 from bot.storage import fabrics
 
 log = logging.getLogger(__name__)
-
-CHECK_JOB = "conflicts_check"  # run by bot.features.checkruns
 
 STRATEGIES = ("user_guided", "gui_wins", "github_wins", "timestamp_wins", "merge_strategy")
 RESOLUTIONS = ("gui_wins", "github_wins", "merge", "manual")
@@ -788,19 +787,8 @@ async def request_recheck(
     pull_request_id: int | None = None,
     *,
     head_sha: str | None = None,
-    after: str | None = None,
-    not_after: float | None = None,
-    delay: float = 0.0,
 ) -> int | None:
     """Queue a check of the fabric's open bot pull requests (one, or all), after whatever the
-    fabric's queue already holds. Pass a connection to queue it inside your transaction.
-    `after`: the fabric's branch head the check must see ingested first (it waits, queued
-    again behind the fabric's other work, until `not_after`, a time.time() deadline)."""
-    payload = {
-        "fabric_id": fabric_id,
-        "pull_request_id": pull_request_id,
-        "head_sha": head_sha,
-        "after": after,
-        "not_after": not_after,
-    }
-    return await enqueue(db, CHECK_JOB, payload, fabric_id=fabric_id, delay=delay)
+    fabric's queue already holds. Pass a connection to queue it inside your transaction."""
+    payload = {"fabric_id": fabric_id, "pull_request_id": pull_request_id, "head_sha": head_sha}
+    return await enqueue(db, JobKind.CONFLICTS_CHECK, payload, fabric_id=fabric_id)

@@ -44,10 +44,12 @@ from gidgethub import routing, sansio
 from bot.core import checks, documents, filemap, snapshot
 from bot.core.snapshot import FileState, Plan, ReadFile, Snapshot
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult
+from bot.features import conflicts
 from bot.features.installations import ensure_installation
 from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
-from bot.jobs.queue import JobContext, register_job_handler
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobContext, JobHandlers
 from bot.storage import fabric_files, fabrics, operations, resources
 from bot.storage.fabrics import Fabric
 from bot.storage.operations import Operation
@@ -375,8 +377,11 @@ async def _client(ctx: Context, fabric: Fabric, counter: CallCounter) -> Client:
     return ctx.github.installation(installation_id, counter)
 
 
-async def _apply(pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Reading, timings: Timings) -> Plan:
-    """Move the database to the commit's state in one transaction, under the fabric's lock."""
+async def _apply(
+    pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Reading, timings: Timings, *, recheck: bool
+) -> Plan:
+    """Move the database to the commit's state in one transaction, under the fabric's lock;
+    `recheck`: with it, queue the conflicts check of the fabric's drafts and pull requests."""
     began = time.perf_counter()
     snap = reading.snapshot
     touched = set(reading.read) | set(reading.removed)
@@ -391,6 +396,9 @@ async def _apply(pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Rea
         await resources.apply_plan(conn, fabric.id, plan, sha=head_sha, committed_at=reading.committed_at)
         await fabric_files.save(conn, fabric.id, [snap.files[p] for p in sorted(snap.dirty)], reading.removed, head_sha)
         await fabrics.set_ingested(conn, fabric.id, head_sha)
+        if recheck and await resources.has_drafts(conn, fabric.id):
+            # Queued with the commit, so the check runs after it and sees the new desired state.
+            await conflicts.request_recheck(conn, fabric.id)
     timings.database += time.perf_counter() - began
     return plan
 
@@ -449,6 +457,7 @@ class _Run:
     trigger: str
     operation: Operation | None
     own: bool
+    recheck: bool = False  # queue the conflicts check with the commit
     began: float = field(default_factory=time.perf_counter)
     started: datetime = field(default_factory=_now)
     timings: Timings = field(default_factory=Timings)
@@ -529,7 +538,7 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
         reading = await read_commit(gh, fabric, head, stored, run.timings)
         total = len(reading.read) + 1  # the files, then the database
         await operations.set_progress(pool, op.id, len(reading.read), total)
-        plan = await _apply(pool, fabric, head.sha, reading, run.timings)
+        plan = await _apply(pool, fabric, head.sha, reading, run.timings, recheck=run.recheck)
         await operations.set_progress(pool, op.id, total, total)
     except _Raced:
         await _abandon_check(gh, fabric, check_run_id, "Another ingest of this fabric finished first.")
@@ -572,14 +581,14 @@ async def ingest_head(ctx: Context, fabric: Fabric, operation: Operation, counte
 
 
 async def ingest_job(ctx: JobContext) -> None:
-    """The 'ingest' job {fabric_id, head_sha?, trigger}: push, reconcile. Makes its own sync
+    """The 'ingest' job {fabric_id, head_sha?, trigger, recheck_conflicts?}: push, reconcile. Makes its own sync
     operation when there is something to ingest, and finishes it."""
     payload = ctx.job.payload
     fabric = await fabrics.get(ctx.pool, int(payload["fabric_id"]))
     if fabric is None:
         return
     trigger = payload.get("trigger") or "push"
-    run = _Run(ctx, fabric, CallCounter(), trigger, None, own=True)
+    run = _Run(ctx, fabric, CallCounter(), trigger, None, own=True, recheck=bool(payload.get("recheck_conflicts")))
     try:
         result = await _ingest(run)
     except BaseException as failure:
@@ -666,8 +675,14 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
         # A deleted branch is found (and flagged) by the ingest's own read of the ref, in the
         # fabric's order with every other ingest of it.
         await ctx.enqueue(
-            "ingest",
-            {"fabric_id": fabric.id, "head_sha": after, "trigger": "push", "deleted": bool(event.data.get("deleted"))},
+            JobKind.INGEST,
+            {
+                "fabric_id": fabric.id,
+                "head_sha": after,
+                "trigger": "push",
+                "deleted": bool(event.data.get("deleted")),
+                "recheck_conflicts": True,  # the branch moved under the drafts: check them again
+            },
             fabric_id=fabric.id,
             dedupe_key=f"ingest:{fabric.id}:{after}",
         )
@@ -689,12 +704,11 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
     for fabric in await fabrics.for_repository(ctx.pool, repository):
         if fabric.branch == base:
             await ctx.enqueue(
-                "validate_pull_request",
+                JobKind.VALIDATE_PULL_REQUEST,
                 {"fabric_id": fabric.id, "head_sha": head_sha, "pull_request": pull.get("number")},
                 fabric_id=fabric.id,
                 dedupe_key=f"validate:{fabric.id}:{head_sha}",
             )
 
 
-register_job_handler("ingest", ingest_job)
-register_job_handler("validate_pull_request", validate_job)
+JOBS: JobHandlers = {JobKind.INGEST: ingest_job, JobKind.VALIDATE_PULL_REQUEST: validate_job}

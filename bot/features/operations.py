@@ -32,6 +32,7 @@ from bot.features.installations import ensure_installation
 from bot.github.client import CallCounter
 from bot.github.errors import GitHubError, GitHubUnavailable
 from bot.jobs import queue
+from bot.jobs.kinds import JobKind
 from bot.retry import RetryLater
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
@@ -41,7 +42,6 @@ from bot.storage.operations import Operation
 
 log = logging.getLogger(__name__)
 
-JOB_KIND = "sync"
 MAX_ATTEMPTS = 5  # a sync whose worker died, or that GitHub failed transiently, is run again
 
 
@@ -82,7 +82,7 @@ async def start_sync(
         )
         await queue.enqueue(
             conn,
-            JOB_KIND,
+            JobKind.SYNC,
             {"operation_id": str(operation.id)},
             fabric_id=fabric.id,
             operation_id=operation.id,
@@ -146,9 +146,6 @@ async def run_sync_job(ctx: queue.JobContext) -> None:
     operation_id = ctx.job.operation_id or uuid.UUID(ctx.job.payload["operation_id"])
     final = ctx.job.attempts >= ctx.job.max_attempts
     await run(ctx.pool, ctx.github, operation_id, final_attempt=final)
-
-
-queue.register_job_handler(JOB_KIND, run_sync_job)
 
 
 def _now() -> datetime:
@@ -389,3 +386,6 @@ def _combine(operation: Operation, parts: dict[str, SyncResult]) -> SyncResult:
     result.parts = {name: part.to_dict() for name, part in parts.items()}
     result.success = all(p.success for p in parts.values())
     return result
+
+
+JOBS: queue.JobHandlers = {JobKind.SYNC: run_sync_job}

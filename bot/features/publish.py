@@ -54,6 +54,7 @@ from bot.features import conflicts, pulls
 from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
 from bot.github.repository import Repository
 from bot.jobs import queue
+from bot.jobs.kinds import JobKind
 from bot.storage import drafts as draft_store
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
@@ -451,7 +452,7 @@ async def _request_checks(pool: asyncpg.Pool, fabric: Fabric, pull_request_id: i
     and the conflicts check (checkruns), on the fabric's queue."""
     await queue.enqueue(
         pool,
-        "validate_pull_request",
+        JobKind.VALIDATE_PULL_REQUEST,
         {"fabric_id": fabric.id, "head_sha": head_sha, "pull_request": number},
         fabric_id=fabric.id,
         dedupe_key=f"validate:{fabric.id}:{head_sha}",

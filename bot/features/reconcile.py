@@ -23,7 +23,8 @@ from bot import logs
 from bot.features.installations import ensure_installation
 from bot.github.client import CallCounter, GitHub
 from bot.github.errors import GitHubError, NotFound, PermissionDenied
-from bot.jobs.queue import JobContext, enqueue, register_job_handler
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.retry import RetryLater
 from bot.storage import fabrics as fabric_store
 from bot.storage import installations as installation_store
@@ -90,7 +91,7 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     await fabric_store.set_branch_etag(pool, fabric.id, None)
     await enqueue(
         pool,
-        "ingest",
+        JobKind.INGEST,
         {"fabric_id": fabric.id, "head_sha": head, "trigger": "reconcile"},
         fabric_id=fabric.id,
         dedupe_key=f"ingest:{fabric.id}:{head}",
@@ -146,7 +147,7 @@ async def run_reconcile_job(ctx: JobContext) -> None:
     await reconcile_once(ctx.pool, ctx.github)
 
 
-register_job_handler("reconcile", run_reconcile_job)
+JOBS: JobHandlers = {JobKind.RECONCILE: run_reconcile_job}
 
 
 async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:
@@ -154,7 +155,7 @@ async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:
     times per interval, so a process that took over from a stopped one keeps the rhythm."""
     while True:
         try:
-            await job_store.schedule_periodic(pool, "reconcile", interval)
+            await job_store.schedule_periodic(pool, JobKind.RECONCILE, interval)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
             log.warning("could not schedule reconciliation: %s", failure.__class__.__name__)
         await asyncio.sleep(max(0.05, min(interval / 4, 60.0)))

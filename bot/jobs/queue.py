@@ -35,14 +35,13 @@ Leases
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,10 +85,6 @@ class QueueSettings:
 DISPATCH_BATCH = 2000  # inbox rows turned into jobs per statement
 DISPATCH_DURING_BURST = 64  # at most this many per turn while webhooks are pouring in
 
-# The settings `serve` uses. A test harness may replace it before the app starts.
-DEFAULT_SETTINGS = QueueSettings()
-
-
 # --- what handlers receive ------------------------------------------------------------------
 
 
@@ -110,23 +105,7 @@ class JobContext:
 
 
 JobHandler = Callable[[JobContext], Awaitable[None]]
-_HANDLERS: dict[str, JobHandler] = {}
-
-
-def register_job_handler(kind: str, handler: JobHandler) -> JobHandler:
-    """Make `handler(ctx)` the one that runs jobs of `kind`. Usable as a plain call at import
-    time of the owning module. Registering a kind again replaces the handler."""
-    _HANDLERS[kind] = handler
-    return handler
-
-
-def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Decorator form of register_job_handler."""
-    return lambda handler: register_job_handler(kind, handler)
-
-
-def registered_kinds() -> list[str]:
-    return sorted(_HANDLERS)
+JobHandlers = Mapping[str, JobHandler]  # job kind -> the handler that runs its jobs
 
 
 async def enqueue(
@@ -181,9 +160,6 @@ async def run_webhook_job(ctx: JobContext) -> None:
     await ctx.router.dispatch(event, ctx)
 
 
-register_job_handler("webhook", run_webhook_job)
-
-
 # --- workers -------------------------------------------------------------------------------
 
 
@@ -193,10 +169,11 @@ class Workers:
 
     pool: asyncpg.Pool
     config: Config
+    handlers: JobHandlers
     router: routing.Router | None = None
     github: GitHub | None = None
     count: int = 4
-    settings: QueueSettings = field(default_factory=lambda: DEFAULT_SETTINGS)
+    settings: QueueSettings = field(default_factory=QueueSettings)
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
@@ -367,7 +344,7 @@ class Workers:
 
     async def _run(self, job: Job, worker: str) -> None:
         ctx = JobContext(pool=self.pool, config=self.config, github=self.github, job=job, router=self.router)
-        handler = _HANDLERS.get(job.kind)
+        handler = self.handlers.get(job.kind)
         with logs.context(
             delivery_id=job.delivery_id,
             operation_id=str(job.operation_id) if job.operation_id else None,
@@ -453,17 +430,3 @@ class Workers:
         async with asyncio.timeout(timeout):
             while await self.run_one():
                 pass
-
-
-@contextlib.contextmanager
-def job_handler_override(kind: str, handler: JobHandler) -> Iterator[None]:
-    """Run `kind` jobs with `handler` inside the block (tests standing in for a real one)."""
-    previous = _HANDLERS.get(kind)
-    _HANDLERS[kind] = handler
-    try:
-        yield
-    finally:
-        if previous is None:
-            _HANDLERS.pop(kind, None)
-        else:
-            _HANDLERS[kind] = previous

@@ -44,6 +44,14 @@ _COLUMNS = (
 )
 
 
+async def has_drafts(db: Executor, fabric_id: int) -> bool:
+    """Whether any resource of the fabric has a draft (only drafts can conflict)."""
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM resource WHERE fabric_id = $1 AND (draft_spec IS NOT NULL OR draft_delete))",
+        fabric_id,
+    )
+
+
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 

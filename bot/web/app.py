@@ -1,27 +1,61 @@
-"""The aiohttp application: composes the HTTP surfaces and the background services.
+"""The aiohttp application, and the one place the bot is composed: the features' webhook
+routers into one event router, their job handlers into the workers' registry, and the HTTP
+surfaces and background services into the app.
 
-Layers point one way: HTTP (webhook intake, HNP API, status page, metrics; this package) ->
-features (bot.features) -> the job queue (bot.jobs) -> storage (bot.storage) and the GitHub
-gateway (bot.github) -> the pure core (bot.core).
+A webhook handler is called as `await handler(event, ctx)` with a `bot.jobs.queue.JobContext`,
+in a queue worker, never in the webhook request. When any handler of a delivery raises, the
+delivery's job is retried and every handler of the event runs again: handlers must be safe to
+repeat (queue follow-up work with a dedupe_key, write with ON CONFLICT), and none may depend on
+another's having run first. An event that no router handles is stored as 'ignored'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiohttp import web
+from gidgethub.routing import Router
 
 from bot.config import Config
-from bot.features import reconcile
-from bot.github.client import GitHub, new_session
-from bot.jobs.queue import DEFAULT_SETTINGS, Workers
+from bot.features import checkruns, commands, ingest, installations, operations, pulls, reconcile
+from bot.github.client import GitHub, RetryPolicy, new_session
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobHandler, JobHandlers, QueueSettings, Workers, run_webhook_job
 from bot.storage import database
-from bot.web import api, api_conflicts, metrics, routing, status_page, webhook
+from bot.web import api, api_conflicts, metrics, status_page, webhook
 from bot.web.keys import CONFIG, GITHUB, POOL, ROUTER, WORKERS
 
 log = logging.getLogger(__name__)
+
+
+def event_router(*extra: Router) -> Router:
+    """Every feature's webhook handlers (and `extra` routers', e.g. a test's) in one router."""
+    return Router(installations.router, ingest.router, pulls.router, checkruns.router, commands.router, *extra)
+
+
+def job_handlers(extra: Mapping[str, JobHandler] | None = None) -> JobHandlers:
+    """Every job kind and its handler (and `extra` ones, e.g. a test's)."""
+    handlers: dict[str, JobHandler] = {JobKind.WEBHOOK: run_webhook_job}
+    for jobs in (ingest.JOBS, operations.JOBS, checkruns.JOBS, commands.JOBS, reconcile.JOBS, extra or {}):
+        handlers.update(jobs)
+    return handlers
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What `serve` takes no setting for: tests shorten leases and GitHub timeouts, and add job
+    kinds of their own."""
+
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    github: RetryPolicy = field(default_factory=RetryPolicy)
+    extra_jobs: Mapping[str, JobHandler] = field(default_factory=dict)
+
+
+SERVE_TUNING = Tuning()  # what `serve` runs with
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -31,18 +65,25 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
-def create_app(config: Config, pool: asyncpg.Pool, *, background: bool = True) -> web.Application:
+def create_app(
+    config: Config,
+    pool: asyncpg.Pool,
+    *,
+    background: bool = True,
+    tuning: Tuning = SERVE_TUNING,
+    router: Router | None = None,
+) -> web.Application:
     """The whole bot. `background=False` leaves out workers and timers (for tests that drive
-    them by hand)."""
+    them by hand); `router` replaces the event router (tests add their own handlers)."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
     app[CONFIG] = config
     app[POOL] = pool
+    app[ROUTER] = router or event_router()
     app.router.add_get("/healthz", healthz)
     # Order matters for shutdown, which runs in reverse: timers and intake stop first, then
     # the workers, then the GitHub session closes.
-    routing.setup(app)
-    _setup_github(app)
-    _setup_workers(app, background=background)
+    _setup_github(app, tuning.github)
+    _setup_workers(app, tuning, background=background)
     webhook.setup(app)
     if background:
         app.cleanup_ctx.append(_reconcile_timer)
@@ -53,9 +94,9 @@ def create_app(config: Config, pool: asyncpg.Pool, *, background: bool = True) -
     return app
 
 
-def _setup_github(app: web.Application) -> None:
+def _setup_github(app: web.Application, policy: RetryPolicy) -> None:
     """One gateway per process; its one session is opened with the app and closed with it."""
-    layer = GitHub.from_config(None, app[CONFIG])
+    layer = GitHub.from_config(None, app[CONFIG], policy=policy)
     app[GITHUB] = layer
 
     async def github_session(app: web.Application):
@@ -67,17 +108,22 @@ def _setup_github(app: web.Application) -> None:
     app.cleanup_ctx.append(github_session)
 
 
-def _setup_workers(app: web.Application, *, background: bool = True) -> None:
+def _setup_workers(app: web.Application, tuning: Tuning, *, background: bool = True) -> None:
     """Create the workers (always, so intake can wake them) and run them with the app when
     `background` is set."""
     config = app[CONFIG]
-    workers = Workers(pool=app[POOL], config=config, count=config.workers, settings=DEFAULT_SETTINGS)
+    workers = Workers(
+        pool=app[POOL],
+        config=config,
+        handlers=job_handlers(tuning.extra_jobs),
+        router=app[ROUTER],
+        github=app[GITHUB],
+        count=config.workers,
+        settings=tuning.queue,
+    )
     app[WORKERS] = workers
 
     async def run_workers(app: web.Application):
-        # Read at start-up, so a test may swap the router or GitHub layer after create_app.
-        workers.router = app.get(ROUTER)
-        workers.github = app.get(GITHUB)
         await workers.start()
         yield
         await workers.stop()

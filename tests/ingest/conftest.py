@@ -14,11 +14,11 @@ import asyncpg
 import pytest
 
 from bot.config import Config, Secret
-from bot.features import ingest  # noqa: F401 - ingest registers its job handlers
 from bot.github.client import GitHub, open_github
 from bot.jobs import queue
 from bot.storage import fabrics
 from bot.storage.fabrics import Fabric
+from bot.web.app import job_handlers
 from ghsim.testing import GhSim
 
 OWNER, REPO = "acme", "fabric"
@@ -108,7 +108,9 @@ class World:
         return self.fabric
 
     def workers(self, **options) -> queue.Workers:
-        return queue.Workers(pool=self.pool, config=self.config, github=self.github, count=1, **options)
+        return queue.Workers(
+            pool=self.pool, config=self.config, handlers=job_handlers(), github=self.github, count=1, **options
+        )
 
     async def ingest(self, trigger: str = "push") -> None:
         """Queue an ingest job of the fabric, as a push would, and run the queue dry."""

@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.jobs.queue import QueueSettings
 from bot.storage import operations, resources
-from bot.web.app import create_app
-from bot.web.keys import WORKERS
+from bot.web.app import Tuning, create_app
 from tests.conftest import wait_for
 from tests.ingest.conftest import DIRECTORY, OWNER, REPO, World, git
 from tests.ingest.test_snapshot import vpc
@@ -21,8 +20,8 @@ from tests.ingest.test_snapshot import vpc
 
 @contextlib.asynccontextmanager
 async def bot_serving(world: World) -> AsyncIterator[None]:
-    app = create_app(world.config.replace(reconcile_interval=3600), world.pool)
-    app[WORKERS].settings = QueueSettings.for_lease(5.0, poll_seconds=0.2, backoff_base=0.05)
+    tuning = Tuning(queue=QueueSettings.for_lease(5.0, poll_seconds=0.2, backoff_base=0.05))
+    app = create_app(world.config.replace(reconcile_interval=3600), world.pool, tuning=tuning)
     server = TestServer(app)
     await server.start_server()
     try:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import asyncpg
@@ -17,11 +17,9 @@ from aiohttp.test_utils import TestClient
 from gidgethub import routing
 
 from bot.config import Config
-from bot.jobs import queue
-from bot.jobs.queue import JobContext, QueueSettings
-from bot.web import routing as bot_routing
-from bot.web.app import create_app
-from bot.web.keys import ROUTER, WORKERS
+from bot.github.client import RetryPolicy
+from bot.jobs.queue import JobContext, JobHandler, QueueSettings
+from bot.web.app import Tuning, create_app, event_router
 from tests.conftest import served, test_private_key_pem
 
 WEBHOOK_SECRET = "whsec-intake-test-0123456789"
@@ -111,16 +109,23 @@ async def running_bot(
     background: bool = True,
     settings: QueueSettings | None = None,
     router: routing.Router | None = None,
+    extra_jobs: Mapping[str, JobHandler] | None = None,
+    policy: RetryPolicy | None = None,
 ) -> AsyncIterator[TestClient]:
     """The whole bot app in this process, with the test router added to the real ones."""
-    app: web.Application = create_app(config or make_config(), pool, background=background)
-    app[ROUTER] = router or bot_routing.build(test_router)
-    app[WORKERS].settings = settings or QueueSettings.for_lease(5.0, poll_seconds=0.5, backoff_base=0.05)
+    tuning = Tuning(
+        queue=settings or QueueSettings.for_lease(5.0, poll_seconds=0.5, backoff_base=0.05),
+        extra_jobs=extra_jobs or {},
+        github=policy or RetryPolicy(),
+    )
+    app: web.Application = create_app(
+        config or make_config(), pool, background=background, tuning=tuning, router=router or event_router(test_router)
+    )
     async with served(app) as client:
         yield client
 
 
-def register_recording_handlers() -> None:
+def recording_handlers() -> dict[str, JobHandler]:
     """Job kinds the queue tests use: each run is recorded in job_run."""
 
     async def record(ctx: JobContext) -> None:
@@ -145,7 +150,7 @@ def register_recording_handlers() -> None:
             started,
         )
 
-    queue.register_job_handler("test.record", record)
+    return {"test.record": record}
 
 
 _gates: dict[str, Any] = {}
@@ -235,12 +240,8 @@ async def github_world(tmp_path, *, install: bool = True) -> AsyncIterator[GitHu
 @contextlib.asynccontextmanager
 async def bot_on(world: GitHubWorld, pool: asyncpg.Pool, **options: Any) -> AsyncIterator[TestClient]:
     """The bot in this process talking to the emulator, which delivers webhooks to it."""
-    from bot.github.client import RetryPolicy
-    from bot.web.keys import GITHUB
-
-    policy = options.pop("policy", RetryPolicy(backoff_base=0.02, backoff_max=0.1))
+    options.setdefault("policy", RetryPolicy(backoff_base=0.02, backoff_max=0.1))
     config = options.pop("config", None) or world.config()
     async with running_bot(pool, config, **options) as client:
-        client.app[GITHUB].policy = policy
         await world.sim.set_webhook_url(world.app["id"], str(client.make_url("/webhook")))
         yield client

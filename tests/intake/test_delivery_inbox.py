@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.jobs.queue import DISPATCH_DURING_BURST, QueueSettings, Workers
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import DISPATCH_DURING_BURST, QueueSettings, Workers, run_webhook_job
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.deliveries import NewDelivery
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import make_config, record_tables, test_router
 
+WEBHOOK_JOB = {JobKind.WEBHOOK: run_webhook_job}  # deliveries through the test router only
 FAST = QueueSettings.for_lease(2.0, poll_seconds=0.2, backoff_base=0.05, backoff_max=0.2)
 
 
@@ -100,8 +102,9 @@ async def test_deliveries_left_in_the_inbox_by_a_dead_process_are_run_by_the_nex
     that is left. A new process's workers, started with no wake-up at all, still run them."""
     await record_tables(pool)
     await delivery_store.insert_batch(pool, [delivery(n) for n in range(5)])
-    workers = Workers(pool=pool, config=make_config(), count=2, settings=FAST)
-    workers.router = test_router  # records each push it is given in seen_event
+    workers = Workers(
+        pool=pool, config=make_config(), handlers=WEBHOOK_JOB, router=test_router, count=2, settings=FAST
+    )  # records each push it is given in seen_event
     await workers.start()
     try:
 
@@ -119,8 +122,7 @@ async def test_deliveries_left_in_the_inbox_by_a_dead_process_are_run_by_the_nex
 async def test_during_a_burst_a_worker_queues_only_a_slice_and_the_rest_once_it_is_over(pool):
     await record_tables(pool)
     await delivery_store.insert_batch(pool, [delivery(n) for n in range(300)])
-    workers = Workers(pool=pool, config=make_config(), count=1, settings=FAST)
-    workers.router = test_router
+    workers = Workers(pool=pool, config=make_config(), handlers=WEBHOOK_JOB, router=test_router, count=1, settings=FAST)
     burst = True
     workers.intake_busy = lambda: burst
     assert await workers.run_one()

@@ -13,7 +13,6 @@ import pytest
 from bot import logs
 from bot.github.client import CallCounter, GitHub, RetryPolicy, needs_renewal, new_session, rate_limit_wait
 from bot.github.errors import NotFound, UnprocessableEntity
-from bot.jobs import queue
 from bot.jobs.queue import JobContext, enqueue
 from bot.web.keys import GITHUB
 from tests.conftest import wait_for
@@ -65,9 +64,8 @@ async def test_two_server_errors_then_success_end_in_success_with_every_call_cou
     async with github_world(tmp_path) as world:
         await world.sim.add_fault(method="GET", path=f"^{REPO}$", status=500, count=2)
         await world.sim.clear_requests()
-        with queue.job_handler_override("test.github", read_repository):
-            async with bot_on(world, pool):
-                result = await _run_read_job(world, pool)
+        async with bot_on(world, pool, extra_jobs={"test.github": read_repository}):
+            result = await _run_read_job(world, pool)
         requests = await world.sim.requests()
     assert result["full_name"] == "acme/fabric" and result["attempts"] == 1  # retried inside one attempt
     assert _statuses(requests) == [500, 500, 200]
@@ -82,9 +80,8 @@ async def test_a_secondary_rate_limit_with_retry_after_1_is_waited_out(tmp_path,
             method="GET", path=f"^{REPO}$", status=403, secondary_rate_limit=True, retry_after=1, count=1
         )
         await world.sim.clear_requests()
-        with queue.job_handler_override("test.github", read_repository):
-            async with bot_on(world, pool):
-                result = await _run_read_job(world, pool)
+        async with bot_on(world, pool, extra_jobs={"test.github": read_repository}):
+            result = await _run_read_job(world, pool)
         requests = await world.sim.requests()
     assert _statuses(requests) == [403, 200]
     assert result["ended"] - result["began"] >= 1.0  # it waited the second GitHub asked for
@@ -94,26 +91,25 @@ async def test_a_secondary_rate_limit_with_retry_after_1_is_waited_out(tmp_path,
 async def test_a_spent_primary_rate_limit_defers_the_job_until_the_reset_without_spinning(tmp_path, pool):
     await _github_result_table(pool)
     async with github_world(tmp_path) as world:
-        with queue.job_handler_override("test.github", read_repository):
-            async with bot_on(world, pool) as client:
-                await client.app[GITHUB].installation_token(world.installation_id)  # mint before the limit
-                limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0, reset_in=2)
-                await world.sim.clear_requests()
-                job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id}, max_attempts=1)
-                deferred = await wait_for(
-                    lambda: pool.fetchrow(
-                        "SELECT status, attempts, extract(epoch FROM run_after) AS run_after, last_error FROM job "
-                        "WHERE id = $1 AND status = 'queued' AND last_error IS NOT NULL",
-                        job_id,
-                    ),
-                    timeout=15,
-                    message="the job to be deferred",
-                )
-                await wait_for(
-                    lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
-                    timeout=20,
-                    message="the job to finish after the reset",
-                )
+        async with bot_on(world, pool, extra_jobs={"test.github": read_repository}) as client:
+            await client.app[GITHUB].installation_token(world.installation_id)  # mint before the limit
+            limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0, reset_in=2)
+            await world.sim.clear_requests()
+            job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id}, max_attempts=1)
+            deferred = await wait_for(
+                lambda: pool.fetchrow(
+                    "SELECT status, attempts, extract(epoch FROM run_after) AS run_after, last_error FROM job "
+                    "WHERE id = $1 AND status = 'queued' AND last_error IS NOT NULL",
+                    job_id,
+                ),
+                timeout=15,
+                message="the job to be deferred",
+            )
+            await wait_for(
+                lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", job_id),
+                timeout=20,
+                message="the job to finish after the reset",
+            )
         requests = await world.sim.requests()
     assert deferred["attempts"] == 0 and "rate limit" in deferred["last_error"]
     assert deferred["run_after"] >= limit["reset"]  # not before GitHub's reset
@@ -183,10 +179,9 @@ async def test_no_token_or_key_is_logged_even_when_calls_fail(tmp_path, pool):
         logs.setup("json", config.secrets(), level=logging.DEBUG, stream=stream)
         try:
             await world.sim.add_fault(method="GET", path=f"^{REPO}$", status=502, count=1)
-            with queue.job_handler_override("test.github", read_repository):
-                async with bot_on(world, pool, config=config) as client:
-                    await _run_read_job(world, pool)
-                    token = client.app[GITHUB].tokens[world.installation_id].token
+            async with bot_on(world, pool, config=config, extra_jobs={"test.github": read_repository}) as client:
+                await _run_read_job(world, pool)
+                token = client.app[GITHUB].tokens[world.installation_id].token
         finally:
             root.handlers[:] = saved[0]
             root.setLevel(saved[1])

@@ -3,13 +3,11 @@ GitHub are processed; reconciliation catches what webhooks missed."""
 
 from __future__ import annotations
 
-import contextlib
-
 from bot.features.installations import ensure_installation
 from bot.features.reconcile import reconcile_once
 from bot.github.client import GitHub, new_session
-from bot.jobs import queue
-from bot.jobs.queue import JobContext
+from bot.jobs.kinds import JobKind
+from bot.jobs.queue import JobContext, JobHandler
 from bot.storage import fabrics as fabric_store
 from tests.conftest import wait_for
 from tests.intake.intake_helpers import bot_on, github_world, record_tables
@@ -119,8 +117,7 @@ async def test_a_signed_push_from_github_is_processed(tmp_path, pool):
     assert delivery["outcome"] == "processed" and head.encode() in bytes(delivery["body"])
 
 
-@contextlib.contextmanager
-def recording_ingest(seen: list):
+def recording_ingest(seen: list) -> dict[str, JobHandler]:
     async def ingest(ctx: JobContext) -> None:  # stands in for the real ingest
         await ctx.pool.execute(
             "INSERT INTO job_run (job_id, kind, worker, attempts, key, payload) VALUES ($1, $2, 'x', $3, $4, $5)",
@@ -132,8 +129,7 @@ def recording_ingest(seen: list):
         )
         seen.append(ctx.job.payload)
 
-    with queue.job_handler_override("ingest", ingest):
-        yield
+    return {JobKind.INGEST: ingest}
 
 
 async def test_a_dropped_push_delivery_is_caught_by_reconciliation_inside_serve(tmp_path, pool):
@@ -151,17 +147,16 @@ async def test_a_dropped_push_delivery_is_caught_by_reconciliation_inside_serve(
         )
         await fabric_store.set_ingested(pool, fabric.id, start)
         await world.sim.add_fault(mode="drop", event="push", count=1)
-        with recording_ingest(seen):
-            async with bot_on(world, pool, config=world.config(reconcile_interval=0.5)):
-                head = await world.commit("fabric/vpc-2.yaml", "kind: VPC\nmetadata:\n  name: vpc-2\n")
-                await world.sim.wait_deliveries_idle()
-                run = await wait_for(
-                    lambda: pool.fetchrow(
-                        "SELECT key, payload FROM job_run WHERE kind = 'ingest' AND payload->>'head_sha' = $1", head
-                    ),
-                    timeout=20,
-                    message="reconciliation to queue an ingest of the new head",
-                )
+        async with bot_on(world, pool, config=world.config(reconcile_interval=0.5), extra_jobs=recording_ingest(seen)):
+            head = await world.commit("fabric/vpc-2.yaml", "kind: VPC\nmetadata:\n  name: vpc-2\n")
+            await world.sim.wait_deliveries_idle()
+            run = await wait_for(
+                lambda: pool.fetchrow(
+                    "SELECT key, payload FROM job_run WHERE kind = 'ingest' AND payload->>'head_sha' = $1", head
+                ),
+                timeout=20,
+                message="reconciliation to queue an ingest of the new head",
+            )
         dropped = await world.sim.deliveries(event="push")
     assert [d["status"] for d in dropped] == ["dropped"]
     assert await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE event = 'push'") == 0

@@ -9,18 +9,17 @@ import json
 import logging
 
 from bot import logs
-from bot.jobs import queue
 from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue, list_dead_jobs
 from bot.retry import RetryLater, backoff_delay
 from bot.storage import jobs as job_store
 from tests.conftest import wait_for
-from tests.intake.intake_helpers import gate, make_config, record_tables, register_recording_handlers
+from tests.intake.intake_helpers import gate, make_config, record_tables, recording_handlers
 
 FAST = QueueSettings.for_lease(2.0, poll_seconds=0.2, backoff_base=0.05, backoff_max=0.2)
 
 
-def workers(pool, count=4, settings=FAST) -> Workers:
-    return Workers(pool=pool, config=make_config(), count=count, settings=settings)
+def workers(pool, handlers, count=4, settings=FAST) -> Workers:
+    return Workers(pool=pool, config=make_config(), handlers=handlers, count=count, settings=settings)
 
 
 async def _done(pool, kind="test.record"):
@@ -29,14 +28,13 @@ async def _done(pool, kind="test.record"):
 
 async def test_jobs_of_one_fabric_run_in_order_while_two_fabrics_run_concurrently(pool):
     await record_tables(pool)
-    register_recording_handlers()
     both_started = gate("fabric-2-started")
     # fabric 1's first job waits until fabric 2's job has run: only possible if they overlap
     await enqueue(pool, "test.record", {"n": 1, "wait_for_gate": "fabric-2-started"}, ordering_key="fabric:1")
     for n in range(2, 6):
         await enqueue(pool, "test.record", {"n": n, "seconds": 0.01}, ordering_key="fabric:1")
     await enqueue(pool, "test.record", {"n": 100}, ordering_key="fabric:2")
-    running = workers(pool, count=4)
+    running = workers(pool, recording_handlers(), count=4)
     await running.start()
     try:
         await wait_for(
@@ -71,10 +69,9 @@ async def test_many_workers_never_run_two_jobs_of_one_key_at_once(pool):
         await asyncio.sleep(0.002)  # wait-ok: a yield inside the job so others could overlap
         active[key] -= 1
 
-    queue.register_job_handler("test.exclusive", exclusive)
     for n in range(120):
         await enqueue(pool, "test.exclusive", {"n": n}, ordering_key=f"fabric:{n % 4}")
-    running = workers(pool, count=12)
+    running = workers(pool, {"test.exclusive": exclusive}, count=12)
     await running.start()
     try:
         await wait_for(
@@ -97,14 +94,13 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_and_listed(pool):
         attempts_seen.append(ctx.job.attempts)
         raise ValueError("the fabric YAML is unreadable")
 
-    queue.register_job_handler("test.broken", broken)
     await pool.execute("INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ('d-doomed', 'push', '\\x7b7d')")
     job_id = await enqueue(pool, "test.broken", {}, ordering_key="repo:acme/x", delivery_id="d-doomed", max_attempts=3)
     stream = io.StringIO()
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     logs.setup("json", [], stream=stream)
-    running = workers(pool, count=2)
+    running = workers(pool, {"test.broken": broken}, count=2)
     await running.start()
     try:
         await wait_for(
@@ -142,9 +138,8 @@ async def test_retry_later_defers_the_job_without_spending_an_attempt(pool):
         if len(runs) < 3:
             raise RetryLater(0.3, "rate limit spent")
 
-    queue.register_job_handler("test.limited", rate_limited)
     job_id = await enqueue(pool, "test.limited", {}, max_attempts=1)
-    running = workers(pool, count=1)
+    running = workers(pool, {"test.limited": rate_limited}, count=1)
     await running.start()
     try:
         await wait_for(
@@ -160,12 +155,11 @@ async def test_retry_later_defers_the_job_without_spending_an_attempt(pool):
 
 async def test_an_expired_lease_is_reclaimed_and_the_job_run_by_another_worker(pool):
     await record_tables(pool)
-    register_recording_handlers()
     job_id = await enqueue(pool, "test.record", {"n": 1}, ordering_key="fabric:9")
     async with pool.acquire() as conn:  # a worker that takes the job and then vanishes
         taken = await job_store.take(conn, worker="vanished-worker", lease_seconds=0.3)
     assert taken.id == job_id
-    running = workers(pool, count=1, settings=QueueSettings.for_lease(0.3, poll_seconds=0.1))
+    running = workers(pool, recording_handlers(), count=1, settings=QueueSettings.for_lease(0.3, poll_seconds=0.1))
     await running.start()
     try:
         await wait_for(lambda: _done(pool), message="the reclaimed job to finish", timeout=10)
@@ -177,10 +171,12 @@ async def test_an_expired_lease_is_reclaimed_and_the_job_run_by_another_worker(p
 
 async def test_a_long_job_keeps_its_lease_by_heartbeat(pool):
     await record_tables(pool)
-    register_recording_handlers()
     job_id = await enqueue(pool, "test.record", {"seconds": 1.0}, ordering_key="fabric:1")
     settings = QueueSettings.for_lease(0.4, poll_seconds=0.1)
-    a, b = workers(pool, count=1, settings=settings), workers(pool, count=1, settings=settings)
+    a, b = (
+        workers(pool, recording_handlers(), count=1, settings=settings),
+        workers(pool, recording_handlers(), count=1, settings=settings),
+    )
     await a.start()
     await b.start()
     try:
@@ -200,9 +196,8 @@ async def test_shutdown_hands_an_interrupted_job_back_to_the_queue(pool):
         started.set()
         await asyncio.Event().wait()
 
-    queue.register_job_handler("test.endless", endless)
     job_id = await enqueue(pool, "test.endless", {}, ordering_key="fabric:1")
-    running = workers(pool, count=1)
+    running = workers(pool, {"test.endless": endless}, count=1)
     await running.start()
     await asyncio.wait_for(started.wait(), timeout=10)
     await running.stop()
@@ -222,7 +217,7 @@ async def test_a_dedupe_key_keeps_one_unfinished_copy_of_a_job(pool):
 
 async def test_an_unknown_job_kind_fails_like_any_error(pool):
     job_id = await enqueue(pool, "no.such.kind", {}, max_attempts=1)
-    running = workers(pool, count=1)
+    running = workers(pool, {}, count=1)
     await running.start()
     try:
         await wait_for(lambda: pool.fetchval("SELECT status = 'dead' FROM job WHERE id = $1", job_id), timeout=10)

@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bot import cli
 from bot.config import Config
-from bot.jobs import queue
 from bot.jobs.queue import JobContext, QueueSettings, Workers
 from bot.storage import database
+from bot.web.app import Tuning
 
 
 async def proc_job(ctx: JobContext) -> None:
@@ -46,13 +47,19 @@ async def proc_job(ctx: JobContext) -> None:
     )
 
 
-queue.register_job_handler("test.proc", proc_job)
+TEST_JOBS = {"test.proc": proc_job}
 
 
 async def run_worker(lease: float, count: int) -> int:
     config = Config.from_env()
     pool = await database.create_pool(config.database_url.reveal())
-    workers = Workers(pool=pool, config=config, count=count, settings=QueueSettings.for_lease(lease, poll_seconds=0.2))
+    workers = Workers(
+        pool=pool,
+        config=config,
+        handlers=TEST_JOBS,
+        count=count,
+        settings=QueueSettings.for_lease(lease, poll_seconds=0.2),
+    )
     await workers.start()
     print("worker ready", flush=True)
     stop = asyncio.Event()
@@ -74,10 +81,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.mode == "worker":
         return asyncio.run(run_worker(args.lease, args.workers))
-    queue.DEFAULT_SETTINGS = QueueSettings.for_lease(args.lease, poll_seconds=0.5)
-    from bot import cli
-
-    return cli.main(["serve", "--port", str(args.port)])
+    tuning = Tuning(queue=QueueSettings.for_lease(args.lease, poll_seconds=0.5), extra_jobs=TEST_JOBS)
+    return cli.main(["serve", "--port", str(args.port)], tuning=tuning)
 
 
 if __name__ == "__main__":

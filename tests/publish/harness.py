@@ -22,8 +22,7 @@ from aiohttp.test_utils import TestClient
 from bot.config import Config, Secret
 from bot.jobs.queue import QueueSettings
 from bot.storage import jobs as job_store
-from bot.web.app import create_app
-from bot.web.keys import WORKERS
+from bot.web.app import Tuning, create_app
 from ghsim.testing import GhSim
 from tests.conftest import served, wait_for
 
@@ -259,8 +258,8 @@ async def world(
             workers=4,
             reconcile_interval=3600,
         )
-        app = create_app(config, pool, background=True)
-        app[WORKERS].settings = QueueSettings.for_lease(10.0, poll_seconds=0.2, backoff_base=0.05)
+        tuning = Tuning(queue=QueueSettings.for_lease(10.0, poll_seconds=0.2, backoff_base=0.05))
+        app = create_app(config, pool, background=True, tuning=tuning)
         async with served(app) as client:
             await sim.set_webhook_url(github_app["id"], str(client.make_url("/webhook")))
             w = World(sim, client, pool, app, github_app, installation["id"], person_token, tmp)

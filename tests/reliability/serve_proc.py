@@ -11,13 +11,12 @@ environment; only the knobs that `serve` takes no setting for are turned, from t
                            so a latency fault "beyond the client timeout" costs seconds, not minutes
   HNP_TEST_LOG_LEVEL       root log level (default info; `debug` for the secret-leak test)
 
-Both timing knobs are the values the code reads (`bot.jobs.queue.DEFAULT_SETTINGS`, the
-`RetryPolicy` GitHub() gets by default); nothing in the bot's behaviour is replaced.
+Both timing knobs are given to `serve` as its `Tuning` (queue settings and GitHub retry policy);
+nothing in the bot's behaviour is replaced.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -25,24 +24,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot import logs
-from bot.github import client as github
-from bot.jobs import queue
+from bot import cli
+from bot.github.client import RetryPolicy
+from bot.jobs.queue import QueueSettings
+from bot.web.app import Tuning
 
 
 def main() -> int:
     lease = float(os.environ.get("HNP_TEST_LEASE", "2"))
-    queue.DEFAULT_SETTINGS = queue.QueueSettings.for_lease(lease, poll_seconds=0.2, backoff_base=0.2, backoff_max=2.0)
     timeout = float(os.environ.get("HNP_TEST_GITHUB_TIMEOUT", "3"))
-    github.GitHub.__init__.__kwdefaults__["policy"] = github.RetryPolicy(
-        timeout=timeout, backoff_base=0.05, backoff_max=0.5, max_wait=10.0
+    tuning = Tuning(
+        queue=QueueSettings.for_lease(lease, poll_seconds=0.2, backoff_base=0.2, backoff_max=2.0),
+        github=RetryPolicy(timeout=timeout, backoff_base=0.05, backoff_max=0.5, max_wait=10.0),
     )
-    level = os.environ.get("HNP_TEST_LOG_LEVEL")
-    if level:
-        logs.setup = functools.partial(logs.setup, level=getattr(logging, level.upper()))
-    from bot import cli
-
-    return cli.main(["serve", *sys.argv[1:]])
+    level = getattr(logging, os.environ.get("HNP_TEST_LOG_LEVEL", "info").upper())
+    return cli.main(["serve", *sys.argv[1:]], tuning=tuning, log_level=level)
 
 
 if __name__ == "__main__":

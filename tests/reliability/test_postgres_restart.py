@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from bot.config import Config
-from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue, job_handler_override
+from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue
 from bot.storage import database
 from tests.conftest import wait_for
 from tests.reliability.system import (
@@ -213,7 +213,7 @@ async def _pulls(system: System, n: int) -> bool:
     "the workers LISTEN again: a job queued afterwards starts at once, not at the next poll",
 )
 async def test_workers_listen_again_after_their_connection_is_terminated(database_url: str) -> None:
-    """BUG (bot/queue.py Workers._reclaim_loop): when the server terminates the LISTEN
+    """BUG (bot/jobs/queue.py Workers._reclaim_loop): when the server terminates the LISTEN
     connection, asyncpg hands it back to the pool itself, so `self._listen_conn.is_closed()`
     raises InterfaceError ('connection has been released back to the pool') on every
     reclaim pass: the process never LISTENs again and logs 'job reclaim failed: InterfaceError'
@@ -227,22 +227,22 @@ async def test_workers_listen_again_after_their_connection_is_terminated(databas
     workers = Workers(
         pool=pool,
         config=Config(),
+        handlers={"test.reliability.noop": noop},
         count=1,
         settings=QueueSettings(lease_seconds=10, heartbeat_seconds=3, poll_seconds=30, reclaim_seconds=0.05),
     )
-    with job_handler_override("test.reliability.noop", noop):
-        await workers.start()
-        try:
-            listening = workers._listen_conn
-            assert listening is not None
-            await pool.execute("SELECT pg_terminate_backend($1)", listening.get_server_pid())
-            await wait_for(
-                lambda: workers._listen_conn is not listening,
-                timeout=5,
-                message="the workers to LISTEN on a new connection",
-            )
-            await enqueue(pool, "test.reliability.noop")
-            await asyncio.wait_for(ran.wait(), timeout=5)  # far below the 30 s poll: woken by NOTIFY
-        finally:
-            await workers.stop()
-            await pool.close()
+    await workers.start()
+    try:
+        listening = workers._listen_conn
+        assert listening is not None
+        await pool.execute("SELECT pg_terminate_backend($1)", listening.get_server_pid())
+        await wait_for(
+            lambda: workers._listen_conn is not listening,
+            timeout=5,
+            message="the workers to LISTEN on a new connection",
+        )
+        await enqueue(pool, "test.reliability.noop")
+        await asyncio.wait_for(ran.wait(), timeout=5)  # far below the 30 s poll: woken by NOTIFY
+    finally:
+        await workers.stop()
+        await pool.close()
