@@ -8,7 +8,7 @@
 
 `GitHub` holds the process's one aiohttp session, the app's JWT and the installation tokens
 (a TTLCache, renewed 5 minutes before GitHub's expires_at). Clients it hands out are
-`gidgethub.aiohttp.GitHubAPI`s whose every HTTP request goes through `GitHub._send`, which:
+`gidgethub.abc.GitHubAPI`s whose every HTTP request goes through `GitHub._send`, which:
   - counts the request on the caller's `CallCounter` (retries are requests too);
   - retries 5xx answers and timeouts, with backoff (timeouts only for idempotent methods:
     a POST that timed out may have happened);
@@ -37,13 +37,13 @@ from typing import Any
 import aiohttp
 import cachetools
 import gidgethub
+import gidgethub.abc
 import gidgethub.apps
 from gidgethub import sansio
-from gidgethub.aiohttp import GitHubAPI
 
 from bot import process_metrics
 from bot.config import Config, Secret
-from bot.github.errors import GitHubError, GitHubUnavailable, NotConfigured, translate
+from bot.github.errors import GitHubUnavailable, NotConfigured, translate
 from bot.retry import RetryLater, backoff_delay
 
 log = logging.getLogger(__name__)
@@ -329,9 +329,19 @@ class GitHub:
         raise RetryLater(left + 1.0, f"GitHub rate limit of {credential} spent until reset")
 
 
-class Client(GitHubAPI):
+def raise_for_status(status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """A refusal or failure (4xx, 5xx) as one of bot.github.errors, with GitHub's message."""
+    if status >= 400:
+        try:
+            sansio.decipher_response(status, headers, body)
+        except gidgethub.HTTPException as failure:
+            raise translate(failure) from None
+
+
+class Client(gidgethub.abc.GitHubAPI):
     """gidgethub's GitHubAPI (getitem, getiter, post, patch, put, delete, getstatus) plus
-    conditional_get, tarball and getraw, with every request going through the layer."""
+    conditional_get, tarball and getraw, on gidgethub's designed seam: `_request` sends every
+    request through the layer (counting, retries, rate limits) and `sleep` is the layer's."""
 
     def __init__(
         self,
@@ -342,7 +352,7 @@ class Client(GitHubAPI):
         counter: CallCounter | None,
         installation_id: int | None = None,
     ) -> None:
-        super().__init__(layer.session, REQUESTER, base_url=layer.api_url)
+        super().__init__(REQUESTER, base_url=layer.api_url)
         self.layer = layer
         self.auth = auth
         self.credential = credential
@@ -352,16 +362,12 @@ class Client(GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
-        return await self.layer._send(method, url, headers, body, client=self)
+        status, answer_headers, data = await self.layer._send(method, url, headers, body, client=self)
+        raise_for_status(status, answer_headers, data)
+        return status, answer_headers, data
 
-    async def _make_request(self, *args: Any, **kwargs: Any) -> Any:
-        # The one point all of gidgethub's verbs pass through: map its errors to ours.
-        try:
-            return await super()._make_request(*args, **kwargs)
-        except GitHubError:
-            raise
-        except (gidgethub.BadRequest, gidgethub.GitHubBroken) as failure:
-            raise translate(failure) from None
+    async def sleep(self, seconds: float) -> None:
+        await self.layer.sleep(seconds)
 
     async def conditional_get(
         self,
@@ -379,7 +385,7 @@ class Client(GitHubAPI):
         status, answer_headers, body = await self._request("GET", full, headers)
         if status == 304:
             return 304, None, etag
-        data = self._decipher(status, answer_headers, body)
+        data, _, _ = sansio.decipher_response(status, answer_headers, body)
         return status, data, answer_headers.get("ETag")
 
     async def tarball(self, owner: str, repo: str, ref: str) -> bytes:
@@ -391,8 +397,9 @@ class Client(GitHubAPI):
         status, answer_headers, body = await self.layer._send(
             "GET", full, headers, b"", client=self, timeout=self.layer.policy.timeout * 4
         )
+        raise_for_status(status, answer_headers, body)
         if status != 200:
-            self._decipher(status, answer_headers, body)
+            sansio.decipher_response(status, answer_headers, body)
         return body
 
     async def getraw(self, url: str, url_vars: Mapping[str, Any] | None = None, *, accept: str = RAW) -> bytes:
@@ -401,16 +408,8 @@ class Client(GitHubAPI):
         headers = sansio.create_headers(REQUESTER, accept=accept)
         status, answer_headers, body = await self._request("GET", full, headers)
         if status != 200:
-            self._decipher(status, answer_headers, body)
+            sansio.decipher_response(status, answer_headers, body)
         return body
-
-    @staticmethod
-    def _decipher(status: int, headers: Mapping[str, str], body: bytes) -> Any:
-        try:
-            data, _, _ = sansio.decipher_response(status, headers, body)
-        except (gidgethub.BadRequest, gidgethub.GitHubBroken) as failure:
-            raise translate(failure) from None
-        return data
 
 
 # --- outside an aiohttp app ------------------------------------------------------------------
