@@ -17,7 +17,7 @@ wins", "Merge"), and edit the one bot comment (bot.features.comments).
 Pressing a button (`check_run.requested_action`) queues a 'conflicts_resolve' job: the
 pull request's open conflicts are resolved that way (by the person who pressed), a new commit
 merging the fabric's branch and the resolved drafts goes on the pull request's branch
-(`rebuild_branch`, with bot.features.publish's planning and Git Data API steps), and a check follows
+(`publish.rebuild_pull_request_branch`), and a check follows
 it -- green when nothing is left.
 """
 
@@ -32,18 +32,15 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from bot.core import checks, documents, filemap, threeway
-from bot.core.publish_plan import plan_commit, tree_entries
-from bot.core.syncresult import SyncDirection, SyncResult
 from bot.core.threeway import ABSENT, FieldConflict, Named
 from bot.features import comments, conflicts, publish, pulls
 from bot.features.installations import ensure_installation
 from bot.github.errors import NotFound
+from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.storage import conflicts as conflict_store
-from bot.storage import drafts as draft_store
 from bot.storage import fabrics
-from bot.storage import operations as operation_store
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
 
@@ -54,10 +51,6 @@ router = routing.Router()
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 MAX_FILES_READ = 20  # files fetched to place annotations; beyond that they point at line 1
 EXTERNAL_ID = "hnp-gitops:pr:{id}"
-
-CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
-PULL = "/repos/{owner}/{repo}/pulls/{number}"
-CONTENTS = "/repos/{owner}/{repo}/contents/{+path}{?ref}"
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,7 @@ async def locations(
     parsed: dict[str, dict[tuple[str, str, str], documents.Document] | None] = {}
     for path in wanted:
         try:
-            raw = await gh.getraw(CONTENTS, {"owner": fabric.owner, "repo": fabric.repo, "path": path, "ref": sha})
+            raw = await Repository(gh, fabric.owner, fabric.repo).file(path, sha)
         except NotFound:  # the resource is deleted on this branch: nothing to point at
             parsed[path] = None
             continue
@@ -174,8 +167,8 @@ async def publish_check(
 ) -> dict[str, Any] | None:
     """Post the conflicts check run on the pull request's head and edit its bot comment.
     Returns the check run, or None when the pull request is no longer open."""
-    vars_ = {"owner": fabric.owner, "repo": fabric.repo}
-    data = await gh.getitem(PULL, {**vars_, "number": pull.number})
+    repo = Repository(gh, fabric.owner, fabric.repo)
+    data = await repo.pull_request(pull.number)
     if data.get("state") != "open":
         return None
     head_sha = data["head"]["sha"] if head_sha is None or head_sha != data["head"]["sha"] else head_sha
@@ -189,16 +182,10 @@ async def publish_check(
     )
     requests = checks.check_run_requests(payload)
     # A new run each time: updating one would add its annotations to the old ones.
-    run = await gh.post(CHECK_RUNS, vars_, data=requests[0])
+    run = await repo.create_check_run(requests[0])
     for more in requests[1:]:
-        await gh.patch(CHECK_RUNS + "/{check_run_id}", {**vars_, "check_run_id": run["id"]}, data=more)
-    await pool.execute(
-        "UPDATE pull_request SET conflicts_check_run_id = $2, conflicts_check_sha = $3, head_sha = $3, "
-        "updated_at = now() WHERE id = $1",
-        pull.id,
-        run["id"],
-        head_sha,
-    )
+        await repo.update_check_run(run["id"], more)
+    await pull_store.set_conflicts_check(pool, pull.id, run["id"], head_sha)
     body = checks.pr_comment(items, fabric=fabric.name, check_url=run.get("html_url"))
     await comments.upsert(pool, gh, fabric, pull.id, pull.number, body)
     log.info(
@@ -262,94 +249,6 @@ async def check_job(ctx: JobContext) -> None:
 # A person's decision on a pull request
 
 
-async def rebuild_branch(
-    ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int, actor: str | None, *, merge: bool, trigger: str, title: str
-) -> str | None:
-    """Put the pull request's drafts (those not in conflict) on the fabric's current branch
-    head in one new commit, and move the pull request's branch to it:
-      merge=True   the commit has two parents, the branch's head and the fabric's: what a
-                   person does with "Resolve conflicts" on GitHub (history kept, a fast-forward
-                   of the branch, and the pull request merges cleanly again);
-      merge=False  one parent, the fabric's head, and the branch is forced there (/hnp rebase).
-    Same Git Data API steps as publishing (bot.features.publish), recorded as a sync operation.
-    Returns the new head, or None when the pull request is no longer open."""
-    pull = await pull_store.get(ctx.pool, pull_request_id)
-    if pull is None or pull.state != "open":
-        return None
-    chosen = [
-        r
-        for r in await draft_store.with_drafts(ctx.pool, fabric.id)
-        if r.pull_request_id == pull.id and r.state != "conflict"
-    ]
-    operation = await operation_store.create(
-        ctx.pool,
-        fabric_id=fabric.id,
-        direction="gui_to_github",
-        trigger=trigger,
-        requested_by=actor,
-        request={"pull_request": pull.number, "rebuild": "merge" if merge else "rebase"},
-    )
-    await operation_store.set_status(ctx.pool, operation.id, "gui_to_github_sync")
-    result = SyncResult(str(operation.id), SyncDirection.GUI_TO_GITHUB, operation.created_at)
-    p = publish.Publisher(ctx.pool, gh, fabric, operation.id, publish.no_checkpoint)
-    try:
-        base, head = await p.head(fabric.branch), await p.head(pull.branch)
-        if base is None or head is None:
-            raise publish.PublishError(f"the branch {fabric.branch if base is None else pull.branch!r} is gone")
-        plan = plan_commit(fabric.directory, chosen, await p.files_at(base[0]))
-        tree = base[1]
-        if plan.files:
-            tree = (
-                await p._call(
-                    "post",
-                    "/repos/{owner}/{repo}/git/trees",
-                    data={"base_tree": base[1], "tree": tree_entries(plan)},
-                )
-            )["sha"]
-        lines = [
-            f"hnp-gitops: {title}",
-            "",
-            f"Pull request #{pull.number} of fabric {fabric.name} rebuilt on {fabric.branch} "
-            f"{base[0][:7]}" + (f" at the request of {actor}" if actor else "") + ".",
-            "",
-        ]
-        lines += [f"- {c.change} {c.kind} {c.name} ({c.path})" for c in plan.changes[:100]]
-        parents = [head[0], base[0]] if merge else [base[0]]
-        commit = await p._call(
-            "post",
-            "/repos/{owner}/{repo}/git/commits",
-            data={"message": "\n".join(lines) + "\n", "tree": tree, "parents": parents},
-        )
-        sha = commit["sha"]
-        await p.record(target="pr_update", branch=pull.branch, base_sha=base[0], commit_sha=sha, previous_head=head[0])
-        # Recorded before the branch moves, so the push that comes back is known as the bot's own.
-        await pull_store.set_github(ctx.pool, pull.id, head_sha=sha)
-        await ctx.pool.execute("UPDATE pull_request SET base_sha = $2 WHERE id = $1", pull.id, base[0])
-        if not await p.move_branch(pull.branch, sha, force=not merge):
-            raise publish.PublishError(f"{pull.branch} moved meanwhile; try again")
-        await p.record(ref_moved=True, ref_done=True)
-    except Exception as failure:
-        result.errors.append(f"{failure.__class__.__name__}: {failure}")
-        await operation_store.finish(
-            ctx.pool, operation.id, "failed", result.to_dict(), error=str(failure)[:2000] or "failed"
-        )
-        raise
-    result.success = True
-    result.statistics.resources_processed = len(chosen)
-    gi = result.github_integration
-    gi.repository, gi.branch, gi.base_sha, gi.commit_sha = fabric.repository, fabric.branch, base[0], sha
-    gi.branch_name, gi.pull_request_number, gi.pull_request_url = pull.branch, pull.number, pull.html_url
-    await operation_store.finish(ctx.pool, operation.id, "completed", result.to_dict())
-    held = await ctx.pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 AND state = 'conflict')", pull.id
-    )
-    if tree == base[1] and not held:  # the branch now says exactly what the fabric's branch says
-        await pulls.close_empty(
-            ctx.pool, gh, fabric, pull, f"After {title.removeprefix('resolve ')}, nothing differs from {fabric.branch}."
-        )
-    return sha
-
-
 async def resolve_on_pull_request(
     ctx: Any,
     fabric: Fabric,
@@ -362,7 +261,7 @@ async def resolve_on_pull_request(
 ) -> conflicts.ResolveOutcome:
     """Resolve the pull request's open conflicts (of `resource_ids`, or all) as `actor`
     decided; when anything was resolved, a new commit merging the fabric's branch with the
-    resolved drafts goes on the pull request's branch (`rebuild_branch`); a check follows.
+    resolved drafts goes on the pull request's branch (`publish.rebuild_pull_request_branch`); a check follows.
     Idempotent: nothing open, nothing done (but the check is refreshed)."""
     async with ctx.pool.acquire() as conn:
         outcome = await conflicts.resolve(
@@ -371,8 +270,8 @@ async def resolve_on_pull_request(
     if outcome.resolved:
         label = {"gui_wins": "GUI wins", "github_wins": "Git wins", "merge": "merge"}.get(resolution, resolution)
         gh = await installation_client(ctx, fabric)
-        await rebuild_branch(
-            ctx,
+        await publish.rebuild_pull_request_branch(
+            ctx.pool,
             gh,
             fabric,
             pull_request_id,
@@ -429,8 +328,8 @@ async def rebuild_job(ctx: JobContext) -> None:
         return
     pull_request_id = int(payload["pull_request_id"])
     gh = await installation_client(ctx, fabric)
-    await rebuild_branch(
-        ctx,
+    await publish.rebuild_pull_request_branch(
+        ctx.pool,
         gh,
         fabric,
         pull_request_id,

@@ -22,8 +22,9 @@ from typing import Any
 from gidgethub import routing, sansio
 
 from bot.core import checks
-from bot.features import checkruns, comments, conflicts
+from bot.features import checkruns, comments, conflicts, publish
 from bot.github.errors import NotFound
+from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.storage import fabrics
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 router = routing.Router()
 
-PERMISSION = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 ALLOWED = ("admin", "write")
 
 
@@ -70,7 +70,7 @@ async def on_comment(event: sansio.Event, ctx: JobContext) -> None:
 async def permission_of(gh: Any, fabric: Fabric, login: str) -> str:
     """admin | write | read | none, as GitHub answers for this repository."""
     try:
-        data = await gh.getitem(PERMISSION, {"owner": fabric.owner, "repo": fabric.repo, "username": login})
+        data = await Repository(gh, fabric.owner, fabric.repo).permission(login)
     except NotFound:  # not a collaborator (or no such user)
         return "none"
     return str(data.get("permission") or "none")
@@ -169,8 +169,15 @@ async def rebase(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int,
     conflict are left out until they are resolved."""
     async with ctx.pool.acquire() as conn:
         await conflicts.detect_conflicts(conn, fabric.id)
-    sha = await checkruns.rebuild_branch(
-        ctx, gh, fabric, pull_request_id, actor, merge=False, trigger="command", title="rebase on the fabric's branch"
+    sha = await publish.rebuild_pull_request_branch(
+        ctx.pool,
+        gh,
+        fabric,
+        pull_request_id,
+        actor,
+        merge=False,
+        trigger="command",
+        title="rebase on the fabric's branch",
     )
     await conflicts.request_recheck(ctx.pool, fabric.id, pull_request_id)
     return f"rebased onto a new head {sha[:7]}" if sha else "the pull request is not open"

@@ -15,12 +15,11 @@ import asyncpg
 
 from bot.core import checks
 from bot.github.errors import NotFound
+from bot.github.repository import Repository
+from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
-
-ISSUE_COMMENTS = "/repos/{owner}/{repo}/issues/{number}/comments"
-ISSUE_COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
 
 
 def _ours(comment: dict[str, Any]) -> bool:
@@ -31,7 +30,7 @@ def _ours(comment: dict[str, Any]) -> bool:
 
 async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
     """The id of the bot comment on pull request `number`, by its marker."""
-    async for comment in gh.getiter(ISSUE_COMMENTS, {"owner": fabric.owner, "repo": fabric.repo, "number": number}):
+    async for comment in Repository(gh, fabric.owner, fabric.repo).comments(number):
         if _ours(comment):
             return int(comment["id"])
     return None
@@ -42,28 +41,22 @@ async def upsert(
 ) -> int:
     """Write `body` into the pull request's one bot comment (edit, or post the first time);
     returns its id, which is kept on the pull request row."""
-    vars_ = {"owner": fabric.owner, "repo": fabric.repo}
-    comment_id = await pool.fetchval("SELECT comment_id FROM pull_request WHERE id = $1", pull_request_id)
+    repo = Repository(gh, fabric.owner, fabric.repo)
+    comment_id = await pull_store.comment_id(pool, pull_request_id)
     if comment_id is None:
         comment_id = await find(gh, fabric, number)
     if comment_id is not None:
         try:
-            await gh.patch(ISSUE_COMMENT, {**vars_, "comment_id": comment_id}, data={"body": body})
+            await repo.edit_comment(comment_id, body)
         except NotFound:  # deleted by a person: post it again
             comment_id = None
     if comment_id is None:
-        posted = await gh.post(ISSUE_COMMENTS, {**vars_, "number": number}, data={"body": body})
+        posted = await repo.comment(number, body)
         comment_id = int(posted["id"])
-    await pool.execute(
-        "UPDATE pull_request SET comment_id = $2, updated_at = now() WHERE id = $1", pull_request_id, comment_id
-    )
+    await pull_store.set_comment_id(pool, pull_request_id, comment_id)
     return comment_id
 
 
 async def reply(gh: Any, fabric: Fabric, number: int, text: str) -> None:
     """A short answer to a person's command (not the bot comment: it carries no marker)."""
-    await gh.post(
-        ISSUE_COMMENTS,
-        {"owner": fabric.owner, "repo": fabric.repo, "number": number},
-        data={"body": text[: checks.MAX_BODY]},
-    )
+    await Repository(gh, fabric.owner, fabric.repo).comment(number, text[: checks.MAX_BODY])

@@ -48,6 +48,7 @@ from bot.features import conflicts
 from bot.features.installations import ensure_installation
 from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
+from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers
 from bot.storage import fabric_files, fabrics, operations, resources
@@ -58,10 +59,6 @@ log = logging.getLogger(__name__)
 
 router = routing.Router()
 
-BRANCH_HEAD = "/repos/{owner}/{repo}/git/ref/heads/{+branch}"
-TREE = "/repos/{owner}/{repo}/git/trees/{sha}?recursive=1"
-CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
-CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
 FILE_MODES = ("100644", "100755")  # regular files; symlinks and submodules are not read
 MAX_MESSAGES = 200  # validation messages copied into a SyncResult's errors / warnings
 RACE_RETRIES = 3
@@ -94,13 +91,16 @@ def _ms(seconds: float) -> float:
 # Reading the branch from GitHub
 
 
+def _repository_of(gh: Client, fabric: Fabric) -> Repository:
+    return Repository(gh, fabric.owner, fabric.repo)
+
+
 async def branch_head(gh: Client, fabric: Fabric) -> str:
     """The commit the fabric's branch points at (BranchMissing when there is no branch)."""
     try:
-        ref = await gh.getitem(BRANCH_HEAD, {"owner": fabric.owner, "repo": fabric.repo, "branch": fabric.branch})
+        return await _repository_of(gh, fabric).branch_head(fabric.branch)
     except NotFound:
         raise BranchMissing(f"branch {fabric.branch} does not exist in {fabric.repository}") from None
-    return ref["object"]["sha"]
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Head:
 
 async def read_tree(gh: Client, fabric: Fabric, sha: str) -> Head:
     """GET the commit's recursive tree: every fabric YAML file and its blob sha, in one call."""
-    listing = await gh.getitem(TREE, {"owner": fabric.owner, "repo": fabric.repo, "sha": sha})
+    listing = await _repository_of(gh, fabric).tree(sha)
     if listing.get("truncated"):
         log.warning(
             "tree of %s at %s is truncated; the fabric's files come from the tarball", fabric.repository, sha[:12]
@@ -218,7 +218,7 @@ class Reading:
 async def _tarball(gh: Client, fabric: Fabric, sha: str, timings: Timings) -> bytes:
     began = time.perf_counter()
     try:
-        return await gh.tarball(fabric.owner, fabric.repo, sha)
+        return await _repository_of(gh, fabric).tarball(sha)
     finally:
         timings.github += time.perf_counter() - began
 
@@ -312,17 +312,15 @@ async def start_check(gh: Client, fabric: Fabric, head_sha: str) -> int | None:
     """Create the check run, in progress. None when GitHub refuses it (e.g. the app lacks the
     checks permission): the ingest itself must not depend on the check run."""
     try:
-        answer = await gh.post(
-            CHECK_RUNS,
-            {"owner": fabric.owner, "repo": fabric.repo},
-            data={
+        answer = await _repository_of(gh, fabric).create_check_run(
+            {
                 "name": checks.VALIDATE_CHECK,
                 "head_sha": head_sha,
                 "status": "in_progress",
                 "external_id": fabric.name,
                 "started_at": _now().isoformat(timespec="seconds"),
                 "output": {"title": "Validating", "summary": f"Reading fabric `{fabric.name}` at {head_sha[:12]}."},
-            },
+            }
         )
     except (PermissionDenied, NotFound, UnprocessableEntity) as refused:
         log.warning("no %s check run on %s of %s: %s", checks.VALIDATE_CHECK, head_sha[:12], fabric.repository, refused)
@@ -335,11 +333,10 @@ async def finish_check(gh: Client, fabric: Fabric, check_run_id: int | None, pay
     further request 50 more (GitHub's limit per request)."""
     if check_run_id is None:
         return
-    url_vars = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
     requests = checks.check_run_requests(payload)
     requests[0] = {**requests[0], "completed_at": _now().isoformat(timespec="seconds")}
     for body in requests:
-        await gh.patch(CHECK_RUN, url_vars, data=body)
+        await _repository_of(gh, fabric).update_check_run(check_run_id, body)
 
 
 async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, reason: str) -> None:
@@ -347,10 +344,9 @@ async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, r
     if check_run_id is None:
         return
     try:
-        await gh.patch(
-            CHECK_RUN,
-            {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id},
-            data={
+        await _repository_of(gh, fabric).update_check_run(
+            check_run_id,
+            {
                 "status": "completed",
                 "conclusion": "neutral",
                 "output": {"title": "Not validated", "summary": reason[:1000]},

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -56,10 +56,14 @@ from bot.github.repository import Repository
 from bot.jobs import queue
 from bot.jobs.kinds import JobKind
 from bot.storage import drafts as draft_store
+from bot.storage import operations as operation_store
 from bot.storage import pulls as pull_store
+from bot.storage import resources as resource_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_DIRECT_ATTEMPTS = 3  # a direct commit re-plans this often when the branch keeps moving
 
@@ -86,16 +90,16 @@ class Publisher:
         self, pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID, checkpoint: Checkpoint
     ) -> None:
         self.pool, self.gh, self.fabric, self.operation_id = pool, gh, fabric, operation_id
+        self.repo = Repository(gh, fabric.owner, fabric.repo)
         self.checkpoint = checkpoint
-        self.vars = {"owner": fabric.owner, "repo": fabric.repo}
         self.progress: dict[str, Any] = {}
         self.github_ms = 0.0
         self.published_ids: set[int] | None = None  # set once a plan is made
 
-    async def _call(self, method: str, url: str, url_vars: dict | None = None, **kwargs: Any) -> Any:
+    async def _timed(self, call: Awaitable[T]) -> T:
         began = time.monotonic()
         try:
-            return await getattr(self.gh, method)(url, {**self.vars, **(url_vars or {})}, **kwargs)
+            return await call
         finally:
             self.github_ms += (time.monotonic() - began) * 1000
 
@@ -105,72 +109,38 @@ class Publisher:
 
     async def head(self, branch: str) -> tuple[str, str] | None:
         """(commit sha, tree sha) of a branch's head, in one call; None when it is missing."""
-        try:
-            data = await self._call("getitem", "/repos/{owner}/{repo}/commits/{+ref}", {"ref": branch})
-        except (NotFound, UnprocessableEntity):
-            return None
-        return data["sha"], data["commit"]["tree"]["sha"]
+        return await self._timed(self.repo.commit_and_tree(branch))
 
     async def files_at(self, sha: str) -> dict[str, FileState]:
-        began = time.monotonic()
-        data = await self.gh.tarball(self.fabric.owner, self.fabric.repo, sha)
-        self.github_ms += (time.monotonic() - began) * 1000
+        data = await self._timed(self.repo.tarball(sha))
         return read_tarball(data, self.fabric.directory)
 
-    async def make_commit(self, head: tuple[str, str], plan: Plan, message: str) -> str:
-        tree = await self._call(
-            "post", "/repos/{owner}/{repo}/git/trees", data={"base_tree": head[1], "tree": tree_entries(plan)}
-        )
-        await self.checkpoint()
-        commit = await self._call(
-            "post",
-            "/repos/{owner}/{repo}/git/commits",
-            data={"message": message, "tree": tree["sha"], "parents": [head[0]]},
-        )
-        return commit["sha"]
+    async def make_commit(self, base_tree: str, parents: list[str], plan: Plan, message: str) -> str:
+        """A commit of the plan's files on `base_tree` (no new tree when the plan writes none)."""
+        tree = base_tree
+        if plan.files:
+            tree = await self._timed(self.repo.create_tree(base_tree, tree_entries(plan)))
+            await self.checkpoint()
+        return await self._timed(self.repo.create_commit(message, tree, parents))
 
     async def create_branch(self, branch: str, sha: str) -> None:
-        try:
-            await self._call("post", "/repos/{owner}/{repo}/git/refs", data={"ref": f"refs/heads/{branch}", "sha": sha})
-        except UnprocessableEntity as error:
-            if "already exists" not in str(error):
-                raise
-            # A re-run after a crash: the branch is this operation's own (its name carries the id).
-            await self._call(
-                "patch",
-                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
-                {"branch": branch},
-                data={"sha": sha, "force": True},
-            )
+        """A re-run after a crash finds the branch made: it is this operation's own (its name
+        carries the id), and is moved to `sha`."""
+        await self._timed(self.repo.create_branch(branch, sha))
 
     async def move_branch(self, branch: str, sha: str, *, force: bool = False) -> bool:
         """Fast-forward (or force) a branch; False when it moved and is not an ancestor."""
-        try:
-            await self._call(
-                "patch",
-                "/repos/{owner}/{repo}/git/refs/heads/{+branch}",
-                {"branch": branch},
-                data={"sha": sha, "force": force},
-            )
-        except UnprocessableEntity as error:
-            if "fast forward" in str(error).lower():
-                return False
-            raise
-        return True
+        return await self._timed(self.repo.move_branch(branch, sha, force=force))
 
     async def delete_branch(self, branch: str) -> None:
-        began = time.monotonic()
-        try:
-            await Repository(self.gh, self.fabric.owner, self.fabric.repo).delete_branch(branch)
-        finally:
-            self.github_ms += (time.monotonic() - began) * 1000
+        await self._timed(self.repo.delete_branch(branch))
 
     async def pull_request_still_open(self, row: Any) -> bool:
         """Ask GitHub before adding to an open bot PR (one call): its `closed` webhook may have
         been lost, and commits to a closed PR's branch would reach no one. A PR found closed
         is recorded as such here, as the webhook would have done."""
         try:
-            data = await self._call("getitem", "/repos/{owner}/{repo}/pulls/{number}", {"number": row.number})
+            data = await self._timed(self.repo.pull_request(row.number))
         except NotFound:
             data = {"state": "closed", "merged": False}
         if data.get("state") == "open":
@@ -181,31 +151,17 @@ class Publisher:
     async def landed(self, branch: str, sha: str) -> bool:
         """Is commit `sha` on `branch`? Asked only when a re-run finds a commit recorded but not
         the ref move: the process may have died after GitHub moved the ref, before it heard."""
-        try:
-            data = await self._call(
-                "getitem", "/repos/{owner}/{repo}/compare/{base}...{+head}", {"base": sha, "head": branch}
-            )
-        except (NotFound, UnprocessableEntity):
-            return False  # the branch (or, after a force-push, the commit) is not there
-        return data.get("status") in ("identical", "ahead")
+        return await self._timed(self.repo.contains(branch, sha))
 
     async def open_pr(self, branch: str, title: str, body: str) -> tuple[dict[str, Any], bool]:
         """(the pull request, whether this call made it)."""
         try:
-            return await self._call(
-                "post",
-                "/repos/{owner}/{repo}/pulls",
-                data={"title": title, "head": branch, "base": self.fabric.branch, "body": body},
-            ), True
+            return await self._timed(self.repo.open_pull_request(title, branch, self.fabric.branch, body)), True
         except UnprocessableEntity as error:
             if "already exists" not in str(error):
                 raise
         # A re-run after a crash: the pull request was made; find it rather than make another.
-        found = await self._call(
-            "getitem",
-            "/repos/{owner}/{repo}/pulls{?head,state}",
-            {"head": f"{self.fabric.owner}:{branch}", "state": "open"},
-        )
+        found = await self._timed(self.repo.open_pull_requests_from(branch))
         if not found:
             raise PublishError(f"GitHub says a pull request for {branch} exists but lists none")
         return found[0], False
@@ -333,7 +289,7 @@ async def _direct(p: Publisher, chosen: list[Resource], result: SyncResult, repo
             await report(len(chosen), len(chosen))
             return
         await p.checkpoint()
-        sha = await p.make_commit(head, plan, commit_message(p.fabric.name, p.operation_id, plan.changes))
+        sha = await p.make_commit(head[1], [head[0]], plan, commit_message(p.fabric.name, p.operation_id, plan.changes))
         await p.record(target="branch", branch=branch, base_sha=head[0], commit_sha=sha)
         await p.checkpoint()
         # The last step: once the branch has the commit the sync is done (a cancel is too late).
@@ -386,7 +342,9 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
                 result.warnings.append(f"nothing to change: pull request #{pr_row.number} already carries the drafts")
                 break
             await p.checkpoint()
-            sha = await p.make_commit(head, plan, commit_message(fabric.name, p.operation_id, plan.changes))
+            sha = await p.make_commit(
+                head[1], [head[0]], plan, commit_message(fabric.name, p.operation_id, plan.changes)
+            )
             await p.record(
                 target="pr_update" if updating else "pr_new", branch=branch, base_sha=head[0], commit_sha=sha
             )
@@ -423,12 +381,7 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     body = checks.pr_body(fabric.name, changes, operation_id=str(p.operation_id))
     made_now = False
     if updating:
-        pr = await p._call(
-            "patch",
-            "/repos/{owner}/{repo}/pulls/{number}",
-            {"number": pr_row.number},
-            data={"title": title, "body": body},
-        )
+        pr = await p._timed(p.repo.update_pull_request(pr_row.number, title=title, body=body))
     else:
         pr, made_now = await p.open_pr(branch, title, body)
         await p.record(pr_number=pr["number"], pr_created=True)
@@ -479,16 +432,10 @@ async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.U
         number = progress.get("pr_number") or (row.number if row else None)
         if number is None and progress.get("ref_created"):
             # The pull request may exist without our knowing its number (a crash mid-call).
-            found = await publisher._call(
-                "getitem",
-                "/repos/{owner}/{repo}/pulls{?head,state}",
-                {"head": f"{fabric.owner}:{branch}", "state": "open"},
-            )
+            found = await publisher._timed(publisher.repo.open_pull_requests_from(branch))
             number = found[0]["number"] if found else None
         if number is not None:
-            await publisher._call(
-                "patch", "/repos/{owner}/{repo}/pulls/{number}", {"number": number}, data={"state": "closed"}
-            )
+            await publisher._timed(publisher.repo.close_pull_request(number))
             done.append(f"closed pull request #{number}")
         await publisher.delete_branch(branch)
         done.append(f"deleted branch {branch}")
@@ -506,6 +453,84 @@ async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.U
         done.append(f"put {branch} back to {progress['previous_head'][:7]}")
     await pull_store.record_progress(pool, operation_id, {"undone": done})
     return done
+
+
+async def rebuild_pull_request_branch(
+    pool: asyncpg.Pool,
+    gh: Any,
+    fabric: Fabric,
+    pull_request_id: int,
+    actor: str | None,
+    *,
+    merge: bool,
+    trigger: str,
+    title: str,
+) -> str | None:
+    """Put the pull request's drafts (those not in conflict) on the fabric's current branch
+    head in one new commit, and move the pull request's branch to it:
+      merge=True   the commit has two parents, the branch's head and the fabric's: what a
+                   person does with "Resolve conflicts" on GitHub (history kept, a fast-forward
+                   of the branch, and the pull request merges cleanly again);
+      merge=False  one parent, the fabric's head, and the branch is forced there (/hnp rebase).
+    Recorded as a sync operation. Returns the new head, or None when the pull request is no
+    longer open."""
+    pull = await pull_store.get(pool, pull_request_id)
+    if pull is None or pull.state != "open":
+        return None
+    chosen = [
+        r
+        for r in await draft_store.with_drafts(pool, fabric.id)
+        if r.pull_request_id == pull.id and r.state != "conflict"
+    ]
+    operation = await operation_store.create(
+        pool,
+        fabric_id=fabric.id,
+        direction="gui_to_github",
+        trigger=trigger,
+        requested_by=actor,
+        request={"pull_request": pull.number, "rebuild": "merge" if merge else "rebase"},
+    )
+    await operation_store.set_status(pool, operation.id, "gui_to_github_sync")
+    result = SyncResult(str(operation.id), SyncDirection.GUI_TO_GITHUB, operation.created_at)
+    p = Publisher(pool, gh, fabric, operation.id, no_checkpoint)
+    try:
+        base, head = await p.head(fabric.branch), await p.head(pull.branch)
+        if base is None or head is None:
+            raise PublishError(f"the branch {fabric.branch if base is None else pull.branch!r} is gone")
+        plan = plan_commit(fabric.directory, chosen, await p.files_at(base[0]))
+        lines = [
+            f"hnp-gitops: {title}",
+            "",
+            f"Pull request #{pull.number} of fabric {fabric.name} rebuilt on {fabric.branch} "
+            f"{base[0][:7]}" + (f" at the request of {actor}" if actor else "") + ".",
+            "",
+        ]
+        lines += [f"- {c.change} {c.kind} {c.name} ({c.path})" for c in plan.changes[:100]]
+        parents = [head[0], base[0]] if merge else [base[0]]
+        sha = await p.make_commit(base[1], parents, plan, "\n".join(lines) + "\n")
+        await p.record(target="pr_update", branch=pull.branch, base_sha=base[0], commit_sha=sha, previous_head=head[0])
+        # Recorded before the branch moves, so the push that comes back is known as the bot's own.
+        await pull_store.set_github(pool, pull.id, head_sha=sha, base_sha=base[0])
+        if not await p.move_branch(pull.branch, sha, force=not merge):
+            raise PublishError(f"{pull.branch} moved meanwhile; try again")
+        await p.record(ref_moved=True, ref_done=True)
+    except Exception as failure:
+        result.errors.append(f"{failure.__class__.__name__}: {failure}")
+        await operation_store.finish(
+            pool, operation.id, "failed", result.to_dict(), error=str(failure)[:2000] or "failed"
+        )
+        raise
+    result.success = True
+    result.statistics.resources_processed = len(chosen)
+    gi = result.github_integration
+    gi.repository, gi.branch, gi.base_sha, gi.commit_sha = fabric.repository, fabric.branch, base[0], sha
+    gi.branch_name, gi.pull_request_number, gi.pull_request_url = pull.branch, pull.number, pull.html_url
+    await operation_store.finish(pool, operation.id, "completed", result.to_dict())
+    if not plan.files and not await resource_store.held_in_conflict(pool, pull.id):
+        # The branch now says exactly what the fabric's branch says.
+        why = f"After {title.removeprefix('resolve ')}, nothing differs from {fabric.branch}."
+        await pulls.close_empty(pool, gh, fabric, pull, why)
+    return sha
 
 
 async def no_checkpoint() -> None:

@@ -151,10 +151,11 @@ async def ingest_branch_push(
 ) -> int:
     """A person's commits on the bot's branch become the drafts of the resources they touched.
     Returns the number of drafts written."""
-    after_files = read_tarball(await gh.tarball(fabric.owner, fabric.repo, after), fabric.directory)
+    repo = Repository(gh, fabric.owner, fabric.repo)
+    after_files = read_tarball(await repo.tarball(after), fabric.directory)
     before_files = {}
     if before and set(before) != {"0"}:
-        before_files = read_tarball(await gh.tarball(fabric.owner, fabric.repo, before), fabric.directory)
+        before_files = read_tarball(await repo.tarball(before), fabric.directory)
     changed = {
         p
         for p in set(after_files) | set(before_files)

@@ -23,6 +23,7 @@ from bot import logs
 from bot.features.installations import ensure_installation
 from bot.github.client import CallCounter, GitHub
 from bot.github.errors import GitHubError, NotFound, PermissionDenied
+from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.retry import RetryLater
@@ -32,8 +33,6 @@ from bot.storage import jobs as job_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
-
-BRANCH_HEAD = "/repos/{owner}/{repo}/git/ref/heads/{+branch}"  # '+': a/b stays a/b
 
 
 @dataclass
@@ -52,16 +51,14 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     if installation_id is None:
         report.unreachable[fabric.id] = "the GitHub App is not installed on the repository"
         return
-    gh = github.installation(installation_id, report.counter)
+    repo = Repository(github.installation(installation_id, report.counter), fabric.owner, fabric.repo)
     try:
-        status, ref, etag = await gh.conditional_get(
-            BRANCH_HEAD, {"owner": fabric.owner, "repo": fabric.repo, "branch": fabric.branch}, etag=fabric.branch_etag
-        )
+        status, head, etag = await repo.branch_head_if_changed(fabric.branch, fabric.branch_etag)
     except NotFound:
         # GitHub answers 404 both for a missing branch and for a repository the installation
         # cannot see (any more): tell them apart, so the fabric says the right thing.
         try:
-            await gh.getitem("/repos/{owner}/{repo}", {"owner": fabric.owner, "repo": fabric.repo})
+            await repo.get()
         except NotFound:
             detail = f"{fabric.repository} is not reachable through the GitHub App's installation"
             await installation_store.disconnect_fabrics(
@@ -81,7 +78,6 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     if status == 304:
         report.unchanged += 1
         return
-    head = ref["object"]["sha"]
     if fabric.connection_status in ("branch_missing", "unknown"):
         await fabric_store.set_connection(pool, fabric.id, "connected")
     if head == fabric.last_ingested_sha:

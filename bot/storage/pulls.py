@@ -101,14 +101,38 @@ async def set_github(
     number: int | None = None,
     html_url: str | None = None,
     head_sha: str | None = None,
+    base_sha: str | None = None,
 ) -> None:
     await db.execute(
         "UPDATE pull_request SET number = coalesce($2, number), html_url = coalesce($3, html_url), "
-        "head_sha = coalesce($4, head_sha), updated_at = now() WHERE id = $1",
+        "head_sha = coalesce($4, head_sha), base_sha = coalesce($5, base_sha), updated_at = now() WHERE id = $1",
         pull_request_id,
         number,
         html_url,
         head_sha,
+        base_sha,
+    )
+
+
+async def set_conflicts_check(db: Executor, pull_request_id: int, check_run_id: int, head_sha: str) -> None:
+    """The conflicts check run just posted on the pull request's head."""
+    await db.execute(
+        "UPDATE pull_request SET conflicts_check_run_id = $2, conflicts_check_sha = $3, head_sha = $3, "
+        "updated_at = now() WHERE id = $1",
+        pull_request_id,
+        check_run_id,
+        head_sha,
+    )
+
+
+async def comment_id(db: Executor, pull_request_id: int) -> int | None:
+    """The id of the pull request's one bot comment, when known."""
+    return await db.fetchval("SELECT comment_id FROM pull_request WHERE id = $1", pull_request_id)
+
+
+async def set_comment_id(db: Executor, pull_request_id: int, comment_id: int) -> None:
+    await db.execute(
+        "UPDATE pull_request SET comment_id = $2, updated_at = now() WHERE id = $1", pull_request_id, comment_id
     )
 
 

@@ -96,6 +96,15 @@ async def in_file(db: Executor, fabric_id: int, path: str) -> list[Resource]:
     return [_resource(r) for r in rows]
 
 
+async def held_in_conflict(db: Executor, pull_request_id: int) -> bool:
+    """Whether an open conflict holds back a draft the pull request carries."""
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 AND state = 'conflict')", pull_request_id
+        )
+    )
+
+
 async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
     rows = await db.fetch("SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric_id)
     return {row["state"]: row["n"] for row in rows}
