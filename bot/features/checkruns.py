@@ -33,8 +33,7 @@ from gidgethub import routing, sansio
 
 from bot.core import checks, documents, filemap, threeway
 from bot.core.threeway import ABSENT, FieldConflict, Named
-from bot.features import comments, conflicts, publish, pulls
-from bot.features.installations import ensure_installation
+from bot.features import comments, conflicts, installations, publish, pulls
 from bot.github.errors import NotFound
 from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
@@ -199,15 +198,6 @@ async def publish_check(
     return run
 
 
-async def installation_client(ctx: Any, fabric: Fabric) -> Any:
-    if ctx.github is None:
-        raise RuntimeError("conflict checks on GitHub need the GitHub App settings")
-    installation_id = await ensure_installation(ctx.pool, ctx.github, fabric)
-    if installation_id is None:
-        raise RuntimeError(f"the GitHub App is not installed on {fabric.repository}")
-    return ctx.github.installation(installation_id)
-
-
 async def recheck_fabric(
     ctx: Any, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
 ) -> int:
@@ -222,7 +212,7 @@ async def recheck_fabric(
     found = await open_pulls(ctx.pool, fabric.id, pull_request_id)
     if not found:
         return 0
-    gh = await installation_client(ctx, fabric)
+    gh = await installations.client(ctx.pool, ctx.github, fabric)
     done = 0
     for pull in found:
         if not await pulls.has_changes(ctx.pool, pull.id):
@@ -269,7 +259,7 @@ async def resolve_on_pull_request(
         )
     if outcome.resolved:
         label = {"gui_wins": "GUI wins", "github_wins": "Git wins", "merge": "merge"}.get(resolution, resolution)
-        gh = await installation_client(ctx, fabric)
+        gh = await installations.client(ctx.pool, ctx.github, fabric)
         await publish.rebuild_pull_request_branch(
             ctx.pool,
             gh,
@@ -327,7 +317,7 @@ async def rebuild_job(ctx: JobContext) -> None:
     if fabric is None:
         return
     pull_request_id = int(payload["pull_request_id"])
-    gh = await installation_client(ctx, fabric)
+    gh = await installations.client(ctx.pool, ctx.github, fabric)
     await publish.rebuild_pull_request_branch(
         ctx.pool,
         gh,

@@ -22,7 +22,7 @@ from typing import Any
 from gidgethub import routing, sansio
 
 from bot.core import checks
-from bot.features import checkruns, comments, conflicts, publish
+from bot.features import checkruns, comments, conflicts, installations, publish
 from bot.github.errors import NotFound
 from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
@@ -86,7 +86,7 @@ async def command_job(ctx: JobContext) -> None:
     command = checks.parse_command(p["body"])
     if command is None:
         return
-    gh = await checkruns.installation_client(ctx, fabric)
+    gh = await installations.client(ctx.pool, ctx.github, fabric)
     actor = p["actor"]
     permission = await permission_of(gh, fabric, actor)
     allowed = permission in ALLOWED

@@ -44,8 +44,7 @@ from gidgethub import routing, sansio
 from bot.core import checks, documents, filemap, snapshot
 from bot.core.snapshot import FileState, Plan, ReadFile, Snapshot
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult
-from bot.features import conflicts
-from bot.features.installations import ensure_installation
+from bot.features import conflicts, installations
 from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
 from bot.github.repository import Repository
@@ -360,19 +359,6 @@ async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, r
 # Ingest
 
 
-class NotInstalled(Exception):
-    pass
-
-
-async def _client(ctx: Context, fabric: Fabric, counter: CallCounter) -> Client:
-    if ctx.github is None:
-        raise RuntimeError("ingestion needs the GitHub layer (GitHub App settings)")
-    installation_id = await ensure_installation(ctx.pool, ctx.github, fabric)
-    if installation_id is None:
-        raise NotInstalled(f"the GitHub App is not installed on {fabric.repository}")
-    return ctx.github.installation(installation_id, counter)
-
-
 async def _apply(
     pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Reading, timings: Timings, *, recheck: bool
 ) -> Plan:
@@ -477,7 +463,7 @@ async def _ingest(run: _Run) -> SyncResult | None:
     """Ingest the branch head. Returns the result, or None when nothing was to be done and no
     operation was given (a push that changed nothing here makes no operation)."""
     pool = run.ctx.pool
-    gh = await _client(run.ctx, run.fabric, run.counter)
+    gh = await installations.client(run.ctx.pool, run.ctx.github, run.fabric, run.counter)
     for _ in range(RACE_RETRIES):
         fabric = run.fabric = await fabrics.get(pool, run.fabric.id) or run.fabric
         began = time.perf_counter()
@@ -596,7 +582,7 @@ async def ingest_job(ctx: JobContext) -> None:
             result.errors.append(why)
             status = "cancelled" if isinstance(failure, asyncio.CancelledError) else "failed"
             await asyncio.shield(operations.finish(ctx.pool, run.operation.id, status, result.to_dict(), error=why))
-        if isinstance(failure, NotInstalled):
+        if isinstance(failure, installations.NotInstalled):
             log.warning("fabric %s: %s", fabric.name, failure)
             return  # nothing to retry until the app is installed (installation events reconnect)
         raise
@@ -611,7 +597,7 @@ async def ingest_job(ctx: JobContext) -> None:
 async def validate_commit(ctx: Context, fabric: Fabric, head_sha: str, counter: CallCounter) -> dict[str, Any] | None:
     """Run the validate check on a commit that is not (yet) the branch head, writing nothing
     but the check run. None when the commit changes nothing under the fabric's directory."""
-    gh = await _client(ctx, fabric, counter)
+    gh = await installations.client(ctx.pool, ctx.github, fabric, counter)
     timings = Timings()
     head = await read_tree(gh, fabric, head_sha)
     if head.tree is not None:
@@ -644,7 +630,7 @@ async def validate_job(ctx: JobContext) -> None:
         return
     try:
         await validate_commit(ctx, fabric, payload["head_sha"], CallCounter())
-    except NotInstalled as failure:
+    except installations.NotInstalled as failure:
         log.warning("fabric %s: %s", fabric.name, failure)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import asyncpg
 from gidgethub import routing, sansio
 
-from bot.github.client import GitHub
+from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import NotFound
 from bot.jobs.queue import JobContext
 from bot.storage import installations as store
@@ -161,3 +161,24 @@ async def ensure_installation(
             return None
     await store.connect_fabrics(pool, installation_id, [fabric.repository])
     return installation_id
+
+
+class NotInstalled(Exception):
+    """The fabric's repository cannot be reached: the app is not installed on it (or this
+    process has no GitHub App settings). Nothing to retry until that changes."""
+
+
+async def client(
+    pool: asyncpg.Pool | asyncpg.Connection,
+    github: GitHub | None,
+    fabric: FabricLike,
+    counter: CallCounter | None = None,
+) -> Client:
+    """A client acting as the installation that reaches the fabric's repository, counting its
+    calls on `counter`. The one way features get one; NotInstalled when there is none."""
+    if github is None:
+        raise NotInstalled("GitHub is not configured in this process (GitHub App settings)")
+    installation_id = await ensure_installation(pool, github, fabric)
+    if installation_id is None:
+        raise NotInstalled(f"the GitHub App is not installed on {fabric.repository}")
+    return github.installation(installation_id, counter)

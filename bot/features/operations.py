@@ -27,8 +27,7 @@ from typing import Any
 import asyncpg
 
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult, SyncStatistics
-from bot.features import conflicts, ingest, publish
-from bot.features.installations import ensure_installation
+from bot.features import conflicts, ingest, installations, publish
 from bot.github.client import CallCounter
 from bot.github.errors import GitHubError, GitHubUnavailable
 from bot.jobs import queue
@@ -190,7 +189,7 @@ async def run(
     try:
         await operation_store.set_status(pool, operation_id, "initializing")
         await checkpoint()
-        gh = await _client(pool, github, fabric, counter)
+        gh = await installations.client(pool, github, fabric, counter)
         result = await _run_directions(pool, github, gh, fabric, operation, counter, checkpoint)
     except publish.Cancelled:
         undone = await publish.undo(pool, gh, fabric, operation_id) if gh is not None else []
@@ -261,16 +260,6 @@ async def _fail(
     result.github_integration.api_calls_made = counter.calls
     result.performance.duration_ms = _elapsed_ms(result)
     await operation_store.finish(pool, operation.id, "failed", result.to_dict(), error=reason)
-
-
-async def _client(pool: asyncpg.Pool, github: Any, fabric: Fabric, counter: Any) -> Any:
-    """An installation client for the fabric's repository, counting on the operation's counter."""
-    if github is None:
-        raise publish.PublishError("GitHub is not configured in this process")
-    installation_id = await ensure_installation(pool, github, fabric)
-    if installation_id is None:
-        raise publish.PublishError(f"the GitHub App is not installed on {fabric.repository}")
-    return github.installation(installation_id, counter)
 
 
 async def _run_directions(

@@ -27,6 +27,7 @@ from bot.core import documents, render
 from bot.core.kinds import KINDS
 from bot.core.publish_plan import FileState, read_tarball
 from bot.core.validation import validate_body
+from bot.features import installations
 from bot.github.repository import Repository
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
@@ -40,11 +41,11 @@ router = routing.Router()
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 
 
-def _installation_client(ctx: Any, event_data: dict, counter: Any = None) -> Any:
-    installation = (event_data.get("installation") or {}).get("id")
-    if ctx.github is None or installation is None:
+async def _client_or_none(ctx: Any, fabric: Fabric) -> Any:
+    try:
+        return await installations.client(ctx.pool, ctx.github, fabric)
+    except installations.NotInstalled:
         return None
-    return ctx.github.installation(int(installation), counter)
 
 
 @router.register("pull_request", action="closed")
@@ -57,7 +58,7 @@ async def pull_request_closed(event: Any, ctx: Any) -> None:
             row = await pull_store.by_branch(ctx.pool, fabric.id, pr["head"]["ref"])
         if row is None or row.state != "open":
             continue
-        await closed(ctx.pool, _installation_client(ctx, event.data), fabric, row, merged=bool(pr.get("merged")))
+        await closed(ctx.pool, await _client_or_none(ctx, fabric), fabric, row, merged=bool(pr.get("merged")))
 
 
 async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, *, merged: bool) -> None:
@@ -124,7 +125,7 @@ async def push_to_sync_branch(event: Any, ctx: Any) -> None:
             continue  # not a branch of ours, or its pull request has ended
         if await pull_store.made_by_bot(ctx.pool, fabric.id, data.get("after") or ""):
             continue  # the bot's own commit coming back
-        gh = _installation_client(ctx, data)
+        gh = await _client_or_none(ctx, fabric)
         if gh is None:
             continue
         user = (data.get("pusher") or {}).get("name") or (data.get("sender") or {}).get("login")

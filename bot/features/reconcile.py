@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from bot import logs
-from bot.features.installations import ensure_installation
+from bot.features import installations
 from bot.github.client import CallCounter, GitHub
 from bot.github.errors import GitHubError, NotFound, PermissionDenied
 from bot.github.repository import Repository
@@ -47,11 +47,12 @@ class ReconcileReport:
 
 async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, report: ReconcileReport) -> None:
     report.checked += 1
-    installation_id = await ensure_installation(pool, github, fabric)
-    if installation_id is None:
+    try:
+        gh = await installations.client(pool, github, fabric, report.counter)
+    except installations.NotInstalled:
         report.unreachable[fabric.id] = "the GitHub App is not installed on the repository"
         return
-    repo = Repository(github.installation(installation_id, report.counter), fabric.owner, fabric.repo)
+    repo = Repository(gh, fabric.owner, fabric.repo)
     try:
         status, head, etag = await repo.branch_head_if_changed(fabric.branch, fabric.branch_etag)
     except NotFound:
@@ -62,7 +63,7 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
         except NotFound:
             detail = f"{fabric.repository} is not reachable through the GitHub App's installation"
             await installation_store.disconnect_fabrics(
-                pool, installation_id, repositories=[fabric.repository], detail=detail
+                pool, gh.installation_id, repositories=[fabric.repository], detail=detail
             )
         else:
             detail = f"branch {fabric.branch} does not exist in {fabric.repository}"
