@@ -12,33 +12,28 @@ reported instead of being written a second time elsewhere.
 
 from __future__ import annotations
 
-import io
-import tarfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from bot.core import checks, documents, filemap, render
+from bot.core import archive, checks, documents, filemap, render
 from bot.core import filters as resource_filters
 from bot.core.resource import Resource
-
-MAX_FILE_BYTES = 5 * 1024 * 1024  # as ingest: bigger files are never parsed, so never edited
-
 
 # --------------------------------------------------------------------------------------------
 # Planning (pure): drafts + the base commit's files -> the new file contents
 
 
 @dataclass(frozen=True)
-class FileState:
+class FileText:
     text: str | None  # None: not UTF-8 (never edited)
     mode: str = "100644"
 
 
 @dataclass
-class Plan:
+class CommitPlan:
     files: dict[str, str | None] = field(default_factory=dict)  # path -> new text; None deletes
     modes: dict[str, str] = field(default_factory=dict)
     changes: list[checks.Change] = field(default_factory=list)  # what this commit changes
@@ -86,10 +81,10 @@ def document_index(text: str) -> dict[tuple[str, str, str], int]:
 _BROKEN = ("", -1)
 
 
-def plan_commit(directory: str, selected: list[Resource], files: dict[str, FileState]) -> Plan:
+def plan_commit(directory: str, selected: list[Resource], files: dict[str, FileText]) -> CommitPlan:
     """The files to write so that the base commit (`files`: every YAML file of the fabric's
     directory in it) says what the drafts say."""
-    plan = Plan()
+    plan = CommitPlan()
     indexes: dict[str, dict[tuple[str, str, str], int] | str] = {}
 
     def index_of(path: str) -> dict[tuple[str, str, str], int] | str:
@@ -202,7 +197,7 @@ def _same_document(old: str, new: str, r: Resource) -> bool:
     return ident in before and ident in after and render.strict_equal(before[ident], after[ident])
 
 
-def tree_entries(plan: Plan) -> list[dict[str, Any]]:
+def tree_entries(plan: CommitPlan) -> list[dict[str, Any]]:
     """The POST /git/trees entries: inline contents, `sha: null` for deletions."""
     entries = []
     for path in sorted(plan.files):
@@ -216,26 +211,17 @@ def tree_entries(plan: Plan) -> list[dict[str, Any]]:
     return entries
 
 
-def read_tarball(data: bytes, directory: str) -> dict[str, FileState]:
-    """Every YAML file under `directory` in a GitHub tarball (whose paths start with one
-    top-level folder, `owner-repo-sha/`)."""
-    found: dict[str, FileState] = {}
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        for member in archive:
-            if not member.isfile():
-                continue
-            parts = member.name.split("/", 1)
-            if len(parts) != 2 or not filemap.is_fabric_yaml(directory, parts[1]):
-                continue
-            if member.size > MAX_FILE_BYTES:
-                found[parts[1]] = FileState(None)
-                continue
-            raw = archive.extractfile(member).read()
-            mode = "100755" if member.mode & 0o111 else "100644"
-            try:
-                found[parts[1]] = FileState(raw.decode("utf-8"), mode)
-            except UnicodeDecodeError:
-                found[parts[1]] = FileState(None, mode)
+def read_tarball(data: bytes, directory: str) -> dict[str, FileText]:
+    """Every YAML file under `directory` in a GitHub tarball, as text."""
+    found: dict[str, FileText] = {}
+    for member in archive.fabric_files(data, directory):
+        if member.size > documents.MAX_FILE_BYTES:  # never parsed by ingest, so never edited
+            found[member.path] = FileText(None)
+            continue
+        try:
+            found[member.path] = FileText(member.read().decode("utf-8"), member.mode)
+        except UnicodeDecodeError:
+            found[member.path] = FileText(None, member.mode)
     return found
 
 

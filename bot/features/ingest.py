@@ -28,12 +28,10 @@ run on their head commit, computed the same way but written nowhere (4 requests)
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import tarfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,7 +39,7 @@ from typing import Any, Protocol
 import asyncpg
 from gidgethub import routing, sansio
 
-from bot.core import checks, documents, filemap, snapshot
+from bot.core import archive, checks, documents, filemap, snapshot
 from bot.core.snapshot import FileState, Plan, ReadFile, Snapshot
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult
 from bot.features import conflicts, installations
@@ -148,25 +146,14 @@ class ArchiveRead:
     documents: int = 0
 
 
-def _members(data: bytes, directory: str) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
-    """The regular fabric YAML files of a GitHub tarball (one top folder, then the tree).
-    Decompressed as a stream: only the member being read is held, never the unpacked tree."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
-        for member in tar:
-            if not member.isfile() or "/" not in member.name:
-                continue
-            path = member.name.split("/", 1)[1]
-            if _fabric_yaml(directory, path):
-                yield path, tar, member
-
-
 def read_archive(
     data: bytes, directory: str, wanted: Mapping[str, str] | None, stored: Mapping[str, str], timings: Timings
 ) -> ArchiveRead:
     """Read files from a tarball: those in `wanted` (path -> blob sha), or, when `wanted` is
     None, every fabric YAML file whose blob differs from `stored` (and list them all)."""
     out = ArchiveRead({}, {} if wanted is None else None)
-    for path, tar, member in _members(data, directory):
+    for member in archive.fabric_files(data, directory):
+        path = member.path
         if out.committed_at is None and member.mtime:
             out.committed_at = datetime.fromtimestamp(member.mtime, UTC)  # git archive: commit time
         if wanted is not None and path not in wanted:
@@ -174,13 +161,13 @@ def read_archive(
         if member.size > documents.MAX_FILE_BYTES:
             sha = wanted[path] if wanted is not None else None
             if sha is None:  # the size alone refuses it; its sha is still needed to skip it next time
-                sha = snapshot.blob_sha(tar.extractfile(member).read())
+                sha = snapshot.blob_sha(member.read())
             if out.tree is not None:
                 out.tree[path] = sha
             if stored.get(path) != sha or wanted is not None:
                 out.files[path] = snapshot.refused_file(path, sha, member.size)
             continue
-        body = tar.extractfile(member).read()
+        body = member.read()
         sha = snapshot.blob_sha(body)
         if out.tree is not None:
             out.tree[path] = sha

@@ -38,8 +38,8 @@ import asyncpg
 
 from bot.core import checks, filemap
 from bot.core.publish_plan import (
-    FileState,
-    Plan,
+    CommitPlan,
+    FileText,
     body_changes,
     commit_message,
     plan_commit,
@@ -111,11 +111,11 @@ class Publisher:
         """(commit sha, tree sha) of a branch's head, in one call; None when it is missing."""
         return await self._timed(self.repo.commit_and_tree(branch))
 
-    async def files_at(self, sha: str) -> dict[str, FileState]:
+    async def files_at(self, sha: str) -> dict[str, FileText]:
         data = await self._timed(self.repo.tarball(sha))
         return read_tarball(data, self.fabric.directory)
 
-    async def make_commit(self, base_tree: str, parents: list[str], plan: Plan, message: str) -> str:
+    async def make_commit(self, base_tree: str, parents: list[str], plan: CommitPlan, message: str) -> str:
         """A commit of the plan's files on `base_tree` (no new tree when the plan writes none)."""
         tree = base_tree
         if plan.files:
@@ -247,7 +247,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _plan(publisher: Publisher, chosen: list[Resource], head: tuple[str, str], result: SyncResult) -> Plan:
+async def _plan(publisher: Publisher, chosen: list[Resource], head: tuple[str, str], result: SyncResult) -> CommitPlan:
     files = await publisher.files_at(head[0])
     began = time.monotonic()
     plan = plan_commit(publisher.fabric.directory, chosen, files)

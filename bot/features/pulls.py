@@ -25,7 +25,7 @@ from gidgethub import routing
 
 from bot.core import documents, render
 from bot.core.kinds import KINDS
-from bot.core.publish_plan import FileState, read_tarball
+from bot.core.publish_plan import FileText, read_tarball
 from bot.core.validation import validate_body
 from bot.features import installations
 from bot.github.repository import Repository
@@ -132,7 +132,7 @@ async def push_to_sync_branch(event: Any, ctx: Any) -> None:
         await ingest_branch_push(ctx.pool, gh, fabric, row, data["before"], data["after"], user)
 
 
-def _bodies(files: dict[str, FileState], paths: set[str]) -> dict[tuple[str, str, str], dict]:
+def _bodies(files: dict[str, FileText], paths: set[str]) -> dict[tuple[str, str, str], dict]:
     """identity -> body of the Hedgehog documents in these files (read with the ingest's
     safe reader; broken documents are skipped, as ingest would not apply them either)."""
     found: dict[tuple[str, str, str], dict] = {}
@@ -160,7 +160,7 @@ async def ingest_branch_push(
     changed = {
         p
         for p in set(after_files) | set(before_files)
-        if (after_files.get(p) or FileState(None)).text != (before_files.get(p) or FileState(None)).text
+        if (after_files.get(p) or FileText(None)).text != (before_files.get(p) or FileText(None)).text
     }
     old = _bodies(before_files, changed)
     new = _bodies(after_files, changed)

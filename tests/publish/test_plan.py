@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.publish_plan import FileState, plan_commit, read_tarball, select, tree_entries
+from bot.core.publish_plan import FileText, plan_commit, read_tarball, select, tree_entries
 from bot.core.resource import Resource
 from tests.publish.harness import LONE, VPCS, vpc_spec
 
@@ -49,7 +49,7 @@ def resource(name: str, *, spec=None, delete=False, desired=None, path=None, sta
     )
 
 
-FILES = {"fabric/vpcs.yaml": FileState(VPCS), "fabric/lone.yaml": FileState(LONE)}
+FILES = {"fabric/vpcs.yaml": FileText(VPCS), "fabric/lone.yaml": FileText(LONE)}
 
 
 def test_only_the_drafted_document_changes_and_the_rest_of_the_file_is_byte_identical():
@@ -67,7 +67,7 @@ def test_a_draft_the_base_already_carries_writes_nothing():
 
 
 def test_a_stale_database_path_is_looked_up_by_identity():
-    moved = {"fabric/other.yaml": FileState(LONE)}
+    moved = {"fabric/other.yaml": FileText(LONE)}
     r = resource("lone", delete=True, desired=vpc_spec(9, 1009), path="fabric/lone.yaml")
     plan = plan_commit("fabric", [r], moved)
     assert plan.files == {"fabric/other.yaml": None}
@@ -75,7 +75,7 @@ def test_a_stale_database_path_is_looked_up_by_identity():
 
 
 def test_a_file_with_a_broken_document_is_never_edited_nor_its_resources_duplicated():
-    broken = {"fabric/vpcs.yaml": FileState(VPCS + "---\nkind: [unclosed\n")}
+    broken = {"fabric/vpcs.yaml": FileText(VPCS + "---\nkind: [unclosed\n")}
     r = resource("vpc-1", spec=vpc_spec(1, 1011), desired=vpc_spec(1, 1001), path="fabric/vpcs.yaml")
     plan = plan_commit("fabric", [r], broken)
     assert plan.files == {}
@@ -89,7 +89,7 @@ def test_a_new_resource_goes_to_its_managed_path_or_replaces_its_document_there(
     assert list(plan.files) == ["fabric/managed/vpcs/fresh.yaml"]
     assert plan.changes[0].change == "created" and plan.created_files == 1
     # On a pull request branch the file may exist already: the document is replaced, not doubled.
-    again = dict(FILES, **{"fabric/managed/vpcs/fresh.yaml": FileState(plan.files["fabric/managed/vpcs/fresh.yaml"])})
+    again = dict(FILES, **{"fabric/managed/vpcs/fresh.yaml": FileText(plan.files["fabric/managed/vpcs/fresh.yaml"])})
     r2 = resource("fresh", spec=vpc_spec(5, 1055))
     second = plan_commit("fabric", [r2], again)
     assert second.files["fabric/managed/vpcs/fresh.yaml"].count("kind: VPC") == 1
