@@ -50,6 +50,8 @@ from yaml import nodes as ynodes
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
+from bot.core.kinds import DEFAULT_NAMESPACE
+
 try:  # libyaml's C parser; PyYAML without it would be 10x slower but still correct
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - the project's dependencies include libyaml
@@ -71,7 +73,6 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIAS_EXPANSION = 10_000
 
-DEFAULT_NAMESPACE = "default"
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"

@@ -47,6 +47,7 @@ KINDS: dict[str, Kind] = {
 }
 
 HEDGEHOG_GROUPS = frozenset({VPC_GROUP, WIRING_GROUP})
+DEFAULT_NAMESPACE = "default"  # a document without metadata.namespace is in this one
 
 
 def lookup(kind: str) -> Kind | None:

@@ -20,6 +20,7 @@ import yaml
 
 from bot.core import archive, checks, documents, filemap, render
 from bot.core import filters as resource_filters
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.resource import Resource
 
 # --------------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ def _identity(body: Any) -> tuple[str, str, str] | None:
     meta = body.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         return None
-    return body["kind"], meta.get("namespace") or "default", meta["name"]
+    return body["kind"], meta.get("namespace") or DEFAULT_NAMESPACE, meta["name"]
 
 
 class Unreadable(Exception):

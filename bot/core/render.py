@@ -50,9 +50,7 @@ from typing import Any
 
 import yaml
 
-from bot.core.kinds import lookup
-
-DEFAULT_NAMESPACE = "default"
+from bot.core.kinds import DEFAULT_NAMESPACE, lookup
 
 
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]

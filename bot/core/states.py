@@ -1,7 +1,8 @@
 """A resource's state, computed from its three specs in one place.
 
 Every writer of a resource row sets `state = resource_state(...)` from the row's new values, so
-the state column never disagrees with the data (the schema's CHECKs back this up).
+the state column never disagrees with the data (the schema's CHECKs back this up; the bulk
+statements use the same rule as SQL, bot.storage.resources.STATE_SQL).
 
 Precedence, highest first:
   orphaned   its document disappeared from the repository and no draft recreates it
@@ -14,7 +15,26 @@ Precedence, highest first:
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+
+
+class ResourceState(StrEnum):
+    IN_SYNC = "in_sync"
+    DRAFT = "draft"
+    PENDING_PR = "pending_pr"
+    CONFLICT = "conflict"
+    DRIFTED = "drifted"
+    ORPHANED = "orphaned"
+
+
+class ConflictType(StrEnum):
+    CONCURRENT_MODIFICATION = "concurrent_modification"
+    MISSING_RESOURCE = "missing_resource"
+    SCHEMA_MISMATCH = "schema_mismatch"
+    FILE_CORRUPTION = "file_corruption"
+    DEPENDENCY_VIOLATION = "dependency_violation"
+    PERMISSION_DENIED = "permission_denied"  # found by publishing, not by a check
 
 
 def resource_state(
@@ -26,29 +46,16 @@ def resource_state(
     orphaned: bool = False,
     in_open_pr: bool = False,
     has_open_conflict: bool = False,
-) -> str:
+) -> ResourceState:
     has_draft = draft_spec is not None or draft_delete
     if orphaned and not has_draft:
-        return "orphaned"
+        return ResourceState.ORPHANED
     if has_draft:
         if has_open_conflict:
-            return "conflict"
+            return ResourceState.CONFLICT
         if in_open_pr:
-            return "pending_pr"
-        return "draft"
+            return ResourceState.PENDING_PR
+        return ResourceState.DRAFT
     if actual_spec is not None and desired_spec is not None and actual_spec != desired_spec:
-        return "drifted"
-    return "in_sync"
-
-
-# The same rule as SQL, for bulk statements that update many rows at once. It expects the
-# columns of `resource` and two booleans named open_conflict and orphaned in scope.
-STATE_SQL = """
-CASE
-  WHEN {orphaned} AND draft_spec IS NULL AND NOT draft_delete THEN 'orphaned'
-  WHEN (draft_spec IS NOT NULL OR draft_delete) AND {open_conflict} THEN 'conflict'
-  WHEN (draft_spec IS NOT NULL OR draft_delete) AND pull_request_id IS NOT NULL THEN 'pending_pr'
-  WHEN draft_spec IS NOT NULL OR draft_delete THEN 'draft'
-  WHEN actual_spec IS NOT NULL AND desired_spec IS NOT NULL AND actual_spec <> desired_spec THEN 'drifted'
-  ELSE 'in_sync'
-END"""
+        return ResourceState.DRIFTED
+    return ResourceState.IN_SYNC

@@ -32,6 +32,7 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from bot.core import checks, documents, filemap, threeway
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.threeway import ABSENT, FieldConflict, Named
 from bot.features import comments, conflicts, installations, publish, pulls
 from bot.github.errors import NotFound
@@ -152,7 +153,7 @@ async def locations(
         if path is None or (path in parsed and parsed[path] is None):
             out.append(None)
             continue
-        doc = (parsed.get(path) or {}).get((row.kind, row.namespace or "default", row.name))
+        doc = (parsed.get(path) or {}).get((row.kind, row.namespace or DEFAULT_NAMESPACE, row.name))
         if doc is None:
             out.append(checks.Location(path, 1))
             continue

@@ -64,6 +64,8 @@ import asyncpg
 
 from bot.core import threeway
 from bot.core.render import strict_equal
+from bot.core.states import ConflictType
+from bot.core.syncresult import ConflictResolutionStrategy
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
 from bot.core.validation import validate_spec
 from bot.jobs.kinds import JobKind
@@ -73,17 +75,11 @@ from bot.storage import fabrics
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("user_guided", "gui_wins", "github_wins", "timestamp_wins", "merge_strategy")
+STRATEGIES = tuple(s.value for s in ConflictResolutionStrategy)
 RESOLUTIONS = ("gui_wins", "github_wins", "merge", "manual")
 # The types a check finds by itself (permission_denied comes from publishing).
-CHECKED_TYPES = (
-    "concurrent_modification",
-    "missing_resource",
-    "schema_mismatch",
-    "file_corruption",
-    "dependency_violation",
-)
-FIELD_TYPES = ("concurrent_modification", "missing_resource")
+CHECKED_TYPES = tuple(t for t in ConflictType if t is not ConflictType.PERMISSION_DENIED)
+FIELD_TYPES = (ConflictType.CONCURRENT_MODIFICATION, ConflictType.MISSING_RESOURCE)
 
 # What a strategy writes in conflict.resolution.
 _STRATEGY_RESOLUTION = {

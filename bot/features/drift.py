@@ -19,7 +19,8 @@ from typing import Any
 import asyncpg
 
 from bot.core import threeway
-from bot.core.states import STATE_SQL
+from bot.core.kinds import DEFAULT_NAMESPACE
+from bot.storage.resources import STATE_SQL
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -29,7 +30,7 @@ class Report:
     kind: str
     name: str
     spec: Any
-    namespace: str = "default"
+    namespace: str = DEFAULT_NAMESPACE
 
 
 async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:

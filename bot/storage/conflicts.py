@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.core.states import STATE_SQL
 from bot.core.threeway import auto_resolvable
+from bot.storage.resources import STATE_SQL
 
 Executor = asyncpg.Connection | asyncpg.Pool
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import asyncpg
 
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.render import strict_equal
 from bot.core.resource import Resource  # one resource type for every reader
 from bot.core.states import resource_state
 
 Executor = asyncpg.Connection | asyncpg.Pool
-DEFAULT_NAMESPACE = "default"
 
 
 _COLUMNS = """r.id, r.fabric_id, r.kind, r.namespace, r.name, r.desired_spec, r.desired_metadata,

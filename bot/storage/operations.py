@@ -9,9 +9,11 @@ from typing import Any
 
 import asyncpg
 
+from bot.core.syncresult import OperationStatus
+
 Executor = asyncpg.Connection | asyncpg.Pool
 
-FINISHED = ("completed", "failed", "cancelled")
+FINISHED = (OperationStatus.COMPLETED, OperationStatus.FAILED, OperationStatus.CANCELLED)
 
 
 @dataclass(frozen=True)

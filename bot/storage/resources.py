@@ -28,12 +28,24 @@ from datetime import datetime
 
 import asyncpg
 
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.resource import Resource
 from bot.core.snapshot import Current, Identity, Plan
 from bot.core.states import resource_state
 
 Executor = asyncpg.Connection | asyncpg.Pool
-DEFAULT_NAMESPACE = "default"
+
+# bot.core.states.resource_state as SQL, for bulk statements that update many rows at once. It expects the
+# columns of `resource` and two booleans named open_conflict and orphaned in scope.
+STATE_SQL = """
+CASE
+  WHEN {orphaned} AND draft_spec IS NULL AND NOT draft_delete THEN 'orphaned'
+  WHEN (draft_spec IS NOT NULL OR draft_delete) AND {open_conflict} THEN 'conflict'
+  WHEN (draft_spec IS NOT NULL OR draft_delete) AND pull_request_id IS NOT NULL THEN 'pending_pr'
+  WHEN draft_spec IS NOT NULL OR draft_delete THEN 'draft'
+  WHEN actual_spec IS NOT NULL AND desired_spec IS NOT NULL AND actual_spec <> desired_spec THEN 'drifted'
+  ELSE 'in_sync'
+END"""
 
 
 _COLUMNS = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.kinds import lookup
+from bot.core.kinds import DEFAULT_NAMESPACE, lookup
 from bot.features import checkruns, conflicts, drift
 from bot.storage import conflicts as conflict_store
 from bot.web import api_models
@@ -124,7 +124,7 @@ def _report(report: api_models.ActualReport, where: str, errors: list[tuple[str,
     if found is None:
         errors.append((f"{where}.kind", f"unknown kind {report.kind!r}"))
         return None
-    return drift.Report(found.kind, report.name, report.spec, report.namespace or "default")
+    return drift.Report(found.kind, report.name, report.spec, report.namespace or DEFAULT_NAMESPACE)
 
 
 async def put_actual(request: web.Request) -> web.Response:
@@ -132,7 +132,7 @@ async def put_actual(request: web.Request) -> web.Response:
     kind = kind_or_422(request.match_info["kind"]).kind
     name = request.match_info["name"]
     given = body_as(await json_body(request), api_models.ActualInput, "the report is not valid")
-    report = drift.Report(kind, name, given.spec, given.namespace or "default")
+    report = drift.Report(kind, name, given.spec, given.namespace or DEFAULT_NAMESPACE)
     async with pool_of(request).acquire() as conn:
         done = await drift.set_actual(conn, fabric.id, [report])
     if not done["updated"]:

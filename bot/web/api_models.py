@@ -34,19 +34,13 @@ from pydantic.json_schema import models_json_schema
 
 from bot.core import filemap
 from bot.core import filters as resource_filters
-from bot.core.kinds import KINDS
+from bot.core.kinds import DEFAULT_NAMESPACE, KINDS
+from bot.core.states import ConflictType, ResourceState
 from bot.core.syncresult import ConflictResolutionStrategy, OperationStatus, SyncDirection
 from bot.storage import fabrics as fabric_store
 
-RESOURCE_STATES = ("in_sync", "draft", "pending_pr", "conflict", "drifted", "orphaned")
-CONFLICT_TYPES = (
-    "concurrent_modification",
-    "schema_mismatch",
-    "permission_denied",
-    "dependency_violation",
-    "file_corruption",
-    "missing_resource",
-)
+RESOURCE_STATES = tuple(s.value for s in ResourceState)
+CONFLICT_TYPES = tuple(t.value for t in ConflictType)
 SEVERITIES = ("low", "medium", "high", "critical")
 RESOLUTIONS = ("gui_wins", "github_wins", "merge", "manual")
 CONFLICT_STATUSES = ("open", "resolved", "superseded", "all")
@@ -259,13 +253,13 @@ class ResolveInput(Request):
 
 class ActualInput(Request):
     spec: dict[str, Any] = Field(description="The spec the running fabric has")
-    namespace: str = "default"
+    namespace: str = DEFAULT_NAMESPACE
 
 
 class ActualReport(Request):
     kind: str
     name: str = Field(min_length=1)
-    namespace: str = "default"
+    namespace: str = DEFAULT_NAMESPACE
     spec: dict[str, Any] = Field(description="The spec the running fabric has")
 
 

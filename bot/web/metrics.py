@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, exposition, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from bot import __version__
+from bot.core.states import ConflictType, ResourceState
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
 from bot.storage import deliveries as delivery_store
 from bot.web.keys import POOL
@@ -40,15 +41,6 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 
-RESOURCE_STATES = ("in_sync", "draft", "pending_pr", "conflict", "drifted", "orphaned")
-CONFLICT_TYPES = (
-    "concurrent_modification",
-    "missing_resource",
-    "schema_mismatch",
-    "file_corruption",
-    "dependency_violation",
-    "permission_denied",
-)
 JOB_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 SYNC_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SNAPSHOT_MAX_AGE = 1.0  # seconds: scrapes closer together than this share one set of queries
@@ -257,9 +249,9 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
     }
     for row in fabric_rows:
         fabric_id, name = row["id"], row["name"]
-        for state in RESOURCE_STATES:
+        for state in ResourceState:
             resources.add_metric([name, state], counts.get((fabric_id, state), 0))
-        for kind in CONFLICT_TYPES:
+        for kind in ConflictType:
             conflicts.add_metric([name, kind], open_conflicts.get((fabric_id, kind), 0))
         pulls.add_metric([name], open_pulls.get(fabric_id, 0))
         if row["ingested"] is not None:

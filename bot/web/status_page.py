@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot import __version__
 from bot.config import Config
+from bot.core.states import ResourceState
 from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 COOKIE = "hnp_gitops_session"
 SESSION_SECONDS = 12 * 3600
 REFRESH_SECONDS = 15
-RESOURCE_STATES = ("in_sync", "draft", "pending_pr", "conflict", "drifted", "orphaned")
-FINISHED = ("completed", "failed", "cancelled")
 LIMIT_RECENT = 20
 LIMIT_CONFLICTS = 100
 LIMIT_DRIFT = 50
@@ -405,7 +404,7 @@ def render(data: dict[str, Any]) -> str:
 
     fabric_rows = []
     for f in fabrics:
-        counts = " ".join(_badge("state", s, f"{s} {f['states'][s]}") for s in RESOURCE_STATES if f["states"].get(s))
+        counts = " ".join(_badge("state", s, f"{s} {f['states'][s]}") for s in ResourceState if f["states"].get(s))
         prs = ", ".join(_link(p["html_url"], f"#{p['number']}") for p in f["pull_requests"] if p["number"])
         sha = f["last_ingested_sha"]
         detail = f'<br><span class="empty">{e(f["status_detail"])}</span>' if f.get("status_detail") else ""
