@@ -20,7 +20,6 @@ import yaml
 
 from bot.core import archive, checks, documents, filemap, render
 from bot.core import filters as resource_filters
-from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.resource import Resource
 
 # --------------------------------------------------------------------------------------------
@@ -44,15 +43,6 @@ class CommitPlan:
     created_files: int = 0
     updated_files: int = 0
     deleted_files: int = 0
-
-
-def _identity(body: Any) -> tuple[str, str, str] | None:
-    if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
-        return None
-    meta = body.get("metadata")
-    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        return None
-    return body["kind"], meta.get("namespace") or DEFAULT_NAMESPACE, meta["name"]
 
 
 class Unreadable(Exception):

@@ -8,7 +8,7 @@ the last ingested commit, so a snapshot is assembled from two sources:
 * `ReadFile`s for the files read at this commit: the same, plus the desired resources their
   valid documents define.
 
-Rules (issue 5):
+Rules:
 * A resource is identified by (kind, namespace, name); its file and document index are kept.
 * A document that fails to parse or validate is not applied: the resource keeps its previous
   desired state. Documents of other API groups are skipped with a warning.

@@ -399,10 +399,6 @@ class ThreeWayResult:
         return None if self.merged is ABSENT else self.merged.get("spec")
 
 
-def _is_prefix(a: Path, b: Path) -> bool:
-    return len(a) <= len(b) and b[: len(a)] == a
-
-
 def set_at(root: Any, path: Path, value: Any) -> Any:
     """`root` with the value at `path` set (ABSENT: removed; a Named segment that is not
     there appends an item). The containers on the way are copied, `root` is not modified;

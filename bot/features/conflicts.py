@@ -36,7 +36,7 @@ Strategies (the sync request's `conflict_resolution`, the seed's values)
     Settled conflicts are rows with status `resolved`, their resolution and who resolved them.
 
 Who calls what
-    - The sync operation (issue 6), in its `detecting_conflicts` phase, inside its transaction:
+    - The sync operation, in its `detecting_conflicts` phase, inside its transaction:
           report = await conflicts.apply_strategy(conn, fabric_id, strategy,
                                                   resource_ids=selected, operation_id=op.id,
                                                   resolved_by=op.requested_by)

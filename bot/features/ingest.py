@@ -1,4 +1,4 @@
-"""GitHub -> GUI: ingest the fabric's YAML at its branch head into Postgres (issue 5).
+"""GitHub -> GUI: ingest the fabric's YAML at its branch head into Postgres.
 
 What one ingest does (a push, a reconcile, or the HNP API's github_to_gui / bidirectional sync):
     1. GET the branch ref: its head commit. A missing branch flags the fabric (nothing is

@@ -343,7 +343,7 @@ async def _detect(
 
 
 async def _ingest(pool: asyncpg.Pool, github: Any, fabric: Fabric, operation: Operation, counter: Any) -> SyncResult:
-    """github_to_gui: ingest the fabric's branch head now (issue 5's ingest)."""
+    """github_to_gui: ingest the fabric's branch head now."""
 
     return await ingest.ingest_head(SimpleNamespace(pool=pool, github=github), fabric, operation, counter)
 

@@ -3,7 +3,7 @@ person pushes to its branch.
 
 - merged: the pull request row is marked merged and its resources leave pending_pr. The
   merge commit arrives as a push to the fabric's branch; its ingest makes desired equal to the
-  drafts and clears them (issue 5's rule), whichever of the two events comes first.
+  drafts and clears them (the ingest's rule), whichever of the two events comes first.
 - closed unmerged: its resources go back to state draft (pull_request_id cleared) and its
   branch is deleted.
 - empty: its branch no longer differs from its base (every change resolved in Git's favour,

@@ -121,12 +121,6 @@ async def set_ingested(db: Executor, fabric_id: int, sha: str) -> None:
     )
 
 
-async def set_installation(db: Executor, fabric_id: int, installation_id: int | None) -> None:
-    await db.execute(
-        "UPDATE fabric SET installation_id = $2, updated_at = now() WHERE id = $1", fabric_id, installation_id
-    )
-
-
 async def set_connection(db: Executor, fabric_id: int, status: str, detail: str | None = None) -> None:
     await db.execute(
         "UPDATE fabric SET connection_status = $2, status_detail = $3, updated_at = now() WHERE id = $1",

@@ -27,12 +27,6 @@ async def delete(db: Executor, installation_id: int) -> None:
     await db.execute("DELETE FROM installation WHERE id = $1", installation_id)
 
 
-async def set_suspended(db: Executor, installation_id: int, suspended: bool) -> None:
-    await db.execute(
-        "UPDATE installation SET suspended = $2, updated_at = now() WHERE id = $1", installation_id, suspended
-    )
-
-
 async def replace_repositories(db: Executor, installation_id: int, repositories: Iterable[str]) -> None:
     names = sorted(set(repositories))
     await db.execute(

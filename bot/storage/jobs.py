@@ -279,13 +279,6 @@ async def release(db: Executor, job: Job, *, worker: str) -> bool:
     return status == "UPDATE 1"
 
 
-async def seconds_until_next(db: Executor) -> float | None:
-    """Seconds until the earliest queued job is due (negative if overdue), None if none."""
-    return await db.fetchval(
-        "SELECT extract(epoch FROM min(run_after) - now())::float8 FROM job WHERE status = 'queued'"
-    )
-
-
 async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """

@@ -9,7 +9,7 @@ from bot.core import render
 from tests.conftest import wait_for
 from tests.publish.harness import LONE, OWNER, PERSON, README, REPO, VPCS, vpc_spec, world
 
-MAX_CALLS = 8  # issue 6: at most 8 GitHub calls per publish, pull request included
+MAX_CALLS = 8  # at most 8 GitHub calls per publish, pull request included
 
 
 def documents(text: str) -> list[dict]:
