@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -51,27 +50,6 @@ router = routing.Router()
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 MAX_FILES_READ = 20  # files fetched to place annotations; beyond that they point at line 1
 EXTERNAL_ID = "hnp-gitops:pr:{id}"
-
-
-@dataclass(frozen=True)
-class BotPull:
-    id: int
-    fabric_id: int
-    number: int
-    branch: str
-    head_sha: str | None
-
-
-async def open_pulls(
-    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int | None = None
-) -> list[BotPull]:
-    rows = await db.fetch(
-        "SELECT id, fabric_id, number, branch, head_sha FROM pull_request WHERE fabric_id = $1 AND state = 'open' "
-        "AND number IS NOT NULL AND ($2::bigint IS NULL OR id = $2) ORDER BY id",
-        fabric_id,
-        pull_request_id,
-    )
-    return [BotPull(**dict(r)) for r in rows]
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +141,7 @@ async def locations(
 
 
 async def publish_check(
-    pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPull, head_sha: str | None = None
+    pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: pull_store.BotPull, head_sha: str | None = None
 ) -> dict[str, Any] | None:
     """Post the conflicts check run on the pull request's head and edit its bot comment.
     Returns the check run, or None when the pull request is no longer open."""
@@ -210,7 +188,7 @@ async def recheck_fabric(
         return 0
     async with ctx.pool.acquire() as conn:
         await conflicts.detect_conflicts(conn, fabric.id)
-    found = await open_pulls(ctx.pool, fabric.id, pull_request_id)
+    found = await pull_store.open_with_number(ctx.pool, fabric.id, pull_request_id)
     if not found:
         return 0
     gh = await installations.client(ctx.pool, ctx.github, fabric)
@@ -349,19 +327,10 @@ async def _pull_for_run(pool: asyncpg.Pool, repository: str, run: dict) -> tuple
     numbers = [p.get("number") for p in run.get("pull_requests") or []]
     for fabric in await fabrics.for_repository(pool, repository):
         if external.startswith("hnp-gitops:pr:"):
-            found = await pool.fetchval(
-                "SELECT id FROM pull_request WHERE id = $1 AND fabric_id = $2",
-                int(external.rsplit(":", 1)[1]),
-                fabric.id,
-            )
+            found = await pull_store.id_of(pool, fabric.id, int(external.rsplit(":", 1)[1]))
         else:
-            found = await pool.fetchval(
-                "SELECT id FROM pull_request WHERE fabric_id = $1 AND (conflicts_check_run_id = $2 "
-                "OR number = ANY($3::int[]) OR conflicts_check_sha = $4) ORDER BY id DESC LIMIT 1",
-                fabric.id,
-                run.get("id"),
-                [n for n in numbers if n],
-                run.get("head_sha"),
+            found = await pull_store.for_check_run(
+                pool, fabric.id, run.get("id"), [n for n in numbers if n], run.get("head_sha")
             )
         if found is not None:
             return fabric, found
@@ -408,11 +377,6 @@ async def on_pull_request(event: sansio.Event, ctx: JobContext) -> None:
     if not branch.startswith(SYNC_BRANCH_PREFIX):
         return
     for fabric in await fabrics.for_repository(ctx.pool, event.data["repository"]["full_name"]):
-        found = await ctx.pool.fetchval(
-            "SELECT id FROM pull_request WHERE fabric_id = $1 AND branch = $2 AND state = 'open' "
-            "ORDER BY id DESC LIMIT 1",
-            fabric.id,
-            branch,
-        )
+        found = await pull_store.open_id_by_branch(ctx.pool, fabric.id, branch)
         if found is not None:
             await conflicts.request_recheck(ctx.pool, fabric.id, found, head_sha=pr["head"]["sha"])

@@ -27,7 +27,10 @@ from bot.github.errors import NotFound
 from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
+from bot.storage import commands as command_store
 from bot.storage import fabrics
+from bot.storage import pulls as pull_store
+from bot.storage import resources as resource_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
@@ -46,9 +49,7 @@ async def on_comment(event: sansio.Event, ctx: JobContext) -> None:
     if checks.parse_command(comment.get("body")) is None:
         return
     for fabric in await fabrics.for_repository(ctx.pool, data["repository"]["full_name"]):
-        pull_request_id = await ctx.pool.fetchval(
-            "SELECT id FROM pull_request WHERE fabric_id = $1 AND number = $2", fabric.id, issue["number"]
-        )
+        pull_request_id = await pull_store.id_by_number(ctx.pool, fabric.id, issue["number"])
         if pull_request_id is not None:
             await enqueue(
                 ctx.pool,
@@ -81,7 +82,7 @@ async def command_job(ctx: JobContext) -> None:
     fabric = await fabrics.get(ctx.pool, int(p["fabric_id"]))
     if fabric is None:
         return
-    if await ctx.pool.fetchval("SELECT outcome IS NOT NULL FROM pr_command WHERE comment_id = $1", p["comment_id"]):
+    if await command_store.acted_on(ctx.pool, p["comment_id"]):
         return  # this comment was acted on already
     command = checks.parse_command(p["body"])
     if command is None:
@@ -90,15 +91,8 @@ async def command_job(ctx: JobContext) -> None:
     actor = p["actor"]
     permission = await permission_of(gh, fabric, actor)
     allowed = permission in ALLOWED
-    await ctx.pool.execute(
-        "INSERT INTO pr_command (comment_id, pull_request_id, command, actor, permission, allowed) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (comment_id) DO UPDATE SET permission = $5, allowed = $6",
-        p["comment_id"],
-        p["pull_request_id"],
-        command.line[:500],
-        actor,
-        permission,
-        allowed,
+    await command_store.record(
+        ctx.pool, p["comment_id"], p["pull_request_id"], command.line[:500], actor, permission, allowed
     )
     if not allowed:
         outcome = f"refused: {actor} has {permission} permission"
@@ -114,7 +108,7 @@ async def command_job(ctx: JobContext) -> None:
         )
     else:
         outcome = await run(ctx, gh, fabric, int(p["pull_request_id"]), int(p["number"]), command, actor)
-    await ctx.pool.execute("UPDATE pr_command SET outcome = $2 WHERE comment_id = $1", p["comment_id"], outcome)
+    await command_store.set_outcome(ctx.pool, p["comment_id"], outcome)
     log.info("fabric %s PR #%s: %s by %s: %s", fabric.name, p["number"], command.line, actor, outcome)
 
 
@@ -136,12 +130,8 @@ async def run(
     # resolve
     resource_ids = None
     if command.target:
-        rid = await ctx.pool.fetchval(
-            "SELECT id FROM resource WHERE fabric_id = $1 AND kind = $2 AND name = $3 AND pull_request_id = $4",
-            fabric.id,
-            command.kind,
-            command.resource_name,
-            pull_request_id,
+        rid = await resource_store.id_in_pull_request(
+            ctx.pool, fabric.id, command.kind, command.resource_name, pull_request_id
         )
         if rid is None:
             await comments.reply(gh, fabric, number, f"@{actor} this pull request carries no {command.target}.")

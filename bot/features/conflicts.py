@@ -565,10 +565,7 @@ async def check_fabric(
         report.conflicts = [(rid, c) for rid, c in report.conflicts if (rid, c.type, c.path) in still_open]
         report.superseded = await store.supersede(conn, fabric_id, open_found, types=CHECKED_TYPES)
         await store.write_resources(conn, fabric_id, changes)
-        blocked = {
-            r["id"]
-            for r in await conn.fetch("SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)
-        }
+        blocked = await store.blocked_resources(conn, fabric_id)
     report.checked = len(decisions)
     report.resources = len(rows)
     for rid, decision in decisions.items():
@@ -700,20 +697,8 @@ async def resolve(
         ids = [c.id for c in applicable]
         # A decision that made the finding go away (a manual fix of a reference, a valid
         # value) closes it as resolved by that person, not as superseded.
-        await conn.execute(
-            "UPDATE conflict SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() "
-            "WHERE id = ANY($1::bigint[]) AND status = 'superseded'",
-            ids,
-            resolution,
-            resolved_by,
-        )
-        rows = await conn.fetch(
-            "SELECT c.id, c.status, EXISTS (SELECT 1 FROM conflict o WHERE o.fabric_id = c.fabric_id "
-            "  AND o.status = 'open' AND o.resource_id IS NOT DISTINCT FROM c.resource_id AND o.type = c.type "
-            "  AND coalesce(o.field_path, '') = coalesce(c.field_path, '')) AS reopened "
-            "FROM conflict c WHERE c.id = ANY($1::bigint[])",
-            ids,
-        )
+        await store.resolve_superseded(conn, ids, resolution, resolved_by)
+        rows = await store.statuses(conn, ids)
         still_open = [r["id"] for r in rows if r["status"] == "open" or r["reopened"]]
         if strict and still_open:
             raise ResolutionRefused(_why_not(resolution, applicable, still_open), still_open)
@@ -741,11 +726,7 @@ async def record_permission_denied(
 ) -> int:
     """The app could not write the branch (403 on a ref update, branch protection): every
     draft it tried to publish gets an open permission_denied conflict and waits."""
-    rows = await conn.fetch(
-        "SELECT id, kind, name, pull_request_id FROM resource WHERE id = ANY($1::bigint[]) AND fabric_id = $2",
-        list(resource_ids),
-        fabric_id,
-    )
+    rows = await store.resources_named(conn, fabric_id, resource_ids)
     found = [
         _finding(
             r["id"],
@@ -764,15 +745,7 @@ async def clear_permission_denied(
 ) -> int:
     """A write went through: open permission_denied conflicts (of these resources) are
     superseded."""
-    ids = [
-        r["resource_id"]
-        for r in await conn.fetch(
-            "UPDATE conflict SET status = 'superseded' WHERE fabric_id = $1 AND status = 'open' "
-            "AND type = 'permission_denied' AND ($2::bigint[] IS NULL OR resource_id = ANY($2)) RETURNING resource_id",
-            fabric_id,
-            list(resource_ids) if resource_ids is not None else None,
-        )
-    ]
+    ids = await store.supersede_permission_denied(conn, fabric_id, resource_ids)
     await store.refresh_states(conn, fabric_id, [i for i in ids if i is not None])
     return len(ids)
 

@@ -20,7 +20,7 @@ import asyncpg
 
 from bot.core import threeway
 from bot.core.kinds import DEFAULT_NAMESPACE
-from bot.storage.resources import STATE_SQL
+from bot.storage import drift as drift_store
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -38,26 +38,7 @@ async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence
     name, state)], "unknown": [(kind, namespace, name)]}: a report of a resource this fabric
     does not know (neither in Git nor drafted) is not stored."""
     items = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "spec": r.spec} for r in reports]
-    state = STATE_SQL.format(
-        orphaned="n0.orphaned",
-        open_conflict="EXISTS (SELECT 1 FROM conflict oc WHERE oc.resource_id = n0.id AND oc.status = 'open')",
-    )
-    rows = await conn.fetch(
-        f"""WITH x AS (SELECT DISTINCT ON (kind, namespace, name) * FROM jsonb_to_recordset($2::jsonb)
-                       AS x(kind text, namespace text, name text, spec jsonb)),
-            n0 AS (SELECT r.id, x.spec AS actual_spec, r.desired_spec, r.draft_spec, r.draft_delete,
-                          r.pull_request_id,
-                          (r.state = 'orphaned' OR (r.desired_spec IS NOT NULL AND r.file_path IS NULL)) AS orphaned
-                   FROM x JOIN resource r ON r.fabric_id = $1 AND r.kind = x.kind AND r.namespace = x.namespace
-                                          AND r.name = x.name),
-            n AS (SELECT n0.id, n0.actual_spec, {state} AS state FROM n0)
-        UPDATE resource r SET actual_spec = n.actual_spec, actual_reported_at = now(), state = n.state,
-                              updated_at = now()
-        FROM n WHERE r.id = n.id
-        RETURNING r.kind, r.namespace, r.name, r.state""",
-        fabric_id,
-        items,
-    )
+    rows = await drift_store.set_actual(conn, fabric_id, items)
     updated = [(r["kind"], r["namespace"], r["name"], r["state"]) for r in rows]
     known = {(k, ns, n) for k, ns, n, _ in updated}
     unknown = sorted({(r.kind, r.namespace, r.name) for r in reports} - known)
@@ -76,13 +57,7 @@ def differences(desired: Any, actual: Any) -> list[dict[str, Any]]:
 async def drifted(db: Executor, fabric_id: int, *, kind: str | None = None) -> list[dict[str, Any]]:
     """Every resource whose reported actual spec differs from its desired spec, with the
     differing fields (drafted ones too: their drift shows once the draft is published)."""
-    rows = await db.fetch(
-        "SELECT kind, namespace, name, state, desired_spec, actual_spec, actual_reported_at FROM resource "
-        "WHERE fabric_id = $1 AND actual_spec IS NOT NULL AND desired_spec IS NOT NULL "
-        "AND actual_spec <> desired_spec AND ($2::text IS NULL OR kind = $2) ORDER BY kind, namespace, name",
-        fabric_id,
-        kind,
-    )
+    rows = await drift_store.drifted(db, fabric_id, kind)
     out = []
     for r in rows:
         fields = differences(r["desired_spec"], r["actual_spec"])
@@ -106,13 +81,6 @@ NOT_REPORTED_LISTED = 1000  # names listed beside the count
 async def not_reported(db: Executor, fabric_id: int, *, kind: str | None = None) -> tuple[int, list[dict[str, str]]]:
     """(how many, the first NOT_REPORTED_LISTED of them): resources Git describes whose actual
     state the fabric never reported."""
-    rows = await db.fetch(
-        "SELECT kind, namespace, name, count(*) OVER () AS total FROM resource "
-        "WHERE fabric_id = $1 AND desired_spec IS NOT NULL AND actual_spec IS NULL "
-        "AND ($2::text IS NULL OR kind = $2) ORDER BY kind, namespace, name LIMIT $3",
-        fabric_id,
-        kind,
-        NOT_REPORTED_LISTED,
-    )
+    rows = await drift_store.not_reported(db, fabric_id, kind, NOT_REPORTED_LISTED)
     total = rows[0]["total"] if rows else 0
     return total, [{"kind": r["kind"], "namespace": r["namespace"], "name": r["name"]} for r in rows]

@@ -63,11 +63,7 @@ async def start_sync(
         await fabrics.lock(conn, fabric.id)
         if trigger == "api":
             await _end_orphans(conn, fabric.id)
-            active = await conn.fetchval(
-                "SELECT id FROM sync_operation WHERE fabric_id = $1 AND trigger = 'api' "
-                "AND status NOT IN ('completed', 'failed', 'cancelled') ORDER BY created_at LIMIT 1",
-                fabric.id,
-            )
+            active = await operation_store.active_api_sync(conn, fabric.id)
             if active is not None:
                 raise SyncAlreadyActive(active)
         operation = await operation_store.create(
@@ -109,16 +105,10 @@ def result_of(operation: Operation) -> dict[str, Any]:
 async def _end_orphans(conn: asyncpg.Connection, fabric_id: int) -> None:
     """An API sync whose job is gone (dead after its last attempt, e.g. its worker killed
     mid-run) would hold the fabric forever: it is failed, saying so."""
-    rows = await conn.fetch(
-        "SELECT o.id FROM sync_operation o WHERE o.fabric_id = $1 AND o.trigger = 'api' "
-        "AND o.status NOT IN ('completed', 'failed', 'cancelled') AND NOT EXISTS ("
-        "  SELECT 1 FROM job j WHERE j.operation_id = o.id AND j.status IN ('queued', 'running'))",
-        fabric_id,
-    )
-    for row in rows:
+    for orphan in await operation_store.api_syncs_without_a_job(conn, fabric_id):
         await operation_store.finish(
             conn,
-            row["id"],
+            orphan,
             "failed",
             None,
             error="its job ended without finishing it (the worker died on its last attempt)",

@@ -32,6 +32,7 @@ from bot.github.repository import Repository
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
 from bot.storage import pulls as pull_store
+from bot.storage import resources as resource_store
 from bot.storage.fabrics import Fabric
 from bot.storage.pulls import PullRequest
 
@@ -83,7 +84,7 @@ async def close_empty(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequ
     pull request closed and its branch deleted on GitHub; its resources' drafts that desired
     now fulfils cleared and the others released. Returns the drafts cleared. Idempotent: its
     `closed` webhook, arriving later, finds it closed already."""
-    ids = [r["id"] for r in await pool.fetch("SELECT id FROM resource WHERE pull_request_id = $1", row.id)]
+    ids = await resource_store.ids_in_pull_request(pool, row.id)
     repository = Repository(gh, fabric.owner, fabric.repo) if gh is not None else None
     if repository is not None and row.number is not None:
         body = f"{why}\n\nThis pull request no longer changes anything in `{fabric.branch}`, so hnp-gitops closes it."
@@ -103,13 +104,7 @@ async def close_empty(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequ
 
 async def has_changes(pool: asyncpg.Pool, pull_request_id: int) -> bool:
     """Does any resource of the pull request still carry a draft?"""
-    return bool(
-        await pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 "
-            "AND (draft_spec IS NOT NULL OR draft_delete))",
-            pull_request_id,
-        )
-    )
+    return await resource_store.drafts_in_pull_request(pool, pull_request_id)
 
 
 @router.register("push")

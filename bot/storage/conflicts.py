@@ -377,3 +377,57 @@ async def write_resources(conn: asyncpg.Connection, fabric_id: int, changes: Seq
 async def refresh_states(conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int]) -> int:
     """Recompute the state of these resources (after conflicts opened or closed)."""
     return await write_resources(conn, fabric_id, [{"id": i, "op": "state"} for i in resource_ids])
+
+
+async def blocked_resources(conn: asyncpg.Connection, fabric_id: int) -> set[int]:
+    """The fabric's resources whose draft an open conflict holds back."""
+    rows = await conn.fetch("SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)
+    return {r["id"] for r in rows}
+
+
+async def resolve_superseded(
+    conn: asyncpg.Connection, ids: Sequence[int], resolution: str, resolved_by: str | None
+) -> None:
+    """Conflicts a person's decision made go away are resolved by that person, not superseded."""
+    await conn.execute(
+        "UPDATE conflict SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() "
+        "WHERE id = ANY($1::bigint[]) AND status = 'superseded'",
+        list(ids),
+        resolution,
+        resolved_by,
+    )
+
+
+async def statuses(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
+    """(id, status, reopened) of these conflicts: reopened when an equal one is open again."""
+    return await conn.fetch(
+        "SELECT c.id, c.status, EXISTS (SELECT 1 FROM conflict o WHERE o.fabric_id = c.fabric_id "
+        "  AND o.status = 'open' AND o.resource_id IS NOT DISTINCT FROM c.resource_id AND o.type = c.type "
+        "  AND coalesce(o.field_path, '') = coalesce(c.field_path, '')) AS reopened "
+        "FROM conflict c WHERE c.id = ANY($1::bigint[])",
+        list(ids),
+    )
+
+
+async def resources_named(
+    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """(id, kind, name, pull_request_id) of these resources of the fabric."""
+    return await conn.fetch(
+        "SELECT id, kind, name, pull_request_id FROM resource WHERE id = ANY($1::bigint[]) AND fabric_id = $2",
+        list(resource_ids),
+        fabric_id,
+    )
+
+
+async def supersede_permission_denied(
+    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int] | None
+) -> list[int]:
+    """Open permission_denied conflicts (of these resources, or all) superseded; their resources."""
+    rows = await conn.fetch(
+        "UPDATE conflict SET status = 'superseded' WHERE fabric_id = $1 AND status = 'open' "
+        "AND type = 'permission_denied' AND ($2::bigint[] IS NULL OR resource_id = ANY($2)) RETURNING resource_id",
+        fabric_id,
+        list(resource_ids) if resource_ids is not None else None,
+    )
+    return [r["resource_id"] for r in rows]

@@ -163,3 +163,23 @@ async def request_cancel(db: Executor, operation_id: uuid.UUID) -> Operation | N
 
 async def cancel_requested(db: Executor, operation_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT cancel_requested FROM sync_operation WHERE id = $1", operation_id))
+
+
+async def active_api_sync(db: Executor, fabric_id: int) -> uuid.UUID | None:
+    """The fabric's unfinished API sync, if any (the oldest)."""
+    return await db.fetchval(
+        "SELECT id FROM sync_operation WHERE fabric_id = $1 AND trigger = 'api' "
+        "AND status NOT IN ('completed', 'failed', 'cancelled') ORDER BY created_at LIMIT 1",
+        fabric_id,
+    )
+
+
+async def api_syncs_without_a_job(db: Executor, fabric_id: int) -> list[uuid.UUID]:
+    """Unfinished API syncs of the fabric whose job is gone (dead after its last attempt)."""
+    rows = await db.fetch(
+        "SELECT o.id FROM sync_operation o WHERE o.fabric_id = $1 AND o.trigger = 'api' "
+        "AND o.status NOT IN ('completed', 'failed', 'cancelled') AND NOT EXISTS ("
+        "  SELECT 1 FROM job j WHERE j.operation_id = o.id AND j.status IN ('queued', 'running'))",
+        fabric_id,
+    )
+    return [row["id"] for row in rows]

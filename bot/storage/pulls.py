@@ -136,6 +136,57 @@ async def set_comment_id(db: Executor, pull_request_id: int, comment_id: int) ->
     )
 
 
+@dataclass(frozen=True)
+class BotPull:
+    id: int
+    fabric_id: int
+    number: int
+    branch: str
+    head_sha: str | None
+
+
+async def open_with_number(db: Executor, fabric_id: int, pull_request_id: int | None = None) -> list[BotPull]:
+    rows = await db.fetch(
+        "SELECT id, fabric_id, number, branch, head_sha FROM pull_request WHERE fabric_id = $1 AND state = 'open' "
+        "AND number IS NOT NULL AND ($2::bigint IS NULL OR id = $2) ORDER BY id",
+        fabric_id,
+        pull_request_id,
+    )
+    """The fabric's open bot pull requests GitHub knows (one, or all)."""
+    return [BotPull(**dict(r)) for r in rows]
+
+
+async def id_of(db: Executor, fabric_id: int, pull_request_id: int) -> int | None:
+    """The id, when that pull request is the fabric's."""
+    return await db.fetchval("SELECT id FROM pull_request WHERE id = $1 AND fabric_id = $2", pull_request_id, fabric_id)
+
+
+async def for_check_run(
+    db: Executor, fabric_id: int, check_run_id: int | None, numbers: list[int], head_sha: str | None
+) -> int | None:
+    """The fabric's pull request a check run without our external id belongs to."""
+    return await db.fetchval(
+        "SELECT id FROM pull_request WHERE fabric_id = $1 AND (conflicts_check_run_id = $2 "
+        "OR number = ANY($3::int[]) OR conflicts_check_sha = $4) ORDER BY id DESC LIMIT 1",
+        fabric_id,
+        check_run_id,
+        numbers,
+        head_sha,
+    )
+
+
+async def open_id_by_branch(db: Executor, fabric_id: int, branch: str) -> int | None:
+    return await db.fetchval(
+        "SELECT id FROM pull_request WHERE fabric_id = $1 AND branch = $2 AND state = 'open' ORDER BY id DESC LIMIT 1",
+        fabric_id,
+        branch,
+    )
+
+
+async def id_by_number(db: Executor, fabric_id: int, number: int) -> int | None:
+    return await db.fetchval("SELECT id FROM pull_request WHERE fabric_id = $1 AND number = $2", fabric_id, number)
+
+
 async def close(db: Executor, pull_request_id: int, state: str) -> bool:
     """Mark it merged or closed; False when it was no longer open."""
     assert state in ("merged", "closed")

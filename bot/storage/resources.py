@@ -117,6 +117,38 @@ async def held_in_conflict(db: Executor, pull_request_id: int) -> bool:
     )
 
 
+async def id_in_pull_request(
+    db: Executor, fabric_id: int, kind: str | None, name: str | None, pull_request_id: int
+) -> int | None:
+    """The id of the resource `kind/name` when that pull request carries it."""
+    return await db.fetchval(
+        "SELECT id FROM resource WHERE fabric_id = $1 AND kind = $2 AND name = $3 AND pull_request_id = $4",
+        fabric_id,
+        kind,
+        name,
+        pull_request_id,
+    )
+
+
+async def pull_request_of(db: Executor, resource_id: int) -> int | None:
+    return await db.fetchval("SELECT pull_request_id FROM resource WHERE id = $1", resource_id)
+
+
+async def ids_in_pull_request(db: Executor, pull_request_id: int) -> list[int]:
+    return [r["id"] for r in await db.fetch("SELECT id FROM resource WHERE pull_request_id = $1", pull_request_id)]
+
+
+async def drafts_in_pull_request(db: Executor, pull_request_id: int) -> bool:
+    """Whether a resource the pull request carries still has a draft."""
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM resource WHERE pull_request_id = $1 "
+            "AND (draft_spec IS NOT NULL OR draft_delete))",
+            pull_request_id,
+        )
+    )
+
+
 async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
     rows = await db.fetch("SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric_id)
     return {row["state"]: row["n"] for row in rows}

@@ -39,7 +39,7 @@ from bot.core import filemap
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
 from bot.features import operations
-from bot.storage import drafts, fabric_files, fabrics, pulls
+from bot.storage import drafts, fabric_files, fabrics, pulls, resources
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
 from bot.web import api_models
@@ -258,12 +258,10 @@ async def get_fabric(request: web.Request) -> web.Response:
 
 async def _fabric_json(request: web.Request, fabric: Fabric) -> dict[str, Any]:
     pool = pool_of(request)
-    counts = await pool.fetch(
-        "SELECT state, count(*) AS n FROM resource WHERE fabric_id = $1 GROUP BY state", fabric.id
-    )
+    counts = await resources.count_by_state(pool, fabric.id)
     pr = await pulls.open_for_fabric(pool, fabric.id)
     data = fabric.to_json()
-    data["resources"] = {r["state"]: r["n"] for r in counts}
+    data["resources"] = counts
     data["pull_request"] = pr.to_json() if pr else None
     return data
 

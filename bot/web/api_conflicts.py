@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.core.kinds import DEFAULT_NAMESPACE, lookup
 from bot.features import checkruns, conflicts, drift
 from bot.storage import conflicts as conflict_store
+from bot.storage import resources as resource_store
 from bot.web import api_models
 from bot.web.api import (
     add_routes,
@@ -108,8 +109,7 @@ async def resolve_conflict(request: web.Request) -> web.Response:
             status = 409 if resolution == "merge" else 422
             raise api_error(status, "cannot_resolve", refused.message, {"conflict_ids": refused.conflict_ids}) from None
     pull_request_id = found.pull_request_id or (
-        found.resource_id
-        and await pool.fetchval("SELECT pull_request_id FROM resource WHERE id = $1", found.resource_id)
+        found.resource_id and await resource_store.pull_request_of(pool, found.resource_id)
     )
     if pull_request_id:  # its pull request gets the resolved drafts, then a check
         await checkruns.request_rebuild(pool, found.fabric_id, pull_request_id, who)
