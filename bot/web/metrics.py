@@ -34,24 +34,17 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from bot import __version__
 from bot.core.states import ConflictType, ResourceState
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
-from bot.storage import deliveries as delivery_store
+from bot.storage import metrics as metric_store
 from bot.web.keys import POOL
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", exposition.CONTENT_TYPE_LATEST)
 
-JOB_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
-SYNC_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 SNAPSHOT_MAX_AGE = 1.0  # seconds: scrapes closer together than this share one set of queries
 QUERY_TIMEOUT = 5.0
 
 # --- database-derived metrics ---------------------------------------------------------------
-
-
-def _bucket_columns(expression: str, buckets: Iterable[float]) -> str:
-    # The bucket bounds are our own constants, never user input.
-    return ", ".join(f"count(*) FILTER (WHERE {expression} <= {float(b)!r}) AS le_{i}" for i, b in enumerate(buckets))
 
 
 def _histogram(
@@ -64,7 +57,11 @@ def _histogram(
 
 async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
     """Every database-derived metric family, read in one repeatable-read snapshot."""
-    families: list[Metric] = []
+    return families(await metric_store.read(conn))
+
+
+def families(f: metric_store.Figures) -> list[Metric]:
+    out: list[Metric] = []
 
     # Webhook deliveries.
     deliveries = CounterMetricFamily(
@@ -72,28 +69,21 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
         "Webhook deliveries stored, by event and outcome (pending, processed, ignored, failed, dead)",
         labels=["event", "outcome"],
     )
-    for row in await conn.fetch(
-        "SELECT event, outcome, count(*) AS n FROM webhook_delivery GROUP BY event, outcome ORDER BY event, outcome"
-    ):
+    for row in f.deliveries:
         deliveries.add_metric([row["event"], row["outcome"]], row["n"])
-    families.append(deliveries)
-    oldest_pending = await conn.fetchval(
-        "SELECT coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 "
-        "FROM webhook_delivery WHERE outcome = 'pending'"
-    )
-    families.append(
+    out.append(deliveries)
+    out.append(
         GaugeMetricFamily(
             f"{PREFIX}_webhook_oldest_pending_age_seconds",
             "Age of the oldest stored delivery not yet processed (0 when none waits)",
-            value=oldest_pending,
+            value=f.oldest_pending,
         )
     )
-
-    families.append(
+    out.append(
         GaugeMetricFamily(
             f"{PREFIX}_webhook_inbox",
             "Acknowledged deliveries not yet turned into jobs (a burst is answered first and queued after)",
-            value=await delivery_store.inbox_depth(conn),
+            value=f.inbox,
         )
     )
 
@@ -104,54 +94,36 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
         "(waiting for a retry or a rate-limit reset) and running (leased by a worker)",
         labels=["kind", "state"],
     )
-    queue_rows = await conn.fetch(
-        "SELECT kind, CASE WHEN status = 'running' THEN 'running' WHEN run_after <= now() THEN 'ready' "
-        "ELSE 'delayed' END AS state, count(*) AS n FROM job WHERE status IN ('queued', 'running') "
-        "GROUP BY 1, 2 ORDER BY 1, 2"
-    )
-    for row in queue_rows:
+    for row in f.queue:
         depth.add_metric([row["kind"], row["state"]], row["n"])
-    families.append(depth)
-    queue = await conn.fetchrow(
-        "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
-        "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
-        "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
-        "FROM job WHERE status IN ('queued', 'running')"
-    )
-    families.append(
+    out.append(depth)
+    out.append(
         GaugeMetricFamily(
             f"{PREFIX}_queue_oldest_ready_age_seconds",
             "How long the oldest job that may run now has waited (0 when none)",
-            value=queue["oldest_ready"],
+            value=f.oldest_ready,
         )
     )
-    families.append(
+    out.append(
         GaugeMetricFamily(
             f"{PREFIX}_queue_expired_leases",
             "Running jobs whose lease has expired (their worker died; another takes them over)",
-            value=queue["expired"],
+            value=f.expired_leases,
         )
     )
     dead = GaugeMetricFamily(f"{PREFIX}_queue_dead_jobs", "Jobs that failed every attempt, by kind", labels=["kind"])
-    for row in await conn.fetch(
-        "SELECT kind, count(*) AS n FROM job WHERE status = 'dead' GROUP BY kind ORDER BY kind"
-    ):
+    for row in f.dead:
         dead.add_metric([row["kind"]], row["n"])
-    families.append(dead)
+    out.append(dead)
     latency = HistogramMetricFamily(
         f"{PREFIX}_job_latency_seconds",
         "Time from a job's enqueueing to its end (waiting, retries and "
         "work), for finished jobs by kind and status (done, dead, cancelled)",
         labels=["kind", "status"],
     )
-    lat = "extract(epoch FROM finished_at - created_at)"
-    for row in await conn.fetch(
-        f"SELECT kind, status, count(*) AS n, sum({lat}) AS total, "
-        f"{_bucket_columns(lat, JOB_LATENCY_BUCKETS)} FROM job WHERE finished_at IS NOT NULL "
-        f"GROUP BY kind, status ORDER BY kind, status"
-    ):
-        _histogram(latency, [row["kind"], row["status"]], row, JOB_LATENCY_BUCKETS)
-    families.append(latency)
+    for row in f.job_latency:
+        _histogram(latency, [row["kind"], row["status"]], row, metric_store.JOB_LATENCY_BUCKETS)
+    out.append(latency)
 
     # Sync operations.
     duration = HistogramMetricFamily(
@@ -160,68 +132,34 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
         "by direction and status (completed, failed, cancelled)",
         labels=["direction", "status"],
     )
-    took = "extract(epoch FROM completed_at - coalesce(started_at, created_at))"
-    for row in await conn.fetch(
-        f"SELECT direction, status, count(*) AS n, sum({took}) AS total, "
-        f"{_bucket_columns(took, SYNC_DURATION_BUCKETS)} FROM sync_operation "
-        f"WHERE completed_at IS NOT NULL GROUP BY direction, status ORDER BY direction, status"
-    ):
-        _histogram(duration, [row["direction"], row["status"]], row, SYNC_DURATION_BUCKETS)
-    families.append(duration)
+    for row in f.sync_duration:
+        _histogram(duration, [row["direction"], row["status"]], row, metric_store.SYNC_DURATION_BUCKETS)
+    out.append(duration)
     active = GaugeMetricFamily(
         f"{PREFIX}_sync_operations_active", "Sync operations not finished yet, by status", labels=["status"]
     )
-    for row in await conn.fetch(
-        "SELECT status, count(*) AS n FROM sync_operation "
-        "WHERE status NOT IN ('completed', 'failed', 'cancelled') "
-        "GROUP BY status ORDER BY status"
-    ):
+    for row in f.active_syncs:
         active.add_metric([row["status"]], row["n"])
-    families.append(active)
+    out.append(active)
     calls = CounterMetricFamily(
         f"{PREFIX}_sync_github_api_calls",
         "GitHub API calls made by finished sync operations (the api_calls_made of their results), by direction",
         labels=["direction"],
     )
-    for row in await conn.fetch(
-        "SELECT direction, sum(CASE WHEN jsonb_typeof(result #> '{github_integration,api_calls_made}') "
-        "= 'number' THEN (result #>> '{github_integration,api_calls_made}')::numeric ELSE 0 END)::float8 "
-        "AS n FROM sync_operation WHERE completed_at IS NOT NULL GROUP BY direction ORDER BY direction"
-    ):
+    for row in f.sync_calls:
         calls.add_metric([row["direction"]], row["n"])
-    families.append(calls)
+    out.append(calls)
 
     # Per fabric: resources per state, open conflicts by type, open PRs, last ingest, rate limit.
-    fabric_rows = await conn.fetch(
-        "SELECT id, name, connection_status, extract(epoch FROM last_ingested_at)::float8 AS ingested "
-        "FROM fabric ORDER BY name"
-    )
-    names = {row["id"]: row["name"] for row in fabric_rows}
     resources = GaugeMetricFamily(
         f"{PREFIX}_resources", 'Resources by fabric and state (drift: state="drifted")', labels=["fabric", "state"]
     )
-    counts = {
-        (row["fabric_id"], row["state"]): row["n"]
-        for row in await conn.fetch("SELECT fabric_id, state, count(*) AS n FROM resource GROUP BY fabric_id, state")
-    }
     conflicts = GaugeMetricFamily(
         f"{PREFIX}_conflicts_open", "Open conflicts by fabric and type", labels=["fabric", "type"]
     )
-    open_conflicts = {
-        (row["fabric_id"], row["type"]): row["n"]
-        for row in await conn.fetch(
-            "SELECT fabric_id, type, count(*) AS n FROM conflict WHERE status = 'open' GROUP BY fabric_id, type"
-        )
-    }
     pulls = GaugeMetricFamily(
         f"{PREFIX}_pull_requests_open", "Open pull requests the bot made, by fabric", labels=["fabric"]
     )
-    open_pulls = {
-        row["fabric_id"]: row["n"]
-        for row in await conn.fetch(
-            "SELECT fabric_id, count(*) AS n FROM pull_request WHERE state = 'open' GROUP BY fabric_id"
-        )
-    }
     ingested = GaugeMetricFamily(
         f"{PREFIX}_fabric_last_ingest_timestamp_seconds",
         "When the fabric's branch was last ingested (Unix time)",
@@ -237,31 +175,21 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
         "GitHub rate limit remaining as recorded by the fabric's latest finished sync operation",
         labels=["fabric"],
     )
-    last_remaining = {
-        row["fabric_id"]: row["n"]
-        for row in await conn.fetch(
-            "SELECT DISTINCT ON (fabric_id) fabric_id, "
-            "(result #>> '{github_integration,rate_limit_remaining}')::float8 AS n FROM sync_operation "
-            "WHERE completed_at IS NOT NULL "
-            "AND jsonb_typeof(result #> '{github_integration,rate_limit_remaining}') = 'number' "
-            "ORDER BY fabric_id, completed_at DESC"
-        )
-    }
-    for row in fabric_rows:
+    for row in f.fabrics:
         fabric_id, name = row["id"], row["name"]
         for state in ResourceState:
-            resources.add_metric([name, state], counts.get((fabric_id, state), 0))
+            resources.add_metric([name, state], f.resources.get((fabric_id, state), 0))
         for kind in ConflictType:
-            conflicts.add_metric([name, kind], open_conflicts.get((fabric_id, kind), 0))
-        pulls.add_metric([name], open_pulls.get(fabric_id, 0))
+            conflicts.add_metric([name, kind], f.open_conflicts.get((fabric_id, kind), 0))
+        pulls.add_metric([name], f.open_pulls.get(fabric_id, 0))
         if row["ingested"] is not None:
             ingested.add_metric([name], row["ingested"])
         connection.add_metric([name, row["connection_status"]], 1)
-        if fabric_id in last_remaining:
-            remaining.add_metric([name], last_remaining[fabric_id])
-    families += [resources, conflicts, pulls, ingested, connection, remaining]
-    families.append(GaugeMetricFamily(f"{PREFIX}_fabrics", "Fabrics registered", value=len(names)))
-    return families
+        if fabric_id in f.rate_limit_remaining:
+            remaining.add_metric([name], f.rate_limit_remaining[fabric_id])
+    out += [resources, conflicts, pulls, ingested, connection, remaining]
+    out.append(GaugeMetricFamily(f"{PREFIX}_fabrics", "Fabrics registered", value=len(f.fabrics)))
+    return out
 
 
 class _Families:
