@@ -144,7 +144,7 @@ async def test_a_dropped_delivery_is_caught_up_by_reconciliation(reconciling_sys
     "the new draft reaches an open pull request; nothing is committed to the closed one",
 )
 async def test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_again(system: System) -> None:
-    """BUG (bot/publish.py _via_pull_request, with bot/storage/pulls.open_for_fabric): the
+    """BUG (bot/features/publish.py _via_pull_request, with bot/storage/pulls.open_for_fabric): the
     bot learns that its pull request was closed or merged only from the `pull_request`
     closed webhook; nothing reconciles pull requests. When that delivery is lost, the row
     stays 'open', and every later sync "updates" the closed pull request: it commits to

@@ -159,7 +159,7 @@ SHUTDOWN_ERRORS = {
     "the sync is retried and completes: one pull request; the operation is not failed",
 )
 async def test_a_sync_hit_by_a_restart_error_is_retried_not_failed(shared_system: System, sqlstate: str) -> None:
-    """BUG (bot/operations.py run): only GitHubUnavailable, asyncpg.PostgresConnectionError
+    """BUG (bot/features/operations.py run): only GitHubUnavailable, asyncpg.PostgresConnectionError
     and OSError count as transient. What a restarting server answers -- AdminShutdownError
     (57P01) on a live connection, CannotConnectNowError (57P03) while it starts -- are
     asyncpg OperatorInterventionErrors, so they fall into `except Exception`: the operation

@@ -159,7 +159,7 @@ NUL_BODIES = {
     "a 4xx naming the problem, never a 500; nothing stored",
 )
 async def test_a_nul_character_in_a_json_body_is_refused_not_a_server_error(system: System) -> None:
-    """Regression (was a bug, fixed in bot/api.py json_body): JSON may carry "\\u0000", which
+    """Regression (was a bug, fixed in bot/web/api.py json_body): JSON may carry "\\u0000", which
     PostgreSQL's jsonb cannot store; the INSERT failed with UntranslatableCharacterError and
     the API answered 500 internal_error (found by the schemathesis run on PUT .../actual).
     json_body now refuses a NUL in any string or key with 422 and the field path."""
