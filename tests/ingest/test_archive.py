@@ -8,7 +8,8 @@ import tarfile
 
 import pytest
 
-from bot.core import snapshot
+from bot.core import archive, snapshot
+from bot.core.publish_plan import read_tarball
 from bot.features.ingest import Timings, read_archive
 from tests.ingest.test_snapshot import vpc
 
@@ -59,3 +60,34 @@ def test_a_file_listed_by_the_tree_but_missing_from_the_archive_is_an_error() ->
     got = read_archive(tarball(FILES), "fabric", {"fabric/gone.yaml": "1" * 40}, {}, Timings())
     [problem] = got.files["fabric/gone.yaml"].state.errors
     assert "could not be read" in problem.message
+
+
+def test_ingest_and_publishing_read_the_same_files_from_one_tarball() -> None:
+    """One reader under both: the files publishing edits are exactly those ingest parses,
+    with the same bytes."""
+    data = tarball({**FILES, "fabric/deep/d.yaml": vpc("vpc-d").encode(), "fabric/bad.yaml": b"\xff\xfe not utf-8"})
+    texts = read_tarball(data, "fabric")
+    read = read_archive(data, "fabric", None, {}, Timings())
+    assert (
+        sorted(texts)
+        == sorted(read.files)
+        == ["fabric/a.yaml", "fabric/b.yml", "fabric/bad.yaml", "fabric/deep/d.yaml"]
+    )
+    for path, text in texts.items():
+        if text.text is not None:
+            assert snapshot.blob_sha(text.text.encode()) == read.tree[path]
+    assert texts["fabric/bad.yaml"].text is None  # not UTF-8: never edited
+
+
+def test_the_reader_keeps_the_executable_bit_and_skips_what_is_not_a_regular_fabric_file() -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, mode in (("fabric/run.yaml", 0o755), ("fabric/plain.yaml", 0o644)):
+            info = tarfile.TarInfo(f"top/{name}")
+            info.size, info.mode = 3, mode
+            tar.addfile(info, io.BytesIO(b"a: "))
+        folder = tarfile.TarInfo("top/fabric/folder.yaml")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+    found = {m.path: m.mode for m in archive.fabric_files(out.getvalue(), "fabric")}
+    assert found == {"fabric/run.yaml": "100755", "fabric/plain.yaml": "100644"}
