@@ -12,6 +12,11 @@ How work is ordered
     one repository run in delivery order, so the fabric jobs they queue are queued in that
     order too, and they then also run in order with API syncs and reconciles of the fabric.
 
+Handlers
+    Workers run each job with the handler its kind maps to in the registry they are given
+    (`handlers`; the app composes it from the features' `JOBS`, bot.web.app.job_handlers). A
+    kind with no handler fails like any error.
+
 Webhook deliveries
     Intake stores each delivery with a row in `delivery_inbox` (so the acknowledgement writes
     one narrow row, not a job with its indexes). Workers turn the inbox into 'webhook' jobs in
@@ -21,8 +26,8 @@ Webhook deliveries
 Failure
     A handler that raises is retried with exponential backoff and jitter until max_attempts,
     then the job is 'dead' (logged at error level with its delivery id, listed by
-    `list_dead_jobs`, and its delivery's outcome is 'dead'). `RetryLater(seconds)` (raised e.g.
-    by the GitHub layer when a rate limit is exhausted) defers the job without spending an
+    `list_dead_jobs`, and its delivery's outcome is 'dead'). `bot.retry.RetryLater(seconds)`
+    (raised e.g. by the GitHub gateway when a rate limit is exhausted) defers the job without spending an
     attempt: waiting for GitHub is not a failure of the job.
 
 Leases
