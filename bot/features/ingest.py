@@ -360,12 +360,14 @@ async def _apply(
             raise LookupError(f"fabric {fabric.name} was deleted during the ingest")
         if locked.last_ingested_sha != fabric.last_ingested_sha:
             raise _Raced()
+        # Drafts before this commit: even those it fulfils (and clears) leave a pull request to check.
+        drafted = recheck and await resources.has_drafts(conn, fabric.id)
         rows = await resources.rows_for_ingest(conn, fabric.id, snap.desired.keys(), touched)
         plan = snapshot.plan(snap, rows, touched)
         await resources.apply_plan(conn, fabric.id, plan, sha=head_sha, committed_at=reading.committed_at)
         await fabric_files.save(conn, fabric.id, [snap.files[p] for p in sorted(snap.dirty)], reading.removed, head_sha)
         await fabrics.set_ingested(conn, fabric.id, head_sha)
-        if recheck and await resources.has_drafts(conn, fabric.id):
+        if drafted:
             # Queued with the commit, so the check runs after it and sees the new desired state.
             await conflicts.request_recheck(conn, fabric.id)
     timings.database += time.perf_counter() - began
