@@ -113,7 +113,7 @@ def batches(items: Sequence[Any], size: int = MAX_ANNOTATIONS_PER_REQUEST) -> li
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def check_run_requests(payload: Mapping[str, Any]) -> list[dict]:
+def check_run_requests(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The payload to create the check run with (its first 50 annotations), then one update
     payload per further batch of 50 (title and summary repeated, as GitHub requires)."""
     output = dict(payload.get("output") or {})
@@ -154,7 +154,7 @@ def _annotation_level(conflict: FieldConflict) -> str:
     return "warning" if conflict.severity == "low" else "failure"
 
 
-def conflict_annotation(conflict: FieldConflict, location: Location) -> dict:
+def conflict_annotation(conflict: FieldConflict, location: Location) -> dict[str, Any]:
     title = f"{conflict.type.replace('_', ' ').capitalize()}: {_resource_label(conflict)}"
     if conflict.path:
         title += f" {conflict.path}"
@@ -203,7 +203,7 @@ def conflict_check_output(
     *,
     head_sha: str | None = None,
     external_id: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The check run `hnp-gitops/conflicts` (a create-check-run payload without the repo).
 
     `locations[i]` is where conflict i stands in the pull request's files (None: nowhere to
@@ -253,7 +253,7 @@ def validate_check_output(
     counts: Mapping[str, Mapping[str, int]] | None = None,
     *,
     head_sha: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The check run `hnp-gitops/validate`.
 
     `errors_by_file` maps a file path to its errors; an error is a mapping or object with

@@ -55,6 +55,7 @@ from bot.core.kinds import lookup
 DEFAULT_NAMESPACE = "default"
 
 
+# The base is chosen at run time (libyaml's loader when PyYAML has it), so mypy sees Any.
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loading with the value rules of `documents.py`: timestamps stay the strings
     written (as Kubernetes reads them); keys are made strings by `_string_keys`."""
@@ -110,7 +111,7 @@ def strict_equal(a: Any, b: Any) -> bool:
 class _Dumper(yaml.SafeDumper):
     indent_sequences = True
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False if self.indent_sequences else indentless)
 
 
@@ -118,7 +119,7 @@ class _IndentlessDumper(_Dumper):
     indent_sequences = False
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str):
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_str(value)
@@ -147,9 +148,9 @@ def resource_body(
     name: str,
     namespace: str | None = DEFAULT_NAMESPACE,
     spec: Any = None,
-    labels: dict | None = None,
-    annotations: dict | None = None,
-) -> dict:
+    labels: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The document body for a resource, keys in the canonical order."""
     k = lookup(kind)
     if k is None:
@@ -172,8 +173,8 @@ def render_resource(
     name: str,
     namespace: str | None = DEFAULT_NAMESPACE,
     spec: Any = None,
-    labels: dict | None = None,
-    annotations: dict | None = None,
+    labels: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
     *,
     indent_sequences: bool = True,
 ) -> str:
@@ -200,16 +201,18 @@ class Edit:
     action: str  # "replace" | "delete" | "append"
     index: int | None = None
     spec: Any = None
-    labels: dict | None = None
-    annotations: dict | None = None
-    body: dict | None = None
+    labels: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
 
     @classmethod
-    def replace(cls, index: int, spec: Any, labels: dict | None = None, annotations: dict | None = None) -> Edit:
+    def replace(
+        cls, index: int, spec: Any, labels: dict[str, Any] | None = None, annotations: dict[str, Any] | None = None
+    ) -> Edit:
         return cls("replace", index=index, spec=spec, labels=labels, annotations=annotations)
 
     @classmethod
-    def replace_body(cls, index: int, body: dict) -> Edit:
+    def replace_body(cls, index: int, body: dict[str, Any]) -> Edit:
         return cls("replace", index=index, body=body)
 
     @classmethod
@@ -223,13 +226,13 @@ class Edit:
         name: str,
         spec: Any,
         namespace: str | None = DEFAULT_NAMESPACE,
-        labels: dict | None = None,
-        annotations: dict | None = None,
+        labels: dict[str, Any] | None = None,
+        annotations: dict[str, Any] | None = None,
     ) -> Edit:
         return cls("append", body=resource_body(kind, name, namespace, spec, labels, annotations))
 
     @classmethod
-    def append_body(cls, body: dict) -> Edit:
+    def append_body(cls, body: dict[str, Any]) -> Edit:
         return cls("append", body=body)
 
 
@@ -273,6 +276,20 @@ class _Lines:
 _NULLS = ("", "~", "null", "Null", "NULL")
 
 
+def _start(event: yaml.Event) -> int:
+    """Where a parser event starts (the parser always sets its marks)."""
+    if event.start_mark is None:
+        raise yaml.YAMLError(f"{type(event).__name__} without a position")
+    return event.start_mark.index
+
+
+def _end(event: yaml.Event) -> int:
+    """Where a parser event ends (the parser always sets its marks)."""
+    if event.end_mark is None:
+        raise yaml.YAMLError(f"{type(event).__name__} without a position")
+    return event.end_mark.index
+
+
 def document_spans(text: str) -> list[DocumentSpan]:
     """The documents of a YAML text, from libyaml's events. Raises yaml.YAMLError."""
     lines = _Lines(text)
@@ -287,11 +304,11 @@ def document_spans(text: str) -> list[DocumentSpan]:
         if isinstance(event, yaml.DocumentStartEvent):
             first, last_end, sep, sep_bare = None, None, None, True
             if event.explicit:
-                start = event.start_mark.index
+                start = _start(event)
                 sep = (lines.line_start(start), lines.line_end(start))
         elif isinstance(event, yaml.DocumentEndEvent):
             if event.explicit and last_end is not None:
-                last_end = max(last_end, event.end_mark.index)
+                last_end = max(last_end, _end(event))
             content = None
             if first is not None and last_end is not None and last_end > first:
                 # Trim trailing whitespace (block scalars swallow the blank lines after them).
@@ -314,16 +331,16 @@ def document_spans(text: str) -> list[DocumentSpan]:
             continue
         else:
             if first is None:
-                first = event.start_mark.index
+                first = _start(event)
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 flow_stack.append(bool(event.flow_style))
                 depth += 1
                 if event.flow_style:
-                    last_end = max(last_end or 0, event.end_mark.index)
+                    last_end = max(last_end or 0, _end(event))
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
                 if flow_stack.pop():
-                    last_end = max(last_end or 0, event.end_mark.index)
+                    last_end = max(last_end or 0, _end(event))
             else:  # scalar or alias
                 if (
                     isinstance(event, yaml.ScalarEvent)
@@ -335,7 +352,7 @@ def document_spans(text: str) -> list[DocumentSpan]:
                 ):
                     first = None  # an empty document
                     continue
-                last_end = max(last_end or 0, event.end_mark.index)
+                last_end = max(last_end or 0, _end(event))
     return spans
 
 
@@ -353,7 +370,7 @@ def _sequence_style(nodes: list[yaml.Node]) -> bool | None:
                     and value.value
                     and value.start_mark.line > key.start_mark.line
                 ):
-                    return value.start_mark.column > key.start_mark.column
+                    return bool(value.start_mark.column > key.start_mark.column)
                 stack.append(value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
@@ -451,7 +468,7 @@ class _Patcher:
             return
         raise _CannotPatch
 
-    def _patch_mapping(self, node: yaml.MappingNode, old: dict, new: dict) -> None:
+    def _patch_mapping(self, node: yaml.MappingNode, old: dict[str, Any], new: dict[str, Any]) -> None:
         pairs = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG or key_node.value not in old:
