@@ -13,14 +13,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import asyncpg
 
 from bot.core.states import STATE_SQL
 from bot.core.threeway import auto_resolvable
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor
 
 # Same as bot.storage.drafts._orphaned: the orphaned fact lives in `state` (its document
 # vanished from the branch) or in a desired spec that no longer has a file.
@@ -115,6 +114,10 @@ _COLUMNS = """c.id, c.fabric_id, c.resource_id, c.operation_id, c.pull_request_i
 _FROM = "conflict c LEFT JOIN resource r ON r.id = c.resource_id"
 
 
+@overload
+def _conflict(row: asyncpg.Record) -> Conflict: ...
+@overload
+def _conflict(row: None) -> None: ...
 def _conflict(row: asyncpg.Record | None) -> Conflict | None:
     return Conflict(**dict(row)) if row is not None else None
 

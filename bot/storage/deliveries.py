@@ -9,9 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from bot.storage import Executor, returned_row
 from bot.storage.jobs import CHANNEL
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,9 @@ async def dispatch_inbox(conn: asyncpg.Connection, *, limit: int = 2000) -> int:
     wakes the workers of every process when jobs were queued."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _DISPATCH_LOCK)
-        row = await conn.fetchrow(_DISPATCH, limit, CHANNEL)
-    return row["taken"]
+        row = returned_row(await conn.fetchrow(_DISPATCH, limit, CHANNEL))
+    taken: int = row["taken"]
+    return taken
 
 
 async def inbox_depth(db: Executor) -> int:

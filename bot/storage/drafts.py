@@ -12,15 +12,15 @@ kind and name, a fabric's resources filtered by kind and state).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, overload
 
 import asyncpg
 
 from bot.core.render import strict_equal
 from bot.core.resource import Resource  # one resource type for every reader
 from bot.core.states import resource_state
+from bot.storage import Executor
 
-Executor = asyncpg.Connection | asyncpg.Pool
 DEFAULT_NAMESPACE = "default"
 
 
@@ -34,6 +34,10 @@ _COLUMNS = """r.id, r.fabric_id, r.kind, r.namespace, r.name, r.desired_spec, r.
 _FROM = "resource r LEFT JOIN pull_request p ON p.id = r.pull_request_id"
 
 
+@overload
+def _resource(row: asyncpg.Record) -> Resource: ...
+@overload
+def _resource(row: None) -> None: ...
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from bot.core.snapshot import DocRef, FileState, Problem
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor
 
 
 def _state(row: asyncpg.Record) -> FileState:

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor
 
 CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every process
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
@@ -151,6 +151,8 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 worker,
                 lease_seconds,
             )
+            if leased is None:
+                continue  # the row went away meanwhile (deleted); pick again
             return _job(leased)
     return None
 

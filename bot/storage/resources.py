@@ -25,14 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import overload
 
 import asyncpg
 
 from bot.core.resource import Resource
 from bot.core.snapshot import Current, Identity, Plan
 from bot.core.states import resource_state
+from bot.storage import Executor
 
-Executor = asyncpg.Connection | asyncpg.Pool
 DEFAULT_NAMESPACE = "default"
 
 
@@ -44,6 +45,10 @@ _COLUMNS = (
 )
 
 
+@overload
+def _resource(row: asyncpg.Record) -> Resource: ...
+@overload
+def _resource(row: None) -> None: ...
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 
