@@ -60,15 +60,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
 from bot.core import threeway
 from bot.core.render import strict_equal
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
 from bot.core.validation import validate_spec
 from bot.jobs.queue import enqueue
+from bot.storage import Connection, Executor, fabrics
 from bot.storage import conflicts as store
-from bot.storage import fabrics
 
 log = logging.getLogger(__name__)
 
@@ -447,7 +445,7 @@ def file_problem(problem: Mapping[str, Any]) -> FileProblem:
     )
 
 
-async def file_errors(conn: asyncpg.Connection, fabric_id: int) -> dict[Any, FileProblem]:
+async def file_errors(conn: Connection, fabric_id: int) -> dict[Any, FileProblem]:
     """What the last ingest found broken (fabric_file, sql/003), keyed by file path (a
     document of the file cannot be read at all, so any of its resources may be the broken one)
     and by (path, kind, namespace, name) (that resource's own document fails)."""
@@ -490,7 +488,7 @@ def _finding(
 
 
 async def check_fabric(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     strategy: str = "user_guided",
     *,
@@ -588,7 +586,7 @@ async def check_fabric(
 
 
 async def detect_conflicts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     *,
     resource_ids: Iterable[int] | None = None,
@@ -600,7 +598,7 @@ async def detect_conflicts(
 
 
 async def apply_strategy(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     strategy: str,
     *,
@@ -643,7 +641,7 @@ class ResolveOutcome:
 
 
 async def resolve(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     resolution: str,
     *,
@@ -737,7 +735,7 @@ def _why_not(resolution: str, selected: Sequence[store.Conflict], ids: Sequence[
 
 
 async def record_permission_denied(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     resource_ids: Sequence[int],
     message: str,
@@ -764,9 +762,7 @@ async def record_permission_denied(
     return opened
 
 
-async def clear_permission_denied(
-    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int] | None = None
-) -> int:
+async def clear_permission_denied(conn: Connection, fabric_id: int, resource_ids: Sequence[int] | None = None) -> int:
     """A write went through: open permission_denied conflicts (of these resources) are
     superseded."""
     ids = [
@@ -783,7 +779,7 @@ async def clear_permission_denied(
 
 
 async def request_recheck(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     fabric_id: int,
     pull_request_id: int | None = None,
     *,

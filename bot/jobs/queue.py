@@ -53,6 +53,7 @@ from bot import logs, process_metrics
 from bot.config import Config
 from bot.github.client import GitHub
 from bot.retry import RetryLater, backoff_delay
+from bot.storage import Connection, Executor
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
@@ -130,7 +131,7 @@ def registered_kinds() -> list[str]:
 
 
 async def enqueue(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     kind: str,
     payload: dict[str, Any] | None = None,
     *,
@@ -163,7 +164,7 @@ async def enqueue(
     )
 
 
-async def list_dead_jobs(pool: asyncpg.Pool | asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+async def list_dead_jobs(pool: Executor, limit: int = 100) -> list[dict[str, Any]]:
     """Jobs that used up their attempts, newest first (for the API and operators)."""
     return await job_store.list_dead(pool, limit=limit)
 
@@ -202,7 +203,7 @@ class Workers:
     def __post_init__(self) -> None:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._listen_conn: asyncpg.Connection | None = None
+        self._listen_conn: Connection | None = None
         self._stopping = False
         self.jobs_run = 0
         # Set by webhook intake: True while a burst of deliveries is arriving.
@@ -346,7 +347,7 @@ class Workers:
         self.jobs_run += 1
         return True
 
-    async def dispatch_inbox(self, conn: asyncpg.Connection, *, most: int | None = None) -> int:
+    async def dispatch_inbox(self, conn: Connection, *, most: int | None = None) -> int:
         """Turn the acknowledged deliveries waiting in the inbox (every one, or the `most`
         oldest) into their 'webhook' jobs; how many were taken."""
         self._inbox_waiting = False

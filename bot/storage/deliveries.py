@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.storage import Executor, returned_row
+from bot.storage import Connection, Executor, returned_row
 from bot.storage.jobs import CHANNEL
 
 
@@ -100,7 +100,7 @@ SELECT (SELECT count(*) FROM taken) AS taken,
 """
 
 
-async def dispatch_inbox(conn: asyncpg.Connection, *, limit: int = 2000) -> int:
+async def dispatch_inbox(conn: Connection, *, limit: int = 2000) -> int:
     """Turn up to `limit` inbox rows into 'webhook' jobs; how many rows were taken. A NOTIFY
     wakes the workers of every process when jobs were queued."""
     async with conn.transaction():

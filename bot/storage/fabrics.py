@@ -8,7 +8,7 @@ from typing import overload
 
 import asyncpg
 
-from bot.storage import Executor, returned_row
+from bot.storage import Connection, Executor, returned_row
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ async def for_repository(db: Executor, repository: str) -> list[Fabric]:
     return [_fabric(r) for r in rows]
 
 
-async def lock(conn: asyncpg.Connection, fabric_id: int) -> Fabric | None:
+async def lock(conn: Connection, fabric_id: int) -> Fabric | None:
     """Lock the fabric row for the rest of the transaction (one writer of a fabric's state)."""
     return _fabric(await conn.fetchrow(f"SELECT {_COLUMNS} FROM fabric WHERE id = $1 FOR UPDATE", fabric_id))
 

@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from bot import __version__
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
+from bot.storage import Connection
 from bot.storage import deliveries as delivery_store
 from bot.web.keys import POOL
 
@@ -70,7 +71,7 @@ def _histogram(
     family.add_metric(labels, counts, sum_value=float(row["total"] or 0.0))
 
 
-async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
+async def collect_database(conn: Connection) -> list[Metric]:
     """Every database-derived metric family, read in one repeatable-read snapshot."""
     families: list[Metric] = []
 

@@ -24,11 +24,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from bot import __version__
 from bot.config import Config
+from bot.storage import Connection
 from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ async def logout(request: web.Request) -> web.Response:
 # --- data -----------------------------------------------------------------------------------
 
 
-async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
+async def gather(conn: Connection) -> dict[str, Any]:
     """Everything the page shows, as plain data (one read-only snapshot)."""
     fabrics = [
         dict(r)
