@@ -60,6 +60,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
 from bot.core import threeway
 from bot.core.render import strict_equal
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
@@ -123,7 +125,7 @@ class Row:
     has_draft: bool
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Row:
+    def from_record(cls, record: asyncpg.Record | Mapping[str, Any]) -> Row:
         return cls(**dict(record))
 
     @property
@@ -536,7 +538,9 @@ async def check_fabric(
                 )
         check_dependencies(rows, decisions, strategy_of, choices_of)
 
-        open_found, resolved_found, changes = [], [], []
+        open_found: list[dict[str, Any]] = []
+        resolved_found: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         for decision in decisions.values():
             row = decision.row
             open_found.extend(_finding(row.id, row.pull_request_id, c) for c in decision.open)

@@ -159,6 +159,13 @@ def _members(data: bytes, directory: str) -> Iterator[tuple[str, tarfile.TarFile
                 yield path, tar, member
 
 
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    stream = tar.extractfile(member)
+    if stream is None:  # only for members that are not regular files, which _members skips
+        raise tarfile.ReadError(f"{member.name} is not a regular file")
+    return stream.read()
+
+
 def read_archive(
     data: bytes, directory: str, wanted: Mapping[str, str] | None, stored: Mapping[str, str], timings: Timings
 ) -> ArchiveRead:
@@ -173,13 +180,13 @@ def read_archive(
         if member.size > documents.MAX_FILE_BYTES:
             sha = wanted[path] if wanted is not None else None
             if sha is None:  # the size alone refuses it; its sha is still needed to skip it next time
-                sha = snapshot.blob_sha(tar.extractfile(member).read())
+                sha = snapshot.blob_sha(_read_member(tar, member))
             if out.tree is not None:
                 out.tree[path] = sha
             if stored.get(path) != sha or wanted is not None:
                 out.files[path] = snapshot.refused_file(path, sha, member.size)
             continue
-        body = tar.extractfile(member).read()
+        body = _read_member(tar, member)
         sha = snapshot.blob_sha(body)
         if out.tree is not None:
             out.tree[path] = sha
@@ -239,6 +246,7 @@ async def read_commit(
         got = await asyncio.to_thread(read_archive, data, fabric.directory, wanted, stored_shas, timings)
         read, committed_at, count = got.files, got.committed_at, got.documents
         tree = tree if tree is not None else got.tree
+    assert tree is not None  # read_archive lists the whole tree when no files are wanted
     changed, removed = snapshot.changed_files(stored_shas, tree)
     snap = snapshot.assemble(tree, stored, read)
     while snap.rereads:  # an unchanged file's document stopped being a duplicate: read it again
@@ -333,7 +341,7 @@ async def finish_check(gh: Client, fabric: Fabric, check_run_id: int | None, pay
     further request 50 more (GitHub's limit per request)."""
     if check_run_id is None:
         return
-    url_vars = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
+    url_vars: dict[str, str | int] = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
     requests = checks.check_run_requests(payload)
     requests[0] = {**requests[0], "completed_at": _now().isoformat(timespec="seconds")}
     for body in requests:

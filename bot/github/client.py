@@ -342,6 +342,8 @@ class Client(GitHubAPI):
         counter: CallCounter | None,
         installation_id: int | None = None,
     ) -> None:
+        if layer.session is None:
+            raise RuntimeError("the GitHub layer has no HTTP session (it is opened with the app)")
         super().__init__(layer.session, REQUESTER, base_url=layer.api_url)
         self.layer = layer
         self.auth = auth

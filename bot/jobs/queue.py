@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from gidgethub import routing, sansio
 
 from bot import logs, process_metrics
@@ -173,7 +174,8 @@ async def list_dead_jobs(pool: Executor, limit: int = 100) -> list[dict[str, Any
 
 
 async def run_webhook_job(ctx: JobContext) -> None:
-    row = await delivery_store.get(ctx.pool, ctx.job.delivery_id)
+    delivery_id = ctx.job.delivery_id
+    row = await delivery_store.get(ctx.pool, delivery_id) if delivery_id is not None else None
     if row is None:  # the delivery was deleted (retention); nothing left to do
         return
     event = sansio.Event(json.loads(bytes(row["body"])), event=row["event"], delivery_id=row["delivery_id"])
@@ -203,7 +205,7 @@ class Workers:
     def __post_init__(self) -> None:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._listen_conn: Connection | None = None
+        self._listen_conn: PoolConnectionProxy | None = None
         self._stopping = False
         self.jobs_run = 0
         # Set by webhook intake: True while a burst of deliveries is arriving.
@@ -234,10 +236,11 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._listening():
+        conn = self._listen_conn
+        if conn is not None and self._listening():
             try:
-                await self._listen_conn.remove_listener(job_store.CHANNEL, self._on_notify)
-                await self.pool.release(self._listen_conn)
+                await conn.remove_listener(job_store.CHANNEL, self._on_notify)
+                await self.pool.release(conn)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 pass
         self._listen_conn = None
@@ -263,7 +266,7 @@ class Workers:
         except asyncpg.InterfaceError:  # released back to the pool after the server closed it
             return False
 
-    def _on_notify(self, connection: object, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self.wake(inbox=payload == delivery_store.INBOX_NOTICE)
 
     async def _reclaim_loop(self) -> None:
@@ -395,7 +398,8 @@ class Workers:
                 if lease_lost.is_set() and not self._stopping:
                     # Someone else owns the job now; drop our run quietly.
                     log.warning("job %d (%s) lost its lease; abandoned", job.id, job.kind)
-                    task.uncancel()
+                    if task is not None:
+                        task.uncancel()
                     return
                 await asyncio.shield(job_store.release(self.pool, job, worker=worker))
                 log.info("job %d (%s) handed back at shutdown", job.id, job.kind)

@@ -207,7 +207,9 @@ def _authorized(request: web.Request) -> bool:
 
 
 @web.middleware
-async def api_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+async def api_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return await handler(request)
     if not _authorized(request):
