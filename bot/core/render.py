@@ -5,8 +5,11 @@ Rendering (`render_resource`, `dump_yaml`)
     spec -- in that order; inside spec the key order given is kept (specs from the database
     keep insertion order, and republishing compares parsed values, not text). Block style;
     only empty collections are written `{}` / `[]`. Strings that would read back as another
-    type are quoted (PyYAML's safe representer), multi-line strings use `|`, lines are never
-    folded, unicode is written as is. No timestamps or sync bookkeeping are ever added.
+    type are quoted (PyYAML's safe representer), multi-line strings use `|` (double quotes
+    when they end in blank lines), lines are never folded, unicode is written as is except
+    what a reader could take for a line break or nothing (controls, NEL, U+2028/U+2029, the
+    BOM): such strings are double-quoted with escapes, so every string reads back exactly. A
+    lone surrogate cannot be written (ValueError). No timestamps or sync bookkeeping are ever added.
     Sequences are indented under their key (`key:\\n  - a`) unless the file being edited
     writes them at the key's column (`key:\\n- a`), which is then followed.
 
@@ -53,6 +56,7 @@ import yaml
 from bot.core.kinds import lookup
 
 DEFAULT_NAMESPACE = "default"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -118,9 +122,37 @@ class _IndentlessDumper(_Dumper):
     indent_sequences = False
 
 
+# Characters a reader takes for a line break, a byte-order mark or nothing at all unless they
+# are escaped: C0 (but the newline) and C1 controls with NEL, DEL, U+2028/U+2029, the BOM, lone
+# surrogates, U+FFFE/U+FFFF. PyYAML writes NEL and U+2028/U+2029 raw in plain and single-quoted
+# scalars, where they fold into a space (or mean something else to a YAML 1.2 reader).
+_NEEDS_ESCAPE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unwritable_character(text: str) -> str | None:
+    """Why `text` cannot be written into a YAML file, or None. A lone surrogate (which JSON's
+    `\\ud800` escapes can make) is no character: UTF-8 cannot encode it and YAML readers
+    refuse its escape."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return None
+    return f"holds a lone surrogate (U+{ord(found.group()):04X}), which is not a character"
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str):
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    reason = unwritable_character(value)
+    if reason is not None:
+        raise ValueError(f"a string that {reason} cannot be written")
+    if "\n" in value and not _NEEDS_ESCAPE.search(value) and not value.endswith("\n\n") and value != "\n":
+        # `|` for multi-line text (PyYAML falls back to `"` where a line has trailing spaces),
+        # but not where it would need keep chomping (`|+`, which ends the document with `...`
+        # and whose trailing blank lines an edit could not tell from those after the value).
+        return dumper.represent_scalar(_STR_TAG, value, style="|")
+    if "\n" in value or _NEEDS_ESCAPE.search(value):
+        return dumper.represent_scalar(_STR_TAG, value, style='"')
     return dumper.represent_str(value)
 
 
@@ -390,7 +422,6 @@ class _CannotPatch(Exception):
     pass
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 
 
@@ -591,8 +622,10 @@ def apply_edits(file_text: str | None, edits: list[Edit]) -> str | None:
 
 
 def _merge_overlaps(changes: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Drop exact duplicates (two deletions may both claim one separator line)."""
-    unique = sorted(set(changes), key=lambda e: (e[0], e[1]))
+    """Drop exact duplicates (two deletions may both claim one separator line). Insertions at
+    one offset keep the order they were made in (a nested mapping's new key before its
+    parent's)."""
+    unique = sorted(dict.fromkeys(changes), key=lambda e: (e[0], e[1]))
     out: list[tuple[int, int, str]] = []
     for change in unique:
         if out and change[0] < out[-1][1]:
