@@ -425,9 +425,28 @@ class _CannotPatch(Exception):
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 
 
-def _node_end(node: yaml.Node) -> int:
-    """Offset just after the last content character of a node (block ends are imprecise)."""
-    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+_BLOCK_HEADER = re.compile(r"[|>]([1-9+-]*)")
+_TRAILING_LINES = re.compile(r"(?:\r?\n[ \t]*)+\Z")
+
+
+def _node_end(text: str, node: yaml.Node) -> int:
+    """Offset just after the last character of a node's own text. A block scalar's end mark
+    lies past its line break and the blank lines after it, which belong to what follows (a
+    keep-chomped `|+` owns its blank lines, but its last line break is still the line's)."""
+    if isinstance(node, yaml.ScalarNode):
+        end = node.end_mark.index
+        if node.style not in ("|", ">"):
+            return end
+        start = node.start_mark.index
+        header = _BLOCK_HEADER.match(text, start)
+        if header is not None and "+" in header.group(1):
+            for line_break in ("\r\n", "\n"):
+                if text.endswith(line_break, start, end):
+                    return end - len(line_break)
+            return end
+        tail = _TRAILING_LINES.search(text, start, end)
+        return end if tail is None else tail.start()
+    if getattr(node, "flow_style", False):
         return node.end_mark.index
     children: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
@@ -437,7 +456,7 @@ def _node_end(node: yaml.Node) -> int:
         children = list(node.value)
     if not children:
         return node.end_mark.index
-    return max(_node_end(c) for c in children)
+    return max(_node_end(text, c) for c in children)
 
 
 class _Patcher:
@@ -452,35 +471,70 @@ class _Patcher:
         pad = " " * column
         return "\n".join(line if i == 0 else pad + line for i, line in enumerate(rendered.split("\n")))
 
-    def _render_scalar(self, value: Any) -> str | None:
+    def _render_scalar(self, value: Any, flow: bool) -> str | None:
+        """`value` written on one line, in a flow collection (`[a, b]`) or a block mapping."""
+        if flow:
+            rendered = yaml.dump(
+                [value], Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=1 << 30
+            ).rstrip("\n")
+            if "\n" in rendered or not (rendered.startswith("[") and rendered.endswith("]")):
+                return None
+            return rendered[1:-1]
         rendered = dump_yaml({"k": value}).rstrip("\n")
         if "\n" in rendered or not rendered.startswith("k: "):
             return None
         return rendered[3:]
 
-    def patch(self, node: yaml.Node, old: Any, new: Any) -> None:
-        """Record edits turning `node` (holding `old`) into `new`, or raise _CannotPatch."""
+    def patch(self, node: yaml.Node, old: Any, new: Any, *, key: yaml.Node | None = None, flow: bool = False) -> None:
+        """Record edits turning `node` (holding `old`) into `new`, or raise _CannotPatch.
+        `key` is the key whose value `node` is (None for a list item or a document), `flow`
+        whether `node` stands inside a flow collection."""
         if strict_equal(old, new):
             return
         if isinstance(node, yaml.ScalarNode) and isinstance(new, _SCALAR_TYPES) and not isinstance(old, (dict, list)):
-            if node.start_mark.line != node.end_mark.line or node.style in ("|", ">"):
-                raise _CannotPatch
-            rendered = self._render_scalar(new)
-            if rendered is None or node.start_mark.index == node.end_mark.index:
-                raise _CannotPatch
-            self.edits.append((node.start_mark.index, node.end_mark.index, rendered))
+            self._patch_scalar(node, new, key, flow)
             return
         if (
             isinstance(node, yaml.MappingNode)
-            and not node.flow_style
             and node.value
             and isinstance(old, dict)
             and isinstance(new, dict)
             and new
         ):
+            if node.flow_style or flow:
+                if old.keys() != new.keys():
+                    raise _CannotPatch  # keys added to or removed from `{...}`: re-rendered whole
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.value not in old:
+                        raise _CannotPatch
+                    self.patch(value_node, old[key_node.value], new[key_node.value], flow=True)
+                return
             self._patch_mapping(node, old, new)
             return
+        if (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(old, list)
+            and isinstance(new, list)
+            and len(node.value) == len(old) == len(new)
+        ):
+            # The same number of items: each is patched where it stands.
+            for item_node, old_item, new_item in zip(node.value, old, new):
+                self.patch(item_node, old_item, new_item, flow=flow or bool(node.flow_style))
+            return
         raise _CannotPatch
+
+    def _patch_scalar(self, node: yaml.ScalarNode, new: Any, key: yaml.Node | None, flow: bool) -> None:
+        start, end = node.start_mark.index, _node_end(self.text, node)
+        if start == end:
+            raise _CannotPatch  # an empty value (`key:`): the key is re-rendered with it
+        rendered = self._render_scalar(new, flow)
+        if rendered is None:
+            # Text over several lines, as a `|` block under its key: only a value that starts
+            # on its key's line can take the key's indentation.
+            if flow or key is None or key.start_mark.line != node.start_mark.line:
+                raise _CannotPatch
+            rendered = self._render_pair("k", new, key.start_mark.column)[3:]
+        self.edits.append((start, end, rendered))
 
     def _patch_mapping(self, node: yaml.MappingNode, old: dict, new: dict) -> None:
         pairs = []
@@ -496,24 +550,24 @@ class _Patcher:
                 start = self.lines.line_start(key_node.start_mark.index)
                 if self.text[start : key_node.start_mark.index].strip():
                     raise _CannotPatch  # the key shares its line with a "- "
-                self.edits.append((start, self.lines.line_end(_node_end(value_node) - 1), ""))
+                self.edits.append((start, self.lines.line_end(_node_end(self.text, value_node) - 1), ""))
                 continue
             try:
                 sub = _Patcher(self.text, self.lines, self.indent_sequences)
-                sub.patch(value_node, old[key], new[key])
+                sub.patch(value_node, old[key], new[key], key=key_node)
                 self.edits.extend(sub.edits)
             except _CannotPatch:
                 self.edits.append(
                     (
                         key_node.start_mark.index,
-                        _node_end(value_node),
+                        _node_end(self.text, value_node),
                         self._render_pair(key, new[key], key_node.start_mark.column),
                     )
                 )
         added = [k for k in new if k not in old]
         if added:
             last_key, last_key_node, last_value = pairs[-1]
-            anchor = self.lines.line_end(_node_end(last_value) - 1)
+            anchor = self.lines.line_end(_node_end(self.text, last_value) - 1)
             if anchor == len(self.text) and not self.text.endswith("\n"):
                 prefix, suffix = "\n", ""
             else:
@@ -548,7 +602,7 @@ def _patch_document(
         patcher.patch(node, old, new)
         # Read back only this document: the edits stay inside its content.
         start = lines.line_start(node.start_mark.index)
-        end = max([_node_end(node)] + [e for _, e, _ in patcher.edits])
+        end = max([_node_end(text, node)] + [e for _, e, _ in patcher.edits])
         region = _apply(text[start:end], [(s - start, e - start, r) for s, e, r in patcher.edits])
         if not strict_equal(_string_keys(yaml.load(region, Loader=Loader)), new):
             return None
