@@ -113,6 +113,7 @@ def strict_equal(a: Any, b: Any) -> bool:
 
 class _Dumper(yaml.SafeDumper):
     indent_sequences = True
+    literal_blocks = True  # multi-line text as `|` blocks (else double-quoted, on one line)
 
     def increase_indent(self, flow: bool = False, indentless: bool = False):
         return super().increase_indent(flow, False if self.indent_sequences else indentless)
@@ -146,7 +147,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
     reason = unwritable_character(value)
     if reason is not None:
         raise ValueError(f"a string that {reason} cannot be written")
-    if "\n" in value and not _NEEDS_ESCAPE.search(value) and not value.endswith("\n\n") and value != "\n":
+    if (
+        "\n" in value
+        and getattr(dumper, "literal_blocks", True)
+        and not _NEEDS_ESCAPE.search(value)
+        and not value.endswith("\n\n")
+        and value != "\n"
+    ):
         # `|` for multi-line text (PyYAML falls back to `"` where a line has trailing spaces),
         # but not where it would need keep chomping (`|+`, which ends the document with `...`
         # and whose trailing blank lines an edit could not tell from those after the value).
@@ -161,11 +168,20 @@ for _cls in (_Dumper, _IndentlessDumper):
     _cls.add_representer(tuple, yaml.SafeDumper.represent_list)
 
 
-def dump_yaml(data: Any, *, indent_sequences: bool = True) -> str:
-    """One YAML document for `data` in this project's style (see the module docstring)."""
+_ONE_LINE_TEXT = {
+    cls: type(cls.__name__ + "OneLineText", (cls,), {"literal_blocks": False}) for cls in (_Dumper, _IndentlessDumper)
+}
+
+
+def dump_yaml(data: Any, *, indent_sequences: bool = True, literal_blocks: bool = True) -> str:
+    """One YAML document for `data` in this project's style (see the module docstring).
+    `literal_blocks=False` writes multi-line text double-quoted on one line, for a place where
+    a `|` block could not end with its line break (the end of a file without a final newline,
+    a comment after the value)."""
+    dumper = _Dumper if indent_sequences else _IndentlessDumper
     return yaml.dump(
         data,
-        Dumper=_Dumper if indent_sequences else _IndentlessDumper,
+        Dumper=dumper if literal_blocks else _ONE_LINE_TEXT[dumper],
         default_flow_style=False,
         sort_keys=False,
         allow_unicode=True,
@@ -283,6 +299,15 @@ class DocumentSpan:
     content: tuple[int, int] | None
     start_line: int  # 1-based line of the document's first content line (or separator)
     end_line: int  # 1-based line of its last content line
+
+
+_LINE_END = re.compile(r"[ \t]*\r?\n")
+
+
+def _line_ends_at(text: str, offset: int) -> bool:
+    """Whether only spaces and a line break follow `offset` on its line: a `|` block written up
+    to there ends with its last line's break (and does not take in a comment after it)."""
+    return _LINE_END.match(text, offset) is not None
 
 
 class _Lines:
@@ -466,13 +491,17 @@ class _Patcher:
         self.indent_sequences = indent_sequences
         self.edits: list[tuple[int, int, str]] = []
 
-    def _render_pair(self, key: str, value: Any, column: int) -> str:
-        rendered = dump_yaml({key: value}, indent_sequences=self.indent_sequences).rstrip("\n")
+    def _render_pair(self, key: str, value: Any, column: int, *, end: int) -> str:
+        """`key: value` written at `column`, to stand in the text up to `end`."""
+        rendered = dump_yaml(
+            {key: value}, indent_sequences=self.indent_sequences, literal_blocks=_line_ends_at(self.text, end)
+        ).rstrip("\n")
         pad = " " * column
         return "\n".join(line if i == 0 else pad + line for i, line in enumerate(rendered.split("\n")))
 
-    def _render_scalar(self, value: Any, flow: bool) -> str | None:
-        """`value` written on one line, in a flow collection (`[a, b]`) or a block mapping."""
+    def _render_scalar(self, value: Any, *, flow: bool, literal_blocks: bool) -> str | None:
+        """`value` written on one line, in a flow collection (`[a, b]`) or a block mapping;
+        None when it takes a `|` block."""
         if flow:
             rendered = yaml.dump(
                 [value], Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=1 << 30
@@ -480,7 +509,7 @@ class _Patcher:
             if "\n" in rendered or not (rendered.startswith("[") and rendered.endswith("]")):
                 return None
             return rendered[1:-1]
-        rendered = dump_yaml({"k": value}).rstrip("\n")
+        rendered = dump_yaml({"k": value}, literal_blocks=literal_blocks).rstrip("\n")
         if "\n" in rendered or not rendered.startswith("k: "):
             return None
         return rendered[3:]
@@ -525,15 +554,15 @@ class _Patcher:
 
     def _patch_scalar(self, node: yaml.ScalarNode, new: Any, key: yaml.Node | None, flow: bool) -> None:
         start, end = node.start_mark.index, _node_end(self.text, node)
-        if start == end:
-            raise _CannotPatch  # an empty value (`key:`): the key is re-rendered with it
-        rendered = self._render_scalar(new, flow)
+        rendered = self._render_scalar(new, flow=flow, literal_blocks=_line_ends_at(self.text, end))
         if rendered is None:
             # Text over several lines, as a `|` block under its key: only a value that starts
             # on its key's line can take the key's indentation.
             if flow or key is None or key.start_mark.line != node.start_mark.line:
                 raise _CannotPatch
-            rendered = self._render_pair("k", new, key.start_mark.column)[3:]
+            rendered = self._render_pair("k", new, key.start_mark.column, end=end)[3:]
+        if start == end and not (start and self.text[start - 1] in " \t"):
+            rendered = " " + rendered  # an empty value (`key:`) is written after its colon
         self.edits.append((start, end, rendered))
 
     def _patch_mapping(self, node: yaml.MappingNode, old: dict, new: dict) -> None:
@@ -561,7 +590,9 @@ class _Patcher:
                     (
                         key_node.start_mark.index,
                         _node_end(self.text, value_node),
-                        self._render_pair(key, new[key], key_node.start_mark.column),
+                        self._render_pair(
+                            key, new[key], key_node.start_mark.column, end=_node_end(self.text, value_node)
+                        ),
                     )
                 )
         added = [k for k in new if k not in old]
@@ -575,7 +606,8 @@ class _Patcher:
             for key in added:
                 if not isinstance(key, str):
                     raise _CannotPatch
-            rendered = "\n".join(" " * column + self._render_pair(k, new[k], column) for k in added)
+            end = anchor if suffix else len(self.text)  # the last one at a file's end: no newline after
+            rendered = "\n".join(" " * column + self._render_pair(k, new[k], column, end=end) for k in added)
             self.edits.append((anchor, anchor, prefix + rendered + suffix))
 
 
@@ -705,7 +737,10 @@ def _replace(
         patched = _patch_document(text, lines, node, old, new, indent_sequences)
         if patched is not None:
             return patched
-    rendered = dump_yaml(new, indent_sequences=indent_sequences).rstrip("\n")
+    after = span.content[1] if span.content is not None else len(text)
+    rendered = dump_yaml(
+        new, indent_sequences=indent_sequences, literal_blocks=_line_ends_at(text, after) or span.content is None
+    ).rstrip("\n")
     if span.content is None:
         at = span.separator[1] if span.separator else len(text)
         if span.separator and not text[:at].endswith("\n"):

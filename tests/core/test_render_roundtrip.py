@@ -13,6 +13,7 @@ Property tests (hypothesis), derandomized so CI always runs the same examples:
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core import documents
-from bot.core.render import Edit, Loader, apply_edits, dump_yaml, render_resource, unwritable_character
+from bot.core.render import (
+    Edit,
+    Loader,
+    apply_edits,
+    document_spans,
+    dump_yaml,
+    load_documents,
+    render_resource,
+    strict_equal,
+    unwritable_character,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
 # Fixed examples for CI (derandomize), no example database written into the working tree.
 PROPERTY = settings(
@@ -241,3 +254,113 @@ def test_inputs_are_not_changed_by_writing() -> None:
     kept = copy.deepcopy(spec)
     apply_edits(VPC_FILE, [Edit.replace(0, spec)])
     assert spec == kept
+
+
+# --------------------------------------------------------------------------------------------
+# An edit changes its value and nothing else
+
+SAMPLES = SHARED / "hedgehog" / "samples"
+SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.yaml")) or ["(the shared samples are absent)"]
+VARIANTS = {
+    "as written": lambda text: text,
+    "CRLF": lambda text: text.replace("\n", "\r\n"),
+    "no final newline": lambda text: text.rstrip("\n"),
+    "CRLF, no final newline": lambda text: text.rstrip("\n").replace("\n", "\r\n"),
+}
+SAMPLE_EDITS = settings(PROPERTY, max_examples=25)
+
+NEW_VALUES = st.one_of(
+    STORABLE,
+    st.sampled_from(["a\nb\n", "a\nb", " lead\nb\n", "x", "", "10.0.9.0/24", "a: b", "- x", "[x]", "{x}", "#x"]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+def leaves(node: yaml.Node, path: tuple = ()) -> list[tuple[tuple, yaml.ScalarNode]]:
+    """(path, node) of every scalar value in a node tree (keys are not values)."""
+    if isinstance(node, yaml.ScalarNode):
+        return [(path, node)]
+    found: list[tuple[tuple, yaml.ScalarNode]] = []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found += leaves(value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += leaves(item, (*path, i))
+    return found
+
+
+def value_end(text: str, node: yaml.ScalarNode) -> int:
+    """Where a scalar's own text ends. A block scalar's end mark lies past its last line break
+    and the blank lines after it; those are not its text (a `|+` block keeps its blank lines,
+    all but the line break of its last line)."""
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style not in ("|", ">"):
+        return end
+    own = text[start:end]
+    header = own.split("\n", 1)[0].split("#", 1)[0]
+    if "+" in header:
+        own = own.removesuffix("\n").removesuffix("\r")
+    else:
+        lines = own.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        own = "\n".join(lines).removesuffix("\r")
+    return start + len(own)
+
+
+def set_at(body: Any, path: tuple, value: Any) -> Any:
+    body = copy.deepcopy(body)
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return body
+
+
+def assert_only_the_value_changes(text: str, data: st.DataObject) -> None:
+    """Edit one scalar value of one document, chosen by `data`, and check the result."""
+    bodies = load_documents(text)
+    numbered = [s for s in document_spans(text) if s.index is not None]
+    nodes = list(yaml.compose_all(text, Loader=Loader))
+    positions = [p for p, s in enumerate(document_spans(text)) if s.index is not None]
+    assert len(numbered) == len(bodies)
+    index = data.draw(st.integers(0, len(bodies) - 1), label="document")
+    candidates = leaves(nodes[positions[index]])
+    path, node = data.draw(st.sampled_from(candidates), label="value")
+    new_value = data.draw(NEW_VALUES, label="new value")
+    new_body = set_at(bodies[index], path, new_value)
+
+    out = apply_edits(text, [Edit.replace_body(index, new_body)])
+    assert out is not None
+    expected = [new_body if i == index else b for i, b in enumerate(bodies)]
+    assert strict_equal(load_documents(out), expected), out
+
+    start, end = node.start_mark.index, value_end(text, node)
+    kept_after = len(text) - end
+    assert out[:start] == text[:start], "a byte before the edited value changed"
+    assert out[len(out) - kept_after :] == text[end:], "a byte after the edited value changed"
+    written = out[start : len(out) - kept_after]
+    assert len(out) - kept_after >= start
+    if "\r\n" in text:
+        assert written.count("\n") == written.count("\r\n"), written
+    else:
+        assert "\r" not in written, written
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_an_edit_of_a_real_sample_changes_its_value_and_no_other_byte(name: str, variant: str) -> None:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"reference data {SAMPLES} is absent (../shared is not checked out beside the repo)")
+    text = VARIANTS[variant]((SAMPLES / name).read_text(encoding="utf-8"))
+
+    @SAMPLE_EDITS
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        assert_only_the_value_changes(text, data)
+
+    check()
