@@ -632,9 +632,12 @@ def _patch_document(
     patcher = _Patcher(text, lines, indent_sequences)
     try:
         patcher.patch(node, old, new)
-        # Read back only this document: the edits stay inside its content.
+        # Read back only this document: the edits stay inside its content. The blank lines
+        # after it are read too (a `|` block ends with its line break, `|+` keeps them).
         start = lines.line_start(node.start_mark.index)
         end = max([_node_end(text, node)] + [e for _, e, _ in patcher.edits])
+        while end < len(text) and text[end] in " \t\r\n":
+            end += 1
         region = _apply(text[start:end], [(s - start, e - start, r) for s, e, r in patcher.edits])
         if not strict_equal(_string_keys(yaml.load(region, Loader=Loader)), new):
             return None
@@ -747,6 +750,8 @@ def _replace(
             rendered = "\n" + rendered
         return [(at, at, rendered + "\n")]
     start, end = span.content
+    if text.endswith("...", start, end):  # an explicit document end stays, after the new body
+        end = min(end, _node_end(text, node))
     if not span.separator_bare and span.separator is not None:
         # The content starts on the `---` line: keep a bare `---` and put the body under it.
         return [(span.separator[0], end, "---\n" + rendered)]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bot.core import documents
@@ -333,6 +333,7 @@ def assert_only_the_value_changes(text: str, data: st.DataObject) -> None:
     path, node = data.draw(st.sampled_from(candidates), label="value")
     new_value = data.draw(NEW_VALUES, label="new value")
     new_body = set_at(bodies[index], path, new_value)
+    note(f"file: {text!r}")
 
     out = apply_edits(text, [Edit.replace_body(index, new_body)])
     assert out is not None
@@ -364,3 +365,144 @@ def test_an_edit_of_a_real_sample_changes_its_value_and_no_other_byte(name: str,
         assert_only_the_value_changes(text, data)
 
     check()
+
+
+# Value pieces of generated documents: (text after `key:` at indentation `{i}`, spans lines).
+SCALAR_VALUES = [
+    " plain",
+    " 42",
+    " 'single'",
+    ' "double\\tquoted"',
+    " ~",
+    " null",
+    "",  # an empty value: null
+    "   # a comment after an empty value",
+    " x  # a comment after the value",
+    " 2026-12-01",
+    " |\n{i}  literal\n{i}  text",
+    " |-\n{i}  stripped",
+    " |+\n{i}  kept\n",
+    " >\n{i}  folded\n{i}  text",
+    " |2\n{i}   indented first line\n{i}  next",
+    " |\n{i}  with a blank line after\n",
+    " |  # a comment on the header\n{i}  text",
+    ' "two\n{i}  lines"',
+    " plain over\n{i}  two lines",
+]
+COLLECTION_VALUES = [
+    " [1, two, 'three', \"four\"]",
+    " {a: 1, b: x, c: ''}",
+    " []",
+    " {}",
+    "\n{i}  - item\n{i}  - 7\n{i}  - |\n{i}    block item",
+    "\n{i}- indentless\n{i}- item",
+    "\n{i}  - name: a\n{i}    port: 1\n{i}  - name: b\n{i}    port: 2",
+    "\n{i}  nested: value\n{i}  deeper:\n{i}    leaf: |\n{i}      end",
+    " &anchor{n}\n{i}  a: 1",
+]
+
+
+@st.composite
+def fields(draw: st.DrawFn, indent: str) -> str:
+    out = []
+    for n in range(draw(st.integers(1, 5))):
+        if draw(st.booleans()):
+            out.append(f"{indent}# a comment between keys")
+        value = draw(st.sampled_from(SCALAR_VALUES + COLLECTION_VALUES))
+        out.append(f"{indent}k{n}:" + value.replace("{i}", indent).replace("{n}", str(n)))
+        if draw(st.integers(0, 3)) == 0:
+            out.append("")  # a blank line
+    return "\n".join(out)
+
+
+@st.composite
+def generated_documents(draw: st.DrawFn, number: int) -> str:
+    head = draw(st.sampled_from(["", "# a document's comment\n"]))
+    return (
+        f"{head}apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: d{number}\n"
+        f"spec:\n{draw(fields('  '))}"
+    )
+
+
+@st.composite
+def generated_files(draw: st.DrawFn) -> str:
+    parts = []
+    for number in range(draw(st.integers(1, 3))):
+        if number:
+            parts.append(draw(st.sampled_from(["---", "---\n# section", "--- # a separator's comment"])))
+        parts.append(draw(generated_documents(number)))
+        if draw(st.integers(0, 3)) == 0:
+            parts.append("...")  # an explicit document end
+    if draw(st.booleans()):
+        parts.append(draw(st.sampled_from(["---", "# a trailing comment", "---\n# a commented-out document"])))
+    text = "\n".join(parts)
+    if draw(st.booleans()):
+        text += "\n"
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    return text
+
+
+@PROPERTY
+@given(generated_files(), st.data())
+def test_an_edit_of_a_generated_file_changes_its_value_and_no_other_byte(text: str, data: st.DataObject) -> None:
+    """Files with nulls, block scalars (`|`, `|-`, `|+`, `>`), `...` document ends, comments,
+    flow collections, blank lines, CRLF and no final newline."""
+    assert_only_the_value_changes(text, data)
+
+
+BLOCK_AT_THE_END = (
+    "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: v\nspec:\n  note: |\n    one\n    two\n"
+)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("chomping", ["|", "|-", "|+", ">"])
+@pytest.mark.parametrize("new_value", ["x", "a\nb\n", "a\nb"])
+def test_a_block_scalar_replaced_at_the_end_of_a_file_keeps_the_final_newline(
+    newline: str, chomping: str, new_value: str
+) -> None:
+    text = BLOCK_AT_THE_END.replace("note: |", f"note: {chomping}").replace("\n", newline)
+    out = apply_edits(text, [Edit.replace(0, {"note": new_value})])
+    assert out is not None
+    assert out.endswith(newline) and not out.endswith(newline * 2), repr(out)
+    assert out.startswith(text[: text.index("note: ") + len("note: ")])
+    assert load_documents(out)[0]["spec"] == {"note": new_value}
+    if newline == "\r\n":
+        assert out.count("\n") == out.count("\r\n")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_without_a_final_newline_gets_none_when_its_last_value_becomes_multi_line(newline: str) -> None:
+    text = BLOCK_AT_THE_END.rstrip("\n").replace("\n", newline)
+    out = apply_edits(text, [Edit.replace(0, {"note": "a\nb\n"})])
+    assert out is not None
+    assert out == text[: text.index("note: ") + len("note: ")] + '"a\\nb\\n"'
+    assert load_documents(out)[0]["spec"] == {"note": "a\nb\n"}
+
+
+def test_a_comment_after_a_value_that_becomes_multi_line_stays_a_comment() -> None:
+    text = "kind: VPC\nspec:\n  note: x  # why\n  other: 1\n"
+    out = apply_edits(text, [Edit.replace_body(0, {"kind": "VPC", "spec": {"note": "a\nb\n", "other": 1}})])
+    assert out == 'kind: VPC\nspec:\n  note: "a\\nb\\n"  # why\n  other: 1\n'
+
+
+def test_a_document_re_rendered_whole_keeps_its_explicit_end() -> None:
+    # An integer key cannot be patched around: the document is written again, up to its `...`.
+    text = "apiVersion: v1\nkind: VPC\n1: x\nspec:\n  a: |\n    x\n...\n---\nkind: VPC\n"
+    body = load_documents(text)[0]
+    body["spec"]["a"] = "y\nz\n"
+    out = apply_edits(text, [Edit.replace_body(0, body)])
+    assert out is not None
+    assert out.endswith("  a: |\n    y\n    z\n...\n---\nkind: VPC\n")
+    assert load_documents(out) == [body, {"kind": "VPC"}]
+
+
+def test_two_keys_added_at_one_place_keep_their_nesting() -> None:
+    """A nested mapping's new key and its parent's new key are inserted at the same offset;
+    the nested one must come first, whatever order a set would give them."""
+    spec = {"subnets": {"default": {"subnet": "10.0.1.0/24", "vlan": 1001, "note": "n"}}, "value": "v"}
+    for _ in range(20):
+        out = apply_edits(VPC_FILE, [Edit.replace(0, spec)])
+        assert out is not None
+        assert load_documents(out)[0]["spec"] == spec
