@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.github import GitHub
+from bot.github.client import GitHub
 from tests.core.test_github_names import REFUSED
 from tests.reliability.system import System
 
