@@ -491,6 +491,11 @@ class _Patcher:
         self.indent_sequences = indent_sequences
         self.edits: list[tuple[int, int, str]] = []
 
+    def _line_after(self, end: int) -> int:
+        """Just past the line break of the line a node's text ends on (`end` exclusive). A
+        `|+` block's text may end in its blank lines: then the line is the one after them."""
+        return self.lines.line_end(end if self.text[end - 1] == "\n" else end - 1)
+
     def _render_pair(self, key: str, value: Any, column: int, *, end: int) -> str:
         """`key: value` written at `column`, to stand in the text up to `end`."""
         rendered = dump_yaml(
@@ -555,12 +560,13 @@ class _Patcher:
     def _patch_scalar(self, node: yaml.ScalarNode, new: Any, key: yaml.Node | None, flow: bool) -> None:
         start, end = node.start_mark.index, _node_end(self.text, node)
         rendered = self._render_scalar(new, flow=flow, literal_blocks=_line_ends_at(self.text, end))
-        if rendered is None:
-            # Text over several lines, as a `|` block under its key: only a value that starts
-            # on its key's line can take the key's indentation.
-            if flow or key is None or key.start_mark.line != node.start_mark.line:
-                raise _CannotPatch
+        if rendered is None and key is not None and key.start_mark.line == node.start_mark.line:
+            # Text over several lines, as a `|` block indented under its key.
             rendered = self._render_pair("k", new, key.start_mark.column, end=end)[3:]
+        elif rendered is None:  # a list item, or a value under its key: one double-quoted line
+            rendered = self._render_scalar(new, flow=flow, literal_blocks=False)
+            if rendered is None:
+                raise _CannotPatch
         if start == end and not (start and self.text[start - 1] in " \t"):
             rendered = " " + rendered  # an empty value (`key:`) is written after its colon
         self.edits.append((start, end, rendered))
@@ -579,7 +585,12 @@ class _Patcher:
                 start = self.lines.line_start(key_node.start_mark.index)
                 if self.text[start : key_node.start_mark.index].strip():
                     raise _CannotPatch  # the key shares its line with a "- "
-                self.edits.append((start, self.lines.line_end(_node_end(self.text, value_node) - 1), ""))
+                end = self._line_after(_node_end(self.text, value_node))
+                if end == len(self.text) and not self.text.endswith("\n") and start:
+                    # The file's last line goes: so does the line break before it, and the file
+                    # still ends without one.
+                    start -= 2 if self.text.endswith("\r\n", 0, start) else 1
+                self.edits.append((start, end, ""))
                 continue
             try:
                 sub = _Patcher(self.text, self.lines, self.indent_sequences)
@@ -598,7 +609,7 @@ class _Patcher:
         added = [k for k in new if k not in old]
         if added:
             last_key, last_key_node, last_value = pairs[-1]
-            anchor = self.lines.line_end(_node_end(self.text, last_value) - 1)
+            anchor = self._line_after(_node_end(self.text, last_value))
             if anchor == len(self.text) and not self.text.endswith("\n"):
                 prefix, suffix = "\n", ""
             else:
