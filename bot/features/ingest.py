@@ -5,7 +5,10 @@ What one ingest does (a push, a reconcile, or the HNP API's github_to_gui / bidi
        deleted); a head already ingested ends the ingest (old and duplicate deliveries).
     2. GET the head's recursive tree and compare each fabric YAML file's blob sha with the one
        ingested (`fabric_file`): exactly the changed files, whatever the push said. Nothing
-       changed under the directory: the sha is noted, and that is all.
+       changed under the directory: the sha is noted, and that is all -- unless entries under
+       it are not read (symlinks, submodules, YAML files whose names are not plain paths):
+       those are never skipped in silence, so the check run below lists them on every commit
+       (a warning annotation each, `neutral`) and the sync result carries them as warnings.
     3. POST the `hnp-gitops/validate` check run (in progress) on the head commit.
     4. GET one tarball of the head and read only the changed files from it (parsing and
        validation run in a thread, off the event loop).
