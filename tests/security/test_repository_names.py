@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.github.client import GitHub
@@ -48,14 +49,17 @@ async def test_a_fabric_on_a_repository_github_would_refuse_is_not_created(syste
 async def test_the_github_layer_refuses_a_path_with_a_dot_segment_before_any_request() -> None:
     """A repository row written before the rules (or by hand) cannot steer a request either:
     the template keeps `..` as it is, so the layer refuses the expanded path itself."""
-    github = GitHub(None, api_url="http://127.0.0.1:9", app_id=None, private_key=None)
-    for owner, repo in (("acme", ".."), ("acme", "."), ("..", "fabric")):
-        with pytest.raises(ValueError, match="dot segment"):
-            await github.installation(1).getitem("/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo})
-    with pytest.raises(ValueError, match="dot segment"):  # `{+path}` keeps its slashes, and so its dots
-        await github.installation(1).getitem(
-            "/repos/{owner}/{repo}/contents/{+path}", {"owner": "acme", "repo": "fabric", "path": "fabric/../../x"}
-        )
+    async with aiohttp.ClientSession() as session:  # port 9 (discard): nothing may be sent to it
+        github = GitHub(session, api_url="http://127.0.0.1:9", app_id=None, private_key=None)
+        for owner, repo in (("acme", ".."), ("acme", "."), ("..", "fabric")):
+            with pytest.raises(ValueError, match="dot segment"):
+                await github.installation(1).getitem(
+                    "/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo}
+                )
+        with pytest.raises(ValueError, match="dot segment"):  # `{+path}` keeps its slashes, and so its dots
+            await github.installation(1).getitem(
+                "/repos/{owner}/{repo}/contents/{+path}", {"owner": "acme", "repo": "fabric", "path": "fabric/../../x"}
+            )
     assert github.total_calls == 0
 
 
