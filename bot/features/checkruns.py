@@ -34,12 +34,13 @@ from bot.core import checks, documents, filemap, threeway
 from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.threeway import ABSENT, FieldConflict, Named
 from bot.features import comments, conflicts, installations, publish, pulls
+from bot.github.client import Client
 from bot.github.errors import NotFound
 from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
+from bot.storage import Executor, fabrics
 from bot.storage import conflicts as conflict_store
-from bot.storage import fabrics
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
 
@@ -111,7 +112,7 @@ def resource_file(fabric: Fabric, row: conflict_store.Conflict) -> str | None:
 
 
 async def locations(
-    gh: Any, fabric: Fabric, sha: str, found: Sequence[conflict_store.Conflict]
+    gh: Client, fabric: Fabric, sha: str, found: Sequence[conflict_store.Conflict]
 ) -> list[checks.Location | None]:
     """Where each conflict stands in the pull request's files at `sha`: the line of its field
     in its resource's document (the document's first line for a whole-resource conflict)."""
@@ -125,23 +126,25 @@ async def locations(
             parsed[path] = None
             continue
         docs = documents.parse_file(path, raw).documents
-        parsed[path] = {documents.identity(d): d for d in docs if documents.identity(d)}
+        parsed[path] = {ident: d for d in docs if (ident := documents.identity(d)) is not None}
     out: list[checks.Location | None] = []
-    for row, path in zip(found, paths):
-        if path is None or (path in parsed and parsed[path] is None):
+    for row, row_path in zip(found, paths):
+        if row_path is None or (row_path in parsed and parsed[row_path] is None):
             out.append(None)
             continue
-        doc = (parsed.get(path) or {}).get((row.kind, row.namespace or DEFAULT_NAMESPACE, row.name))
+        doc = None
+        if row.kind is not None and row.name is not None:
+            doc = (parsed.get(row_path) or {}).get((row.kind, row.namespace or DEFAULT_NAMESPACE, row.name))
         if doc is None:
-            out.append(checks.Location(path, 1))
+            out.append(checks.Location(row_path, 1))
             continue
         line = documents.field_line(doc, document_path(doc.body, row.field_path or "")) if row.field_path else None
-        out.append(checks.Location(path, line or doc.line))
+        out.append(checks.Location(row_path, line or doc.line))
     return out
 
 
 async def publish_check(
-    pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: pull_store.BotPull, head_sha: str | None = None
+    pool: asyncpg.Pool, gh: Client, fabric: Fabric, pull: pull_store.BotPull, head_sha: str | None = None
 ) -> dict[str, Any] | None:
     """Post the conflicts check run on the pull request's head and edit its bot comment.
     Returns the check run, or None when the pull request is no longer open."""
@@ -178,7 +181,7 @@ async def publish_check(
 
 
 async def recheck_fabric(
-    ctx: Any, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
+    ctx: JobContext, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
 ) -> int:
     """Check the fabric's drafts again and refresh the check run and comment of its open bot
     pull requests (one, or all). `ctx` has `pool` and `github`. Returns how many pull
@@ -219,7 +222,7 @@ async def check_job(ctx: JobContext) -> None:
 
 
 async def resolve_on_pull_request(
-    ctx: Any,
+    ctx: JobContext,
     fabric: Fabric,
     pull_request_id: int,
     resolution: str,
@@ -277,9 +280,7 @@ async def resolve_job(ctx: JobContext) -> None:
     )
 
 
-async def request_rebuild(
-    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int, actor: str | None
-) -> None:
+async def request_rebuild(db: Executor, fabric_id: int, pull_request_id: int, actor: str | None) -> None:
     """Conflicts of a bot pull request were resolved elsewhere (the HNP API): put the resolved
     drafts on its branch, as pressing a button does. Queued on the fabric, after its work."""
     await enqueue(

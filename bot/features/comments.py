@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
-
 from bot.core import checks
+from bot.github.client import Client
 from bot.github.errors import NotFound
 from bot.github.repository import Repository
+from bot.storage import Executor
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
 
@@ -28,7 +28,7 @@ def _ours(comment: dict[str, Any]) -> bool:
     return user.get("type") == "Bot" and checks.COMMENT_MARKER in (comment.get("body") or "")
 
 
-async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
+async def find(gh: Client, fabric: Fabric, number: int) -> int | None:
     """The id of the bot comment on pull request `number`, by its marker."""
     async for comment in Repository(gh, fabric.owner, fabric.repo).comments(number):
         if _ours(comment):
@@ -36,9 +36,7 @@ async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
     return None
 
 
-async def upsert(
-    pool: asyncpg.Pool | asyncpg.Connection, gh: Any, fabric: Fabric, pull_request_id: int, number: int, body: str
-) -> int:
+async def upsert(pool: Executor, gh: Client, fabric: Fabric, pull_request_id: int, number: int, body: str) -> int:
     """Write `body` into the pull request's one bot comment (edit, or post the first time);
     returns its id, which is kept on the pull request row."""
     repo = Repository(gh, fabric.owner, fabric.repo)
@@ -57,6 +55,6 @@ async def upsert(
     return comment_id
 
 
-async def reply(gh: Any, fabric: Fabric, number: int, text: str) -> None:
+async def reply(gh: Client, fabric: Fabric, number: int, text: str) -> None:
     """A short answer to a person's command (not the bot comment: it carries no marker)."""
     await Repository(gh, fabric.owner, fabric.repo).comment(number, text[: checks.MAX_BODY])

@@ -16,13 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from bot.core import threeway
 from bot.core.kinds import DEFAULT_NAMESPACE
+from bot.storage import Connection, Executor
 from bot.storage import drift as drift_store
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class Report:
     namespace: str = DEFAULT_NAMESPACE
 
 
-async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
+async def set_actual(conn: Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
     """Record what the fabric runs, in one statement. Returns {"updated": [(kind, namespace,
     name, state)], "unknown": [(kind, namespace, name)]}: a report of a resource this fabric
     does not know (neither in Git nor drafted) is not stored."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.storage import Connection, returned_row
 from bot.storage import deliveries as delivery_store
 
 JOB_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
@@ -39,13 +40,15 @@ def _bucket_columns(expression: str, buckets: Iterable[float]) -> str:
     return ", ".join(f"count(*) FILTER (WHERE {expression} <= {float(b)!r}) AS le_{i}" for i, b in enumerate(buckets))
 
 
-async def read(conn: asyncpg.Connection) -> Figures:
+async def read(conn: Connection) -> Figures:
     """Call inside a repeatable-read transaction, so the figures agree with each other."""
-    queue = await conn.fetchrow(
-        "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
-        "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
-        "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
-        "FROM job WHERE status IN ('queued', 'running')"
+    queue = returned_row(
+        await conn.fetchrow(
+            "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
+            "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
+            "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
+            "FROM job WHERE status IN ('queued', 'running')"
+        )
     )
     lat = "extract(epoch FROM finished_at - created_at)"
     took = "extract(epoch FROM completed_at - coalesce(started_at, created_at))"

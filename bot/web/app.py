@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -99,7 +99,7 @@ def _setup_github(app: web.Application, policy: RetryPolicy) -> None:
     layer = GitHub.from_config(None, app[CONFIG], policy=policy)
     app[GITHUB] = layer
 
-    async def github_session(app: web.Application):
+    async def github_session(app: web.Application) -> AsyncIterator[None]:
         async with new_session() as session:
             layer.session = session
             yield
@@ -123,7 +123,7 @@ def _setup_workers(app: web.Application, tuning: Tuning, *, background: bool = T
     )
     app[WORKERS] = workers
 
-    async def run_workers(app: web.Application):
+    async def run_workers(app: web.Application) -> AsyncIterator[None]:
         await workers.start()
         yield
         await workers.stop()
@@ -132,7 +132,7 @@ def _setup_workers(app: web.Application, tuning: Tuning, *, background: bool = T
         app.cleanup_ctx.append(run_workers)
 
 
-async def _reconcile_timer(app: web.Application):
+async def _reconcile_timer(app: web.Application) -> AsyncIterator[None]:
     """About every RECONCILE_INTERVAL, queue one 'reconcile' job (any process may queue it; the
     queue makes sure it is one per interval). The first is queued at start-up, which also
     catches what was pushed while the bot was down."""

@@ -91,3 +91,15 @@ def test_the_reader_keeps_the_executable_bit_and_skips_what_is_not_a_regular_fab
         tar.addfile(folder)
     found = {m.path: m.mode for m in archive.fabric_files(out.getvalue(), "fabric")}
     assert found == {"fabric/run.yaml": "100755", "fabric/plain.yaml": "100644"}
+
+
+def test_without_a_tree_the_entries_not_read_are_listed_from_the_archive() -> None:
+    files = {**FILES, "fabric/tab\tname.yaml": vpc("vpc-tab").encode(), "other/x\ty.yaml": b"x: 1\n"}
+    got = read_archive(tarball(files), "fabric", None, {}, Timings())
+    assert sorted((e.path, e.reason.split(":")[0]) for e in got.unread) == [
+        ("fabric/link.yaml", "a symbolic link"),
+        ("fabric/tab\tname.yaml", "a YAML file whose path contains a control character"),
+    ]
+    assert "fabric/tab\tname.yaml" not in (got.tree or {})
+    # asked for the changed files only (the tree listed them), it lists nothing
+    assert read_archive(tarball(files), "fabric", {}, {}, Timings()).unread == []
