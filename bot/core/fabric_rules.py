@@ -477,7 +477,7 @@ class _Fabric:
         """Report a reference to a `kind` that is not there; True when it is missing."""
         if self.get(kind, name) is not None or not self.judged(kind):
             return False
-        self.add(rule, res, at, f"{what} {name} does not exist (no {kind} {name} in the fabric)")
+        self.add(rule, res, at, f"{what} {name} does not exist in the fabric")
         return True
 
 
@@ -568,10 +568,12 @@ def _check_vpcs(fabric: _Fabric) -> None:
             net = _network(cfg.get("subnet"))
             if net is None:
                 continue
-            if ns_nets is not None and not any(
-                n.version == net.version and n.first <= net.first and net.last <= n.last for n in ns_nets
+            if (
+                ip_found is not None
+                and ns_nets is not None
+                and not any(n.version == net.version and n.first <= net.first and net.last <= n.last for n in ns_nets)
             ):
-                ns_res = ip_found[0] if ip_found else res
+                ns_res = ip_found[0]
                 fabric.add(
                     R_VPC_SUBNET_IN_NS,
                     res,
@@ -673,7 +675,6 @@ R_ATT_CONN_TYPE = _rule(
 )
 R_ATT_ESLAG_MODE = _rule("vpcattachment-eslag-mode", "VPCAttachment.Validate (api/vpc/v1beta1/vpcattachment_types.go)")
 R_ATT_HOSTBGP = _rule("vpcattachment-hostbgp", "VPCAttachment.Validate (api/vpc/v1beta1/vpcattachment_types.go)")
-R_ATT_SWITCH = _rule("vpcattachment-switch-exists", "VPCAttachment.Validate (api/vpc/v1beta1/vpcattachment_types.go)")
 R_ATT_SWITCH_NS = _rule(
     "vpcattachment-switch-vlannamespace", "VPCAttachment.Validate (api/vpc/v1beta1/vpcattachment_types.go)"
 )
@@ -686,15 +687,16 @@ ATTACHABLE = ("unbundled", "bundled", "eslag")  # "vpc can be attached only to U
 def _check_vpc_attachments(fabric: _Fabric) -> None:
     """VPCAttachment.Validate, `if kube != nil`: the VPC and its subnet exist; the connection
     exists and is unbundled, bundled or eslag (eslag only for an l2vni VPC, hostBGP only over
-    unbundled); every switch of the connection exists and has the VPC's VLANNamespace (and a
-    hostBGP subnet is not on an MCLAG peer); no other attachment of the connection has the same
+    unbundled); every switch of the connection has the VPC's VLANNamespace (and a hostBGP
+    subnet is not on an MCLAG peer; a switch that does not exist is the connection's
+    violation, a VLANNamespace that does not exist the VPC's); no other attachment of the connection has the same
     subnet, and at most one is native VLAN."""
     on_connection: dict[str, list[tuple[FabricResource, dict[str, Any]]]] = {}
     for res, spec in fabric.of("VPCAttachment"):
         subnet_ref = spec.get("subnet")
         connection = spec.get("connection")
         vpc_name, _, subnet_name = subnet_ref.partition("/") if isinstance(subnet_ref, str) else ("", "", "")
-        for other, other_spec in on_connection.get(connection, []):
+        for other, other_spec in on_connection.get(str(connection), []):
             if other_spec.get("subnet") == subnet_ref:
                 fabric.add(
                     R_ATT_UNIQUE,
@@ -770,19 +772,12 @@ def _check_vpc_attachments(fabric: _Fabric) -> None:
             )
             continue
         vlanns = vpc[1].get("vlanNamespace")
+        if fabric.get("VLANNamespace", vlanns) is None and fabric.judged("VLANNamespace"):
+            continue  # reported on the VPC (vpc-vlannamespace-exists)
         for switch_name in _link_devices(conn_spec, shape, "switch"):
             sw = fabric.get("Switch", switch_name)
             if sw is None:
-                if fabric.judged("Switch"):
-                    fabric.add(
-                        R_ATT_SWITCH,
-                        res,
-                        ["connection"],
-                        f"switch {switch_name} used in connection {connection} ({conn_res.where()}) does not exist",
-                        conn_res,
-                    )
-                    break
-                continue
+                continue  # reported on the connection (connection-switch-exists)
             sw_res, sw_spec = sw
             if vlanns not in (sw_spec.get("vlanNamespaces") or []):
                 fabric.add(
@@ -939,7 +934,7 @@ def _check_external_attachments(fabric: _Fabric) -> None:
         key = (str(connection), vlan or 0)
         other = vlans.get(key)
         if other is not None:
-            at = ["static", "vlan"] if isinstance(static, dict) else ["switch", "vlan"]
+            at: list[str | int] = ["static", "vlan"] if isinstance(static, dict) else ["switch", "vlan"]
             fabric.add(
                 R_EATT_VLAN,
                 res,
@@ -964,9 +959,9 @@ def _check_external_peerings(fabric: _Fabric) -> None:
             continue
         ext = fabric.get("External", ext_name)
         if ext is None:
-            fabric.missing(R_EPEER_EXT, res, ["permit", "external", "name"], "External", ext_name, "external")
-            continue
-        if vpc[1].get("ipv4Namespace") != ext[1].get("ipv4Namespace"):
+            if fabric.missing(R_EPEER_EXT, res, ["permit", "external", "name"], "External", ext_name, "external"):
+                continue
+        elif vpc[1].get("ipv4Namespace") != ext[1].get("ipv4Namespace"):
             fabric.add(
                 R_EPEER_NS,
                 res,
@@ -1024,10 +1019,14 @@ def _check_switches(fabric: _Fabric) -> None:
     asns: dict[Any, FabricResource] = {}
     for res, spec in fabric.of("Switch"):
         ranges: list[tuple[int, int, str]] = []
-        for idx, ns in enumerate(spec.get("vlanNamespaces") or []):
+        written_ns = res.spec.get("vlanNamespaces") or []
+        for ns in spec.get("vlanNamespaces") or []:
             found = fabric.get("VLANNamespace", ns)
             if found is None:
-                fabric.missing(R_SW_VLANNS, res, ["vlanNamespaces", idx], "VLANNamespace", ns, "VLANNamespace")
+                at_ns: list[str | int] = (
+                    ["vlanNamespaces", written_ns.index(ns)] if ns in written_ns else ["vlanNamespaces"]
+                )
+                fabric.missing(R_SW_VLANNS, res, at_ns, "VLANNamespace", ns, "VLANNamespace")
                 continue
             ranges.extend((lo, hi, ns) for lo, hi in _ranges(found[1]))
         ranges.sort()
@@ -1041,11 +1040,10 @@ def _check_switches(fabric: _Fabric) -> None:
                     f"{cur[0]}-{cur[1]} ({cur[2]})",
                 )
                 break
-        for idx, group in enumerate(spec.get("groups") or []):
+        written = res.spec.get("groups") or []  # paths point into the document, not the sorted copy
+        for group in spec.get("groups") or []:
             if group:
-                at: list[str | int] = (
-                    ["groups", idx] if group in (res.spec.get("groups") or []) else ["redundancy", "group"]
-                )
+                at: list[str | int] = ["groups", written.index(group)] if group in written else ["redundancy", "group"]
                 fabric.missing(R_SW_GROUP, res, at, "SwitchGroup", group, "switch group")
         redundancy = spec.get("redundancy") or {}
         mclag_group = redundancy.get("group") if redundancy.get("type") == "mclag" else None
