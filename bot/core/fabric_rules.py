@@ -172,7 +172,7 @@ def _default_vpc_subnet(cfg: dict[str, Any]) -> dict[str, Any]:
         return cfg  # iputil.ParseCIDR failed: Default() skips the subnet
     out = dict(cfg)
     if not out.get("gateway") and not out.get("hostBGP"):
-        out["gateway"] = str(ipaddress.ip_address(net.first + 1))  # ParsedCIDR.Gateway
+        out["gateway"] = _filled_addresses(net)[0]
     if net.bits > 30:
         return out
     dhcp = dict(out.get("dhcp") or {})
@@ -184,9 +184,9 @@ def _default_vpc_subnet(cfg: dict[str, Any]) -> dict[str, Any]:
         return out
     rng = dict(dhcp.get("range") or {})
     if not rng.get("start"):
-        rng["start"] = str(ipaddress.ip_address(net.first + 2))  # ParsedCIDR.DHCPRangeStart
+        rng["start"] = _filled_addresses(net)[1]
     if not rng.get("end"):
-        rng["end"] = str(ipaddress.ip_address(net.last))  # ParsedCIDR.DHCPRangeEnd (LastIPNetip)
+        rng["end"] = _filled_addresses(net)[2]
     dhcp["range"] = rng
     options = dhcp.get("options")
     if isinstance(options, dict):
@@ -218,6 +218,14 @@ def _default_vpc_subnet(cfg: dict[str, Any]) -> dict[str, Any]:
         dhcp["static"] = {_normal_mac(mac): value for mac, value in static.items()}
     out["dhcp"] = dhcp
     return out
+
+
+@lru_cache(maxsize=65536)
+def _filled_addresses(net: _Net) -> tuple[str, str, str]:
+    """iputil.ParseCIDR (pkg/util/iputil/ip.go): Gateway is the address after the network's,
+    DHCPRangeStart the one after that, DHCPRangeEnd the last one (LastIPNetip)."""
+    make = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+    return str(make(net.first + 1)), str(make(net.first + 2)), str(make(net.last))
 
 
 def _normal_mac(mac: str) -> str:
@@ -422,29 +430,27 @@ def _address(text: Any) -> tuple[int, int] | None:
 
 class _Fabric:
     def __init__(self, resources: Iterable[FabricResource], managed_kinds: Iterable[str] | None) -> None:
-        self.by_kind: dict[str, dict[str, FabricResource]] = {}
-        self.specs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.order: list[FabricResource] = []
+        # kind -> name -> (resource, defaulted spec), in input order
+        self.by_kind: dict[str, dict[str, tuple[FabricResource, dict[str, Any]]]] = {}
         for res in resources:
-            named = self.by_kind.setdefault(res.kind, {})
+            named = self.by_kind.get(res.kind)
+            if named is None:
+                named = self.by_kind[res.kind] = {}
             if res.name in named:
                 continue  # a duplicate identity is the snapshot's error, not a fabric rule's
-            named[res.name] = res
-            spec = default_spec(res.kind, res.spec if isinstance(res.spec, dict) else {})
-            self.specs[(res.kind, res.name)] = spec
-            self.order.append(res)
+            named[res.name] = (res, default_spec(res.kind, res.spec if isinstance(res.spec, dict) else {}))
         self.managed = set(self.by_kind) | set(managed_kinds or ())
         self.out: list[Violation] = []
 
     def of(self, kind: str) -> Iterable[tuple[FabricResource, dict[str, Any]]]:
-        for res in self.by_kind.get(kind, {}).values():
-            yield res, self.specs[(kind, res.name)]
+        return self.by_kind.get(kind, {}).values()
 
     def get(self, kind: str, name: Any) -> tuple[FabricResource, dict[str, Any]] | None:
-        if not isinstance(name, str):
-            return None
-        res = self.by_kind.get(kind, {}).get(name)
-        return None if res is None else (res, self.specs[(kind, name)])
+        named = self.by_kind.get(kind)
+        return None if named is None or not isinstance(name, str) else named.get(name)
+
+    def spec_of(self, res: FabricResource) -> dict[str, Any]:
+        return self.by_kind[res.kind][res.name][1]
 
     def judged(self, kind: str) -> bool:
         """Is a missing `kind` resource an error? Only if the fabric manages that kind."""
@@ -1085,7 +1091,7 @@ def _unique(
         seen[key] = res
         return
     if mclag_group is not None:
-        peer = fabric.specs[(other.kind, other.name)].get("redundancy") or {}
+        peer = fabric.spec_of(other).get("redundancy") or {}
         if peer.get("type") == "mclag" and peer.get("group") == mclag_group:
             return
     fabric.add(
@@ -1121,14 +1127,15 @@ _SHAPES: dict[str, tuple[bool, tuple[tuple[str, str], ...]]] = {
     "staticExternal": (True, (("switch", "Switch"),)),
 }
 _DEPRECATED_SHAPES = ("mclag", "mclagDomain")
+_ALL_SHAPES = frozenset((*_SHAPES, *_DEPRECATED_SHAPES))
 _LINK_IP_SHAPES = {"fabric": ("spine", "leaf"), "mesh": ("leaf1", "leaf2"), "gateway": ("switch", "gateway")}
 
 
 def _connection_type(spec: Mapping[str, Any]) -> str:
     """ConnectionSpec.Type (connection_types.go), with the deprecated kinds named too."""
-    for shape in (*_SHAPES, *_DEPRECATED_SHAPES):
-        if spec.get(shape) is not None:
-            return shape
+    for key in spec:
+        if key in _ALL_SHAPES and spec[key] is not None:
+            return key
     return "invalid"
 
 
@@ -1159,29 +1166,34 @@ def _check_connections(fabric: _Fabric) -> None:
     mesh and gateway link IPs are /31s of one subnet per link, used once in the fabric."""
     ports: dict[str, tuple[FabricResource, list[str | int]]] = {}
     link_ips: dict[tuple[int, int], tuple[FabricResource, list[str | int]]] = {}
+    devices = {kind: fabric.by_kind.get(kind, {}) for kind in ("Switch", "Server")}
+    judged = {kind: fabric.judged(kind) for kind in ("Switch", "Server")}
     for res, spec in fabric.of("Connection"):
         shape = _connection_type(spec)
         if shape not in _SHAPES:
             continue
         single, ends = _SHAPES[shape]
-        base: list[str | int] = [shape, "link"] if single else [shape, "links"]
         reported_device = False
         eslag_groups: list[tuple[str, Any, Any, FabricResource]] = []
-        own: list[tuple[str, list[str | int]]] = []
+        own: list[tuple[str, int | None, str]] = []
         for idx, link in _links(spec, shape):
             for end, device_kind in ends:
-                port = (link.get(end) or {}).get("port") if isinstance(link.get(end), dict) else None
-                if not isinstance(port, str) or "/" not in port:
+                endpoint = link.get(end)
+                port = endpoint.get("port") if isinstance(endpoint, dict) else None
+                if not isinstance(port, str):
                     continue
-                at = [*base, *([] if idx is None else [idx]), end, "port"]
-                own.append((port, at))
-                device = port.split("/", 1)[0]
-                if device_kind not in ("Switch", "Server"):
+                device, slash, _ = port.partition("/")
+                if not slash:
                     continue
-                found = fabric.get(device_kind, device)
+                own.append((port, idx, end))
+                known = devices.get(device_kind)
+                if known is None:
+                    continue  # a Gateway: not managed here
+                found = known.get(device)
                 if found is None:
-                    if not reported_device and fabric.judged(device_kind):
+                    if not reported_device and judged[device_kind]:
                         rule = R_CONN_SWITCH if device_kind == "Switch" else R_CONN_SERVER
+                        at = _port_path(shape, single, idx, end)
                         fabric.add(rule, res, at, f"{device_kind.lower()} {device} of port {port} does not exist")
                         reported_device = True
                     continue
@@ -1190,26 +1202,30 @@ def _check_connections(fabric: _Fabric) -> None:
                     eslag_groups.append((device, redundancy.get("group"), redundancy.get("type"), found[0]))
         if eslag_groups and not reported_device:
             _eslag(fabric, res, eslag_groups)
-        for port, at in own:
-            for key in (port, port + "/1") if port.count("/") == 2 else (port,):
-                other = ports.get(key)
-                if other is not None and other[0] is not res:
-                    other_res, other_at = other
-                    fabric.add(
-                        R_CONN_PORT,
-                        res,
-                        at,
-                        f"port {port} is already used by connection {other_res.name} "
-                        f"({other_res.where(join_path(['spec', *other_at]))})",
-                        other_res,
-                    )
-                    break
-            else:
-                ports.setdefault(port, (res, at))
-                if port.count("/") == 2:
-                    ports.setdefault(port + "/1", (res, at))
+        for port, idx, end in own:
+            breakout = port.count("/") == 2
+            other = ports.get(port) or (ports.get(port + "/1") if breakout else None)
+            if other is not None and other[0] is not res:
+                other_res, other_at = other
+                fabric.add(
+                    R_CONN_PORT,
+                    res,
+                    _port_path(shape, single, idx, end),
+                    f"port {port} is already used by connection {other_res.name} "
+                    f"({other_res.where(join_path(['spec', *other_at]))})",
+                    other_res,
+                )
+                continue
+            place = (res, _port_path(shape, single, idx, end))
+            ports.setdefault(port, place)
+            if breakout:
+                ports.setdefault(port + "/1", place)
         if shape in _LINK_IP_SHAPES:
-            _link_ips(fabric, res, spec, shape, base, link_ips)
+            _link_ips(fabric, res, spec, shape, [shape, "links"], link_ips)
+
+
+def _port_path(shape: str, single: bool, idx: int | None, end: str) -> list[str | int]:
+    return [shape, "link", end, "port"] if single else [shape, "links", idx if idx is not None else 0, end, "port"]
 
 
 def _eslag(fabric: _Fabric, res: FabricResource, switches: list[tuple[str, Any, Any, FabricResource]]) -> None:
