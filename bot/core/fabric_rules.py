@@ -96,7 +96,7 @@ class Violation:
     message: str  # names the other side and where it is
     path: str | None  # file of the offending document (None: a draft)
     line: int | None
-    other: tuple[str, str] | None = None  # (kind, name) of the other side, if one
+    other: tuple[str, str] | None = None  # (kind, name) of the other side: the resource clashed with or missing
     source: str = ""  # the upstream function the rule comes from
 
     @property
@@ -462,20 +462,14 @@ class _Fabric:
         res: FabricResource,
         at: list[str | int],
         message: str,
-        other: FabricResource | None = None,
+        other: FabricResource | tuple[str, str] | None = None,
     ) -> None:
         field_path = join_path(["spec", *at]) if at else "spec"
+        if isinstance(other, FabricResource):
+            other = (other.kind, other.name)
         self.out.append(
             Violation(
-                rule,
-                res.kind,
-                res.name,
-                field_path,
-                message,
-                res.path,
-                res.line_of(field_path),
-                None if other is None else (other.kind, other.name),
-                RULES[rule],
+                rule, res.kind, res.name, field_path, message, res.path, res.line_of(field_path), other, RULES[rule]
             )
         )
 
@@ -483,7 +477,7 @@ class _Fabric:
         """Report a reference to a `kind` that is not there; True when it is missing."""
         if self.get(kind, name) is not None or not self.judged(kind):
             return False
-        self.add(rule, res, at, f"{what} {name} does not exist in the fabric")
+        self.add(rule, res, at, f"{what} {name} does not exist in the fabric", (kind, str(name)))
         return True
 
 

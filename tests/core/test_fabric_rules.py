@@ -596,3 +596,78 @@ def test_what_the_cluster_fills_in_is_not_a_difference():
     assert without_defaults("VPC", reported, desired)["ipv4Namespace"] == "other"
     labels = {"labels": {"fabric.githedgehog.com/ipv4ns": "default", "team": "a"}}
     assert without_default_metadata(labels, {"labels": {"team": "a"}}) == {"labels": {"team": "a"}}
+
+
+# --- over a commit: what ingestion holds back ----------------------------------------------------
+
+
+def commit(files: dict[str, str], before: dict[str, str] | None = None):
+    """The snapshot of `files` read whole, and the database as ingesting `before` left it."""
+    from bot.core import snapshot
+
+    def read(fs: dict[str, str]):
+        read_files = {p: snapshot.read_file(p, t.encode()) for p, t in fs.items()}
+        return snapshot.assemble({p: r.state.blob_sha for p, r in read_files.items()}, {}, read_files)
+
+    applied = []
+    if before is not None:
+        applied = [
+            snapshot.Applied(r.kind, r.namespace, r.name, r.spec, r.metadata, r.path)
+            for r in read(before).desired.values()
+        ]
+    return snapshot.check_fabric(read(files), applied)
+
+
+def test_a_commit_that_reuses_a_vlan_holds_that_vpc_back_and_applies_the_rest():
+    before = lab_with_vpcs()
+    after = dict(before)
+    after["env-1/demo.yaml"] = edit(before["env-1/demo.yaml"], "vlan: 1132", "vlan: 1101")
+    after["env-1/demo.yaml"] = edit(after["env-1/demo.yaml"], "vlan: 1131", "vlan: 1133")  # a fine change beside it
+    checked = commit(after, before)
+    vpc3 = ("VPC", "default", "demo-vpc-3")
+    assert checked.held == {vpc3}
+    assert (
+        vpc3 not in checked.snapshot.desired
+        and ("VPCAttachment", "default", "demo-vpc-3--server-3--bundled--ds3000-01") in checked.snapshot.desired
+    )
+    [problem] = [p for p in checked.snapshot.files["env-1/demo.yaml"].problems if p.rule]
+    assert problem.rule == "vpc-vlan-unique" and problem.field == "spec.subnets.subnet-2.vlan"
+    assert problem.line == after["env-1/demo.yaml"].splitlines().index("      vlan: 1101") + 1
+    assert checked.snapshot.files["env-1/demo.yaml"].held  # read again next time
+    assert not checked.snapshot.files["lab/wiring.yaml"].held
+
+
+def test_deleting_a_vpc_an_attachment_still_needs_keeps_it():
+    before = lab_with_vpcs()
+    after = dict(before)
+    text = before["env-1/demo.yaml"]
+    start, end = (
+        text.index("apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\n"),
+        text.index("---\napiVersion: vpc.githedgehog.com/v1beta1\nkind: VPCAttachment"),
+    )
+    after["env-1/demo.yaml"] = text[:start] + text[end + 4 :]
+    checked = commit(after, before)
+    vpc3 = ("VPC", "default", "demo-vpc-3")
+    assert checked.held == {vpc3} and vpc3 in checked.snapshot.present  # not orphaned
+    assert [v.rule for v in checked.violations] == ["vpcattachment-vpc-exists"]
+
+
+def test_new_resources_that_break_the_fabric_are_not_created():
+    files = lab_with_vpcs()
+    files["env-1/demo.yaml"] = edit(files["env-1/demo.yaml"], "vlan: 1132", "vlan: 1101")
+    checked = commit(files)  # a first ingest: nothing applied yet, files in path order
+    [violation] = checked.violations
+    assert (violation.rule, violation.name) == ("vpc-vlan-unique", "demo-vpc-1")
+    # demo-vpc-1 is not created, nor what refers to it (the fabric would refuse those too)
+    assert {name for _, _, name in checked.held} == {
+        "demo-vpc-1",
+        "demo-vpc-1--server-1--eslag--ds3000-01--ds3000-02",
+        "demo-vpc-1--demo-vpc-2",
+        "demo-vpc-1--default",
+    }
+    assert ("VPC", "default", "demo-vpc-3") in checked.snapshot.desired
+
+
+def test_a_consistent_commit_changes_nothing():
+    checked = commit(lab_with_vpcs(), lab())
+    assert checked.violations == [] and checked.held == set()
