@@ -671,3 +671,47 @@ def test_new_resources_that_break_the_fabric_are_not_created():
 def test_a_consistent_commit_changes_nothing():
     checked = commit(lab_with_vpcs(), lab())
     assert checked.violations == [] and checked.held == set()
+
+
+def test_the_check_run_has_one_annotation_per_violation_and_groups_them_by_rule():
+    from bot.core.checks import validate_check_output
+
+    before = lab_with_vpcs()
+    after = dict(before)
+    after["env-1/demo.yaml"] = edit(before["env-1/demo.yaml"], "vlan: 1132", "vlan: 1101")
+    after["lab/wiring.yaml"] = edit(before["lab/wiring.yaml"], "port: ds3000-03/E1/1/2", "port: ds3000-03/E1/1/1")
+    checked = commit(after, before)
+    errors = {
+        path: [
+            {
+                "message": p.message,
+                "line": p.line,
+                "document": p.document,
+                "kind": p.kind,
+                "name": p.name,
+                "path": p.field,
+                "rule": p.rule,
+            }
+            for p in state.errors
+        ]
+        for path, state in checked.snapshot.files.items()
+        if state.errors
+    }
+    # the lab's static ExternalAttachment fails alone, as before: one more annotation
+    out = validate_check_output(errors, {})
+    assert out["conclusion"] == "failure"
+    notes = {(a["path"], a["start_line"]): a for a in out["output"]["annotations"]}
+    vlan_line = after["env-1/demo.yaml"].splitlines().index("      vlan: 1101") + 1
+    port_line = after["lab/wiring.yaml"].splitlines().index("        port: ds3000-03/E1/1/1", 755) + 1
+    assert notes[("env-1/demo.yaml", vlan_line)]["title"] == "Fabric rule vpc-vlan-unique: VPC/demo-vpc-3"
+    assert (
+        "already used by demo-vpc-1/default (env-1/pre-demo.yaml:" in notes[("env-1/demo.yaml", vlan_line)]["message"]
+    )
+    assert (
+        notes[("lab/wiring.yaml", port_line)]["title"]
+        == "Fabric rule connection-port-unique: Connection/server-8--unbundled--ds3000-03"
+    )
+    assert len(notes) == 3
+    summary = out["output"]["summary"]
+    assert out["output"]["title"] == "1 invalid document in 1 file; 2 fabric rule violations"
+    assert "| connection-port-unique | 1 |" in summary and "| vpc-vlan-unique | 1 |" in summary
