@@ -502,6 +502,20 @@ def validate_fabric(
     return fabric.out
 
 
+def validate_with_drafts(
+    desired: Iterable[FabricResource], drafts: Mapping[tuple[str, str], FabricResource | None]
+) -> list[Violation]:
+    """The violations of the fabric the drafts would make: the desired state with every draft
+    applied (`drafts` maps (kind, name) to the drafted resource, None to delete it). Drafted
+    resources come last, so a clash with a resource nobody drafted is blamed on the draft;
+    kinds the desired state or a draft holds are managed (deleting the last VPC is judged)."""
+    desired = list(desired)
+    managed = {r.kind for r in desired} | {kind for kind, _ in drafts}
+    kept = [r for r in desired if (r.kind, r.name) not in drafts]
+    changed = [r for r in drafts.values() if r is not None]
+    return validate_fabric([*kept, *changed], managed_kinds=managed)
+
+
 def resources_from_documents(path: str, docs: Iterable[Document]) -> list[FabricResource]:
     """The resources of a file's parsed documents (those with a kind, a name and a body)."""
     out = []

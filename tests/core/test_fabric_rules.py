@@ -715,3 +715,28 @@ def test_the_check_run_has_one_annotation_per_violation_and_groups_them_by_rule(
     summary = out["output"]["summary"]
     assert out["output"]["title"] == "1 invalid document in 1 file; 2 fabric rule violations"
     assert "| connection-port-unique | 1 |" in summary and "| vpc-vlan-unique | 1 |" in summary
+
+
+# --- drafts ----------------------------------------------------------------------------------------
+
+
+def test_a_draft_is_judged_against_the_desired_state_and_the_other_drafts():
+    from bot.core.fabric_rules import validate_with_drafts
+
+    desired = resources(lab_with_vpcs())
+    vpc3 = next(r for r in desired if r.name == "demo-vpc-3")
+    spec = copy.deepcopy(vpc3.spec)
+    spec["subnets"]["subnet-2"]["vlan"] = 1101
+    drafted = FabricResource("VPC", "demo-vpc-3", spec)  # a draft has no file
+    [v] = validate_with_drafts(desired, {("VPC", "demo-vpc-3"): drafted})
+    assert (v.rule, v.name, v.field, v.path) == ("vpc-vlan-unique", "demo-vpc-3", "spec.subnets.subnet-2.vlan", None)
+    assert "env-1/pre-demo.yaml:" in v.message  # the other side is in Git
+    # another draft moving demo-vpc-1 off VLAN 1101 clears it
+    vpc1 = next(r for r in desired if r.name == "demo-vpc-1")
+    spec1 = copy.deepcopy(vpc1.spec)
+    spec1["subnets"]["default"]["vlan"] = 1201
+    drafts = {("VPC", "demo-vpc-3"): drafted, ("VPC", "demo-vpc-1"): FabricResource("VPC", "demo-vpc-1", spec1)}
+    assert validate_with_drafts(desired, drafts) == []
+    # deleting a VPC something still refers to
+    found = validate_with_drafts(desired, {("VPC", "demo-vpc-3"): None})
+    assert [(v.rule, v.other) for v in found] == [("vpcattachment-vpc-exists", ("VPC", "demo-vpc-3"))]
