@@ -264,7 +264,7 @@ def _default_switch(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_LINK_FLAP_DEFAULTS = {"flapThreshold": 5, "samplingInterval": 10, "recoveryInterval": 300}
+_LINK_FLAP_DEFAULTS = {"flapThreshold": 3, "samplingInterval": 30, "recoveryInterval": 300}
 
 
 def _default_vpc_attachment(spec: dict[str, Any]) -> dict[str, Any]:
