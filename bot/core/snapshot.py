@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core import documents, fabric_rules, validation
@@ -598,7 +598,7 @@ class FabricCheck:
     held: set[Identity]  # resources that keep their previous desired state (or are not created)
 
 
-MAX_HOLD_ROUNDS = 5
+MAX_HOLD_ROUNDS = 8  # a chain of references is at most SwitchGroup -> Switch -> Connection -> attachment
 
 
 def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
@@ -610,9 +610,10 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
     Resources the commit leaves as they were come first, so a clash is blamed on what the
     commit changed. A changed resource a violation blames keeps its previous desired state (a
     new one is not created); a resource the commit deletes or changes that an unchanged one
-    still needs is held the same way. Holding can uncover another violation, so this repeats
-    until nothing more is held. Every violation of the commit as written is reported, on the
-    line of the offending document, and its file is read again at the next ingest."""
+    still needs is held the same way. Holding can uncover another violation (an attachment of a
+    VPC that is not created), so this repeats until nothing more is held. Every violation of
+    the commit as written is reported, and so is each one that held something more back, on
+    the line of the offending document, whose file is read again at the next ingest."""
     before = {a.identity: a for a in applied}
     located: dict[Identity, tuple[str, DocRef]] = {}
     for path, state in snap.files.items():
@@ -637,7 +638,16 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
             (stable if same else changed)[ident] = from_git(new)
         elif old is not None and old.spec is not None:
             stable[ident] = from_database(old, path, ref.line)
-    gone = {i: a for i, a in before.items() if a.path is not None and a.spec is not None and i not in located}
+    for ident, old in before.items():
+        # a file that holds a document no one can identify keeps its resources (see plan)
+        state = snap.files.get(old.path) if old.path is not None else None
+        if ident not in located and state is not None and state.unidentified and old.spec is not None:
+            stable[ident] = from_database(old, old.path, None)
+    gone = {
+        i: a
+        for i, a in before.items()
+        if a.path is not None and a.spec is not None and i not in located and i not in stable
+    }
     managed = {i[0] for i in located} | {a.kind for a in before.values() if a.path is not None}
 
     def run(fabric: Mapping[Identity, fabric_rules.FabricResource]) -> list[fabric_rules.Violation]:
@@ -645,21 +655,32 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
         return fabric_rules.validate_fabric(order, managed_kinds=managed)
 
     current = {**stable, **changed}
-    reported = violations = run(current)
+    violations = run(current)
+    reported = list(violations)
     held: set[Identity] = set()
-    for _ in range(MAX_HOLD_ROUNDS):
-        more: set[Identity] = set()
+    for round_no in range(MAX_HOLD_ROUNDS):
+        more: dict[Identity, fabric_rules.Violation] = {}
         for v in violations:
             subject = (v.kind, documents.DEFAULT_NAMESPACE, v.name)
             other = None if v.other is None else (v.other[0], documents.DEFAULT_NAMESPACE, v.other[1])
             if subject in changed:
-                more.add(subject)
+                more.setdefault(subject, v)
             elif other is not None and (other in changed or other in gone):
-                more.add(other)
-        more -= held
+                more.setdefault(other, v)
+        for ident in held:
+            more.pop(ident, None)
         if not more:
             break
-        held |= more
+        if round_no:
+            # Not wrong as written, but it needs something held back: say so where it is.
+            reported.extend(
+                replace(
+                    v, message=f"{v.message} (it is held back by a fabric rule), so {v.kind} {v.name} is held back too"
+                )
+                for ident, v in more.items()
+                if ident == (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+            )
+        held |= set(more)
         for ident in more:
             old = before.get(ident)
             if old is None or old.spec is None:

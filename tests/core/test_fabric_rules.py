@@ -622,15 +622,18 @@ def test_new_resources_that_break_the_fabric_are_not_created():
     files = lab_with_vpcs()
     files["env-1/demo.yaml"] = edit(files["env-1/demo.yaml"], "vlan: 1132", "vlan: 1101")
     checked = commit(files)  # a first ingest: nothing applied yet, files in path order
-    [violation] = checked.violations
-    assert (violation.rule, violation.name) == ("vpc-vlan-unique", "demo-vpc-1")
-    # demo-vpc-1 is not created, nor what refers to it (the fabric would refuse those too)
-    assert {name for _, _, name in checked.held} == {
-        "demo-vpc-1",
+    first, *consequences = checked.violations
+    assert (first.rule, first.name) == ("vpc-vlan-unique", "demo-vpc-1")
+    # demo-vpc-1 is not created, nor what refers to it (the fabric would refuse those too),
+    # each said where it is
+    held = {
         "demo-vpc-1--server-1--eslag--ds3000-01--ds3000-02",
         "demo-vpc-1--demo-vpc-2",
         "demo-vpc-1--default",
     }
+    assert {v.name for v in consequences} == held
+    assert all("so " in v.message and "is held back too" in v.message for v in consequences)
+    assert {name for _, _, name in checked.held} == held | {"demo-vpc-1"}
     assert ("VPC", "default", "demo-vpc-3") in checked.snapshot.desired
 
 
