@@ -303,7 +303,7 @@ async def _run_directions(
         fabric = await fabrics.get(pool, fabric.id) or fabric
     if direction in (SyncDirection.GUI_TO_GITHUB, SyncDirection.BIDIRECTIONAL):
         await operation_store.set_status(pool, operation.id, "detecting_conflicts")
-        selected, waiting, report_json = await _detect(pool, fabric, operation, request)
+        selected, waiting, report_json, breaking = await _detect(pool, fabric, operation, request)
         await checkpoint()
         await operation_store.set_status(pool, operation.id, "gui_to_github_sync")
         before = counter.calls
@@ -326,6 +326,14 @@ async def _run_directions(
                 f"{len(waiting)} draft(s) wait on open conflicts and were not published "
                 "(resolve them, or sync with force_sync)"
             )
+        if breaking:
+            done = (
+                "were published although they break" if request.get("force_sync") else "were refused: they would break"
+            )
+            shown = "; ".join(breaking[:5]) + (f"; and {len(breaking) - 5} more" if len(breaking) > 5 else "")
+            published.warnings.append(
+                f"{len(breaking)} fabric rule violation(s): drafts {done} the fabric as a whole: {shown}"
+            )
         parts["gui_to_github"] = published
     if direction is not SyncDirection.BIDIRECTIONAL:
         return next(iter(parts.values()))
@@ -334,15 +342,16 @@ async def _run_directions(
 
 async def _detect(
     pool: asyncpg.Pool, fabric: Fabric, operation: Operation, request: dict[str, Any]
-) -> tuple[list[int], list[int], dict[str, Any]]:
+) -> tuple[list[int], list[int], dict[str, Any], list[str]]:
     """The drafts this sync publishes: those the filters select, less those an open conflict
-    holds back (force_sync publishes them too, as drafted)."""
+    holds back (force_sync publishes them too, as drafted); and the whole-fabric violations
+    (dependency_violation) of the drafts selected, as "Kind/name field: message"."""
     candidates, _ = publish.select(
         await draft_store.with_drafts(pool, fabric.id), request.get("resource_filters"), force=True
     )
     ids = [r.id for r in candidates]
     if not ids:
-        return [], [], {}
+        return [], [], {}, []
     async with pool.acquire() as conn, conn.transaction():
         await fabrics.lock(conn, fabric.id)
         found = await conflicts.apply_strategy(
@@ -353,9 +362,14 @@ async def _detect(
             operation_id=operation.id,
             resolved_by=operation.requested_by,
         )
+    breaking = [
+        f"{c.kind}/{c.name}{' ' + c.path if c.path else ''}: {c.message}"
+        for rid, c in found.conflicts
+        if c.type == "dependency_violation" and rid in ids
+    ]
     if request.get("force_sync"):
-        return ids, [], found.to_json()
-    return list(found.ready), list(found.waiting), found.to_json()
+        return ids, [], found.to_json(), breaking
+    return list(found.ready), list(found.waiting), found.to_json(), breaking
 
 
 async def _ingest(

@@ -38,7 +38,7 @@ from aiohttp import web
 from bot.core import filemap, render
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
-from bot.features import operations
+from bot.features import fabric_check, operations
 from bot.storage import drafts, fabric_files, fabrics, pulls
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
@@ -364,6 +364,8 @@ async def put_draft(request: web.Request) -> web.Response:
         return json_response({"kind": kind.kind, "name": name, "state": None, "draft": None, "cleared": True})
     data = row.to_json()
     data["cleared"] = not row.has_draft
+    # what it (with every other draft) would break in the fabric as a whole; a sync refuses it
+    data["warnings"] = await fabric_check.draft_warnings(pool, fabric.id, kind.kind, name)
     return json_response(data)
 
 

@@ -346,6 +346,17 @@ class ResourceFile(Response):
     line: int | None = Field(None, description="Line of the document's metadata.name, when known")
 
 
+class FabricWarning(Response):
+    rule: str = Field(description="The whole-fabric rule, e.g. vpc-vlan-unique")
+    kind: str
+    name: str
+    field_path: str = Field(description="e.g. spec.subnets.default.vlan")
+    message: str = Field(description="Names the other side and where it is")
+    path: str | None = Field(description="The offending resource's file (null: a draft)")
+    line: int | None
+    other: dict[str, str] | None = Field(description="{kind, name} of the other side (clashed with, or missing)")
+
+
 class Resource(Response):
     kind: str
     namespace: str | None = None
@@ -358,6 +369,12 @@ class Resource(Response):
     pull_request: PullRequestRef | None = None
     cleared: bool | None = Field(
         None, description="Draft writes: the resource has no draft now (a draft equal to desired is cleared)"
+    )
+    warnings: list[FabricWarning] | None = Field(
+        None,
+        description="PUT draft: what this draft, with the desired state and every other draft, would break in the "
+        "fabric as a whole (its cross-resource rules, as hhfab validate checks them); a sync refuses such drafts "
+        "with dependency_violation conflicts unless force_sync",
     )
 
 
