@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core import threeway
+from bot.core import fabric_rules, threeway
 from bot.core.states import STATE_SQL
 from bot.storage import Connection, Executor
 
@@ -32,8 +32,32 @@ class Report:
 async def set_actual(conn: Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
     """Record what the fabric runs, in one statement. Returns {"updated": [(kind, namespace,
     name, state)], "unknown": [(kind, namespace, name)]}: a report of a resource this fabric
-    does not know (neither in Git nor drafted) is not stored."""
-    items = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "spec": r.spec} for r in reports]
+    does not know (neither in Git nor drafted) is not stored.
+
+    What the cluster fills in that the desired spec leaves out (a defaulted namespace, a
+    gateway, a DHCP range: bot.core.fabric_rules.without_defaults, the same defaulting the
+    fabric rules use) is not kept, so it never shows as drift: the actual spec is stored in the
+    desired spec's terms."""
+    desired = {
+        (r["kind"], r["namespace"], r["name"]): r["desired_spec"]
+        for r in await conn.fetch(
+            "SELECT kind, namespace, name, desired_spec FROM resource WHERE fabric_id = $1 "
+            "AND (kind, namespace, name) IN (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))",
+            fabric_id,
+            [r.kind for r in reports],
+            [r.namespace for r in reports],
+            [r.name for r in reports],
+        )
+    }
+    items = [
+        {
+            "kind": r.kind,
+            "namespace": r.namespace,
+            "name": r.name,
+            "spec": fabric_rules.without_defaults(r.kind, r.spec, desired.get((r.kind, r.namespace, r.name))),
+        }
+        for r in reports
+    ]
     state = STATE_SQL.format(
         orphaned="n0.orphaned",
         open_conflict="EXISTS (SELECT 1 FROM conflict oc WHERE oc.resource_id = n0.id AND oc.status = 'open')",

@@ -51,3 +51,18 @@ async def draft_warnings(db: Executor, fabric_id: int, kind: str, name: str) -> 
         if ((v.kind, v.name) == (kind, name) or v.other == (kind, name))
         and (v.rule, v.kind, v.name, v.field, v.other) not in had
     ]
+
+
+async def without_cluster_defaults(
+    db: Executor, fabric_id: int, kind: str, name: str, spec: Any, metadata: dict[str, Any] | None
+) -> tuple[Any, dict[str, Any] | None]:
+    """A draft (often made from what the cluster shows) less what the cluster fills in that
+    the desired spec leaves out, and less the `fabric.githedgehog.com/*` labels its webhooks
+    add: those are no change (bot.core.fabric_rules.without_defaults)."""
+    row = await resources.get(db, fabric_id, kind, name)
+    if row is None or row.desired_spec is None:
+        return spec, metadata
+    return (
+        fabric_rules.without_defaults(kind, spec, row.desired_spec),
+        fabric_rules.without_default_metadata(metadata, row.desired_metadata) or None,
+    )

@@ -347,6 +347,8 @@ async def put_draft(request: web.Request) -> web.Response:
     if errors:
         raise validation_error(errors, message)
     pool = pool_of(request)
+    if not delete:
+        spec, metadata = await fabric_check.without_cluster_defaults(pool, fabric.id, kind.kind, name, spec, metadata)
     async with pool.acquire() as conn, conn.transaction():
         row = await drafts.put_draft(
             conn,

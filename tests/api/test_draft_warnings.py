@@ -36,3 +36,21 @@ async def test_a_draft_that_reuses_a_vlan_comes_back_with_a_warning(pool):
         # a subnet overlapping another VPC's
         status, body = await call(client, "PUT", path, {"spec": vpc("10.0.1.0", 1002)})
         assert [w["rule"] for w in body["warnings"]] == ["vpc-subnet-overlap"]
+
+
+async def test_a_draft_made_from_the_clusters_view_is_no_change(pool):
+    async with running(pool) as client:
+        await make_fabric(client)
+        await add_desired(pool, "lab", "vpc-1", vpc("10.0.1.0", 1001))
+        as_running = vpc("10.0.1.0", 1001)
+        as_running.update(ipv4Namespace="default", vlanNamespace="default")
+        as_running["subnets"]["default"]["gateway"] = "10.0.1.1"
+        labels = {"fabric.githedgehog.com/ipv4ns": "default", "fabric.githedgehog.com/vlanns": "default"}
+        path = "/api/fabrics/lab/resources/VPC/vpc-1/draft"
+        status, body = await call(client, "PUT", path, {"spec": as_running, "labels": labels})
+        assert (status, body["cleared"], body["state"]) == (200, True, "in_sync")
+        # with a real change beside the defaults, only the change is drafted
+        as_running["subnets"]["default"]["vlan"] = 1011
+        status, body = await call(client, "PUT", path, {"spec": as_running, "labels": labels})
+        assert status == 200 and body["draft"]["spec"] == vpc("10.0.1.0", 1011)
+        assert not body["draft"].get("labels")
