@@ -5,8 +5,8 @@ what Git already broke on its own is not blamed on a draft; a draft that cures i
 from __future__ import annotations
 
 from bot.features import conflicts
-from tests.conflicts.conflict_helpers import make_fabric, put, row
 from tests.conflicts.conflict_helpers import conflicts as conflict_rows
+from tests.conflicts.conflict_helpers import make_fabric, put, row
 
 
 def vpc(subnet: str, vlan: int) -> dict:
