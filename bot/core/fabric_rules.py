@@ -24,10 +24,16 @@ What this bot cannot see, and therefore does not judge
   it is not judged. `managed_kinds` widens that set (a sync passes the kinds that exist before
   it deletes anything, so deleting the last VPC that something refers to is still caught).
 
+MCLAG is deprecated upstream: Connection.Validate and ConnectionSpec.Endpoints skip mclag and
+mclagDomain connections (their ports are not checked), and VPCAttachment.Validate refuses to
+attach a VPC to one.
+
 Which side is blamed
     For a clash between two resources (the same VLAN, one switch port), the resource that comes
     first in the input keeps its value and the later one gets the violation, naming the first
-    and where it is. Callers list what is already applied before what is new.
+    and where it is (`Violation.other`; for a reference to nothing, `other` is what is missing).
+    Callers list what is already applied before what is new; `validate_with_drafts` lists the
+    drafts last, so a draft is blamed rather than what Git holds.
 
 Defaults (`default_spec`, `default_metadata`, `without_defaults`)
     One function per kind, as its `Default()` does; validation runs on defaulted specs, and the
