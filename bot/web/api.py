@@ -347,7 +347,8 @@ async def put_draft(request: web.Request) -> web.Response:
     if errors:
         raise validation_error(errors, message)
     pool = pool_of(request)
-    if not delete:
+    spec = draft.spec
+    if not draft.delete:
         spec, metadata = await fabric_check.without_cluster_defaults(pool, fabric.id, kind.kind, name, spec, metadata)
     async with pool.acquire() as conn, conn.transaction():
         row = await drafts.put_draft(
@@ -355,7 +356,7 @@ async def put_draft(request: web.Request) -> web.Response:
             fabric.id,
             kind.kind,
             name,
-            spec=None if draft.delete else draft.spec,
+            spec=None if draft.delete else spec,
             metadata=metadata,
             delete=draft.delete,
             user=user,
