@@ -640,8 +640,8 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
             stable[ident] = from_database(old, path, ref.line)
     for ident, old in before.items():
         # a file that holds a document no one can identify keeps its resources (see plan)
-        state = snap.files.get(old.path) if old.path is not None else None
-        if ident not in located and state is not None and state.unidentified and old.spec is not None:
+        holder = snap.files.get(old.path) if old.path is not None else None
+        if ident not in located and holder is not None and holder.unidentified and old.spec is not None:
             stable[ident] = from_database(old, old.path, None)
     gone = {
         i: a
