@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from bot import __version__, demo, logs, operator_cli
 from bot.config import ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
-from bot.web.app import create_app
+from bot.web.app import RUNNER_OPTIONS, create_app
 
 log = logging.getLogger("bot")
 
@@ -135,6 +135,7 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     if not config.insecure_webhooks:
         needed.append("GITHUB_WEBHOOK_SECRET")
     config.require(*needed)
+    config.require_strong_api_token()
     logs.setup(config.log_format, config.secrets())
     return asyncio.run(serve(config, migrate_first=args.migrate))
 
@@ -161,7 +162,7 @@ async def serve(config: Config, *, migrate_first: bool = False) -> int:
                         "run `hnp-gitops migrate` first, or start with `hnp-gitops serve --migrate`"
                     )
         app = create_app(config, pool)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2, **RUNNER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
         await site.start()

@@ -33,7 +33,7 @@ from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import GitHubError, GitHubUnavailable
 from bot.jobs import queue
 from bot.retry import RetryLater
-from bot.storage import Connection, fabrics
+from bot.storage import Connection, database, fabrics
 from bot.storage import drafts as draft_store
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "sync"
 MAX_ATTEMPTS = 5  # a sync whose worker died, or that GitHub failed transiently, is run again
+# Failures a later attempt may not meet: the job is retried (the sync resumes from its progress).
+TRANSIENT: tuple[type[BaseException], ...] = (GitHubUnavailable, *database.UNAVAILABLE)
 
 
 class SyncAlreadyActive(Exception):
@@ -208,16 +210,7 @@ async def run(
         return await operation_store.get(pool, operation_id)
     except RetryLater:
         raise  # GitHub's rate limit: the queue runs the job again later; the row stays as it is
-    except (
-        GitHubUnavailable,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        OSError,
-        # a restarting server: "terminating connection due to administrator command" (57P01),
-        # "the database system is starting up" (57P03)
-        asyncpg.exceptions.OperatorInterventionError,
-        asyncpg.exceptions.CannotConnectNowError,
-    ):
+    except TRANSIENT:
         if not final_attempt:
             raise  # transient: the queue retries the job, which resumes from its progress
         log.exception("sync %s failed", operation_id)

@@ -25,6 +25,7 @@ from bot.github.client import CallCounter, GitHub
 from bot.github.errors import GitHubError, NotFound, PermissionDenied
 from bot.jobs.queue import JobContext, enqueue, register_job_handler
 from bot.retry import RetryLater
+from bot.storage import database
 from bot.storage import fabrics as fabric_store
 from bot.storage import installations as installation_store
 from bot.storage import jobs as job_store
@@ -155,6 +156,6 @@ async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:
     while True:
         try:
             await job_store.schedule_periodic(pool, "reconcile", interval)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
+        except database.DATABASE_ERRORS as failure:
             log.warning("could not schedule reconciliation: %s", failure.__class__.__name__)
         await asyncio.sleep(max(0.05, min(interval / 4, 60.0)))

@@ -13,6 +13,8 @@ time; with no token configured the API refuses everyone). Errors are always
                          {"path", "message"}; also an unknown kind (code unknown_kind), wherever a
                          kind appears (URL or filter), since a kind is input to validate
 
+  503 unavailable        the database is unreachable (with Retry-After); try again
+
 Unexpected failures answer 500 `internal_error` with no details (the log has the traceback).
 
 Every request and response shape is declared once in bot.web.api_models: bodies and query strings
@@ -39,7 +41,7 @@ from bot.core import filemap, render
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
 from bot.features import fabric_check, operations
-from bot.storage import drafts, fabric_files, fabrics, pulls
+from bot.storage import database, drafts, fabric_files, fabrics, jobs, pulls
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
 from bot.web import api_models
@@ -240,6 +242,8 @@ async def api_middleware(
         return error_response(error.status, _STATUS_CODES.get(error.status, "error"), error.reason)
     except asyncio.CancelledError:
         raise
+    except database.UNAVAILABLE:
+        raise  # an unreachable database is answered 503 by bot.web.app's middleware
     except Exception:  # the log keeps the traceback; the client gets no internals
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error")
@@ -466,8 +470,11 @@ async def _operation_or_404(request: web.Request) -> operation_store.Operation:
 
 
 async def _operation_json(request: web.Request, operation: operation_store.Operation) -> dict[str, Any]:
-    fabric = await fabrics.get(pool_of(request), operation.fabric_id)
+    pool = pool_of(request)
+    fabric = await fabrics.get(pool, operation.fabric_id)
     data = operation.to_json(fabric.name if fabric else None)
+    # While its job retries, the operation has not failed (error stays null); this says why it waits.
+    data["retrying"] = None if operation.finished else (await jobs.retrying(pool, [operation.id])).get(operation.id)
     data["status_url"] = f"{PREFIX}/operations/{operation.id}"
     return data
 

@@ -431,6 +431,15 @@ class OperationRequest(Response):
     initiated_by: str | None
 
 
+class Retrying(Response):
+    """Why an unfinished operation waits: its job failed and is being retried."""
+
+    attempt: int = Field(description="the attempt running now or due next")
+    max_attempts: int
+    next_try_at: datetime | None = Field(description="when the next attempt runs; null while one runs")
+    last_error: str
+
+
 class Operation(Response):
     """The contract's get_operation_status() keys, then this bot's detail."""
 
@@ -443,6 +452,9 @@ class Operation(Response):
     fabric: str | None
     direction: SyncDirection
     result: SyncResult | None = Field(description="The SyncResult once finished")
+    retrying: Retrying | None = Field(
+        default=None, description="Set while the operation's job is retried after a failure (error stays null)"
+    )
     status_url: str
 
 

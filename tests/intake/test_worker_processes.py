@@ -30,7 +30,7 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "GITHUB_APP_ID": "1",
         "GITHUB_PRIVATE_KEY": test_private_key_pem(),
         "GITHUB_WEBHOOK_SECRET": "webhook-secret-processes",
-        "HNP_API_TOKEN": "api-token-processes-123",
+        "HNP_API_TOKEN": "api-token-processes-0123456789abcdef",
         "GITHUB_API_URL": "http://127.0.0.1:9",
         "HNP_GITOPS_LOG_FORMAT": "text",
         "RECONCILE_INTERVAL": "3600",
