@@ -33,6 +33,7 @@ from bench.common import RESULTS, ROOT, machine, print_table
 BENCHMARKS: list[tuple[str, str | None, list[str], float]] = [
     ("yardstick", "yardstick", [], 120),
     ("parse_validate", None, [], 120),
+    ("fabric_rules", "fabric_rules", [], 120),
     ("conflicts", "conflicts", [], 180),
     ("publish", "publish", [], 300),
     ("ingest", "ingest", [], 240),
@@ -151,6 +152,28 @@ def check_conflicts(data: dict[str, Any]) -> list[Check]:
     ]
 
 
+def check_fabric_rules(data: dict[str, Any]) -> list[Check]:
+    target = "10,000 documents validated as a whole < 0.5 s"
+    rows = [r for r in data.get("results") or [] if r.get("documents", 0) >= 10000]
+    if not rows:
+        return [_check("fabric_rules", target, None, None, "no 10,000-document row")]
+    row = rows[0]
+    detail = (
+        f"{row['vpcs']:,} VPCs, {row['connections']:,} connections; {row['violations']} violations "
+        f"(a consistent fabric: 0 expected); best of {data['settings']['repeat']}"
+    )
+    return [
+        _check(
+            "fabric_rules",
+            target,
+            f"{row['seconds']:.3f} s",
+            row["seconds"] < 0.5,
+            detail,
+            timing=(row["seconds"], 0.5, "cpu"),
+        )
+    ]
+
+
 def check_intake(data: dict[str, Any]) -> list[Check]:
     serve, ceiling, ratio = data["serve"], data["ceiling"], data.get("ratio")
     plain = (data.get("references") or {}).get("plain")
@@ -227,6 +250,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[Check]]] = {
     "publish": check_publish,
     "ingest": check_ingest,
     "conflicts": check_conflicts,
+    "fabric_rules": check_fabric_rules,
     "intake": check_intake,
     "freshness": check_freshness,
     "memory": check_memory,
@@ -235,6 +259,7 @@ TARGETS = {
     "publish": ["<= 8 GitHub calls for every N (1..1,000)"],
     "ingest": ["<= 6 GitHub calls for any size", "10,000 documents ingested < 3 s"],
     "conflicts": ["10,000 drafts checked < 1 s"],
+    "fabric_rules": ["10,000 documents validated as a whole < 0.5 s"],
     "intake": [">= 0.5x the signature-only ceiling", "ack p99 < 25 ms", "none lost (stored == acknowledged)"],
     "freshness": ["git push -> database p99 < 1 s"],
     "memory": ["serve peak RSS < 300 MB ingesting 10,000 documents"],

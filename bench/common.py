@@ -288,7 +288,8 @@ WIRING_KINDS = ("Switch", "Server", "Connection")
 
 def wiring_templates() -> list[dict[str, Any]]:
     """The real lab-ci wiring's switches, servers and connections (the templates copies are
-    made from). Each is checked against the CRDs."""
+    made from), devices first: a copy cut short still holds the devices its connections name.
+    Each is checked against the CRDs."""
     import yaml
 
     from bot.core import validation
@@ -300,21 +301,42 @@ def wiring_templates() -> list[dict[str, Any]]:
         problems = validation.validate_body(doc)
         if problems:
             raise SystemExit(f"sample {doc['kind']}/{doc['metadata']['name']} is not valid: {problems[0]}")
-    return docs
+    return sorted(docs, key=lambda d: WIRING_KINDS.index(d["kind"]))
 
 
 def fabric_file(templates: list[dict[str, Any]], file_no: int, count: int, revision: str = "v1") -> str:
-    """`count` wiring documents for file number `file_no`: the templates, renamed so names are
-    unique across the fabric, each with a label saying the revision."""
+    """`count` wiring documents for file number `file_no`, each with a label saying the
+    revision. The files of a fabric hold the templates copy after copy (file f: documents
+    f*count to f*count+count-1); the names of a copy, and the devices its connections' ports
+    name, get the copy's number, so the fabric holds together as a whole (the fabric rules
+    find nothing to hold back)."""
     import yaml
 
     out = []
     for n in range(count):
-        doc = json.loads(json.dumps(templates[(file_no * count + n) % len(templates)]))
-        doc["metadata"]["name"] = f"{doc['metadata']['name']}-f{file_no}-{n}"
+        position = file_no * count + n
+        copy_no = position // len(templates)
+        doc = json.loads(json.dumps(templates[position % len(templates)]))
+        doc["metadata"]["name"] = f"{doc['metadata']['name']}-c{copy_no}"
         doc["metadata"].setdefault("labels", {})["bench.example.com/rev"] = revision
+        if doc["kind"] == "Connection":
+            _rename_ports(doc["spec"], f"-c{copy_no}")
         out.append(yaml.safe_dump(doc, sort_keys=False))
     return "---\n".join(out)
+
+
+def _rename_ports(value: Any, suffix: str) -> None:
+    """ "<device>/<port>" -> "<device><suffix>/<port>" everywhere in a connection's spec."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "port" and isinstance(item, str) and "/" in item:
+                device, rest = item.split("/", 1)
+                value[key] = f"{device}{suffix}/{rest}"
+            else:
+                _rename_ports(item, suffix)
+    elif isinstance(value, list):
+        for item in value:
+            _rename_ports(item, suffix)
 
 
 def write_fabric(tree: Path, directory: str, files: int, docs_per_file: int) -> list[Path]:

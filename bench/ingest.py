@@ -168,7 +168,7 @@ async def main() -> None:
                     # 3. One file of 10,000 documents, in fabrics of its own.
                     single = tree / "single" / "wiring.yaml"
                     single.parent.mkdir(parents=True, exist_ok=True)
-                    single.write_text(fabric_file(docs, 99999, total))
+                    single.write_text(fabric_file(docs, 0, total))  # a fabric of its own: whole copies
                     await commit_and_push(tree, "one big wiring file")
                     runs = []
                     for run in range(args.repeat):

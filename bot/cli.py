@@ -18,7 +18,7 @@ from aiohttp import web
 from bot import __version__, demo, logs, operator_cli
 from bot.config import ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
-from bot.web.app import SERVE_TUNING, Tuning, create_app
+from bot.web.app import RUNNER_OPTIONS, SERVE_TUNING, Tuning, create_app
 
 log = logging.getLogger("bot")
 
@@ -138,6 +138,7 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     if not config.insecure_webhooks:
         needed.append("GITHUB_WEBHOOK_SECRET")
     config.require(*needed)
+    config.require_strong_api_token()
     logs.setup(config.log_format, config.secrets(), level=args.log_level)
     return asyncio.run(serve(config, migrate_first=args.migrate, tuning=args.tuning))
 
@@ -162,7 +163,7 @@ async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning =
                         "run `hnp-gitops migrate` first, or start with `hnp-gitops serve --migrate`"
                     )
         app = create_app(config, pool, tuning=tuning)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2, **RUNNER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
         await site.start()

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
+MIN_API_TOKEN_LENGTH = 32  # `serve` refuses a shorter HNP_API_TOKEN: it must not be guessable
+MAKE_API_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 # Every variable `Config.from_env` reads, and what for (the command's help lists them).
 ENVIRONMENT = {
@@ -183,6 +185,14 @@ class Config:
             if present[name] is None:
                 hint = " (or GITHUB_PRIVATE_KEY_PATH)" if name == "GITHUB_PRIVATE_KEY" else ""
                 raise ConfigError(name, f"is not set{hint}")
+
+    def require_strong_api_token(self) -> None:
+        """Stop with a ConfigError when HNP_API_TOKEN is set but short enough to guess."""
+        if self.hnp_api_token is not None and len(self.hnp_api_token.reveal()) < MIN_API_TOKEN_LENGTH:
+            raise ConfigError(
+                "HNP_API_TOKEN",
+                f"is shorter than {MIN_API_TOKEN_LENGTH} characters; make a random one with: {MAKE_API_TOKEN}",
+            )
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that blanks them out."""

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from bot import logs
 from bot.config import Config, Secret
 from bot.storage import database, migrations
-from bot.web.app import create_app
+from bot.web.app import RUNNER_OPTIONS, create_app
 
 if TYPE_CHECKING:  # imported where used: the other commands start faster without them
     import aiohttp
@@ -435,7 +435,7 @@ class Demo:
         logs.setup("json", config.secrets(), stream=log_file)
         pool = await database.create_pool(dsn, min_size=2, max_size=10)
         app = create_app(config, pool)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2, **RUNNER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -506,6 +506,9 @@ class ProgressReport:
         status = str(operation.get("status", "?"))
         if status == "completed" and total:
             done = total
+        retrying = operation.get("retrying")
+        if isinstance(retrying, dict):
+            status += f" (retrying: attempt {retrying.get('attempt')} of {retrying.get('max_attempts')})"
         if self.bar is not None:
             self.bar.update(self.task, description=status, completed=done, total=total or None)
             return
@@ -545,6 +548,11 @@ def describe_operation(operation: dict[str, Any]) -> str:
         lines.append(f"  progress: {progress.get('done')}/{progress.get('total')}")
     if operation.get("error"):
         lines.append(f"  error: {' '.join(str(operation['error']).split())}")
+    retrying = operation.get("retrying")
+    if isinstance(retrying, dict):
+        when = f", next try at {retrying['next_try_at']}" if retrying.get("next_try_at") else ", running"
+        lines.append(f"  retrying: attempt {retrying.get('attempt')} of {retrying.get('max_attempts')}{when}")
+        lines.append(f"  last error: {' '.join(str(retrying.get('last_error')).split())}")
     result = operation.get("result")
     if isinstance(result, dict):
         stats = result.get("statistics") or {}

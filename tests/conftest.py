@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.storage import database
+from bot.web.app import RUNNER_OPTIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -116,7 +117,9 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @contextlib.asynccontextmanager
 async def served(app: web.Application) -> AsyncIterator[TestClient]:
     """The app on a real loopback port for the test's duration, with a client for it."""
-    client = TestClient(TestServer(app))
+    server = TestServer(app)
+    await server.start_server(**RUNNER_OPTIONS)  # as `serve` runs it
+    client = TestClient(server)
     await client.start_server()
     try:
         yield client

@@ -259,15 +259,20 @@ def validate_check_output(
 
     `errors_by_file` maps a file path to its errors; an error is a mapping or object with
     `message` and optionally `line`, `end_line`, `document` (index), `kind`, `name`, `path`
-    (field path). Errors of one document (same file and `document`, or same line when no
-    index is given) become one annotation at the document's first error line.
+    (field path) and `rule`. Errors of one document (same file and `document`, or same line
+    when no index is given) become one annotation at the document's first error line; an
+    error with a `rule` (a whole-fabric rule, bot.core.fabric_rules) is an annotation of its
+    own, and the summary groups those by rule.
     `counts` maps a kind to {"created": n, "updated": n, "orphaned": n, ...}.
     """
     groups: dict[tuple[str, Any], list[Any]] = {}
     for path in sorted(errors_by_file):
-        for error in errors_by_file[path] or []:
+        for n, error in enumerate(errors_by_file[path] or []):
             document = _get(error, "document")
-            key = (path, ("doc", document) if document is not None else ("line", _get(error, "line") or 1))
+            if _get(error, "rule"):
+                key = (path, ("rule", n))
+            else:
+                key = (path, ("doc", document) if document is not None else ("line", _get(error, "line") or 1))
             groups.setdefault(key, []).append(error)
 
     payload: dict[str, Any] = {"name": VALIDATE_CHECK, "status": "completed"}
@@ -295,7 +300,8 @@ def validate_check_output(
 
     annotations = []
     rows = []
-    for (path, _), errors in groups.items():
+    by_rule: dict[str, list[tuple[str, Any]]] = {}
+    for (path, (what, _)), errors in groups.items():
         lines = [int(_get(e, "line") or 1) for e in errors]
         start = max(1, min(lines))
         end = max(start, max(int(_get(e, "end_line") or _get(e, "line") or 1) for e in errors))
@@ -307,26 +313,63 @@ def validate_check_output(
             field_path = _get(e, "path") or _get(e, "field")
             text = str(_get(e, "message") or "invalid")
             messages.append(f"{field_path}: {text}" if field_path else text)
+            if what == "rule":
+                by_rule.setdefault(str(_get(e, "rule")), []).append((path, e))
+                continue
             rows.append(
                 f"| {md_escape(path)} | {_get(e, 'line') or ''} | {md_escape(resource)} | "
                 f"{md_escape(field_path or '')} | {md_escape(compact(text, 200))} |"
             )
+        title = f"Fabric rule {_get(first, 'rule')}: {resource}" if what == "rule" else f"Invalid {resource}"
         annotations.append(
             {
                 "path": path,
                 "start_line": start,
                 "end_line": end,
                 "annotation_level": "failure",
-                "title": (f"Invalid {resource}" if resource else "Invalid document")[:MAX_ANNOTATION_TITLE],
+                "title": (title if resource or what == "rule" else "Invalid document")[:MAX_ANNOTATION_TITLE],
                 "message": "\n".join(messages)[:MAX_ANNOTATION_MESSAGE],
             }
         )
-    files = {p for p, _ in groups}
-    title = f"{_count(len(groups), 'invalid document')} in {_count(len(files), 'file')}"
-    head = (
-        f"{title}. Nothing from these documents was taken; fix them and push again.\n\n"
-        "| File | Line | Resource | Field | Error |\n|---|---|---|---|---|"
-    )
+    invalid = {key for key in groups if key[1][0] != "rule"}
+    violations = sum(len(v) for v in by_rule.values())
+    files = {p for p, _ in invalid}
+    parts = []
+    if invalid:
+        parts.append(f"{_count(len(invalid), 'invalid document')} in {_count(len(files), 'file')}")
+    if violations:
+        parts.append(_count(violations, "fabric rule violation"))
+    title = "; ".join(parts)
+    head = f"{title}."
+    if invalid:
+        head += (
+            " Nothing from the invalid documents was taken; fix them and push again.\n\n"
+            "| File | Line | Resource | Field | Error |\n|---|---|---|---|---|"
+        )
+    if by_rule:
+        rule_rows = []
+        for rule, items in sorted(by_rule.items()):
+            for path, e in items:
+                field_path = _get(e, "path") or _get(e, "field") or ""
+                resource = f"{_get(e, 'kind')}/{_get(e, 'name')}"
+                rule_rows.append(
+                    f"| {md_escape(rule)} | {md_escape(path)} | {_get(e, 'line') or ''} | {md_escape(resource)} | "
+                    f"{md_escape(field_path)} | {md_escape(compact(str(_get(e, 'message')), 200))} |"
+                )
+        grouped = "\n".join(f"| {md_escape(rule)} | {len(items):,} |" for rule, items in sorted(by_rule.items()))
+        section = (
+            "\n\n### Fabric rules\n\nThe fabric as a whole, checked as `hhfab validate` and the fabric's "
+            "admission webhooks check it. The resources involved keep their previous desired state; "
+            "the rest of the fabric is applied.\n\n| Rule | Violations |\n|---|---|\n"
+            + grouped
+            + "\n\n| Rule | File | Line | Resource | Field | Violation |\n|---|---|---|---|---|---|"
+        )
+        if invalid:
+            # the document errors' rows first, then the rules' section and its rows
+            rows = rows + [section.lstrip("\n")] + rule_rows
+        else:
+            head += section
+            rows = rule_rows
     payload["conclusion"] = "failure"
     payload["output"] = {
         "title": title,

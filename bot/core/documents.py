@@ -548,13 +548,16 @@ def split_path(path: str) -> list[str | int]:
     return parts
 
 
+_BRACKETED = re.compile(r"[.\[\]]")  # a key with these is written in brackets
+
+
 def join_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
     """The inverse of split_path."""
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif re.search(r"[.\[\]]", part) or part == "":
+        elif part == "" or _BRACKETED.search(part):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else part

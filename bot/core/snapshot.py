@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.core import documents, validation
+from bot.core import documents, fabric_rules, validation
 from bot.core.kinds import KINDS
 from bot.core.render import strict_equal
 from bot.core.states import resource_state
@@ -63,10 +63,16 @@ class Problem:
     field: str | None = None  # e.g. spec.subnets.default.vlan
     duplicate: bool = False  # found across files; recomputed at every ingest
     unreadable: bool = False  # the text is not YAML (or not read at all), as opposed to a schema error
+    rule: str | None = None  # a whole-fabric rule (bot.core.fabric_rules); recomputed at every ingest
+
+    @property
+    def across_files(self) -> bool:
+        """Found by looking at the whole fabric, not at this file alone."""
+        return self.duplicate or self.rule is not None
 
     def to_json(self) -> dict[str, Any]:
         data = {"line": self.line, "message": self.message, "level": self.level}
-        for key in ("document", "kind", "name", "field"):
+        for key in ("document", "kind", "name", "field", "rule"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         if self.duplicate:
@@ -87,6 +93,7 @@ class Problem:
             field=data.get("field"),
             duplicate=bool(data.get("duplicate", False)),
             unreadable=bool(data.get("unreadable", False)),
+            rule=data.get("rule"),
         )
 
 
@@ -129,7 +136,13 @@ class FileState:
         return [p for p in self.problems if p.level == "error"]
 
     def own_problems(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if not p.duplicate)
+        return tuple(p for p in self.problems if not p.across_files)
+
+    @property
+    def held(self) -> bool:
+        """A document of this file broke a whole-fabric rule and was held back: the file must be
+        read again at the next ingest, its own text being the only record of what it says."""
+        return any(p.rule is not None for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,7 @@ class DesiredResource:
     index: int
     line: int
     blob_sha: str
+    document: documents.Document | None = field(default=None, compare=False, repr=False)  # for field lines
 
     @property
     def identity(self) -> Identity:
@@ -235,6 +249,7 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
                 index=doc.index,
                 line=doc.line,
                 blob_sha=sha,
+                document=doc,
             )
     state = FileState(path, sha, tuple(refs), tuple(problems), unidentified, len(parsed.documents))
     return ReadFile(state, resources, warnings)
@@ -307,7 +322,7 @@ def assemble(tree: Mapping[str, str], stored: Mapping[str, FileState], read: Map
                     duplicate=True,
                 )
             )
-        if dups or any(p.duplicate for p in state.problems):
+        if dups or any(p.across_files for p in state.problems):
             state = FileState(
                 path,
                 state.blob_sha,
@@ -324,6 +339,8 @@ def assemble(tree: Mapping[str, str], stored: Mapping[str, FileState], read: Map
             # its body was never kept: read the file again.
             was_dup = {p.document for p in base[path].problems if p.duplicate}
             if any(ref.valid and ref.index in was_dup and ref.identity not in twins for ref in state.documents):
+                rereads.add(path)
+            if base[path].held:
                 rereads.add(path)
 
     desired: dict[Identity, DesiredResource] = {}
@@ -551,3 +568,168 @@ def plan(snapshot: Snapshot, rows: Iterable[Current], touched: set[str]) -> Plan
             )
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-fabric rules over the commit
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A resource as the database holds it: its desired state and the file it was read from
+    (None once orphaned)."""
+
+    kind: str
+    namespace: str
+    name: str
+    spec: Any
+    metadata: dict[str, Any] | None
+    path: str | None
+
+    @property
+    def identity(self) -> Identity:
+        return (self.kind, self.namespace, self.name)
+
+
+@dataclass
+class FabricCheck:
+    snapshot: Snapshot  # the commit's snapshot, held resources taken out, their violations on their files
+    violations: list[fabric_rules.Violation]  # the commit's, as written
+    held: set[Identity]  # resources that keep their previous desired state (or are not created)
+
+
+MAX_HOLD_ROUNDS = 8  # a chain of references is at most SwitchGroup -> Switch -> Connection -> attachment
+
+
+def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
+    """Validate the fabric the commit describes as a whole (bot.core.fabric_rules), and hold
+    back what breaks it.
+
+    The commit's fabric: the valid documents read now, and for every other document still in
+    the tree (unchanged files, documents that fail alone) the desired state the database holds.
+    Resources the commit leaves as they were come first, so a clash is blamed on what the
+    commit changed. A changed resource a violation blames keeps its previous desired state (a
+    new one is not created); a resource the commit deletes or changes that an unchanged one
+    still needs is held the same way. Holding can uncover another violation (an attachment of a
+    VPC that is not created), so this repeats until nothing more is held. Every violation of
+    the commit as written is reported, and so is each one that held something more back, on
+    the line of the offending document, whose file is read again at the next ingest."""
+    before = {a.identity: a for a in applied}
+    located: dict[Identity, tuple[str, DocRef]] = {}
+    for path, state in snap.files.items():
+        for ref in state.documents:
+            located.setdefault(ref.identity, (path, ref))
+
+    def from_git(res: DesiredResource) -> fabric_rules.FabricResource:
+        doc = res.document
+        line = doc.name_line if doc is not None and doc.name_line else res.line
+        return fabric_rules.FabricResource(res.kind, res.name, res.spec, res.metadata, res.path, line, doc)
+
+    def from_database(old: Applied, path: str | None, line: int | None) -> fabric_rules.FabricResource:
+        return fabric_rules.FabricResource(old.kind, old.name, old.spec or {}, old.metadata, path, line)
+
+    stable: dict[Identity, fabric_rules.FabricResource] = {}
+    changed: dict[Identity, fabric_rules.FabricResource] = {}
+    for ident, (path, ref) in located.items():
+        new = snap.desired.get(ident)
+        old = before.get(ident)
+        if new is not None:
+            same = old is not None and _same(old.spec, new.spec) and _same(old.metadata, new.metadata)
+            (stable if same else changed)[ident] = from_git(new)
+        elif old is not None and old.spec is not None:
+            stable[ident] = from_database(old, path, ref.line)
+    for ident, old in before.items():
+        # a file that holds a document no one can identify keeps its resources (see plan)
+        holder = snap.files.get(old.path) if old.path is not None else None
+        if ident not in located and holder is not None and holder.unidentified and old.spec is not None:
+            stable[ident] = from_database(old, old.path, None)
+    gone = {
+        i: a
+        for i, a in before.items()
+        if a.path is not None and a.spec is not None and i not in located and i not in stable
+    }
+    managed = {i[0] for i in located} | {a.kind for a in before.values() if a.path is not None}
+
+    def run(fabric: Mapping[Identity, fabric_rules.FabricResource]) -> list[fabric_rules.Violation]:
+        order = [r for i, r in fabric.items() if i not in changed] + [r for i, r in fabric.items() if i in changed]
+        return fabric_rules.validate_fabric(order, managed_kinds=managed)
+
+    current = {**stable, **changed}
+    violations = run(current)
+    reported = list(violations)
+    held: set[Identity] = set()
+    for round_no in range(MAX_HOLD_ROUNDS):
+        more: dict[Identity, fabric_rules.Violation] = {}
+        for v in violations:
+            subject = (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+            other = None if v.other is None else (v.other[0], documents.DEFAULT_NAMESPACE, v.other[1])
+            if subject in changed:
+                more.setdefault(subject, v)
+            elif other is not None and (other in changed or other in gone):
+                more.setdefault(other, v)
+        for ident in held:
+            more.pop(ident, None)
+        if not more:
+            break
+        if round_no:
+            # Not wrong as written, but it needs something held back: say so where it is.
+            reported.extend(
+                replace(
+                    v, message=f"{v.message} (it is held back by a fabric rule), so {v.kind} {v.name} is held back too"
+                )
+                for ident, v in more.items()
+                if ident == (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+            )
+        held |= set(more)
+        for ident in more:
+            old = before.get(ident)
+            if old is None or old.spec is None:
+                current.pop(ident, None)  # a new resource: not created
+            else:
+                place = located.get(ident)
+                current[ident] = (
+                    from_database(old, place[0], place[1].line) if place else from_database(old, old.path, None)
+                )
+        violations = run(current)
+
+    return FabricCheck(_with_violations(snap, reported, held, located), reported, held)
+
+
+def _with_violations(
+    snap: Snapshot, violations: list[fabric_rules.Violation], held: set[Identity], located: Mapping[Identity, Any]
+) -> Snapshot:
+    if not violations and not held:
+        return snap
+    added: dict[str, list[Problem]] = {}
+    for v in violations:
+        if v.path is None or v.path not in snap.files:
+            continue
+        ident = (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+        ref = located[ident][1] if ident in located else None
+        added.setdefault(v.path, []).append(
+            Problem(
+                v.line or (ref.line if ref else 1),
+                f"{v.message} [{v.rule}]",
+                "error",
+                ref.index if ref else None,
+                v.kind,
+                v.name,
+                v.field,
+                rule=v.rule,
+            )
+        )
+    files = dict(snap.files)
+    dirty = set(snap.dirty)
+    for path, problems in added.items():
+        state = files[path]
+        files[path] = FileState(
+            path,
+            state.blob_sha,
+            state.documents,
+            state.problems + tuple(problems),
+            state.unidentified,
+            state.document_count,
+        )
+        dirty.add(path)
+    desired = {i: r for i, r in snap.desired.items() if i not in held}
+    return Snapshot(files, desired, snap.present | held, snap.rereads, dirty)

@@ -62,7 +62,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.core import threeway
+from bot.core import fabric_rules, threeway
 from bot.core.render import strict_equal
 from bot.core.states import ConflictType
 from bot.core.syncresult import ConflictResolutionStrategy
@@ -130,7 +130,10 @@ class Row:
 
     @property
     def gui(self) -> dict | None:
-        return None if self.draft_delete else make_resource(self.draft_spec)
+        # What the cluster fills in (a draft made from its view) is no change: compared without it.
+        if self.draft_delete:
+            return None
+        return make_resource(fabric_rules.without_defaults(self.kind, self.draft_spec, self.desired_spec))
 
     @property
     def git(self) -> dict | None:
@@ -351,31 +354,45 @@ def check_dependencies(
     strategy_of: Callable[[Row], str],
     choices_of: Callable[[Row], Choices],
 ) -> None:
-    """Add a dependency_violation to the draft that makes a dangling reference (or deletes what
-    something refers to). Violations Git already had, with no draft involved, are left to the
-    validation check of the repository."""
-    effective: list[tuple[str, str, Any]] = []
+    """Add a dependency_violation to each draft that would break the fabric as a whole
+    (bot.core.fabric_rules, on the desired state with every draft applied): a reference to
+    nothing, a deletion of what something still refers to, a VLAN or a switch port taken
+    twice, ... The draft a rule blames gets it; when the rule blames a resource nobody drafted,
+    the draft on the other side (the one deleted, or clashed with) does. Violations Git already
+    had, with no draft involved, are left to the validation check of the repository."""
+    desired: list[fabric_rules.FabricResource] = []
+    drafted: dict[tuple[str, str], fabric_rules.FabricResource | None] = {}
     for row in rows:
+        if row.git is not None:
+            desired.append(fabric_rules.FabricResource(row.kind, row.name, row.desired_spec or {}, None, row.file_path))
         decision = decisions.get(row.id)
-        view = decision.result if decision is not None else row.git
-        if view is not None:
-            effective.append((row.kind, row.name, _spec_of(view)))
-    violations = threeway.find_dependency_violations(effective)
+        if decision is not None:
+            spec = _spec_of(decision.result)
+            drafted[(row.kind, row.name)] = (
+                None if decision.result is None else fabric_rules.FabricResource(row.kind, row.name, spec or {})
+            )
+    violations = fabric_rules.validate_with_drafts(desired, drafted)
     if not violations:
         return
+    # What Git already breaks without any draft is the repository's check's, not a draft's.
+    had = {(v.rule, v.kind, v.name, v.field, v.other) for v in fabric_rules.validate_fabric(desired)}
+    violations = [v for v in violations if (v.rule, v.kind, v.name, v.field, v.other) not in had]
     by_name = {(row.kind, row.name): row for row in rows}
     for violation in violations:
         owner = by_name.get((violation.kind, violation.name))
+        path, message = violation.field, violation.message
         if owner is None or owner.id not in decisions:
-            # Nobody drafted the referrer: blame the draft that removed the target, if any.
-            owner = by_name.get((violation.target_kind, violation.target_name.split("/", 1)[0]))
+            # Nobody drafted the resource the rule blames: blame the draft on the other side.
+            owner = by_name.get(violation.other) if violation.other else None
             if owner is None or owner.id not in decisions:
                 continue
+            path, message = "", f"{violation.kind} {violation.name}: {message}"
+        other = "/".join(violation.other) if violation.other else None
         decision = decisions[owner.id]
         conflict = _conflict(
-            owner, "dependency_violation", violation.message, path=violation.path, gui=violation.target_name, git=None
+            owner, "dependency_violation", f"{message} [{violation.rule}]", path=path, gui=other, git=None
         )
-        choice = choices_of(owner).get(("dependency_violation", violation.path))
+        choice = choices_of(owner).get(("dependency_violation", path))
         if choice == "github_wins" or (choice is None and _side(strategy_of(owner), owner) == "git"):
             decision.open.append(conflict)
             take_side_whole(decision, "git", choice or _STRATEGY_RESOLUTION[strategy_of(owner)])

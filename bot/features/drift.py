@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core import threeway
+from bot.core import fabric_rules, threeway
 from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.storage import Connection, Executor
 from bot.storage import drift as drift_store
@@ -33,8 +33,22 @@ class Report:
 async def set_actual(conn: Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
     """Record what the fabric runs, in one statement. Returns {"updated": [(kind, namespace,
     name, state)], "unknown": [(kind, namespace, name)]}: a report of a resource this fabric
-    does not know (neither in Git nor drafted) is not stored."""
-    items = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "spec": r.spec} for r in reports]
+    does not know (neither in Git nor drafted) is not stored.
+
+    What the cluster fills in that the desired spec leaves out (a defaulted namespace, a
+    gateway, a DHCP range: bot.core.fabric_rules.without_defaults, the same defaulting the
+    fabric rules use) is not kept, so it never shows as drift: the actual spec is stored in the
+    desired spec's terms."""
+    desired = await drift_store.desired_specs(conn, fabric_id, [(r.kind, r.namespace, r.name) for r in reports])
+    items = [
+        {
+            "kind": r.kind,
+            "namespace": r.namespace,
+            "name": r.name,
+            "spec": fabric_rules.without_defaults(r.kind, r.spec, desired.get((r.kind, r.namespace, r.name))),
+        }
+        for r in reports
+    ]
     rows = await drift_store.set_actual(conn, fabric_id, items)
     updated = [(r["kind"], r["namespace"], r["name"], r["state"]) for r in rows]
     known = {(k, ns, n) for k, ns, n, _ in updated}

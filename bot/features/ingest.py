@@ -12,7 +12,9 @@ What one ingest does (a push, a reconcile, or the HNP API's github_to_gui / bidi
     3. POST the `hnp-gitops/validate` check run (in progress) on the head commit.
     4. GET one tarball of the head and read only the changed files from it (parsing and
        validation run in a thread, off the event loop).
-    5. One transaction, under the fabric's row lock: desired state upserted in batches,
+    5. One transaction, under the fabric's row lock: the fabric validated as a whole
+       (bot.core.fabric_rules: what breaks it keeps its previous desired state and is an
+       annotation of the check run), desired state upserted in batches,
        disappeared resources orphaned, drafts that Git now fulfils cleared, file states and
        the fabric's last ingested sha written.
     6. PATCH the check run complete (failure annotations in batches of 50).
@@ -35,7 +37,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -271,6 +273,7 @@ def _problems(snap: Snapshot, level: str) -> dict[str, list[dict[str, Any]]]:
                 "kind": p.kind,
                 "name": p.name,
                 "path": p.field,
+                "rule": p.rule,
             }
             for p in problems
             if p.level == level
@@ -368,11 +371,12 @@ async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, r
 
 async def _apply(
     pool: asyncpg.Pool, fabric: Fabric, head_sha: str, reading: Reading, timings: Timings, *, recheck: bool
-) -> Plan:
-    """Move the database to the commit's state in one transaction, under the fabric's lock;
-    `recheck`: with it, queue the conflicts check of the fabric's drafts and pull requests."""
+) -> tuple[Plan, Snapshot]:
+    """Move the database to the commit's state in one transaction, under the fabric's lock.
+    The fabric is validated as a whole first: what breaks it keeps its previous desired state
+    (snapshot.check_fabric). Returns the plan and the snapshot applied. `recheck`: queue the
+    conflicts check of the fabric's drafts and pull requests with the commit."""
     began = time.perf_counter()
-    snap = reading.snapshot
     touched = set(reading.read) | set(reading.removed)
     async with pool.acquire() as conn, conn.transaction():
         locked = await fabrics.lock(conn, fabric.id)
@@ -382,6 +386,7 @@ async def _apply(
             raise _Raced()
         # Drafts before this commit: even those it fulfils (and clears) leave a pull request to check.
         drafted = recheck and await resources.has_drafts(conn, fabric.id)
+        snap = snapshot.check_fabric(reading.snapshot, await resources.applied(conn, fabric.id)).snapshot
         rows = await resources.rows_for_ingest(conn, fabric.id, snap.desired.keys(), touched)
         plan = snapshot.plan(snap, rows, touched)
         await resources.apply_plan(conn, fabric.id, plan, sha=head_sha, committed_at=reading.committed_at)
@@ -391,7 +396,7 @@ async def _apply(
             # Queued with the commit, so the check runs after it and sees the new desired state.
             await conflicts.request_recheck(conn, fabric.id)
     timings.database += time.perf_counter() - began
-    return plan
+    return plan, snap
 
 
 async def _note_head(pool: asyncpg.Pool, fabric: Fabric, head_sha: str) -> None:
@@ -531,7 +536,8 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
         reading = await read_commit(gh, fabric, head, stored, run.timings)
         total = len(reading.read) + 1  # the files, then the database
         await operations.set_progress(pool, op.id, len(reading.read), total)
-        plan = await _apply(pool, fabric, head.sha, reading, run.timings, recheck=run.recheck)
+        plan, applied = await _apply(pool, fabric, head.sha, reading, run.timings, recheck=run.recheck)
+        reading = replace(reading, snapshot=applied)
         await operations.set_progress(pool, op.id, total, total)
     except _Raced:
         await _abandon_check(gh, fabric, check_run_id, "Another ingest of this fabric finished first.")
@@ -622,10 +628,10 @@ async def validate_commit(ctx: Context, fabric: Fabric, head_sha: str, counter: 
         reading = await read_commit(gh, fabric, head, stored, timings)
         touched = set(reading.read) | set(reading.removed)
         async with ctx.pool.acquire() as conn:
-            rows = await resources.rows_for_ingest(
-                conn, fabric.id, reading.snapshot.desired.keys(), touched, lock=False
-            )
-        plan = snapshot.plan(reading.snapshot, rows, touched)  # what merging would do, for the summary
+            snap = snapshot.check_fabric(reading.snapshot, await resources.applied(conn, fabric.id)).snapshot
+            rows = await resources.rows_for_ingest(conn, fabric.id, snap.desired.keys(), touched, lock=False)
+        plan = snapshot.plan(snap, rows, touched)  # what merging would do, for the summary
+        reading = replace(reading, snapshot=snap)
     except BaseException as failure:
         await asyncio.shield(_abandon_check(gh, fabric, check_run_id, f"Validation failed to run: {failure}"))
         raise
@@ -667,7 +673,8 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
         if fabric.branch != branch:
             continue
         # A deleted branch is found (and flagged) by the ingest's own read of the ref, in the
-        # fabric's order with every other ingest of it.
+        # fabric's order with every other ingest of it. The ingest reads the branch head, so
+        # one still queued (or waiting to retry) serves this push too.
         await ctx.enqueue(
             JobKind.INGEST,
             {
@@ -678,7 +685,7 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
                 "recheck_conflicts": True,  # the branch moved under the drafts: check them again
             },
             fabric_id=fabric.id,
-            dedupe_key=f"ingest:{fabric.id}:{after}",
+            coalesce=True,
         )
 
 

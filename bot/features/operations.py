@@ -33,7 +33,7 @@ from bot.github.errors import GitHubError, GitHubUnavailable
 from bot.jobs import queue
 from bot.jobs.kinds import JobKind
 from bot.retry import RetryLater
-from bot.storage import Connection, fabrics
+from bot.storage import Connection, database, fabrics
 from bot.storage import drafts as draft_store
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
@@ -42,6 +42,8 @@ from bot.storage.operations import Operation
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a sync whose worker died, or that GitHub failed transiently, is run again
+# Failures a later attempt may not meet: the job is retried (the sync resumes from its progress).
+TRANSIENT: tuple[type[BaseException], ...] = (GitHubUnavailable, *database.UNAVAILABLE)
 
 
 class SyncAlreadyActive(Exception):
@@ -192,16 +194,7 @@ async def run(
         return await operation_store.get(pool, operation_id)
     except RetryLater:
         raise  # GitHub's rate limit: the queue runs the job again later; the row stays as it is
-    except (
-        GitHubUnavailable,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        OSError,
-        # a restarting server: "terminating connection due to administrator command" (57P01),
-        # "the database system is starting up" (57P03)
-        asyncpg.exceptions.OperatorInterventionError,
-        asyncpg.exceptions.CannotConnectNowError,
-    ):
+    except TRANSIENT:
         if not final_attempt:
             raise  # transient: the queue retries the job, which resumes from its progress
         log.exception("sync %s failed", operation_id)
@@ -279,7 +272,7 @@ async def _run_directions(
         fabric = await fabrics.get(pool, fabric.id) or fabric
     if direction in (SyncDirection.GUI_TO_GITHUB, SyncDirection.BIDIRECTIONAL):
         await operation_store.set_status(pool, operation.id, "detecting_conflicts")
-        selected, waiting, report_json = await _detect(pool, fabric, operation, request)
+        selected, waiting, report_json, breaking = await _detect(pool, fabric, operation, request)
         await checkpoint()
         await operation_store.set_status(pool, operation.id, "gui_to_github_sync")
         before = counter.calls
@@ -302,6 +295,14 @@ async def _run_directions(
                 f"{len(waiting)} draft(s) wait on open conflicts and were not published "
                 "(resolve them, or sync with force_sync)"
             )
+        if breaking:
+            done = (
+                "were published although they break" if request.get("force_sync") else "were refused: they would break"
+            )
+            shown = "; ".join(breaking[:5]) + (f"; and {len(breaking) - 5} more" if len(breaking) > 5 else "")
+            published.warnings.append(
+                f"{len(breaking)} fabric rule violation(s): drafts {done} the fabric as a whole: {shown}"
+            )
         parts["gui_to_github"] = published
     if direction is not SyncDirection.BIDIRECTIONAL:
         return next(iter(parts.values()))
@@ -310,15 +311,16 @@ async def _run_directions(
 
 async def _detect(
     pool: asyncpg.Pool, fabric: Fabric, operation: Operation, request: dict[str, Any]
-) -> tuple[list[int], list[int], dict[str, Any]]:
+) -> tuple[list[int], list[int], dict[str, Any], list[str]]:
     """The drafts this sync publishes: those the filters select, less those an open conflict
-    holds back (force_sync publishes them too, as drafted)."""
+    holds back (force_sync publishes them too, as drafted); and the whole-fabric violations
+    (dependency_violation) of the drafts selected, as "Kind/name field: message"."""
     candidates, _ = publish.select(
         await draft_store.with_drafts(pool, fabric.id), request.get("resource_filters"), force=True
     )
     ids = [r.id for r in candidates]
     if not ids:
-        return [], [], {}
+        return [], [], {}, []
     async with pool.acquire() as conn, conn.transaction():
         await fabrics.lock(conn, fabric.id)
         found = await conflicts.apply_strategy(
@@ -329,9 +331,14 @@ async def _detect(
             operation_id=operation.id,
             resolved_by=operation.requested_by,
         )
+    breaking = [
+        f"{c.kind}/{c.name}{' ' + c.path if c.path else ''}: {c.message}"
+        for rid, c in found.conflicts
+        if c.type == "dependency_violation" and rid in ids
+    ]
     if request.get("force_sync"):
-        return ids, [], found.to_json()
-    return list(found.ready), list(found.waiting), found.to_json()
+        return ids, [], found.to_json(), breaking
+    return list(found.ready), list(found.waiting), found.to_json(), breaking
 
 
 async def _ingest(

@@ -27,6 +27,7 @@ from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
 from bot.retry import RetryLater
+from bot.storage import database
 from bot.storage import fabrics as fabric_store
 from bot.storage import installations as installation_store
 from bot.storage import jobs as job_store
@@ -153,6 +154,6 @@ async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:
     while True:
         try:
             await job_store.schedule_periodic(pool, JobKind.RECONCILE, interval)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
+        except database.DATABASE_ERRORS as failure:
             log.warning("could not schedule reconciliation: %s", failure.__class__.__name__)
         await asyncio.sleep(max(0.05, min(interval / 4, 60.0)))

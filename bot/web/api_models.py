@@ -340,6 +340,17 @@ class ResourceFile(Response):
     line: int | None = Field(None, description="Line of the document's metadata.name, when known")
 
 
+class FabricWarning(Response):
+    rule: str = Field(description="The whole-fabric rule, e.g. vpc-vlan-unique")
+    kind: str
+    name: str
+    field_path: str = Field(description="e.g. spec.subnets.default.vlan")
+    message: str = Field(description="Names the other side and where it is")
+    path: str | None = Field(description="The offending resource's file (null: a draft)")
+    line: int | None
+    other: dict[str, str] | None = Field(description="{kind, name} of the other side (clashed with, or missing)")
+
+
 class Resource(Response):
     kind: str
     namespace: str | None = None
@@ -352,6 +363,12 @@ class Resource(Response):
     pull_request: PullRequestRef | None = None
     cleared: bool | None = Field(
         None, description="Draft writes: the resource has no draft now (a draft equal to desired is cleared)"
+    )
+    warnings: list[FabricWarning] | None = Field(
+        None,
+        description="PUT draft: what this draft, with the desired state and every other draft, would break in the "
+        "fabric as a whole (its cross-resource rules, as hhfab validate checks them); a sync refuses such drafts "
+        "with dependency_violation conflicts unless force_sync",
     )
 
 
@@ -408,6 +425,15 @@ class OperationRequest(Response):
     initiated_by: str | None
 
 
+class Retrying(Response):
+    """Why an unfinished operation waits: its job failed and is being retried."""
+
+    attempt: int = Field(description="the attempt running now or due next")
+    max_attempts: int
+    next_try_at: datetime | None = Field(description="when the next attempt runs; null while one runs")
+    last_error: str
+
+
 class Operation(Response):
     """The contract's get_operation_status() keys, then this bot's detail."""
 
@@ -420,6 +446,9 @@ class Operation(Response):
     fabric: str | None
     direction: SyncDirection
     result: SyncResult | None = Field(description="The SyncResult once finished")
+    retrying: Retrying | None = Field(
+        default=None, description="Set while the operation's job is retried after a failure (error stays null)"
+    )
     status_url: str
 
 

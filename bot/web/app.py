@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
-from aiohttp import web
+from aiohttp import hdrs, web
 from gidgethub.routing import Router
 
 from bot.config import Config
@@ -30,6 +31,48 @@ from bot.web import api, api_conflicts, metrics, status_page, webhook
 from bot.web.keys import CONFIG, GITHUB, POOL, ROUTER, WORKERS
 
 log = logging.getLogger(__name__)
+
+# Options of every server that runs the app (serve, the demo, tests): request bodies are never
+# inflated. A compressed body is refused before it is read (refuse_compressed_bodies); what
+# aiohttp still drains of a refused body before it reuses the connection is then raw bytes,
+# not the GiBs a small gzip can inflate to.
+RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+    """The JSON error every route answers with: {"error": {"code", "message", "details"}}."""
+    body = {"error": {"code": code, "message": message, "details": None}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def refuse_compressed_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """415 for any Content-Encoding but identity, on every route, before the body is read:
+    GitHub never compresses webhook bodies, and no client of the API needs to."""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if encoding not in ("", "identity"):
+        response = error_response(
+            415, "unsupported_content_encoding", "request bodies must not be compressed (Content-Encoding: identity)"
+        )
+        response.force_close()  # the unread body is not worth keeping the connection for
+        return response
+    return await handler(request)
+
+
+@web.middleware
+async def database_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While the database is unreachable every route answers 503 with Retry-After, never 500."""
+    try:
+        return await handler(request)
+    except database.UNAVAILABLE as error:
+        log.warning("%s %s: the database is unavailable (%s)", request.method, request.path, error.__class__.__name__)
+        return unavailable_response()
+
+
+def unavailable_response(message: str = "the database is unavailable; try again shortly") -> web.Response:
+    return error_response(503, "unavailable", message, headers={"Retry-After": str(database.RETRY_AFTER_SECONDS)})
 
 
 def event_router(*extra: Router) -> Router:
@@ -61,7 +104,11 @@ SERVE_TUNING = Tuning()  # what `serve` runs with
 async def healthz(request: web.Request) -> web.Response:
     reason = await database.ping(request.app[POOL])
     if reason is not None:
-        return web.json_response({"status": "unavailable", "database": reason}, status=503)
+        return web.json_response(
+            {"status": "unavailable", "database": reason},
+            status=503,
+            headers={"Retry-After": str(database.RETRY_AFTER_SECONDS)},
+        )
     return web.json_response({"status": "ok", "database": "ok"})
 
 
@@ -75,7 +122,9 @@ def create_app(
 ) -> web.Application:
     """The whole bot. `background=False` leaves out workers and timers (for tests that drive
     them by hand); `router` replaces the event router (tests add their own handlers)."""
-    app = web.Application(client_max_size=25 * 1024 * 1024)
+    app = web.Application(
+        client_max_size=webhook.MAX_BODY, middlewares=[refuse_compressed_bodies, database_unavailable]
+    )
     app[CONFIG] = config
     app[POOL] = pool
     app[ROUTER] = router or event_router()

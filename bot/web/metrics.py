@@ -34,6 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from bot import __version__
 from bot.core.states import ConflictType, ResourceState
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
+from bot.storage import database
 from bot.storage import metrics as metric_store
 from bot.web.keys import POOL
 
@@ -220,7 +221,7 @@ class _Snapshots:
                             async with conn.transaction(isolation="repeatable_read", readonly=True):
                                 self.families = await collect_database(conn)
                     self.up = True
-                except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as error:
+                except database.UNAVAILABLE as error:
                     log.warning("metrics: the database did not answer (%s)", error.__class__.__name__)
                     self.families, self.up = [], False
                 except asyncpg.PostgresError:

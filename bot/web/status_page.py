@@ -6,7 +6,8 @@ turns that plain data into HTML, escaping every value that came from users or Gi
 
 Access: the same token as the HNP API, given either as `Authorization: Bearer <token>` (for
 curl and monitors) or as a session cookie that `/login` sets after checking the token in a
-small form (never in a URL). The cookie holds no token: it is `<expiry>.<HMAC-SHA256 of the
+small form (never in a URL). Wrong tokens sent to `/login` are throttled per client address
+(bot.throttle: a few tries, then one every 12 s; 429 with Retry-After meanwhile). The cookie holds no token: it is `<expiry>.<HMAC-SHA256 of the
 expiry keyed with the token>`, so it works across several `serve` processes, expires after 12
 hours, and stops working when the token changes. It is HttpOnly, SameSite=Strict, and Secure
 when the request came over HTTPS (directly or through a proxy's X-Forwarded-Proto).
@@ -30,10 +31,13 @@ from bot import __version__
 from bot.config import Config
 from bot.core.states import ResourceState
 from bot.storage import Connection, returned_row
+from bot.storage import jobs as job_store
 from bot.web.keys import CONFIG, POOL
+from bot.web.throttle import FailureThrottle
 
 log = logging.getLogger(__name__)
 
+LOGIN_THROTTLE = web.AppKey("login_throttle", FailureThrottle)  # wrong tokens per client address
 COOKIE = "hnp_gitops_session"
 SESSION_SECONDS = 12 * 3600
 REFRESH_SECONDS = 15
@@ -157,10 +161,17 @@ async def login_get(request: web.Request) -> web.Response:
 
 
 async def login_post(request: web.Request) -> web.Response:
+    throttle, client = request.app[LOGIN_THROTTLE], request.remote or "unknown"
+    wait = throttle.retry_after(client)
+    if wait:  # refused before the token is even looked at: guessing gets no answer
+        response = login_form(f"Too many wrong tokens; try again in {wait} s.", status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = _token(request.app)
     form = await request.post()
     given = form.get("token")
     if not token or not isinstance(given, str) or not valid_token(token, given):
+        throttle.failed(client)
         log.warning("status page: a sign-in with a wrong token from %s", request.remote)
         return login_form("That token is not right.", status=401)
     response = web.HTTPSeeOther("/")
@@ -240,6 +251,9 @@ async def gather(conn: Connection) -> dict[str, Any]:
             f"WHERE o.status NOT IN ('completed', 'failed', 'cancelled') ORDER BY o.created_at DESC LIMIT 100"
         )
     ]
+    retrying = await job_store.retrying(conn, [op["id"] for op in active])
+    for op in active:
+        op["retrying"] = retrying.get(op["id"])
     recent = [
         dict(r)
         for r in await conn.fetch(
@@ -367,6 +381,17 @@ def _operation_summary(op: dict) -> str:
     return text
 
 
+def _retrying(retrying: dict[str, Any] | None) -> str:
+    """Why an active operation waits: its job failed and is retried."""
+    if not retrying:
+        return ""
+    when = f", next try {e(retrying['next_try_at'])}" if retrying.get("next_try_at") else ", running"
+    return (
+        f'<br><span class="error">retrying: attempt {e(retrying["attempt"])} of {e(retrying["max_attempts"])}'
+        f"{when}<br>{e(str(retrying['last_error'])[:300])}</span>"
+    )
+
+
 def _progress(op: dict) -> str:
     done, total = op.get("progress_done") or 0, op.get("progress_total") or 0
     if not total:
@@ -428,7 +453,7 @@ def render(data: dict[str, Any]) -> str:
             f"<code>{e(str(op['id'])[:8])}</code>",
             e(op["direction"]),
             e(op["trigger"]),
-            _badge("status", "running", op["status"]),
+            _badge("status", "running", op["status"]) + _retrying(op.get("retrying")),
             _progress(op),
             _when(op["started_at"] or op["created_at"], now),
         ]
@@ -577,6 +602,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[LOGIN_THROTTLE] = FailureThrottle()
     app.router.add_get("/", status)
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)

@@ -7,18 +7,28 @@ Answers (always JSON):
   202 {"status": "ignored"}     no handler for this event/action: stored with outcome
                                 'ignored' and no job (the delivery table records every delivery)
   400 bad_request               body not JSON (or not an object), X-GitHub-Event or
-                                X-GitHub-Delivery missing or malformed
+                                X-GitHub-Delivery missing or malformed, or a field stored in a
+                                column of its own unstorable (installation.id not an integer
+                                below 2^63, a NUL in action or repository.full_name): the
+                                message names the field. Nothing is stored.
   401 bad_signature             X-Hub-Signature-256 missing or wrong; a sha1-only signature is
                                 not accepted. Nothing is stored.
   413 too_large                 body over 25 MB
   415 unsupported_media_type    neither application/json nor form-encoded
-  503 unavailable               the database did not take the delivery (GitHub may redeliver;
-                                reconciliation catches what is lost)
+  415 unsupported_content_encoding  a compressed body (any Content-Encoding but identity):
+                                refused before it is read (bot.web.app)
+  503 unavailable               the database did not take the delivery, with Retry-After
+                                (GitHub may redeliver; reconciliation catches what is lost)
+
+The JSON is decoded once, by bot.core.payload, which the delivery's job uses too: what intake
+accepts, the job can read.
 
 Durability with throughput: concurrent deliveries are group-committed. Each request hands
 its row to one writer task and waits; the writer takes everything waiting (up to a batch
 limit), stores it with one INSERT statement (deliveries and inbox rows together, atomically) and
-then answers all of them. Under load a commit carries many deliveries; when idle, one.
+then answers all of them. Under load a commit carries many deliveries; when idle, one. A
+batch that PostgreSQL refuses for what it holds (not for being unreachable) is stored again one
+delivery at a time, so a delivery it cannot take fails alone.
 """
 
 from __future__ import annotations
@@ -28,13 +38,16 @@ import logging
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import orjson
 from aiohttp import web
-from gidgethub import BadRequest, ValidationFailure, routing, sansio
+from gidgethub import ValidationFailure, routing, sansio
 
 from bot import process_metrics
+from bot.core import payload as webhook_payload
+from bot.storage import database
 from bot.storage import deliveries as delivery_store
 from bot.storage.deliveries import NewDelivery
 from bot.web.keys import CONFIG, POOL, ROUTER, WORKERS
@@ -44,35 +57,62 @@ log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def ordering_key(event: sansio.Event) -> str:
-    """Deliveries about one repository run in delivery order (see bot.jobs.queue)."""
-    data = event.data
-    repository = data.get("repository")
-    if isinstance(repository, dict) and repository.get("full_name"):
-        return f"repo:{repository['full_name'].lower()}"
-    installation = data.get("installation")
-    if isinstance(installation, dict) and installation.get("id"):
-        return f"installation:{installation['id']}"
-    return f"delivery:{event.delivery_id}"
+BIGINT_MAX = 2**63 - 1  # installation ids are stored in a bigint column
 
 
-def describe(event: sansio.Event, key: str | None, body: bytes) -> NewDelivery:
+class Unstorable(Exception):
+    """A field intake stores in a typed column holds what the column cannot take."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Unstorable(field, "must be a string")
+    if "\x00" in value:  # PostgreSQL text cannot hold U+0000
+        raise Unstorable(field, "must not contain the NUL character (U+0000)")
+    return value
+
+
+def describe(event: sansio.Event, handled: bool, payload: bytes) -> NewDelivery:
+    """The delivery's row, with the fields stored in columns of their own checked (raises
+    Unstorable). Deliveries about one repository run in delivery order (see bot.jobs.queue): the
+    ordering key is the repository, else the installation, else the delivery itself."""
     data = event.data
     installation = data.get("installation")
     repository = data.get("repository")
     installation_id = installation.get("id") if isinstance(installation, dict) else None
-    action = data.get("action")
+    if installation_id is not None and (
+        not isinstance(installation_id, int)
+        or isinstance(installation_id, bool)
+        or not 0 < installation_id <= BIGINT_MAX
+    ):
+        raise Unstorable("installation.id", f"must be a whole number from 1 to {BIGINT_MAX}")
+    full_name = _text(repository.get("full_name"), "repository.full_name") if isinstance(repository, dict) else None
+    action = _text(data.get("action"), "action")
+    key = None
+    if handled:
+        if full_name:
+            key = f"repo:{full_name.lower()}"
+        elif installation_id:
+            key = f"installation:{installation_id}"
+        else:
+            key = f"delivery:{event.delivery_id}"
     return NewDelivery(
         delivery_id=event.delivery_id,
         event=event.event,
-        action=action if isinstance(action, str) else None,
-        installation_id=installation_id if isinstance(installation_id, int) else None,
-        repository=repository.get("full_name") if isinstance(repository, dict) else None,
-        body=body,
+        action=action,
+        installation_id=installation_id,
+        repository=full_name,
+        body=payload,
         ordering_key=key,
     )
 
@@ -135,10 +175,18 @@ class DeliveryWriter:
             unique.setdefault(delivery.delivery_id, delivery)
         try:
             new = await delivery_store.insert_batch(self.pool, list(unique.values()))
-        except Exception as failure:  # every waiting request learns it was not stored
+        except database.UNAVAILABLE as failure:  # every waiting request learns it was not stored
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure)
+            return
+        except Exception as failure:
+            if len(unique) == 1:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(failure)
+                return
+            await self._write_one_by_one(batch, unique)
             return
         self.batches += 1
         answered: set[str] = set()
@@ -150,29 +198,42 @@ class DeliveryWriter:
         if self.on_commit is not None and new:
             self.on_commit()
 
+    async def _write_one_by_one(
+        self, batch: list[tuple[NewDelivery, asyncio.Future]], unique: dict[str, NewDelivery]
+    ) -> None:
+        """The batch was refused for something in it: each delivery alone, so only the one
+        PostgreSQL cannot take is refused (in arrival order, as the batch would have been)."""
+        outcome: dict[str, bool | BaseException] = {}
+        for delivery_id, delivery in unique.items():
+            try:
+                outcome[delivery_id] = bool(await delivery_store.insert_batch(self.pool, [delivery]))
+            except Exception as failure:
+                outcome[delivery_id] = failure
+        self.batches += len(unique)
+        answered: set[str] = set()
+        for delivery, future in batch:
+            result = outcome[delivery.delivery_id]
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result and delivery.delivery_id not in answered)
+            answered.add(delivery.delivery_id)
+        if self.on_commit is not None and any(r is True for r in outcome.values()):
+            self.on_commit()
+
 
 WRITER = web.AppKey("delivery_writer", DeliveryWriter)
 
 
-def _event(given: dict[str, str], body: bytes, secret: str | None, content_type: str) -> sansio.Event:
-    """gidgethub's Event.from_http, with orjson decoding the common case (a signed JSON body):
-    the signature is still checked by gidgethub, first; decoding was an eighth of intake's time."""
-    signature = given.get("x-hub-signature-256")
-    if signature is None or secret is None or content_type != "application/json":
-        return sansio.Event.from_http(given, body, secret=secret)
-    sansio.validate_event(body, signature=signature, secret=secret)
-    return sansio.Event(orjson.loads(body), event=given["x-github-event"], delivery_id=given["x-github-delivery"])
-
-
-def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool) -> sansio.Event | web.Response:
+def _parse(
+    request: web.Request, body: bytes, secret: str | None, insecure: bool
+) -> tuple[sansio.Event, bytes] | web.Response:
+    """The delivery and its JSON payload, or the answer that refuses it. The signature is
+    checked over the body as received, before anything in it is decoded."""
     headers = request.headers
     signature = headers.get("X-Hub-Signature-256")
-    # Only what gidgethub should see: never the sha1 X-Hub-Signature, which is not accepted.
-    given: dict[str, str] = {
-        k.lower(): v for k, v in headers.items() if k.lower() in ("content-type", "x-github-event", "x-github-delivery")
-    }
-    if signature is not None:
-        given["x-hub-signature-256"] = signature
     if signature is None:
         if not insecure:
             detail = (
@@ -181,39 +242,37 @@ def _parse(request: web.Request, body: bytes, secret: str | None, insecure: bool
                 else "X-Hub-Signature-256 is missing"
             )
             return error(401, "bad_signature", detail)
-        secret = None  # development mode: unsigned deliveries are accepted
     elif secret is None:
         if not insecure:
             return error(401, "bad_signature", "no webhook secret is configured")
-        del given["x-hub-signature-256"]
-    try:
-        event = _event(given, body, secret, request.content_type)
-    except ValidationFailure:
-        return error(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
-    except BadRequest:  # gidgethub could not decode the body
-        if request.content_type in ("application/json", "application/x-www-form-urlencoded"):
-            return error(400, "bad_request", "the body is not valid JSON")
+    else:
+        try:
+            sansio.validate_event(body, signature=signature, secret=secret)
+        except ValidationFailure:
+            return error(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+    if request.content_type not in ("application/json", "application/x-www-form-urlencoded"):
         return error(415, "unsupported_media_type", "Content-Type must be application/json")
-    except KeyError as missing:
-        return error(400, "bad_request", f"the {missing.args[0]} header is missing")
-    except (RecursionError, ValueError):  # nested too deep for the JSON decoder, or not UTF-8
-        return error(400, "bad_request", "the body is not valid JSON")
-    if not isinstance(event.data, dict):
-        return error(400, "bad_request", "the body is not a JSON object")
-    if not event.event or not event.delivery_id or len(event.delivery_id) > 100:
+    for name in ("X-GitHub-Event", "X-GitHub-Delivery"):
+        if name not in headers:
+            return error(400, "bad_request", f"the {name} header is missing")
+    event_name, delivery_id = headers["X-GitHub-Event"], headers["X-GitHub-Delivery"]
+    if not event_name or not delivery_id or len(delivery_id) > 100 or "\x00" in event_name + delivery_id:
         return error(
             400,
             "bad_request",
             "X-GitHub-Event and X-GitHub-Delivery must be non-empty (a delivery id is at most 100 characters)",
         )
-    return event
-
-
-def _stored_body(request: web.Request, body: bytes) -> bytes:
-    """The JSON as received; form-encoded deliveries keep their JSON `payload` field."""
-    if request.content_type == "application/x-www-form-urlencoded":
-        return urllib.parse.parse_qs(body.decode())["payload"][0].encode()
-    return body
+    payload = body
+    if request.content_type == "application/x-www-form-urlencoded":  # the JSON is the `payload` field
+        try:
+            payload = urllib.parse.parse_qs(body.decode(), strict_parsing=True)["payload"][0].encode()
+        except (UnicodeDecodeError, ValueError, KeyError):
+            return error(400, "bad_request", "a form-encoded delivery needs its JSON in the payload field")
+    try:
+        data = webhook_payload.decode(payload)
+    except webhook_payload.BadPayload as bad:
+        return error(400, "bad_request", str(bad))
+    return sansio.Event(data, event=event_name, delivery_id=delivery_id), payload
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -225,25 +284,39 @@ async def receive(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return error(413, "too_large", "the body is over 25 MB")
     secret = config.github_webhook_secret.reveal() if config.github_webhook_secret else None
-    event = _parse(request, body, secret, config.insecure_webhooks)
-    if isinstance(event, web.Response):
-        if event.status == 401:
+    parsed = _parse(request, body, secret, config.insecure_webhooks)
+    if isinstance(parsed, web.Response):
+        if parsed.status == 401:
             log.warning(
                 "refused a webhook delivery: bad signature",
                 extra={"delivery_id": request.headers.get("X-GitHub-Delivery", "")[:100]},
             )
-        return event
+        return parsed
+    event, payload = parsed
 
     router: routing.Router | None = request.app.get(ROUTER)
-    handled = bool(router and router.fetch(event))
-    delivery = describe(event, ordering_key(event) if handled else None, _stored_body(request, body))
+    try:
+        delivery = describe(event, bool(router and router.fetch(event)), payload)
+    except Unstorable as bad:
+        return error(400, "bad_request", f"{bad}; the delivery cannot be stored")
     try:
         new = await request.app[WRITER].store(delivery)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as failure:
+    except asyncpg.DataError as failure:  # a value PostgreSQL refused (the batch was retried one by one)
+        log.warning(
+            "refused a webhook delivery: %s", failure.__class__.__name__, extra={"delivery_id": event.delivery_id}
+        )
+        return error(400, "bad_request", "the delivery holds a value that cannot be stored")
+    except database.DATABASE_ERRORS as failure:
         log.error(
             "could not store webhook delivery: %s", failure.__class__.__name__, extra={"delivery_id": event.delivery_id}
         )
-        return error(503, "unavailable", "the delivery could not be stored; try again")
+        return error(
+            503,
+            "unavailable",
+            "the delivery could not be stored; try again",
+            headers={"Retry-After": str(database.RETRY_AFTER_SECONDS)},
+        )
+    handled = delivery.ordering_key is not None
     status = "duplicate" if not new else ("queued" if handled else "ignored")
     log.debug(
         "webhook %s (%s) %s", event.event, event.data.get("action"), status, extra={"delivery_id": event.delivery_id}

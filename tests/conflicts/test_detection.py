@@ -178,7 +178,8 @@ async def test_a_discarded_draft_supersedes_its_conflict(pool):
 
 async def test_a_new_resource_and_an_untouched_base_take_the_fast_path(pool):
     fid = await make_fabric(pool)
-    new = await put(pool, fid, "VPC", "vpc-new", draft=vpc(1009), base=None)
+    own_subnet = {"default": {"subnet": "10.0.9.0/24", "gateway": "10.0.9.1", "vlan": 1009}}
+    new = await put(pool, fid, "VPC", "vpc-new", draft=vpc(subnets=own_subnet), base=None)
     same = await put(pool, fid, "VPC", "vpc-1", draft=vpc(1002), desired=vpc(1001))
     report = await check(pool, fid)
     assert sorted(report.ready) == sorted([new, same]) and report.merged == []

@@ -235,6 +235,15 @@ async def test_a_missing_resource_recreated_by_gui_wins_or_given_up_by_git_wins(
 
 async def test_an_acknowledged_dangling_reference_stays_resolved(pool):
     fid = await make_fabric(pool)
+    # the fabric holds VPCs and Connections (a kind it holds none of is managed elsewhere)
+    await put(pool, fid, "VPC", "vpc-1", desired=vpc(1001))
+    await put(
+        pool,
+        fid,
+        "Connection",
+        "c1",
+        desired={"unbundled": {"link": {"server": {"port": "s/e1"}, "switch": {"port": "w/E1/1"}}}},
+    )
     rid = await put(pool, fid, "VPCAttachment", "att", draft={"subnet": "vpc-9/default", "connection": "c9"})
     await check(pool, fid)
     ids = [c["id"] for c in await conflict_rows(pool, fid)]

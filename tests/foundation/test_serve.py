@@ -21,7 +21,7 @@ def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "GITHUB_APP_ID": "1",
         "GITHUB_PRIVATE_KEY": test_private_key_pem(),
         "GITHUB_WEBHOOK_SECRET": "webhook-secret-123",
-        "HNP_API_TOKEN": "api-token-123456",
+        "HNP_API_TOKEN": "api-token-serve-0123456789abcdef0123",
         "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens; serve must not need it to start
         "HNP_GITOPS_LOG_FORMAT": "text",
     }
@@ -58,7 +58,7 @@ async def test_serve_answers_healthz_and_stops_on_sigterm_within_10_s(tmp_path, 
         if proc.poll() is None:
             proc.kill()
         output = proc.communicate()[0]
-    assert "webhook-secret-123" not in output and "api-token-123456" not in output
+    assert "webhook-secret-123" not in output and "api-token-serve-0123456789abcdef0123" not in output
     assert "GITHUB_WEBHOOK_SECRET=set" in output
 
 

@@ -165,7 +165,7 @@ async def world(tmp_path: Path, pool: asyncpg.Pool) -> AsyncIterator[World]:
             github_private_key=Secret(app["private_key"]),
             github_webhook_secret=Secret("webhook-secret"),
             github_api_url=sim.base_url,
-            hnp_api_token=Secret("hnp-token"),
+            hnp_api_token=Secret("hnp-api-token-ingest-0123456789abcdef"),
             workers=2,
         )
         path = tmp_path / "clone"

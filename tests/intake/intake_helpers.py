@@ -23,7 +23,7 @@ from bot.web.app import Tuning, create_app, event_router
 from tests.conftest import served, test_private_key_pem
 
 WEBHOOK_SECRET = "whsec-intake-test-0123456789"
-API_TOKEN = "hnp-api-token-intake-0123456789"
+API_TOKEN = "hnp-api-token-intake-0123456789abcdef"
 
 # Records every event the test router sees (table made by `record_tables`).
 test_router = routing.Router()

@@ -92,7 +92,7 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_and_listed(pool):
 
     async def broken(ctx: JobContext) -> None:
         attempts_seen.append(ctx.job.attempts)
-        raise ValueError("the fabric YAML is unreadable")
+        raise RuntimeError("GitHub keeps answering 502, unreadable")
 
     await pool.execute("INSERT INTO webhook_delivery (delivery_id, event, body) VALUES ('d-doomed', 'push', '\\x7b7d')")
     job_id = await enqueue(pool, "test.broken", {}, ordering_key="repo:acme/x", delivery_id="d-doomed", max_attempts=3)
@@ -121,6 +121,34 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead_and_listed(pool):
     assert delivery["outcome"] == "dead" and "unreadable" in delivery["detail"]
     errors = [json.loads(line) for line in stream.getvalue().splitlines() if '"level": "error"' in line]
     assert any(e.get("delivery_id") == "d-doomed" and "dead" in e["message"] for e in errors)
+
+
+async def test_a_failure_no_retry_can_change_is_dead_at_once_and_the_key_moves_on(pool):
+    ran: list[str] = []
+
+    async def poisoned(ctx: JobContext) -> None:
+        ran.append("poisoned")
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async def later(ctx: JobContext) -> None:
+        ran.append("later")
+
+    first = await enqueue(pool, "test.poisoned", {}, ordering_key="repo:acme/poison", max_attempts=8)
+    second = await enqueue(pool, "test.later", {}, ordering_key="repo:acme/poison")
+    running = workers(pool, {"test.poisoned": poisoned, "test.later": later}, count=2)
+    await running.start()
+    try:
+        await wait_for(
+            lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE id = $1", second),
+            message="the later job of the key to run",
+            timeout=15,
+        )
+    finally:
+        await running.stop()
+    job = await pool.fetchrow("SELECT status, attempts, last_error FROM job WHERE id = $1", first)
+    assert (job["status"], job["attempts"]) == ("dead", 1), dict(job)
+    assert job["last_error"].startswith("RecursionError"), job["last_error"]
+    assert ran == ["poisoned", "later"]
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped():
@@ -213,6 +241,32 @@ async def test_a_dedupe_key_keeps_one_unfinished_copy_of_a_job(pool):
     assert first is not None and again is None
     await pool.execute("UPDATE job SET status = 'done', finished_at = now() WHERE id = $1", first)
     assert await enqueue(pool, "ingest", {}, ordering_key="fabric:1", dedupe_key="ingest:1:aaaa") is not None
+
+
+async def test_a_coalesced_job_still_queued_serves_the_next_request_and_is_due_at_once(pool):
+    first = await enqueue(pool, "test.latest", {"head_sha": "a"}, ordering_key="fabric:7", coalesce=True)
+    # It failed twice and waits out its backoff, as a push ingest does while GitHub answers 500.
+    await pool.execute(
+        "UPDATE job SET attempts = 2, last_error = 'GitHubError: 500', run_after = now() + interval '10 minutes' "
+        "WHERE id = $1",
+        first,
+    )
+    again = await enqueue(pool, "test.latest", {"head_sha": "b"}, ordering_key="fabric:7", coalesce=True)
+    row = await pool.fetchrow("SELECT payload, attempts, run_after <= now() AS due FROM job WHERE id = $1", first)
+    assert again == first and dict(row) == {"payload": {"head_sha": "b"}, "attempts": 0, "due": True}
+    assert await pool.fetchval("SELECT count(*) FROM job WHERE kind = 'test.latest'") == 1
+    # Once it runs it may already have read the old state: the next request is a job of its own.
+    await pool.execute(
+        "UPDATE job SET status = 'running', attempts = 1, leased_by = 'w', lease_expires_at = now() + interval '1 minute' "
+        "WHERE id = $1",
+        first,
+    )
+    third = await enqueue(pool, "test.latest", {"head_sha": "c"}, ordering_key="fabric:7", coalesce=True)
+    assert third not in (None, first)
+    assert await enqueue(pool, "test.latest", {"head_sha": "d"}, ordering_key="fabric:8", coalesce=True) not in (
+        first,
+        third,
+    )
 
 
 async def test_an_unknown_job_kind_fails_like_any_error(pool):

@@ -17,6 +17,9 @@ from tests.conftest import free_port, test_private_key_pem, wait_for
 from tests.intake.intake_helpers import delivery_headers, push_payload
 
 HELPER = Path(__file__).with_name("worker_proc.py")
+# A bound for a hung start, not a speed target: two serve processes and their imports on a
+# loaded 2-core machine can take half a minute.
+SERVE_START_DEADLINE = 90
 
 
 def env(tmp_path: Path, database_url: str) -> dict[str, str]:
@@ -27,7 +30,7 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "GITHUB_APP_ID": "1",
         "GITHUB_PRIVATE_KEY": test_private_key_pem(),
         "GITHUB_WEBHOOK_SECRET": "webhook-secret-processes",
-        "HNP_API_TOKEN": "api-token-processes-123",
+        "HNP_API_TOKEN": "api-token-processes-0123456789abcdef",
         "GITHUB_API_URL": "http://127.0.0.1:9",
         "HNP_GITOPS_LOG_FORMAT": "text",
         "RECONCILE_INTERVAL": "3600",
@@ -114,7 +117,7 @@ async def test_two_serve_processes_on_one_database_run_each_job_exactly_once(tmp
     outputs = []
     try:
         for port in ports:
-            await wait_for(lambda: _healthy(port), timeout=30, message=f"serve on {port}")
+            await wait_for(lambda: _healthy(port), timeout=SERVE_START_DEADLINE, message=f"serve on {port}")
         for n in range(200):  # different keys, so both processes can take them side by side
             await enqueue(pool, "test.proc", {"seconds": 0.01}, ordering_key=f"fabric:{n % 20}")
         await wait_for(
@@ -147,7 +150,7 @@ async def test_deliveries_acknowledged_by_a_receive_only_process_are_run_by_anot
     outputs = []
     try:
         for port in (receiver_port, worker_port):
-            await wait_for(lambda: _healthy(port), timeout=30, message=f"serve on {port}")
+            await wait_for(lambda: _healthy(port), timeout=SERVE_START_DEADLINE, message=f"serve on {port}")
         async with aiohttp.ClientSession() as session:
             for n in range(40):
                 body = json.dumps(push_payload(f"acme/r{n % 3}")).encode()

@@ -12,7 +12,7 @@ from bot.config import Config, Secret
 from bot.web.app import create_app
 from tests.conftest import free_port, test_private_key_pem
 
-TOKEN = "operator-test-token-5f1c2d"
+TOKEN = "operator-test-token-5f1c2d9e8b7a6c5d4e3f"
 
 
 @dataclass

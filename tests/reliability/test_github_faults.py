@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.operator_cli import describe_operation
+from tests.conftest import wait_for
 from tests.reliability.system import (
     DIRECTORY,
     FABRIC,
@@ -162,3 +164,37 @@ async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system
     await assert_database_matches_repository(system)
     await assert_deliveries_processed_once(system)
     await assert_no_job_leased(system)
+
+
+@pytest.mark.scenario(
+    "fault",
+    "GitHub answers every POST .../git/commits with 500 while a sync publishes, until the fault is lifted",
+    "while its job retries, GET /api/operations/{id}, the operator CLI's status and the status page say "
+    "`retrying` with the attempt, the next try and the last error (error stays null); lifted, the sync completes",
+)
+async def test_a_retrying_operation_says_why(system: System) -> None:
+    await system.draft("VPC", "vpc-1", vpc_spec(1600, 1))
+    await system.sim.add_fault(method="POST", path=r"/git/commits$", status=500, count="always")
+    operation_id = await system.start_sync(direction="gui_to_github", create_pr=True)
+
+    async def retrying_again() -> dict | None:
+        operation = await system.operation(operation_id)
+        retrying = operation["retrying"]
+        return operation if retrying and retrying["attempt"] >= 2 and retrying["next_try_at"] else None
+
+    operation = await wait_for(retrying_again, timeout=60, interval=0.05, message="the sync to be retried")
+    retrying = operation["retrying"]
+    assert operation["error"] is None and operation["status"] not in ("completed", "failed", "cancelled")
+    assert retrying["max_attempts"] >= retrying["attempt"] and retrying["last_error"], retrying
+    assert "500" in retrying["last_error"] or "GitHub" in retrying["last_error"], retrying
+    shown = describe_operation(operation)
+    assert f"retrying: attempt {retrying['attempt']} of {retrying['max_attempts']}" in shown, shown
+    assert "last error:" in shown, shown
+    async with system.session.get(f"{system.bot.url}/", headers=system.headers()) as r:
+        page = await r.text()
+    assert r.status == 200 and "retrying: attempt" in page, page[-2000:]
+
+    await system.sim.clear_faults()
+    done = await system.finished(operation_id, timeout=60)
+    assert done["status"] == "completed", (done["status"], done["error"])
+    assert (await system.operation(operation_id))["retrying"] is None
