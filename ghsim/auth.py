@@ -90,7 +90,7 @@ def verify_app_jwt(state: State, token: str) -> App:
     except jwt.PyJWTError:
         raise bad_credentials() from None
     now = time.time()
-    if claims["exp"] > now + JWT_MAX_LIFETIME + CLOCK_SKEW:
+    if claims["exp"] > now + JWT_MAX_LIFETIME:  # GitHub: at most 10 minutes ahead, no allowance
         raise _jwt_error("'Expiration time' claim ('exp') is too far in the future")
     if not isinstance(claims["iat"], (int, float)) or claims["iat"] > now + CLOCK_SKEW:
         raise _jwt_error(

@@ -373,3 +373,12 @@ async def person_reopen(request: web.Request) -> web.Response:
     _require_write(sim, repo, acct)
     await ops.reopen_pull(sim, repo, pull, acct)
     return _ok({"state": pull.state})
+
+
+@routes.post("/_ghsim/repos/{owner}/{repo}/pulls/{number}/mergeability")
+async def compute_mergeability(request: web.Request) -> web.Response:
+    """Let GitHub's background mergeability job finish now; answers what GET would show."""
+    sim, repo, pull = _repo_and_pull(request)
+    await sim.compute_mergeability(repo, pull)
+    mergeable, state = await sim.mergeability(repo, pull)
+    return _ok({"mergeable": mergeable, "mergeable_state": state})

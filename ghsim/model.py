@@ -142,6 +142,10 @@ class Pull:
     updated_at: datetime = field(default_factory=now)
     comments: int = 0
     stats: dict | None = None  # frozen commits/additions/deletions/changed_files once closed
+    # GitHub computes mergeability in a background job: the first look at a (base, head) pair
+    # starts it (and answers null), a later look finds it done.
+    mergeability_started: tuple[str, str] | None = None
+    mergeability_known: tuple[str, str] | None = None
 
 
 @dataclass

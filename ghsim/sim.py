@@ -310,15 +310,31 @@ class Sim:
             "changed_files": len(changes),
         }
 
-    async def mergeability(self, repo: Repo, pull: Pull) -> tuple[bool | None, str]:
+    async def mergeability(self, repo: Repo, pull: Pull, *, look: bool = True) -> tuple[bool | None, str]:
+        """(mergeable, mergeable_state) as GitHub answers: null/unknown until its background job
+        for the current base and head has run. A `look` (a REST read) starts the job or, on a
+        later look, finds it done; webhooks only report what is known."""
         if pull.state != "open":
             return None, "unknown"
+        pair = (pull.base_sha, pull.head_sha)
+        if pull.mergeability_known != pair:
+            if not look:
+                return None, "unknown"
+            if pull.mergeability_started != pair:
+                pull.mergeability_started = pair
+                return None, "unknown"
+            pull.mergeability_known = pair
         tree = await repo.git.merge_tree(pull.base_sha, pull.head_sha)
         return (tree is not None), ("clean" if tree is not None else "dirty")
 
-    async def pull_json(self, repo: Repo, pull: Pull) -> dict:
+    async def compute_mergeability(self, repo: Repo, pull: Pull) -> None:
+        """Let GitHub's background job finish now (the control API's shortcut)."""
         await self.refresh_pull(repo, pull)
-        mergeable, state = await self.mergeability(repo, pull)
+        pull.mergeability_started = pull.mergeability_known = (pull.base_sha, pull.head_sha)
+
+    async def pull_json(self, repo: Repo, pull: Pull, *, look: bool = True) -> dict:
+        await self.refresh_pull(repo, pull)
+        mergeable, state = await self.mergeability(repo, pull, look=look)
         return shapes.pull_request(
             self.base_url,
             repo,
