@@ -66,6 +66,7 @@ class App:
     hook_id: int
     created_at: datetime = field(default_factory=now)
     client_id: str = field(default_factory=lambda: "Iv1." + secrets.token_hex(8))
+    client_secret: str = field(default_factory=lambda: secrets.token_hex(20))
 
 
 @dataclass

@@ -159,10 +159,7 @@ async def pull_files(request: web.Request) -> web.Response:
     sim = sim_of(request)
     pull = pull_from(request, repo, doc)
     await sim.refresh_pull(repo, pull)
-    if pull.merged and pull.merge_commit_sha:
-        base = (await repo.git.existing_commit(pull.merge_commit_sha)).parents[0]
-    else:
-        base = await repo.git.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
+    base = await sim.pull_diff_base(repo, pull)
     changes = (await repo.git.diff(base, pull.head_sha))[:FILES_CAP]
     page, headers = paginate(request, changes)
     return json_response([shapes.diff_entry(sim.base_url, repo, pull.head_sha, c) for c in page], headers=headers)
