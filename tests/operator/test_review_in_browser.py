@@ -60,7 +60,6 @@ async def test_a_reviewer_resolves_the_conflict_and_merges_in_the_browser(tmp_pa
                 await browser.screenshot(tmp_path / "conflict.png")
 
                 await browser.click(f'{CONFLICTS} button[data-identifier="gui_wins"]')
-                await browser.loaded(pull_page)
 
                 async def green() -> bool:
                     await browser.goto(demo.pr_url, pull_page)
@@ -69,8 +68,12 @@ async def test_a_reviewer_resolves_the_conflict_and_merges_in_the_browser(tmp_pa
                 await wait_for(green, timeout=60, message="the conflicts check to turn green on the page")
                 assert await browser.evaluate("document.getElementById('merge-button').disabled") is False
                 await browser.click("#merge-button")
-                await browser.loaded(pull_page)
-                assert await browser.evaluate("document.getElementById('pull-state').textContent") == "Merged"
+
+                async def merged() -> bool:  # the form posts, then the page comes back merged
+                    state = "document.getElementById('pull-state') && document.getElementById('pull-state').textContent"
+                    return await browser.poll(state) == "Merged"
+
+                await wait_for(merged, timeout=30, message="the page to say Merged")
                 await browser.screenshot(tmp_path / "merged.png")
 
                 await browser.goto(f"{demo.bot_url}/", "/login")
