@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot import __version__, demo, logs, operator_cli
+from bot import __version__, demo, logs, operator_cli, registration
 from bot.config import ENV_FILE_VARIABLE, ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
 from bot.web.app import create_app
@@ -82,8 +82,8 @@ def environment_help() -> str:
 
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    """Subcommands that live in their own modules (operator CLI, demo)."""
-    return [operator_cli.add_commands, demo.add_commands]
+    """Subcommands that live in their own modules (operator CLI, demo, app registration)."""
+    return [operator_cli.add_commands, demo.add_commands, registration.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,7 +43,7 @@ CSRF_FIELD = "authenticity_token"
 EXCERPT_CONTEXT = 2  # lines shown around an annotation outside the diff
 # Paths that are pages, not REST: the sign-in form, a repository's pages and the app form.
 PAGE_PATH = re.compile(
-    r"^/(login|logout|settings/apps/new|organizations/[^/]+/settings/apps/new)$"
+    r"^/(login|logout|(organizations/[^/]+/)?settings/apps/new(/confirm)?)$"
     r"|^/(?!repos/|app/|app-manifests/|installation/|_ghsim/|_codeload/)[^/]+/[^/]+/(pull|runs|blob|tree|commit)/"
 )
 
