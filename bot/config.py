@@ -243,6 +243,15 @@ class Config:
                 found.append((name, f"is not set{hint}"))
         return found
 
+    @property
+    def github_web_url(self) -> str:
+        """Where GitHub's pages are: github.com for api.github.com, the server itself for
+        GitHub Enterprise Server (`https://HOST/api/v3`), else the API's own address (an
+        emulator serving both)."""
+        if self.github_api_url == DEFAULT_API_URL:
+            return "https://github.com"
+        return self.github_api_url.removesuffix("/api/v3")
+
     def require(self, *names: str) -> None:
         """Stop with one ConfigError naming every variable the command needs but lacks."""
         problems = self.missing(*names)

@@ -214,7 +214,9 @@ async def register(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # the port the kernel picked  # type: ignore[union-attr]
+    server = site._server
+    assert isinstance(server, asyncio.Server)
+    bound = server.sockets[0].getsockname()[1]  # the port the kernel picked
     registration.local_url = f"http://{host}:{bound}"
     try:
         if ready is not None:

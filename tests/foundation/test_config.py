@@ -184,3 +184,15 @@ def test_help_shows_no_secret(tmp_path):
         assert result.returncode == 0
         assert "serve" in result.stdout or "migrate" in result.stdout
         assert SECRET_VALUE not in result.stdout and "tok-very-secret-1" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "api_url,web_url",
+    [
+        ("https://api.github.com", "https://github.com"),
+        ("https://github.example.internal/api/v3", "https://github.example.internal"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ],
+)
+def test_githubs_pages_are_found_from_its_api_address(api_url, web_url):
+    assert Config.from_env({"GITHUB_API_URL": api_url}).github_web_url == web_url
