@@ -363,6 +363,10 @@ class Demo:
         operation = await self.sync({"direction": "gui_to_github", "create_pr": True})
         github = (operation.get("result") or {}).get("github_integration") or {}
         self.review_url = github.get("pull_request_url")
+        number = github.get("pull_request_number")
+        if number:  # its checks are on the page when the person opens it
+            head = (await self.github_get(f"/repos/{OWNER}/{REPO}/pulls/{number}"))["head"]["sha"]
+            await self.check_run(head, "hnp-gitops/conflicts", lambda r: r["status"] == "completed", required=False)
 
     async def stay(self) -> None:
         clone = self.github.base.replace("://", f"://x-access-token:{self.alice}@", 1) + f"/{OWNER}/{REPO}.git"

@@ -43,7 +43,7 @@ CSRF_FIELD = "authenticity_token"
 EXCERPT_CONTEXT = 2  # lines shown around an annotation outside the diff
 # Paths that are pages, not REST: the sign-in form, a repository's pages and the app form.
 PAGE_PATH = re.compile(
-    r"^/(login|logout|(organizations/[^/]+/)?settings/apps/new(/confirm)?)$"
+    r"^/$|^/(login|logout|(organizations/[^/]+/)?settings/apps/new(/confirm)?)$"
     r"|^/(?!repos/|app/|app-manifests/|installation/|_ghsim/|_codeload/)[^/]+/[^/]+/(pull|runs|blob|tree|commit)/"
 )
 
@@ -213,6 +213,26 @@ async def logout(request: web.Request) -> web.Response:
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
+
+
+# -- home ------------------------------------------------------------------------------------
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    """The repositories the signed-in person can see, with their open pull requests."""
+    user = _user(request)
+    if user is None:
+        _sign_in_first(request)
+    sim = _sim(request)
+    ident = Identity("user", user=user)
+    repos = sorted((r for r in sim.state.repos_by_id.values() if can_see(ident, r)), key=lambda r: r.full_name.lower())
+    listed = [
+        {
+            "repo": r,
+            "pulls": sorted((p for p in sim.state.pulls[r.id].values() if p.state == "open"), key=lambda p: p.number),
+        }
+        for r in repos
+    ]
+    return _page(request, "home.html", user=user, repositories=listed)
 
 
 # -- files and commits -----------------------------------------------------------------------

@@ -224,3 +224,13 @@ def test_markdown_is_rendered_without_raw_html_and_without_html_comments():
     html = render_markdown("<!-- hnp-gitops -->\n| a |\n|---|\n| <img src=x onerror=alert(1)> |\n\n~~old~~")
     assert "<table>" in html and "<s>old</s>" in html
     assert "<img" not in html and "&lt;img" in html and "hnp-gitops" not in html
+
+
+async def test_the_home_page_lists_the_repositories_a_person_sees_with_their_open_pull_requests(world, person):
+    pr, _, _ = await pull_with_a_failing_check(world)
+    status, _, headers = await person.get("/")
+    assert status == 302 and headers["Location"].startswith("/login")
+    await person.sign_in(world.reader_token)
+    status, page, _ = await person.get("/")
+    assert status == 200 and 'data-repository="acme/fabric"' in page
+    assert f'href="/acme/fabric/pull/{pr["number"]}">#{pr["number"]} VLAN 11</a>' in page
