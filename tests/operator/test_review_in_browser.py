@@ -93,6 +93,18 @@ async def test_a_reviewer_resolves_the_conflict_and_merges_in_the_browser(tmp_pa
                 await wait_for(cleared, timeout=60, message=f"VPC/{VPC} in sync with its draft cleared")
                 page = await browser.dom()
                 await browser.screenshot(tmp_path / "status.png")
+
+                # The status page's links work: the resource's file and line on GitHub, the validate check run.
+                file_link = await browser.evaluate("document.querySelector('#file a').href")
+                target = urlsplit(file_link)
+                await browser.goto(file_link, target.path)
+                line = await browser.evaluate(f"document.getElementById('{target.fragment}').textContent")
+                assert VPC in line, (file_link, line)  # the line of the resource's document
+                assert f"vlan: {GUI_VLAN}" in await browser.evaluate("document.getElementById('file').textContent")
+                await browser.goto(f"{demo.bot_url}/", "/")
+                run_link = await browser.evaluate("document.querySelector('tr[data-fabric=\"lab\"] .validate a').href")
+                await browser.goto(run_link, urlsplit(run_link).path)
+                assert await browser.evaluate("document.querySelector('h1').textContent") == "hnp-gitops/validate"
     finally:
         await demo.clean_up()
     assert f"vlan: {GUI_VLAN}" in page or str(GUI_VLAN) in page
