@@ -33,6 +33,7 @@ from . import ops
 from .auth import Identity, can_see, identity_from_token, person_level
 from .errors import GhError
 from .gitobj import MODE_TREE
+from .gitrepo import FileChange
 from .model import Account, CheckRun, Pull, Repo, User, iso
 from .rest_common import SIM_KEY
 from .sim import Sim
@@ -294,7 +295,7 @@ async def commit_page(request: web.Request) -> web.Response:
     return _page(request, "commit.html", user=user, repo=repo, sha=sha, commit=commit, files=files, sha_for_links=sha)
 
 
-def _file_view(change, annotations: list[dict]) -> dict:
+def _file_view(change: FileChange, annotations: list[dict]) -> dict:
     rows = diff_lines(change.patch)
     left = place_annotations(rows, [a for a in annotations if a["path"] == change.filename])
     return {"change": change, "rows": rows, "unplaced": left}
@@ -379,7 +380,9 @@ async def press_action(request: web.Request) -> web.Response:
 
 
 # -- pull requests ----------------------------------------------------------------------------
-async def _pull_page(request: web.Request, user: User, repo: Repo, pull: Pull, error: str | None = None, status=200):
+async def _pull_page(
+    request: web.Request, user: User, repo: Repo, pull: Pull, error: str | None = None, status: int = 200
+) -> web.Response:
     sim = _sim(request)
     await sim.refresh_pull(repo, pull)
     base = await sim.pull_diff_base(repo, pull)
