@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 import jinja2
@@ -34,10 +34,11 @@ import yaml
 from aiohttp import web
 
 from bot.config import DEFAULT_API_URL
+from bot.github.client import convert_app_manifest
+from bot.github.errors import GitHubError
 
 GITHUB_URL = "https://github.com"
 DEFAULT_ENV_FILE = Path("hnp-gitops.env")
-EXCHANGE_TIMEOUT = 30.0
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot", "templates/setup"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -122,6 +123,11 @@ class Registered:
     html_url: str
     env_file: Path
 
+    @property
+    def install_url(self) -> str:
+        """GitHub's page that installs the app on repositories."""
+        return urljoin(f"{self.html_url}/", "installations/new")
+
 
 class Registration:
     """The loopback server of one registration: `/` posts the manifest, `/callback` finishes."""
@@ -183,19 +189,14 @@ class Registration:
             self.done.set_exception(error)
             return self._page("failed.html", status=502, reason=str(error))
         self.done.set_result(registered)
-        return self._page("done.html", registered=registered, install_url=f"{registered.html_url}/installations/new")
+        return self._page("done.html", registered=registered)
 
     async def exchange(self, code: str) -> Registered:
-        url = f"{self.api_url}/app-manifests/{quote(code, safe='')}/conversions"
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=EXCHANGE_TIMEOUT)) as session:
-                async with session.post(url, headers=headers) as response:
-                    body = await response.json(content_type=None)
-                    if response.status != 201 or not isinstance(body, dict) or "pem" not in body:
-                        message = body.get("message") if isinstance(body, dict) else None
-                        raise SetupError(f"GitHub answered {response.status} to the code exchange: {message}")
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            body = await convert_app_manifest(self.api_url, code)
+        except GitHubError as error:
+            raise SetupError(f"GitHub answered {int(error.status_code)} to the code exchange: {error}") from None
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise SetupError(f"the code exchange with {self.api_url} failed: {error}") from None
         write_private(self.env_file, env_file_text(body, self.api_url, datetime.now(UTC)), overwrite=self.overwrite)
         return Registered(int(body["id"]), str(body.get("slug", "")), str(body.get("html_url", "")), self.env_file)
@@ -261,7 +262,7 @@ def run_setup(config: Any, args: argparse.Namespace) -> int:
         return 130
     print(f"Registered GitHub App {registered.slug} (id {registered.app_id}): {registered.html_url}")
     print(f"Its id, private key and webhook secret are in {registered.env_file} (mode 0600).")
-    print(f"Next: install it on your fabric's repository ({registered.html_url}/installations/new), then run")
+    print(f"Next: install it on your fabric's repository ({registered.install_url}), then run")
     print(f"  hnp-gitops --env-file {registered.env_file} serve --migrate")
     return 0
 
