@@ -366,16 +366,20 @@ async def start_check(gh: Client, fabric: Fabric, head_sha: str) -> int | None:
     return int(answer["id"])
 
 
-async def finish_check(gh: Client, fabric: Fabric, check_run_id: int | None, payload: Mapping[str, Any]) -> None:
+async def finish_check(
+    gh: Client, fabric: Fabric, check_run_id: int | None, payload: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
     """Complete the check run: the first request carries the first 50 annotations, each
-    further request 50 more (GitHub's limit per request)."""
+    further request 50 more (GitHub's limit per request). Returns the completed run."""
     if check_run_id is None:
-        return
+        return None
     url_vars: dict[str, str | int] = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
     requests = checks.check_run_requests(payload)
     requests[0] = {**requests[0], "completed_at": _now().isoformat(timespec="seconds")}
+    answer: Mapping[str, Any] | None = None
     for body in requests:
-        await gh.patch(CHECK_RUN, url_vars, data=body)
+        answer = await gh.patch(CHECK_RUN, url_vars, data=body)
+    return answer
 
 
 async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, reason: str) -> None:
@@ -584,8 +588,13 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
         raise
     began = time.perf_counter()
     payload = check_payload(reading.snapshot, plan, head.sha, fabric=fabric.name, unread=reading.unread)
-    await finish_check(gh, fabric, check_run_id, payload)
+    completed = await finish_check(gh, fabric, check_run_id, payload)
     run.timings.github += time.perf_counter() - began
+    if completed is not None:
+        failures = sum(len(items) for items in _problems(reading.snapshot, "error").values())
+        await fabrics.set_validated(
+            pool, fabric.id, head.sha, completed.get("conclusion"), failures, completed.get("html_url")
+        )
     result = run.result()
     result.success = True
     result.github_integration.commit_sha = head.sha

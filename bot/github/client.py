@@ -434,3 +434,18 @@ async def open_github(config: Config, **options: Any) -> AsyncIterator[GitHub]:
     """The layer outside an aiohttp app (CLI, benchmarks, tests)."""
     async with new_session() as session:
         yield GitHub.from_config(session, config, **options)
+
+
+async def convert_app_manifest(api_url: str, code: str) -> dict[str, Any]:
+    """The last step of registering an app from a manifest: GitHub's answer for the code its
+    redirect carried (`id`, `slug`, `html_url`, `pem`, `webhook_secret`, ...). Needs no
+    credentials; a code is good once, within an hour."""
+    async with new_session() as session:
+        github = GitHubAPI(session, REQUESTER, base_url=api_url.rstrip("/"))
+        try:
+            answer = await github.post("/app-manifests/{code}/conversions", url_vars={"code": code}, data={})
+        except gidgethub.HTTPException as failure:
+            raise translate(failure) from None
+    if not isinstance(answer, dict) or "pem" not in answer or "id" not in answer:
+        raise GitHubError(http.HTTPStatus.BAD_GATEWAY, "the conversion answer holds no app")
+    return answer

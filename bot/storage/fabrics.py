@@ -126,6 +126,21 @@ async def set_ingested(db: Executor, fabric_id: int, sha: str) -> None:
     )
 
 
+async def set_validated(
+    db: Executor, fabric_id: int, sha: str, conclusion: str | None, failures: int, url: str | None
+) -> None:
+    """The branch's latest validate check run: its commit, conclusion, failures and page."""
+    await db.execute(
+        "UPDATE fabric SET validate_sha = $2, validate_conclusion = $3, validate_failures = $4, validate_url = $5, "
+        "validated_at = now() WHERE id = $1",
+        fabric_id,
+        sha,
+        conclusion,
+        failures,
+        url,
+    )
+
+
 async def set_installation(db: Executor, fabric_id: int, installation_id: int | None) -> None:
     await db.execute(
         "UPDATE fabric SET installation_id = $2, updated_at = now() WHERE id = $1", fabric_id, installation_id
