@@ -104,7 +104,7 @@ def test_cli_stops_with_one_line_and_exit_2_on_one_bad_setting(tmp_path):
         "HOME": str(tmp_path),
         "GITHUB_APP_ID": "x",
         "GITHUB_WEBHOOK_SECRET": SECRET_VALUE,
-        "HNP_API_TOKEN": "tok-123456789",
+        "HNP_API_TOKEN": "tok-123456789-0123456789-0123456789",
         "GITHUB_PRIVATE_KEY": test_private_key_pem(),
     }
     result = run_cli("serve", env=env)
