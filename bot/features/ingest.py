@@ -664,12 +664,13 @@ async def on_push(event: sansio.Event, ctx: JobContext) -> None:
         if fabric.branch != branch:
             continue
         # A deleted branch is found (and flagged) by the ingest's own read of the ref, in the
-        # fabric's order with every other ingest of it.
+        # fabric's order with every other ingest of it. The ingest reads the branch head, so
+        # one still queued (or waiting to retry) serves this push too.
         await ctx.enqueue(
             "ingest",
             {"fabric_id": fabric.id, "head_sha": after, "trigger": "push", "deleted": bool(event.data.get("deleted"))},
             fabric_id=fabric.id,
-            dedupe_key=f"ingest:{fabric.id}:{after}",
+            coalesce=True,
         )
 
 

@@ -141,14 +141,32 @@ async def enqueue(
     max_attempts: int = 8,
     delay: float = 0.0,
     dedupe_key: str | None = None,
+    coalesce: bool = False,
+    installation_id: int | None = None,
 ) -> int | None:
     """Queue a job; returns its id, or None when an unfinished job already has `dedupe_key`.
 
     ordering_key defaults to 'fabric:<fabric_id>'; a job with neither gets a key of its own
     (it orders with nothing). Pass a connection inside a transaction to queue atomically with
-    other writes (workers are woken when that transaction commits)."""
+    other writes (workers are woken when that transaction commits). A job's lane (whose turn
+    it waits for) is its fabric's or delivery's installation, else `installation_id`.
+
+    `coalesce`: for work that reads the latest state when it runs (an ingest reads the branch
+    head), a job of the same kind still queued on the key does this one's work too; it is made
+    due now, so a later request is never held up by an earlier one's retry backoff."""
     if ordering_key is None:
         ordering_key = f"fabric:{fabric_id}" if fabric_id is not None else f"job:{uuid.uuid4()}"
+    if coalesce:
+        if dedupe_key is not None or delivery_id is not None or operation_id is not None or delay:
+            raise TypeError("a coalesced job has no dedupe_key, delivery, operation or delay")
+        return await job_store.insert_or_coalesce(
+            db,
+            kind=kind,
+            ordering_key=ordering_key,
+            payload=payload or {},
+            fabric_id=fabric_id,
+            max_attempts=max_attempts,
+        )
     return await job_store.insert(
         db,
         kind=kind,
@@ -160,6 +178,7 @@ async def enqueue(
         max_attempts=max_attempts,
         run_after_seconds=delay,
         dedupe_key=dedupe_key,
+        installation_id=installation_id,
     )
 
 
@@ -389,6 +408,9 @@ class Workers:
                 await job_store.retry(
                     self.pool, job, worker=worker, delay_seconds=later.seconds, error=str(later), count_attempt=False
                 )
+                if later.installation_id is not None:
+                    # The installation's other jobs would only meet the same spent limit.
+                    await job_store.pause_lane(self.pool, later.installation_id, later.seconds)
             except asyncio.CancelledError:
                 heartbeat.cancel()
                 if lease_lost.is_set() and not self._stopping:

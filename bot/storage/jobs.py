@@ -3,6 +3,11 @@
 A job is taken only when it heads its ordering_key: no other job of the key is running and
 no earlier one still waits. That makes the jobs of one key (one fabric, one repository) run
 one at a time in id order, while different keys run side by side.
+
+Which runnable job goes first: lanes take turns. A job's lane is its installation (sql/020);
+a worker takes the oldest runnable job of the lane served least recently, so each installation
+with work waiting gets a job in every round, however deep another installation's backlog is.
+A lane is paused while its installation's GitHub rate limit is spent (pause_lane).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ class Job:
     attempts: int
     max_attempts: int
     created_at: datetime
+    installation_id: int | None = None  # the lane (None: no installation)
 
 
 _JOB_COLUMNS = (
-    "id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, max_attempts, created_at"
+    "id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, max_attempts, created_at, "
+    "installation_id"
 )
 
 
@@ -57,14 +64,16 @@ async def insert(
     max_attempts: int,
     run_after_seconds: float,
     dedupe_key: str | None,
+    installation_id: int | None = None,
 ) -> int | None:
-    """Queue a job and notify workers; None when an unfinished job has the same dedupe_key."""
+    """Queue a job and notify workers; None when an unfinished job has the same dedupe_key.
+    `installation_id` names the job's lane when neither its fabric nor its delivery says."""
     return await db.fetchval(
         """
         WITH j AS (
             INSERT INTO job (kind, ordering_key, payload, fabric_id, delivery_id, operation_id,
-                             max_attempts, run_after, dedupe_key)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second', $9)
+                             max_attempts, run_after, dedupe_key, installation_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second', $9, $11)
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
             DO NOTHING
             RETURNING id
@@ -80,6 +89,42 @@ async def insert(
         max_attempts,
         run_after_seconds,
         dedupe_key,
+        CHANNEL,
+        installation_id,
+    )
+
+
+async def insert_or_coalesce(
+    db: Executor,
+    *,
+    kind: str,
+    ordering_key: str,
+    payload: dict[str, Any],
+    fabric_id: int | None,
+    max_attempts: int,
+) -> int:
+    """Queue a job, unless a job of the same kind and key is still queued (not yet running):
+    that one then stands for both. It takes this payload, is due now (a retry's backoff is
+    over: this is new work) and gets its attempts back; its place in the key's order stays."""
+    return await db.fetchval(
+        """
+        WITH waiting AS (
+            UPDATE job SET payload = $3, run_after = least(run_after, now()), attempts = 0
+            WHERE id = (SELECT id FROM job WHERE kind = $1 AND ordering_key = $2 AND status = 'queued'
+                        ORDER BY id LIMIT 1 FOR UPDATE)
+            RETURNING id
+        ), fresh AS (
+            INSERT INTO job (kind, ordering_key, payload, fabric_id, max_attempts)
+            SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM waiting)
+            RETURNING id
+        )
+        SELECT id FROM (SELECT id FROM waiting UNION ALL SELECT id FROM fresh) AS j, pg_notify($6, '')
+        """,
+        kind,
+        ordering_key,
+        payload,
+        fabric_id,
+        max_attempts,
         CHANNEL,
     )
 
@@ -106,17 +151,25 @@ async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> in
     )
 
 
-# Candidate: queued, due, and heading its key. SKIP LOCKED lets other takers pass over it.
+# Candidate: in each unpaused lane, the oldest job that is queued, due and heads its key; of
+# those, the one of the lane served least recently. SKIP LOCKED lets other takers pass over it.
+# The walk of one lane uses job_queued_by_lane and stops at its first candidate.
 _PICK = f"""
-SELECT {_JOB_COLUMNS} FROM job j
-WHERE j.status = 'queued' AND j.run_after <= now()
-  AND NOT EXISTS (
-      SELECT 1 FROM job e
-      WHERE e.ordering_key = j.ordering_key AND e.id <> j.id
-        AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
-ORDER BY j.id
+SELECT {", ".join("j." + c for c in _JOB_COLUMNS.split(", "))} FROM job_lane l
+CROSS JOIN LATERAL (
+    SELECT {_JOB_COLUMNS} FROM job j
+    WHERE coalesce(j.installation_id, 0) = l.lane AND j.status = 'queued' AND j.run_after <= now()
+      AND NOT EXISTS (
+          SELECT 1 FROM job e
+          WHERE e.ordering_key = j.ordering_key AND e.id <> j.id
+            AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
+    ORDER BY j.id
+    LIMIT 1
+    FOR UPDATE OF j SKIP LOCKED
+) j
+WHERE l.paused_until IS NULL OR l.paused_until <= now()
+ORDER BY l.served_at, j.id
 LIMIT 1
-FOR UPDATE OF j SKIP LOCKED
 """
 
 _STILL_HEAD = """
@@ -151,8 +204,25 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 worker,
                 lease_seconds,
             )
+            # clock_timestamp: takers in one instant still get an order of turns.
+            await conn.execute(
+                "UPDATE job_lane SET served_at = clock_timestamp() WHERE lane = $1", row["installation_id"] or 0
+            )
             return _job(leased)
     return None
+
+
+async def pause_lane(db: Executor, installation_id: int, seconds: float) -> None:
+    """The installation's GitHub rate limit is spent: none of its jobs is taken for `seconds`
+    (by any process); other installations' jobs are not held up."""
+    await db.execute(
+        """
+        INSERT INTO job_lane (lane, paused_until) VALUES ($1, now() + $2 * interval '1 second')
+        ON CONFLICT (lane) DO UPDATE SET paused_until = greatest(job_lane.paused_until, excluded.paused_until)
+        """,
+        installation_id,
+        seconds,
+    )
 
 
 async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: float) -> bool:
