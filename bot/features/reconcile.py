@@ -4,7 +4,8 @@ Every RECONCILE_INTERVAL seconds one 'reconcile' job runs (one across all `serve
 processes: the job is queued only when none was queued within the interval). It does no
 GitHub call itself: it queues one 'reconcile_installation' job per installation, each at a
 random moment of the first half of the interval (so a sweep of hundreds of fabrics is spread
-out, not one wave, and differently every round), in that installation's lane (see
+out, not one wave, and differently every round; the first sweep, and the first after the bot
+was down for more than two intervals, is not delayed), in that installation's lane (see
 bot.storage.jobs: one installation's sweep never holds up another's pushes).
 
 A 'reconcile_installation' job checks the fabrics of its installation one after the other, at
@@ -130,7 +131,13 @@ async def reconcile_once(pool: asyncpg.Pool, github: GitHub) -> ReconcileReport:
 async def run_reconcile_job(ctx: JobContext) -> None:
     """The periodic sweep: one 'reconcile_installation' job per installation, spread out.
     Payload {"spread_seconds": s} overrides the spread (tests, benchmarks)."""
-    spread = float(ctx.job.payload.get("spread_seconds", ctx.config.reconcile_interval * SPREAD_OF_INTERVAL))
+    interval = ctx.config.reconcile_interval
+    if "spread_seconds" in ctx.job.payload:
+        spread = float(ctx.job.payload["spread_seconds"])
+    elif await job_store.finished_since(ctx.pool, "reconcile", 2 * interval):
+        spread = interval * SPREAD_OF_INTERVAL
+    else:  # the first sweep, or the first after the bot was down: checks are overdue, none waits
+        spread = 0.0
     queued = await queue_sweep(ctx.pool, spread)
     log.info("reconciliation of %d installation(s) queued over %.0f s", queued, spread)
 

@@ -349,6 +349,16 @@ async def release(db: Executor, job: Job, *, worker: str) -> bool:
     return status == "UPDATE 1"
 
 
+async def finished_since(db: Executor, kind: str, seconds: float) -> bool:
+    """Whether a `kind` job finished within the last `seconds`."""
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM job WHERE kind = $1 AND status = 'done' "
+        "AND finished_at > now() - $2 * interval '1 second')",
+        kind,
+        seconds,
+    )
+
+
 async def seconds_until_next(db: Executor) -> float | None:
     """Seconds until the earliest queued job is due (negative if overdue), None if none."""
     return await db.fetchval(

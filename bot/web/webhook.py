@@ -24,6 +24,7 @@ then answers all of them. Under load a commit carries many deliveries; when idle
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 import urllib.parse
@@ -41,6 +42,11 @@ from bot.web.keys import CONFIG, POOL, ROUTER, WORKERS
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+# Workers step back for intake only when deliveries pour in at this rate: acknowledging a few
+# hundred a second takes a small share of a CPU, and stepping back then would only delay the
+# pushes' ingests (measured by bench.scale); thousands a second need the CPU (bench.intake).
+BURST_PER_SECOND = 500
+BURST_WINDOW = 0.05  # seconds the rate is judged over
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -87,10 +93,13 @@ class DeliveryWriter:
         self._task: asyncio.Task | None = None
         self.batches = 0  # how many commits carried the deliveries (for benchmarks)
         self.last_activity = float("-inf")  # monotonic time of the latest delivery
+        self._recent: collections.deque[float] = collections.deque(maxlen=int(BURST_PER_SECOND * BURST_WINDOW))
 
-    def busy(self, window: float = 0.05) -> bool:
-        """Deliveries arrived within `window` seconds: a burst is under way."""
-        return time.monotonic() - self.last_activity < window
+    def busy(self) -> bool:
+        """A burst is under way: deliveries are arriving at BURST_PER_SECOND or more (the last
+        BURST_WINDOW seconds held that many). Slower streams leave the workers alone."""
+        recent = self._recent
+        return len(recent) == recent.maxlen and time.monotonic() - recent[0] < BURST_WINDOW
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="delivery-writer")
@@ -111,6 +120,7 @@ class DeliveryWriter:
         if self._task is None:  # not running inside an app (CLI, tests): commit alone
             return bool(await delivery_store.insert_batch(self.pool, [delivery]))
         self.last_activity = time.monotonic()
+        self._recent.append(self.last_activity)
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((delivery, future))
         return await future
