@@ -7,6 +7,12 @@ How work is ordered
       - 'repo:<owner/name>' (lower case)   webhook deliveries about a repository.
       - 'installation:<id>'   installation events without a repository.
       - 'delivery:<id>'   any other delivery.
+      - 'reconcile:<installation id>'   one installation's reconcile checks.
+    Which runnable job goes first: lanes take turns (bot.storage.jobs). A job's lane is the
+    installation it works for; a worker takes the oldest runnable job of the lane served least
+    recently, so one installation's burst cannot delay another's pushes. Work that reads the
+    latest state when it runs (a push's ingest) is queued with `coalesce=True`: pushes arriving
+    while an ingest of the fabric still waits are served by that one ingest.
     A webhook handler that does fabric work should queue a 'fabric:<id>' job for it
     (`await ctx.enqueue(kind, payload, fabric_id=...)`) rather than do it inline: deliveries of
     one repository run in delivery order, so the fabric jobs they queue are queued in that
@@ -23,7 +29,9 @@ Failure
     then the job is 'dead' (logged at error level with its delivery id, listed by
     `list_dead_jobs`, and its delivery's outcome is 'dead'). `RetryLater(seconds)` (raised e.g.
     by the GitHub layer when a rate limit is exhausted) defers the job without spending an
-    attempt: waiting for GitHub is not a failure of the job.
+    attempt: waiting for GitHub is not a failure of the job. When the wait is an installation's
+    (its primary rate limit is spent), that installation's lane is paused until the reset, in
+    every process: its other jobs wait too, other installations' jobs run as usual.
 
 Leases
     A taken job is leased to one worker; the lease is renewed while the handler runs. A worker

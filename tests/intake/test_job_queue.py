@@ -220,6 +220,32 @@ async def test_a_dedupe_key_keeps_one_unfinished_copy_of_a_job(pool):
     assert await enqueue(pool, "ingest", {}, ordering_key="fabric:1", dedupe_key="ingest:1:aaaa") is not None
 
 
+async def test_a_coalesced_job_still_queued_serves_the_next_request_and_is_due_at_once(pool):
+    first = await enqueue(pool, "test.latest", {"head_sha": "a"}, ordering_key="fabric:7", coalesce=True)
+    # It failed twice and waits out its backoff, as a push ingest does while GitHub answers 500.
+    await pool.execute(
+        "UPDATE job SET attempts = 2, last_error = 'GitHubError: 500', run_after = now() + interval '10 minutes' "
+        "WHERE id = $1",
+        first,
+    )
+    again = await enqueue(pool, "test.latest", {"head_sha": "b"}, ordering_key="fabric:7", coalesce=True)
+    row = await pool.fetchrow("SELECT payload, attempts, run_after <= now() AS due FROM job WHERE id = $1", first)
+    assert again == first and dict(row) == {"payload": {"head_sha": "b"}, "attempts": 0, "due": True}
+    assert await pool.fetchval("SELECT count(*) FROM job WHERE kind = 'test.latest'") == 1
+    # Once it runs it may already have read the old state: the next request is a job of its own.
+    await pool.execute(
+        "UPDATE job SET status = 'running', attempts = 1, leased_by = 'w', lease_expires_at = now() + interval '1 minute' "
+        "WHERE id = $1",
+        first,
+    )
+    third = await enqueue(pool, "test.latest", {"head_sha": "c"}, ordering_key="fabric:7", coalesce=True)
+    assert third not in (None, first)
+    assert await enqueue(pool, "test.latest", {"head_sha": "d"}, ordering_key="fabric:8", coalesce=True) not in (
+        first,
+        third,
+    )
+
+
 async def test_an_unknown_job_kind_fails_like_any_error(pool):
     job_id = await enqueue(pool, "no.such.kind", {}, max_attempts=1)
     running = workers(pool, count=1)
