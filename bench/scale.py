@@ -10,10 +10,13 @@ repository holds `fabrics / repositories` fabrics, each on a branch of its own (
 `fabric`, 10 VPCs in 2 files), registered through the HNP API and ingested first.
 
 Each round (one per process count) sends a burst of `--pushes` signed push deliveries: a push
-is a real fast-forward of the fabric's branch to a commit that changes one VPC's label (the
-commits are made beforehand with git fast-import and pushed aside), then the delivery, sent by
-this benchmark straight away to one of the serve processes in turn (a load balancer), signed
-with the webhook secret, 16 pushes at a time. One installation sends half of the pushes; the
+is a real fast-forward of the fabric's branch in the emulator's git repository to a commit that
+changes one VPC's label (the commits are made beforehand with git fast-import; the branch is
+moved with `git update-ref`, compare-and-swap, as receive-pack moves it), then its delivery,
+sent by this benchmark straight away to one of the serve processes in turn (a load balancer),
+signed with the webhook secret, 16 pushes at a time. (Moving refs through ghsim's REST API
+costs it several git commands per push, about 8 a second on this loaded machine: the burst
+would measure the emulator.) One installation sends half of the pushes; the
 others share the rest by weights 9, 8, ..., 1 (the last is the quietest). Within an
 installation, fabrics are picked at random.
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -57,7 +61,7 @@ import aiohttp
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import GIT_ENV, Stack, free_port, git, percentile, print_table, wait_until, write_results
+from bench.common import GIT_ENV, Stack, free_port, percentile, print_table, wait_until, write_results
 from bot.jobs.queue import enqueue
 from bot.storage import database
 
@@ -112,7 +116,7 @@ class Push:
 # --- setup ------------------------------------------------------------------------------------
 
 
-async def build_world(stack: Stack, args: argparse.Namespace) -> tuple[list[FabricSpot], str]:
+async def build_world(stack: Stack, args: argparse.Namespace) -> list[FabricSpot]:
     """Organisations, repositories, installations, fabrics (registered and ingested)."""
     sim = stack.sim
     per_repo = args.fabrics // args.repositories
@@ -175,7 +179,7 @@ async def build_world(stack: Stack, args: argparse.Namespace) -> tuple[list[Fabr
         interval=0.5,
         what="every fabric's first ingest",
     )
-    return fabrics, user_token
+    return fabrics
 
 
 def plan_burst(fabrics: list[FabricSpot], args: argparse.Namespace, rng: random.Random) -> list[FabricSpot]:
@@ -198,25 +202,25 @@ def plan_burst(fabrics: list[FabricSpot], args: argparse.Namespace, rng: random.
     return [rng.choice(by_installation[i]) for i in order]
 
 
-async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[FabricSpot], token: str) -> list[Push]:
-    """Make every commit of the burst now (git fast-import, one chain per fabric branch) and
-    push them aside (refs/heads/stage/...), so that during the burst a push only moves a ref."""
+def bare_repository(stack: Stack, repository: str) -> Path:
+    """The emulator's git repository of owner/name (ghsim keeps each as a bare repository)."""
+    owner, name = repository.split("/")
+    return stack.tmp / "ghsim" / "repos" / owner / f"{name}.git"
+
+
+async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[FabricSpot]) -> list[Push]:
+    """Make every commit of the burst now, in the emulator's repositories (git fast-import, one
+    chain per fabric branch, kept under refs/stage/), so that during the burst a push only moves
+    a branch."""
     per_fabric: dict[int, int] = Counter(spot.id for spot in plan)
     by_repo: dict[str, list[FabricSpot]] = defaultdict(list)
     for spot in fabrics:
         if per_fabric.get(spot.id):
             by_repo[spot.repository].append(spot)
     round_tag = uuid.uuid4().hex[:8]
-    work = stack.tmp / "staging"
-    work.mkdir(exist_ok=True)
 
     async def one_repo(repository: str, spots: list[FabricSpot]) -> None:
-        owner, name = repository.split("/")
-        local = work / f"{owner}-{name}.git"
-        url = stack.sim.git_url(owner, name, token)
-        if not local.exists():
-            await git(work, "init", "-q", "--bare", str(local))
-        await git(local, "fetch", "-q", url, "+refs/heads/*:refs/heads/*")
+        bare = bare_repository(stack, repository)
         stream: list[bytes] = []
         mark = 0
         marks: dict[int, tuple[FabricSpot, int]] = {}
@@ -225,24 +229,23 @@ async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[Fabr
             for n in range(per_fabric[spot.id]):
                 mark += 1
                 marks[mark] = (spot, n)
-                label = f"{round_tag}-{n + 1}"
-                body = first_file(label).encode()
+                body = first_file(f"{round_tag}-{n + 1}").encode()
                 message = f"push {n + 1} to {spot.name}".encode()
-                stream.append(f"commit refs/heads/stage/{spot.branch}\nmark :{mark}\n".encode())
+                stream.append(f"commit refs/stage/{spot.branch}\nmark :{mark}\n".encode())
                 stream.append(f"committer Bench <bench@example.com> {stamp + mark} +0000\n".encode())
                 stream.append(f"data {len(message)}\n".encode() + message + b"\n")
                 if n == 0:
                     stream.append(f"from {spot.chain[-1]}\n".encode())
                 stream.append(f"M 100644 inline {DIRECTORY}/vpcs.yaml\n".encode())
                 stream.append(f"data {len(body)}\n".encode() + body + b"\n\n")
-        marks_file = local / "bench-marks"
+        marks_file = stack.tmp / f"marks-{repository.replace('/', '-')}"
         proc = await asyncio.create_subprocess_exec(
             "git",
+            f"--git-dir={bare}",
             "fast-import",
             "--quiet",
             "--force",
             f"--export-marks={marks_file}",
-            cwd=local,
             env=GIT_ENV,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -258,7 +261,6 @@ async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[Fabr
                 spot.position[sha] = len(spot.chain) + n
         for spot in spots:
             spot.label = f"{round_tag}-{per_fabric[spot.id]}"
-        await git(local, "push", "-q", "--force", url, "refs/heads/stage/*:refs/heads/stage/*")
 
     limit = asyncio.Semaphore(4)
 
@@ -267,11 +269,11 @@ async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[Fabr
             await one_repo(repository, spots)
 
     await asyncio.gather(*(bounded(r, s) for r, s in by_repo.items()))
-    pushes: list[Push] = []
     staged: dict[int, list[str]] = {}
     for spot in fabrics:
         new = sorted((i, sha) for sha, i in spot.position.items() if i >= len(spot.chain))
         staged[spot.id] = [sha for _, sha in new]
+    pushes: list[Push] = []
     taken: Counter[int] = Counter()
     for spot in plan:
         n = taken[spot.id]
@@ -280,6 +282,47 @@ async def stage_commits(stack: Stack, fabrics: list[FabricSpot], plan: list[Fabr
     for spot in fabrics:
         spot.chain.extend(staged[spot.id])
     return pushes
+
+
+class RefMover:
+    """Moves branches in the emulator's repositories as a push does (compare-and-swap), with
+    one `git update-ref --stdin` per repository: the burst is paced by the bot, not by the
+    emulator's REST handling of ref updates."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def move(self, repository: str, branch: str, new: str, old: str) -> None:
+        async with self.locks[repository]:
+            proc = self.procs.get(repository)
+            if proc is None:
+                proc = self.procs[repository] = await asyncio.create_subprocess_exec(
+                    "git",
+                    f"--git-dir={bare_repository(self.stack, repository)}",
+                    "update-ref",
+                    "--stdin",
+                    env=GIT_ENV,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(f"start\nupdate refs/heads/{branch} {new} {old}\ncommit\n".encode())
+            await proc.stdin.drain()
+            for expected in (b"start: ok", b"commit: ok"):
+                line = (await proc.stdout.readline()).strip()
+                if line != expected:
+                    raise RuntimeError(f"moving {branch} of {repository}: {line!r}")
+
+    async def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.stdin is not None:
+                proc.stdin.close()
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.wait_for(proc.wait(), 10)
+        self.procs.clear()
 
 
 # --- the burst ----------------------------------------------------------------------------------
@@ -324,7 +367,7 @@ def push_delivery(push: Push, before: str, secret: str) -> tuple[bytes, dict[str
     return raw, headers
 
 
-async def send_burst(stack: Stack, pushes: list[Push], token: str) -> dict[str, Any]:
+async def send_burst(stack: Stack, pushes: list[Push]) -> dict[str, Any]:
     """Move each branch and send its delivery, CONCURRENCY at a time, one fabric's pushes in order."""
     ports = [port for _, port in stack.replicas]
     locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -332,35 +375,29 @@ async def send_burst(stack: Stack, pushes: list[Push], token: str) -> dict[str, 
     queue: asyncio.Queue[tuple[int, Push]] = asyncio.Queue()
     for n, p in enumerate(pushes):
         queue.put_nowait((n, p))
+    mover = RefMover(stack)
     connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def pusher() -> None:
-            while not queue.empty():
-                n, push = queue.get_nowait()
-                spot = push.fabric
-                async with locks[spot.id]:
-                    async with session.patch(
-                        f"{stack.sim.base_url}/repos/{spot.repository}/git/refs/heads/{spot.branch}",
-                        json={
-                            "sha": push.sha,
-                            "force": True,
-                        },  # in order anyway (the lock); saves ghsim an ancestry check
-                        headers={"Authorization": f"token {token}"},
-                    ) as r:
-                        if r.status != 200:
-                            raise RuntimeError(
-                                f"moving {spot.branch} of {spot.repository}: {r.status} {await r.text()}"
-                            )
-                    push.sent_at = time.perf_counter()
-                body, headers = push_delivery(push, spot.chain[push.index - 1], stack.secret)
-                port = ports[n % len(ports)]
-                async with session.post(f"http://127.0.0.1:{port}/webhook", data=body, headers=headers) as r:
-                    statuses[f"{r.status} {(await r.json()).get('status')}"] += 1
+            async def pusher() -> None:
+                while not queue.empty():
+                    n, push = queue.get_nowait()
+                    spot = push.fabric
+                    before = spot.chain[push.index - 1]
+                    async with locks[spot.id]:
+                        await mover.move(spot.repository, spot.branch, push.sha, before)
+                        push.sent_at = time.perf_counter()
+                    body, headers = push_delivery(push, before, stack.secret)
+                    port = ports[n % len(ports)]
+                    async with session.post(f"http://127.0.0.1:{port}/webhook", data=body, headers=headers) as r:
+                        statuses[f"{r.status} {(await r.json()).get('status')}"] += 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(pusher() for _ in range(CONCURRENCY)))
-        return {"seconds": round(time.perf_counter() - began, 3), "answers": dict(statuses)}
+            began = time.perf_counter()
+            await asyncio.gather(*(pusher() for _ in range(CONCURRENCY)))
+            return {"seconds": round(time.perf_counter() - began, 3), "answers": dict(statuses)}
+    finally:
+        await mover.close()
 
 
 async def watch(stack: Stack, fabrics: list[FabricSpot], pushes: list[Push], timeout: float) -> float:
@@ -549,7 +586,6 @@ async def _request_mark(stack: Stack) -> int:
 async def run_round(
     stack: Stack,
     fabrics: list[FabricSpot],
-    token: str,
     processes: int,
     args: argparse.Namespace,
     rng: random.Random,
@@ -557,7 +593,7 @@ async def run_round(
     await stack.set_replicas(processes)
     await stack.db.execute("DELETE FROM job WHERE kind LIKE 'reconcile%' AND status = 'queued'")
     plan = plan_burst(fabrics, args, rng)
-    pushes = await stage_commits(stack, fabrics, plan, token)
+    pushes = await stage_commits(stack, fabrics, plan)
     await wait_until(
         lambda: stack.db.fetchval(
             "SELECT count(*) = 0 FROM job WHERE status IN ('queued', 'running') AND kind NOT LIKE 'reconcile%'"
@@ -571,7 +607,7 @@ async def run_round(
     print(f"\n{processes} serve process(es): burst of {len(pushes)} pushes", flush=True)
     began = time.perf_counter()
     watcher = asyncio.create_task(watch(stack, fabrics, pushes, args.timeout))
-    sent = await send_burst(stack, pushes, token)
+    sent = await send_burst(stack, pushes)
     done_at = await watcher
     all_in_s = done_at - began
     # The jobs' own bookkeeping (finish, the webhook jobs behind the last ingest) settles.
@@ -660,7 +696,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "scale", repository=False, extra_env={"RECONCILE_INTERVAL": "3600", "HNP_GITOPS_LOG_LEVEL": "WARNING"}
     ) as stack:
         began = time.perf_counter()
-        fabrics, token = await build_world(stack, args)
+        fabrics = await build_world(stack, args)
         print(
             f"{len(fabrics)} fabrics in {args.repositories} repositories across {args.installations} installations, "
             f"ingested in {time.perf_counter() - began:.1f} s",
@@ -669,7 +705,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         closed = free_port()  # ghsim's own webhooks go nowhere from now on (see the docstring)
         await stack.sim.set_webhook_url(stack.app["id"], f"http://127.0.0.1:{closed}/webhook")
         for processes in args.processes:
-            rounds.append(await run_round(stack, fabrics, token, processes, args, rng))
+            rounds.append(await run_round(stack, fabrics, processes, args, rng))
             report(rounds[-1])
     data = {
         "settings": {
