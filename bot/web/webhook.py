@@ -28,6 +28,7 @@ import collections
 import logging
 import time
 import urllib.parse
+from collections.abc import Callable
 
 import asyncpg
 import orjson
@@ -82,6 +83,28 @@ def describe(event: sansio.Event, key: str | None, body: bytes) -> NewDelivery:
     )
 
 
+class BurstMeter:
+    """Whether deliveries arrive at `per_second` or more: the last `window` seconds held that
+    many. Slower streams are not a burst."""
+
+    def __init__(
+        self,
+        per_second: float = BURST_PER_SECOND,
+        window: float = BURST_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window = window
+        self.clock = clock
+        self._recent: collections.deque[float] = collections.deque(maxlen=max(1, int(per_second * window)))
+
+    def note(self) -> None:
+        self._recent.append(self.clock())
+
+    def busy(self) -> bool:
+        recent = self._recent
+        return len(recent) == recent.maxlen and self.clock() - recent[0] < self.window
+
+
 class DeliveryWriter:
     """Group commit of webhook deliveries (one writer task, batches of up to max_batch)."""
 
@@ -93,13 +116,11 @@ class DeliveryWriter:
         self._task: asyncio.Task | None = None
         self.batches = 0  # how many commits carried the deliveries (for benchmarks)
         self.last_activity = float("-inf")  # monotonic time of the latest delivery
-        self._recent: collections.deque[float] = collections.deque(maxlen=int(BURST_PER_SECOND * BURST_WINDOW))
+        self.arrivals = BurstMeter()
 
     def busy(self) -> bool:
-        """A burst is under way: deliveries are arriving at BURST_PER_SECOND or more (the last
-        BURST_WINDOW seconds held that many). Slower streams leave the workers alone."""
-        recent = self._recent
-        return len(recent) == recent.maxlen and time.monotonic() - recent[0] < BURST_WINDOW
+        """A burst of deliveries is under way (see BurstMeter)."""
+        return self.arrivals.busy()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="delivery-writer")
@@ -120,7 +141,7 @@ class DeliveryWriter:
         if self._task is None:  # not running inside an app (CLI, tests): commit alone
             return bool(await delivery_store.insert_batch(self.pool, [delivery]))
         self.last_activity = time.monotonic()
-        self._recent.append(self.last_activity)
+        self.arrivals.note()
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((delivery, future))
         return await future
