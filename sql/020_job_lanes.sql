@@ -1,16 +1,18 @@
 -- 020: fairness across installations.
 --
 -- Every job belongs to a lane: the GitHub App installation whose repositories it works on
--- (0 for work of no installation: the periodic reconcile, deliveries without one). Workers take
--- the oldest runnable job of the lane served least recently (bot.storage.jobs), so a burst of one
--- installation's pushes cannot hold up another's: lanes take turns, whatever their backlog.
+-- (0 for work of no installation: the periodic reconcile, deliveries without one). Each lane has
+-- a place in line, `turn_at`, which moves on with the worker time its jobs take and comes back
+-- with time (bot.storage.jobs); workers take the oldest runnable job of the lane whose turn comes
+-- first. So a burst of one installation's pushes cannot hold up another's, and an installation
+-- that sends little goes ahead of those that keep the workers busy.
 -- A lane whose installation has spent its GitHub rate limit is paused until the reset
 -- (`paused_until`): its jobs wait, every other lane runs as usual, in every process.
 ALTER TABLE job ADD COLUMN installation_id bigint;
 
 CREATE TABLE job_lane (
     lane          bigint PRIMARY KEY,                          -- installation id, 0: none
-    served_at     timestamptz NOT NULL DEFAULT '-infinity',   -- when a job of it was last taken
+    turn_at       timestamptz NOT NULL DEFAULT '-infinity',   -- its place in line (see above)
     paused_until  timestamptz                                  -- its installation's rate limit resets
 );
 

@@ -4,10 +4,14 @@ A job is taken only when it heads its ordering_key: no other job of the key is r
 no earlier one still waits. That makes the jobs of one key (one fabric, one repository) run
 one at a time in id order, while different keys run side by side.
 
-Which runnable job goes first: lanes take turns. A job's lane is its installation (sql/020);
-a worker takes the oldest runnable job of the lane served least recently, so each installation
-with work waiting gets a job in every round, however deep another installation's backlog is.
-A lane is paused while its installation's GitHub rate limit is spent (pause_lane).
+Which runnable job goes first: the lane that used the workers least lately. A job's lane is
+its installation (sql/020). Each lane has a place in line, `turn_at`: taking one of its jobs
+moves it to at least now, and it moves on by TURN_WEIGHT seconds per worker-second its jobs
+take (the estimate TURN_SECONDS when taken, the rest when finished), at most MAX_LEAD ahead of
+now; time brings it back. A worker takes the oldest runnable job of the lane whose turn comes
+first. So an installation that sends a little goes ahead of those keeping the workers busy, and
+waits for a free worker, not behind another's backlog; lanes with a backlog share the workers
+alike. A lane is paused while its installation's GitHub rate limit is spent (pause_lane).
 """
 
 from __future__ import annotations
@@ -25,6 +29,14 @@ CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every proces
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
 # two-int advisory key space never meets the one-bigint space the migrations lock uses).
 _KEY_LOCK_SPACE = 0x686E_6A6F  # "hnjo"
+# A lane's place in line (see above): a worker-second of its jobs moves it on by TURN_WEIGHT
+# seconds, so a lane that kept one worker busy a tenth of the time holds its place; TURN_SECONDS
+# is charged when a job is taken (two workers taking at once do not both pick the same lane),
+# the rest of the job's time when it finishes; never more than MAX_LEAD ahead of now, so a
+# burst's debt is forgotten within a minute.
+TURN_WEIGHT = 10.0
+TURN_SECONDS = 0.05
+MAX_LEAD = 60.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,7 @@ async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> in
 
 
 # Candidate: in each unpaused lane, the oldest job that is queued, due and heads its key; of
-# those, the one of the lane served least recently. SKIP LOCKED lets other takers pass over it.
+# those, the one of the lane whose turn comes first. SKIP LOCKED lets other takers pass over it.
 # The walk of one lane uses job_queued_by_lane and stops at its first candidate.
 _PICK = f"""
 SELECT {", ".join("j." + c for c in _JOB_COLUMNS.split(", "))} FROM job_lane l
@@ -168,15 +180,28 @@ CROSS JOIN LATERAL (
     FOR UPDATE OF j SKIP LOCKED
 ) j
 WHERE l.paused_until IS NULL OR l.paused_until <= now()
-ORDER BY l.served_at, j.id
+ORDER BY l.turn_at, j.id
 LIMIT 1
 """
 
-_STILL_HEAD = """
-SELECT NOT EXISTS (
-    SELECT 1 FROM job e
-    WHERE e.ordering_key = $1 AND e.id <> $2
-      AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $2)))
+# Leasing the picked job, in the statement after the pick's advisory lock on its key (so with
+# a snapshot taken after any other taker of the key committed): still the head of its key, it is
+# leased, and its lane's turn is taken. No row when another job of the key got there first.
+_LEASE = f"""
+WITH leased AS (
+    UPDATE job SET status = 'running', attempts = attempts + 1, leased_by = $2,
+           lease_expires_at = now() + $3 * interval '1 second'
+    WHERE id = $1 AND NOT EXISTS (
+        SELECT 1 FROM job e
+        WHERE e.ordering_key = $4 AND e.id <> $1
+          AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $1)))
+    RETURNING {_JOB_COLUMNS}
+), turn AS (
+    UPDATE job_lane SET turn_at = least(greatest(turn_at, clock_timestamp()) + $6 * interval '1 second',
+                                        clock_timestamp() + $7 * interval '1 second')
+    WHERE lane = $5 AND EXISTS (SELECT 1 FROM leased)
+)
+SELECT * FROM leased
 """
 
 
@@ -184,30 +209,29 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
     """Lease the next runnable job to `worker`, or None when there is none."""
     for _ in range(5):
         async with conn.transaction():
-            row = await conn.fetchrow(_PICK)
+            # The pick's snapshot may predate another taker's commit of a job with the same key
+            # (e.g. a job that committed late with a lower id). Takers of one key are serialised
+            # by an advisory lock taken with the pick, and the lease looks again afterwards, so
+            # two jobs of one key never run at once.
+            row = await conn.fetchrow(
+                f"SELECT p.id, p.ordering_key, p.installation_id, pg_advisory_xact_lock($1, hashtext(p.ordering_key)) "
+                f"FROM ({_PICK}) AS p",
+                _KEY_LOCK_SPACE,
+            )
             if row is None:
                 return None
-            # The pick's snapshot may predate another taker's commit of a job with the same key
-            # (e.g. a job that committed late with a lower id). Serialise takers of this key and
-            # look again with a fresh snapshot, so two jobs of one key never run at once.
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _KEY_LOCK_SPACE, row["ordering_key"])
-            if not await conn.fetchval(_STILL_HEAD, row["ordering_key"], row["id"]):
-                continue  # someone else holds the key now; the next pick skips it
             leased = await conn.fetchrow(
-                f"""
-                UPDATE job SET status = 'running', attempts = attempts + 1, leased_by = $2,
-                       lease_expires_at = now() + $3 * interval '1 second'
-                WHERE id = $1
-                RETURNING {_JOB_COLUMNS}
-                """,
+                _LEASE,
                 row["id"],
                 worker,
                 lease_seconds,
+                row["ordering_key"],
+                row["installation_id"] or 0,
+                TURN_WEIGHT * TURN_SECONDS,
+                MAX_LEAD,
             )
-            # clock_timestamp: takers in one instant still get an order of turns.
-            await conn.execute(
-                "UPDATE job_lane SET served_at = clock_timestamp() WHERE lane = $1", row["installation_id"] or 0
-            )
+            if leased is None:
+                continue  # someone else holds the key now; the next pick skips it
             return _job(leased)
     return None
 
@@ -237,26 +261,33 @@ async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: 
     return status == "UPDATE 1"
 
 
-async def finish(conn: asyncpg.Connection, job: Job, *, worker: str) -> bool:
-    """Mark the job done (and its delivery processed) in one transaction."""
-    async with conn.transaction():
-        status = await conn.execute(
-            "UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, "
-            "last_error = NULL WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-            job.id,
-            worker,
+async def finish(db: Executor, job: Job, *, worker: str, worked_seconds: float = 0.0) -> bool:
+    """Mark the job done, its delivery processed, and charge its lane the worker time it took,
+    in one statement; jobs waiting behind it on its key may run now (NOTIFY)."""
+    done = await db.fetchval(
+        """
+        WITH done AS (
+            UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, last_error = NULL
+            WHERE id = $1 AND leased_by = $2 AND status = 'running'
+            RETURNING id
+        ), delivered AS (
+            UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL
+            WHERE delivery_id = $3 AND outcome = 'pending' AND EXISTS (SELECT 1 FROM done)
+        ), charged AS (
+            UPDATE job_lane SET turn_at = least(turn_at + $5 * interval '1 second', now() + $7 * interval '1 second')
+            WHERE lane = $4 AND EXISTS (SELECT 1 FROM done)
         )
-        if status != "UPDATE 1":
-            return False
-        if job.delivery_id is not None:
-            await conn.execute(
-                "UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL "
-                "WHERE delivery_id = $1 AND outcome = 'pending'",
-                job.delivery_id,
-            )
-        # Jobs waiting behind this one on its key may run now.
-        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return True
+        SELECT count(*) FROM (SELECT pg_notify($6, '') FROM done) AS woke
+        """,
+        job.id,
+        worker,
+        job.delivery_id,
+        job.installation_id or 0,
+        TURN_WEIGHT * max(0.0, worked_seconds - TURN_SECONDS),
+        CHANNEL,
+        MAX_LEAD,
+    )
+    return done == 1
 
 
 async def retry(
