@@ -5,13 +5,15 @@ no earlier one still waits. That makes the jobs of one key (one fabric, one repo
 one at a time in id order, while different keys run side by side.
 
 Which runnable job goes first: the lane that used the workers least lately. A job's lane is
-its installation (sql/020). Each lane has a place in line, `turn_at`: taking one of its jobs
-moves it to at least now, and it moves on by TURN_WEIGHT seconds per worker-second its jobs
-take (the estimate TURN_SECONDS when taken, the rest when finished), at most MAX_LEAD ahead of
-now; time brings it back. A worker takes the oldest runnable job of the lane whose turn comes
-first. So an installation that sends a little goes ahead of those keeping the workers busy, and
-waits for a free worker, not behind another's backlog; lanes with a backlog share the workers
-alike. A lane is paused while its installation's GitHub rate limit is spent (pause_lane).
+its installation (sql/020). Each lane has a place in line, `turn_at`, which moves on by
+TURN_WEIGHT seconds per worker-second its jobs take (the estimate TURN_SECONDS when one is
+taken, the rest when it finishes). A worker takes the oldest runnable job of the lane whose turn
+comes first. So during a burst lanes are served in the order of the work they have had: an
+installation that sends a little goes ahead of those keeping the workers busy and waits for a
+free worker, not behind another's backlog; lanes with a backlog share the workers alike.
+The past is forgotten: a place is never kept more than CREDIT seconds behind now (an idle lane
+saves no credit) nor more than MAX_LEAD ahead. A lane is paused while its installation's
+GitHub rate limit is spent (pause_lane).
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every proces
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
 # two-int advisory key space never meets the one-bigint space the migrations lock uses).
 _KEY_LOCK_SPACE = 0x686E_6A6F  # "hnjo"
-# A lane's place in line (see above): a worker-second of its jobs moves it on by TURN_WEIGHT
-# seconds, so a lane that kept one worker busy a tenth of the time holds its place; TURN_SECONDS
-# is charged when a job is taken (two workers taking at once do not both pick the same lane),
-# the rest of the job's time when it finishes; never more than MAX_LEAD ahead of now, so a
-# burst's debt is forgotten within a minute.
+# A lane's place in line (see above). The weight keeps the places of lanes in use ahead of the
+# clock, so they stay ordered by the work they had; TURN_SECONDS is charged when a job is taken
+# (two workers taking at once do not both pick the same lane), the rest when it finishes.
 TURN_WEIGHT = 10.0
 TURN_SECONDS = 0.05
-MAX_LEAD = 60.0
+CREDIT = 10.0
+MAX_LEAD = 600.0
 
 
 @dataclass(frozen=True)
@@ -197,8 +198,9 @@ WITH leased AS (
           AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $1)))
     RETURNING {_JOB_COLUMNS}
 ), turn AS (
-    UPDATE job_lane SET turn_at = least(greatest(turn_at, clock_timestamp()) + $6 * interval '1 second',
-                                        clock_timestamp() + $7 * interval '1 second')
+    UPDATE job_lane
+    SET turn_at = least(greatest(turn_at, clock_timestamp() - $8 * interval '1 second') + $6 * interval '1 second',
+                        clock_timestamp() + $7 * interval '1 second')
     WHERE lane = $5 AND EXISTS (SELECT 1 FROM leased)
 )
 SELECT * FROM leased
@@ -229,6 +231,7 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 row["installation_id"] or 0,
                 TURN_WEIGHT * TURN_SECONDS,
                 MAX_LEAD,
+                CREDIT,
             )
             if leased is None:
                 continue  # someone else holds the key now; the next pick skips it
