@@ -2,10 +2,10 @@
 --
 -- Every job belongs to a lane: the GitHub App installation whose repositories it works on
 -- (0 for work of no installation: the periodic reconcile, deliveries without one). Each lane has
--- a place in line, `turn_at`, which moves on with the worker time its jobs take and comes back
--- with time (bot.storage.jobs); workers take the oldest runnable job of the lane whose turn comes
+-- a place in line, `turn_at`, which moves on with each job taken from it and comes back with
+-- time (bot.storage.jobs); workers take the oldest runnable job of the lane whose turn comes
 -- first. So a burst of one installation's pushes cannot hold up another's, and an installation
--- that sends little goes ahead of those that keep the workers busy.
+-- that sends little goes ahead of those that send much.
 -- A lane whose installation has spent its GitHub rate limit is paused until the reset
 -- (`paused_until`): its jobs wait, every other lane runs as usual, in every process.
 ALTER TABLE job ADD COLUMN installation_id bigint;

@@ -8,8 +8,7 @@ How work is ordered
       - 'installation:<id>'   installation events without a repository.
       - 'delivery:<id>'   any other delivery.
       - 'reconcile:<installation id>'   one installation's reconcile checks.
-    Which runnable job goes first: the lane that used the workers least lately
-    (bot.storage.jobs). A job's lane is the installation it works for, so one installation's
+    Which runnable job goes first: the lane that had the fewest jobs lately (bot.storage.jobs). A job's lane is the installation it works for, so one installation's
     burst cannot delay another's pushes: they wait for a free worker, not behind the burst. Work that reads the
     latest state when it runs (a push's ingest) is queued with `coalesce=True`: pushes arriving
     while an ingest of the fabric still waits are served by that one ingest.
@@ -435,8 +434,7 @@ class Workers:
             else:
                 heartbeat.cancel()
                 async with self.pool.acquire() as conn:
-                    worked = time.monotonic() - began
-                    if not await job_store.finish(conn, job, worker=worker, worked_seconds=worked):
+                    if not await job_store.finish(conn, job, worker=worker):
                         log.warning("job %d (%s) finished after its lease was lost", job.id, job.kind)
             finally:
                 heartbeat.cancel()

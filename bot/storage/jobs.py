@@ -4,16 +4,16 @@ A job is taken only when it heads its ordering_key: no other job of the key is r
 no earlier one still waits. That makes the jobs of one key (one fabric, one repository) run
 one at a time in id order, while different keys run side by side.
 
-Which runnable job goes first: the lane that used the workers least lately. A job's lane is
-its installation (sql/020). Each lane has a place in line, `turn_at`, which moves on by
-TURN_WEIGHT seconds per worker-second its jobs take (the estimate TURN_SECONDS when one is
-taken, the rest when it finishes). A worker takes the oldest runnable job of the lane whose turn
-comes first. So during a burst lanes are served in the order of the work they have had: an
-installation that sends a little goes ahead of those keeping the workers busy and waits for a
-free worker, not behind another's backlog; lanes with a backlog share the workers alike.
-The past is forgotten: a place is never kept more than CREDIT seconds behind now (an idle lane
-saves no credit) nor more than MAX_LEAD ahead. A lane is paused while its installation's
-GitHub rate limit is spent (pause_lane).
+Which runnable job goes first: the lane that had the fewest jobs lately. A job's lane is its
+installation (sql/020). Each lane has a place in line, `turn_at`, which moves on by
+TURN_SECONDS for each job taken from it; a worker takes the oldest runnable job of the lane
+whose turn comes first. So during a burst an installation that sends a few pushes goes ahead of
+those sending many: its push waits for a free worker, not behind another's backlog, and lanes
+with a backlog take turns. Jobs are counted, not timed: an ingest of a fabric pushed once costs
+its lane what a delivery does, so a quiet installation is not held back for having had no push
+to coalesce with. The past is forgotten: a place is never kept more than CREDIT seconds behind
+now (an idle lane saves no credit) nor more than MAX_LEAD ahead. A lane is paused while its
+installation's GitHub rate limit is spent (pause_lane).
 """
 
 from __future__ import annotations
@@ -31,13 +31,11 @@ CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every proces
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
 # two-int advisory key space never meets the one-bigint space the migrations lock uses).
 _KEY_LOCK_SPACE = 0x686E_6A6F  # "hnjo"
-# A lane's place in line (see above). The weight keeps the places of lanes in use ahead of the
-# clock, so they stay ordered by the work they had; TURN_SECONDS is charged when a job is taken
-# (two workers taking at once do not both pick the same lane), the rest when it finishes.
-TURN_WEIGHT = 10.0
-TURN_SECONDS = 0.05
+# A lane's place in line (see above): each job taken moves it on by TURN_SECONDS; it is kept
+# between CREDIT behind and MAX_LEAD ahead of now (a burst of 120 jobs is forgotten in 2 minutes).
+TURN_SECONDS = 1.0
 CREDIT = 10.0
-MAX_LEAD = 600.0
+MAX_LEAD = 120.0
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 lease_seconds,
                 row["ordering_key"],
                 row["installation_id"] or 0,
-                TURN_WEIGHT * TURN_SECONDS,
+                TURN_SECONDS,
                 MAX_LEAD,
                 CREDIT,
             )
@@ -264,9 +262,9 @@ async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: 
     return status == "UPDATE 1"
 
 
-async def finish(db: Executor, job: Job, *, worker: str, worked_seconds: float = 0.0) -> bool:
-    """Mark the job done, its delivery processed, and charge its lane the worker time it took,
-    in one statement; jobs waiting behind it on its key may run now (NOTIFY)."""
+async def finish(db: Executor, job: Job, *, worker: str) -> bool:
+    """Mark the job done and its delivery processed, in one statement; jobs waiting behind it on
+    its key may run now (NOTIFY)."""
     done = await db.fetchval(
         """
         WITH done AS (
@@ -276,19 +274,13 @@ async def finish(db: Executor, job: Job, *, worker: str, worked_seconds: float =
         ), delivered AS (
             UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL
             WHERE delivery_id = $3 AND outcome = 'pending' AND EXISTS (SELECT 1 FROM done)
-        ), charged AS (
-            UPDATE job_lane SET turn_at = least(turn_at + $5 * interval '1 second', now() + $7 * interval '1 second')
-            WHERE lane = $4 AND EXISTS (SELECT 1 FROM done)
         )
-        SELECT count(*) FROM (SELECT pg_notify($6, '') FROM done) AS woke
+        SELECT count(*) FROM (SELECT pg_notify($4, '') FROM done) AS woke
         """,
         job.id,
         worker,
         job.delivery_id,
-        job.installation_id or 0,
-        TURN_WEIGHT * max(0.0, worked_seconds - TURN_SECONDS),
         CHANNEL,
-        MAX_LEAD,
     )
     return done == 1
 
