@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot import __version__, demo, logs, operator_cli
 from bot.config import ENVIRONMENT, Config, ConfigError
@@ -70,7 +70,7 @@ def environment_help() -> str:
     return "environment variables:\n" + "\n".join(f"  {name:<{width}}  {text}" for name, text in variables.items())
 
 
-def _extensions():
+def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Subcommands that live in their own modules (operator CLI, demo)."""
     return [operator_cli.add_commands, demo.add_commands]
 

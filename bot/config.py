@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -98,10 +99,10 @@ class Config:
             value = text(name)
             return Secret(value) if value is not None else None
 
-        def integer(name: str, default: int | None, low: int, high: int) -> int | None:
+        def optional_integer(name: str, low: int, high: int) -> int | None:
             raw = text(name)
             if raw is None:
-                return default
+                return None
             try:
                 value = int(raw)
             except ValueError:
@@ -109,6 +110,10 @@ class Config:
             if not low <= value <= high:
                 raise ConfigError(name, f"must be between {low} and {high}")
             return value
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            value = optional_integer(name, low, high)
+            return default if value is None else value
 
         def number(name: str, default: float) -> float:
             raw = text(name)
@@ -152,12 +157,12 @@ class Config:
 
         return cls(
             database_url=Secret(database_url) if database_url else None,
-            github_app_id=integer("GITHUB_APP_ID", None, 1, 2**63 - 1),
+            github_app_id=optional_integer("GITHUB_APP_ID", 1, 2**63 - 1),
             github_private_key=Secret(private_key) if private_key else None,
             github_webhook_secret=secret("GITHUB_WEBHOOK_SECRET"),
             github_api_url=api_url,
             hnp_api_token=secret("HNP_API_TOKEN"),
-            port=integer("PORT", 8080, 1, 65535) or 8080,
+            port=integer("PORT", 8080, 1, 65535),
             host=text("HOST") or "0.0.0.0",
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
             reconcile_interval=number("RECONCILE_INTERVAL", 300.0),
@@ -203,7 +208,5 @@ class Config:
             f"RECONCILE_INTERVAL={self.reconcile_interval:g}",
         ]
 
-    def replace(self, **changes: object) -> Config:
-        from dataclasses import replace
-
+    def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)

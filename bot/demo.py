@@ -32,12 +32,17 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from bot import logs
 from bot.config import Config, Secret
 from bot.storage import database, migrations
 from bot.web.app import create_app
+
+if TYPE_CHECKING:  # imported where used: the other commands start faster without them
+    import aiohttp
+
+    from bot.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,7 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
 class Http:
     """JSON over HTTP with one session: the bot's HNP API and the emulator."""
 
-    def __init__(self, session, base: str, headers: dict[str, str]) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> None:
         self.session, self.base, self.headers = session, base.rstrip("/"), headers
 
     async def call(
@@ -202,7 +207,7 @@ class Demo:
         shutil.copyfile(DEMO_DATA / "vpcs.yaml", target / "vpcs.yaml")
         sha = await self.commit_and_push(work, "alice", "Add the lab fabric")
 
-        async def ingested():
+        async def ingested() -> dict[str, Any] | None:
             fabric = await self.api.call("GET", f"/api/fabrics/{FABRIC}")
             return fabric if fabric.get("last_ingested_sha") == sha else None
 
@@ -274,7 +279,7 @@ class Demo:
         if actions:
             say(f"        buttons: {actions}")
 
-        async def commented():  # the bot's one comment, once it speaks of this conflict
+        async def commented() -> list[dict[str, Any]] | None:  # the bot's one comment, once it speaks of this conflict
             comments = await self.github_get(f"/repos/{OWNER}/{REPO}/issues/{self.pr_number}/comments")
             mine = [c for c in comments if (c.get("user") or {}).get("type") == "Bot"]
             return mine if mine and SUBNET_FIELD in unescape(mine[-1]["body"]) else None
@@ -293,7 +298,7 @@ class Demo:
             {"identifier": "gui_wins", "user": "alice"},
         )
 
-        async def moved():
+        async def moved() -> str | None:
             head = await self.pr_head()
             return head if head != before else None
 
@@ -315,7 +320,7 @@ class Demo:
         sha = (merged or {}).get("sha") or ""
         say(f"      merged as {sha[:7]} on main")
 
-        async def settled():
+        async def settled() -> dict[str, Any] | None:
             resource = await self.api.call("GET", f"/api/fabrics/{FABRIC}/resources/VPC/{VPC}")
             return resource if resource["state"] == "in_sync" and resource["draft"] is None else None
 
@@ -397,7 +402,7 @@ class Demo:
 
         self.cleanups.append(stop)
 
-        async def listening():
+        async def listening() -> str | None:
             if proc.returncode is not None:
                 raise DemoError(f"the GitHub emulator exited: {(self.tmp / 'ghsim.log').read_text()[-500:]}")
             found = re.search(r"ghsim listening on (\S+)", (self.tmp / "ghsim.log").read_text())
@@ -442,7 +447,7 @@ class Demo:
             log_file.close()
 
         self.cleanups.append(stop)
-        port = site._server.sockets[0].getsockname()[1]  # the port the kernel picked
+        port = runner.addresses[0][1]  # the port the kernel picked
         return f"http://127.0.0.1:{port}"
 
     async def clone(self, who: str, token: str) -> Path:
@@ -484,17 +489,39 @@ class Demo:
     async def pr_head(self) -> str:
         return (await self.github_get(f"/repos/{OWNER}/{REPO}/pulls/{self.pr_number}"))["head"]["sha"]
 
+    @overload
     async def check_run(
         self,
         sha: str,
         name: str,
-        ready: Callable[[dict], bool],
+        ready: Callable[[dict[str, Any]], bool],
+        *,
+        what: str | None = None,
+        timeout: float = STEP_TIMEOUT,
+        required: Literal[True] = True,
+    ) -> dict[str, Any]: ...
+    @overload
+    async def check_run(
+        self,
+        sha: str,
+        name: str,
+        ready: Callable[[dict[str, Any]], bool],
+        *,
+        what: str | None = None,
+        timeout: float = STEP_TIMEOUT,
+        required: bool,
+    ) -> dict[str, Any] | None: ...
+    async def check_run(
+        self,
+        sha: str,
+        name: str,
+        ready: Callable[[dict[str, Any]], bool],
         *,
         what: str | None = None,
         timeout: float = STEP_TIMEOUT,
         required: bool = True,
-    ) -> dict | None:
-        async def found():
+    ) -> dict[str, Any] | None:
+        async def found() -> dict[str, Any] | None:
             runs = (await self.github_get(f"/repos/{OWNER}/{REPO}/commits/{sha}/check-runs"))["check_runs"]
             mine = sorted((r for r in runs if r["name"] == name), key=lambda r: r["id"])
             return mine[-1] if mine and ready(mine[-1]) else None
@@ -547,7 +574,7 @@ def comment_lines(body: str) -> list[str]:
     return [unescape(line.rstrip()) for line in text.splitlines() if line.strip()]
 
 
-def run_demo(config, args: argparse.Namespace) -> int:
+def run_demo(config: Config, args: argparse.Namespace) -> int:
     say("hnp-gitops demo: PostgreSQL, a GitHub emulator and the bot, all on this machine; no credentials, no network.")
     try:
         return asyncio.run(Demo(keep=args.keep).run())
@@ -555,7 +582,7 @@ def run_demo(config, args: argparse.Namespace) -> int:
         return 130
 
 
-def add_commands(subparsers) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="see the whole product work locally in under a minute (no credentials, no network)",

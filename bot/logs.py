@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 delivery_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
 operation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("operation_id", default=None)
@@ -89,7 +90,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup(log_format: str = "json", secrets: Sequence[str] = (), level: int = logging.INFO, stream=None) -> None:
+def setup(
+    log_format: str = "json", secrets: Sequence[str] = (), level: int = logging.INFO, stream: TextIO | None = None
+) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RedactSecrets(secrets))

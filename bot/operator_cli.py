@@ -382,7 +382,8 @@ def cmd_draft_set(client: HnpGitopsClient, args: argparse.Namespace) -> int:
     for _origin, document in load_documents(args.file):
         kind, metadata = document["kind"], document.get("metadata") or {}
         name = metadata["name"]
-        spec = document.get("spec") if document.get("spec") is not None else {}
+        spec = document.get("spec")
+        spec = spec if spec is not None else {}
         try:
             answer = client.set_draft(
                 fabric, kind, name, spec, labels=metadata.get("labels"), annotations=metadata.get("annotations")
@@ -579,7 +580,8 @@ def cmd_status(client: HnpGitopsClient, args: argparse.Namespace) -> int:
     rows = []
     for op in operations:
         progress = op.get("progress") or {}
-        result = op.get("result") if isinstance(op.get("result"), dict) else {}
+        result = op.get("result")
+        result = result if isinstance(result, dict) else {}
         pr = (result.get("github_integration") or {}).get("pull_request_url")
         rows.append(
             (

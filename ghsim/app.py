@@ -11,11 +11,12 @@ import secrets
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import control, githttp, rest_apps, rest_checks, rest_git, rest_issues, rest_pulls, rest_repos
 from .auth import identify
 from .errors import DOCS, GhError
-from .faults import SECONDARY_DOCS, SECONDARY_MESSAGE
+from .faults import SECONDARY_DOCS, SECONDARY_MESSAGE, RequestFault
 from .model import iso, now
 from .ratelimit import RateLimiter
 from .rest_common import IDENT_KEY, SIM_KEY, dumps
@@ -57,7 +58,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 @web.middleware
-async def github_middleware(request: web.Request, handler) -> web.StreamResponse:
+async def github_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     sim: Sim = request.app[SIM_KEY]
     kind = _kind(request.path)
     if kind == "control":
@@ -97,13 +98,15 @@ def _parse(raw: bytes) -> object:
         return raw.decode("utf-8", "replace")[:10000]
 
 
-async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: dict, common: dict) -> web.StreamResponse:
+async def _handle(
+    sim: Sim, request: web.Request, handler: Handler, kind: str, record: dict, common: dict
+) -> web.StreamResponse:
     fault = sim.faults.match_request(request.method, request.path) if kind in ("rest", "git") else None
     if fault and fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault and fault.status is not None:
         record["fault"] = fault.id
-        return _fault_response(fault, common)
+        return _fault_response(fault, fault.status, common)
     if kind != "rest":
         try:
             return await handler(request)
@@ -130,13 +133,13 @@ async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: di
                 if ident.user
                 else f"{request.remote}"
             )
-            err = GhError(
+            limited = GhError(
                 403,
                 f"API rate limit exceeded for {who}. If you reach out to GitHub Support for help, "
                 f"please include the request ID {common['X-GitHub-Request-Id']}.",
                 f"{PRIMARY_DOCS}#about-the-primary-rate-limit",
             )
-            return _error_response(err, {**common, **RateLimiter.headers(bucket)})
+            return _error_response(limited, {**common, **RateLimiter.headers(bucket)})
     try:
         response = await handler(request)
     except GhError as err:
@@ -171,10 +174,11 @@ async def _handle(sim: Sim, request: web.Request, handler, kind: str, record: di
     return response
 
 
-def _fault_response(fault, common: dict) -> web.Response:
+def _fault_response(fault: RequestFault, status: int, common: dict) -> web.Response:
     headers = dict(common)
     if fault.retry_after is not None:
         headers["Retry-After"] = str(fault.retry_after)
+    body: dict | None
     if fault.body is not None:
         body = fault.body
     elif fault.secondary_rate_limit:
@@ -182,18 +186,18 @@ def _fault_response(fault, common: dict) -> web.Response:
             "message": SECONDARY_MESSAGE.format(request_id=common["X-GitHub-Request-Id"]),
             "documentation_url": SECONDARY_DOCS,
         }
-    elif fault.status >= 500:
-        body = {"message": "Server Error"} if fault.status != 502 else None
+    elif status >= 500:
+        body = {"message": "Server Error"} if status != 502 else None
     else:
-        body = {"message": "Injected fault", "documentation_url": DOCS, "status": str(fault.status)}
+        body = {"message": "Injected fault", "documentation_url": DOCS, "status": str(status)}
     if body is None:  # GitHub's 502 comes from the load balancer as HTML
         return web.Response(
-            status=fault.status,
+            status=status,
             text="<html><body><h1>502 Bad Gateway</h1></body></html>",
             content_type="text/html",
             headers=headers,
         )
-    return web.Response(body=dumps(body), status=fault.status, content_type="application/json", headers=headers)
+    return web.Response(body=dumps(body), status=status, content_type="application/json", headers=headers)
 
 
 def make_app(sim: Sim) -> web.Application:

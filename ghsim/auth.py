@@ -19,7 +19,7 @@ JWT_MAX_LIFETIME = 600
 CLOCK_SKEW = 60
 
 
-def generate_key_pair() -> tuple[str, object]:
+def generate_key_pair() -> tuple[str, rsa.RSAPublicKey]:
     """(PEM private key, public key object) for a new app."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
@@ -69,7 +69,7 @@ def _jwt_error(message: str) -> GhError:
 def verify_app_jwt(state: State, token: str) -> App:
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
-        app = state.apps.get(int(claims.get("iss")))
+        app = state.apps.get(int(claims.get("iss", "")))
     except (jwt.PyJWTError, TypeError, ValueError):
         raise _jwt_error("A JSON web token could not be decoded") from None
     if app is None:

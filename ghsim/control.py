@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import events, ops, shapes
 from .auth import Identity, repo_level
 from .errors import GhError
-from .model import Account, iso
+from .model import Account, Pull, Repo, iso
 from .rest_common import SIM_KEY, dumps
 from .sim import SetupError, Sim
 
@@ -30,7 +31,7 @@ def _error(message: str, status: int = 400) -> web.Response:
     return _ok({"error": message}, status)
 
 
-async def control_errors(request: web.Request, handler) -> web.StreamResponse:
+async def control_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Control-API failures answer {"error": ...} instead of GitHub-shaped bodies."""
     try:
         return await handler(request)
@@ -280,7 +281,7 @@ def _person(sim: Sim, login: str | None) -> Account:
     return acct
 
 
-def _repo_and_pull(request: web.Request):
+def _repo_and_pull(request: web.Request) -> tuple[Sim, Repo, Pull]:
     sim = _sim(request)
     repo = sim.state.repo(request.match_info["owner"], request.match_info["repo"])
     if repo is None:
@@ -291,7 +292,7 @@ def _repo_and_pull(request: web.Request):
     return sim, repo, pull
 
 
-def _require_write(sim: Sim, repo, acct: Account) -> None:
+def _require_write(sim: Sim, repo: Repo, acct: Account) -> None:
     user = sim.state.users.get(acct.login.lower())
     level = 3 if acct.id == repo.owner.id else 0
     if user:

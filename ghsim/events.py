@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import shapes
 from .gitobj import ZERO_SHA
@@ -133,7 +133,7 @@ async def push(
 
 
 # -- pull requests -------------------------------------------------------------------------
-async def pull_request(sim: Sim, repo: Repo, pull: Pull, action: str, sender: Account, **extra) -> None:
+async def pull_request(sim: Sim, repo: Repo, pull: Pull, action: str, sender: Account, **extra: Any) -> None:
     body = await sim.pull_json(repo, pull)
 
     def build(inst: Installation) -> dict:
@@ -152,7 +152,7 @@ def issue_comment(
     sim: Sim, repo: Repo, pull: Pull, c: Comment, action: str, sender: Account, changes: dict | None = None
 ) -> None:
     def build(inst: Installation) -> dict:
-        out = {"action": action}
+        out: dict[str, Any] = {"action": action}
         if changes is not None:
             out["changes"] = changes
         out.update(

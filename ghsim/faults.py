@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
@@ -139,5 +140,5 @@ class Faults:
         return [f.describe() for f in self.requests] + [f.describe() for f in self.deliveries]
 
 
-def _count(value) -> int | None:
+def _count(value: Any) -> int | None:  # a count from the JSON spec
     return None if value in (None, 0, "always") else int(value)

@@ -57,6 +57,9 @@ async def git_http(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, text=f"Permission to {repo.full_name}.git denied to {who}.\n")
     request[IDENT_KEY] = ident
     if writing and tail == "git-receive-pack":
+        pusher = ident.actor
+        if pusher is None:  # anonymous callers never get write access (refused above)
+            return _challenge()
         async with repo.git.ref_lock:
             before = await repo.git.refs()
 
@@ -70,7 +73,7 @@ async def git_http(request: web.Request) -> web.StreamResponse:
                     if before.get(ref) != after.get(ref)
                 ]
                 if changes:
-                    await ops.ref_changed(sim, repo, changes, ident.actor, before, pusher=ident.actor)
+                    await ops.ref_changed(sim, repo, changes, pusher, before, pusher=pusher)
 
             return await _run_backend(request, repo, tail, announce)
     return await _run_backend(request, repo, tail)
@@ -105,16 +108,17 @@ async def _run_backend(
         env=env,
     )
     assert proc.stdin and proc.stdout and proc.stderr
+    stdin = proc.stdin
 
     async def feed() -> None:
         try:
             async for chunk in request.content.iter_chunked(1 << 16):
-                proc.stdin.write(chunk)
-                await proc.stdin.drain()
+                stdin.write(chunk)
+                await stdin.drain()
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
-            proc.stdin.close()
+            stdin.close()
 
     feeder = asyncio.create_task(feed())
     stderr_task = asyncio.create_task(proc.stderr.read())

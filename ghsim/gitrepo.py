@@ -49,9 +49,10 @@ async def run_git(
         env=GIT_ENV,
     )
     out, err = await proc.communicate(input)
-    if proc.returncode not in ok_codes:
-        raise GitError(args, proc.returncode, err)
-    return proc.returncode, out
+    code = await proc.wait()  # already exited: this only reads the code
+    if code not in ok_codes:
+        raise GitError(args, code, err)
+    return code, out
 
 
 class CatFile:
@@ -87,10 +88,11 @@ class CatFile:
         async with self.lock:
             proc = await self._ensure()
             assert proc.stdin and proc.stdout
+            stdin = proc.stdin
 
             async def feed() -> None:
-                proc.stdin.write(payload)
-                await proc.stdin.drain()
+                stdin.write(payload)
+                await stdin.drain()
 
             writer = asyncio.create_task(feed())
             results: list[tuple[str, str, bytes] | None] = []
@@ -228,6 +230,13 @@ class GitRepo:
             return None
         return gitobj.parse_commit(got[2])
 
+    async def existing_commit(self, sha: str) -> Commit:
+        """A commit the repository has (a ref's tip, one just written); LookupError if not."""
+        commit = await self.read_commit(sha)
+        if commit is None:
+            raise LookupError(f"no commit {sha}")
+        return commit
+
     async def read_tree(self, sha: str) -> list[TreeEntry] | None:
         got = await self.cat.get(sha) if gitobj.is_sha(sha) else None
         if not got or got[1] != "tree":
@@ -246,7 +255,12 @@ class GitRepo:
                 continue
             meta, _, path = rec.partition(b"\t")
             mode, kind, sha, size = meta.decode().split()
-            entry = {"path": path.decode("utf-8", "surrogateescape"), "mode": mode, "type": kind, "sha": sha}
+            entry: dict[str, str | int] = {
+                "path": path.decode("utf-8", "surrogateescape"),
+                "mode": mode,
+                "type": kind,
+                "sha": sha,
+            }
             if kind == "blob":
                 entry["size"] = int(size)
             entries.append(entry)

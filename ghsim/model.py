@@ -9,6 +9,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 from .gitrepo import GitRepo
 
 PERMISSION_LEVELS = {"none": 0, "read": 1, "triage": 1, "write": 2, "maintain": 2, "admin": 3}
@@ -58,7 +60,7 @@ class App:
     webhook_url: str | None
     webhook_secret: str
     private_key_pem: str
-    public_key: object  # cryptography RSAPublicKey
+    public_key: RSAPublicKey
     permissions: dict[str, str]
     events: list[str]
     hook_id: int

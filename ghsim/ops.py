@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from . import events, gitobj
 from .errors import GhError
 from .gitobj import ZERO_SHA, Commit, Person
-from .model import Account, CheckRun, Comment, Pull, Repo, now
+from .model import Account, App, CheckRun, Comment, Pull, Repo, now
 
 if TYPE_CHECKING:
     from .sim import Sim
@@ -153,7 +153,7 @@ async def merge_pull(
                 raise GhError(405, "This branch can't be rebased", MERGE_DOC)
             new = base_tip
             for c in await repo.git.log([pull.head_sha], [base_tip]):
-                original = await repo.git.read_commit(c.sha)
+                original = await repo.git.existing_commit(c.sha)
                 new = await write_commit(repo, original.tree, [new], original.message, original.author, who)
         if not await repo.git.update_ref(base_ref, new, base_tip):
             raise GhError(405, "Base branch was modified. Review and try the merge again.", MERGE_DOC)
@@ -194,7 +194,7 @@ async def reopen_pull(sim: Sim, repo: Repo, pull: Pull, actor: Account) -> None:
     await events.pull_request(sim, repo, pull, "reopened", actor)
 
 
-def add_comment(sim: Sim, repo: Repo, pull: Pull, actor: Account, body: str, via_app=None) -> Comment:
+def add_comment(sim: Sim, repo: Repo, pull: Pull, actor: Account, body: str, via_app: App | None = None) -> Comment:
     c = Comment(sim.state.next_id("comment"), repo.id, pull.number, actor, body, via_app)
     sim.state.comments[c.id] = c
     pull.comments += 1

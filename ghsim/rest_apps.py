@@ -7,14 +7,14 @@ from aiohttp import web
 
 from . import shapes
 from .errors import GhError, not_found
-from .model import iso
+from .model import App, Installation, iso
 from .rest_common import ident_of, json_response, paginate, sim_of
 
 routes = web.RouteTableDef()
 DOC_APP = "https://docs.github.com/rest/apps/apps"
 
 
-def _require_jwt(request: web.Request, doc: str):
+def _require_jwt(request: web.Request, doc: str) -> App:
     ident = ident_of(request)
     if ident.app is None:
         raise GhError(401, "A JSON web token could not be decoded", doc)
@@ -49,7 +49,7 @@ async def get_installation(request: web.Request) -> web.Response:
     return json_response(shapes.installation(sim_of(request).base_url, inst))
 
 
-def _installation(request: web.Request, app, doc: str):
+def _installation(request: web.Request, app: App, doc: str) -> Installation:
     try:
         inst = sim_of(request).state.installations.get(int(request.match_info["installation_id"]))
     except ValueError:

@@ -9,7 +9,8 @@ from . import events, ops, shapes
 from .errors import GhError, invalid_request, missing_field, not_found, validation
 from .gitobj import parse_git_date
 from .model import CheckRun, Repo, now
-from .rest_common import actor_of, body_json, ident_of, json_response, paginate, repo_from, require_installation, sim_of
+from .rest_common import actor_of, body_json, json_response, paginate, repo_from, require_installation, sim_of
+from .sim import Sim
 
 routes = web.RouteTableDef()
 DOC = "https://docs.github.com/rest/checks/runs"
@@ -105,7 +106,7 @@ def _apply(run: CheckRun, data: dict) -> None:
         run.actions = [dict(a) for a in data["actions"] or []]
 
 
-def _sync_suite_status(sim, run: CheckRun) -> None:
+def _sync_suite_status(sim: Sim, run: CheckRun) -> None:
     suite = sim.state.check_suites[run.suite_id]
     runs = [r for r in sim.state.check_runs.values() if r.suite_id == suite.id]
     if any(r.status != "completed" for r in runs):
@@ -118,13 +119,13 @@ def _sync_suite_status(sim, run: CheckRun) -> None:
 async def create_check_run(request: web.Request) -> web.Response:
     doc = f"{DOC}#create-a-check-run"
     repo = repo_from(request, "checks", 2, doc)
-    require_installation(request, doc)
+    installation = require_installation(request, doc)
     sim = sim_of(request)
     data = await body_json(request)
     _validate(data, doc, creating=True)
     if await repo.git.object_type(data["head_sha"]) != "commit":
         raise GhError(422, f"No commit found for SHA: {data['head_sha']}", doc)
-    app = ident_of(request).installation.app
+    app = installation.app
     branch = next((p.head_ref for p in sim.pulls_for_sha(repo, data["head_sha"])), None)
     suite, _ = sim.suite_for(repo, app, data["head_sha"], branch)
     run = CheckRun(sim.state.next_id("check_run"), repo.id, app.id, suite.id, data["name"], data["head_sha"])
@@ -151,10 +152,9 @@ def _run(request: web.Request, repo: Repo, doc: str) -> CheckRun:
 async def update_check_run(request: web.Request) -> web.Response:
     doc = f"{DOC}#update-a-check-run"
     repo = repo_from(request, "checks", 2, doc)
-    require_installation(request, doc)
+    app = require_installation(request, doc).app
     sim = sim_of(request)
     run = _run(request, repo, doc)
-    app = ident_of(request).installation.app
     if run.app_id != app.id:
         raise GhError(
             403, f"Invalid app_id `{app.id}` - check run can only be modified by the GitHub App that created it.", doc

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from .auth import Identity, can_see, repo_level
 from .errors import GhError, not_found
-from .model import Account, Repo
+from .model import Account, Installation, Repo
 from .sim import Sim
 
 SIM_KEY = web.AppKey("ghsim", Sim)
@@ -73,9 +73,11 @@ def repo_from(request: web.Request, category: str, level: int, doc: str) -> Repo
 
 def require_installation(
     request: web.Request, doc: str, message: str = "You must authenticate via a GitHub App."
-) -> None:
-    if ident_of(request).installation is None:
+) -> Installation:
+    installation = ident_of(request).installation
+    if installation is None:
         raise GhError(403, message, doc)
+    return installation
 
 
 def page_params(request: web.Request, default: int = 30, maximum: int = MAX_PER_PAGE) -> tuple[int, int]:

@@ -70,6 +70,8 @@ async def create_ref(request: web.Request) -> web.Response:
         raise GhError(422, f"{ref} is not a valid ref name.", doc)
     await ops.set_ref(sim_of(request), repo, ref, data["sha"], sender=actor_of(request), must_exist=False, doc=doc)
     sha = await repo.git.ref(ref)
+    if sha is None:  # deleted again meanwhile
+        raise not_found(doc)
     return json_response((await _refs_json(request, repo, {ref: sha}))[0], status=201)
 
 
@@ -97,6 +99,8 @@ async def update_ref(request: web.Request) -> web.Response:
         doc=doc,
     )
     sha = await repo.git.ref(ref)
+    if sha is None:  # deleted again meanwhile
+        raise not_found(doc)
     return json_response((await _refs_json(request, repo, {ref: sha}))[0])
 
 
@@ -121,7 +125,7 @@ async def get_commit(request: web.Request) -> web.Response:
     return json_response(shapes.git_commit(sim_of(request).base_url, repo, sha, c))
 
 
-def _person(spec: object, fallback: Person | None, doc: str, field: str) -> Person | None:
+def _person(spec: object, fallback: Person, doc: str, field: str) -> Person:
     if spec is None:
         return fallback
     if not isinstance(spec, dict) or "name" not in spec or "email" not in spec:
@@ -153,7 +157,7 @@ async def create_commit(request: web.Request) -> web.Response:
     author = _person(data.get("author"), default, doc, "author")
     committer = _person(data.get("committer"), author, doc, "committer")
     sha = await ops.write_commit(repo, data["tree"], parents, data["message"], author, committer)
-    c = await repo.git.read_commit(sha)
+    c = await repo.git.existing_commit(sha)
     return json_response(shapes.git_commit(sim_of(request).base_url, repo, sha, c), status=201)
 
 
@@ -191,7 +195,7 @@ async def get_tree(request: web.Request) -> web.Response:
     else:
         commit = await repo.git.resolve_commit(name)
         if commit:
-            sha = (await repo.git.read_commit(commit)).tree
+            sha = (await repo.git.existing_commit(commit)).tree
     if sha is None:
         raise not_found(doc)
     recursive = request.query.get("recursive") not in (None, "", "0", "false")
@@ -212,7 +216,7 @@ async def create_tree(request: web.Request) -> web.Response:
         raise GhError(422, "base_tree is not a valid tree oid", doc)
     entries, refs = [], []
     for i, e in enumerate(data["tree"]):
-        if not isinstance(e, dict) or not isinstance(e.get("path"), str) or not e.get("path").strip("/"):
+        if not isinstance(e, dict) or not isinstance(path := e.get("path"), str) or not path.strip("/"):
             raise invalid_request(f'"tree[{i}].path" wasn\'t supplied.', doc)
         mode = str(e.get("mode", ""))
         if mode not in VALID_MODES:

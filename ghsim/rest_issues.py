@@ -8,7 +8,7 @@ from aiohttp import web
 
 from . import ops, shapes
 from .errors import GhError, missing_field, not_found
-from .model import Repo
+from .model import Comment, Repo
 from .rest_common import actor_of, body_json, ident_of, json_response, paginate, repo_from, sim_of
 from .rest_pulls import pull_from
 
@@ -84,7 +84,7 @@ async def get_comment(request: web.Request) -> web.Response:
     return json_response(shapes.comment(sim_of(request).base_url, repo, c))
 
 
-def _comment(request: web.Request, repo: Repo, doc: str):
+def _comment(request: web.Request, repo: Repo, doc: str) -> Comment:
     try:
         c = sim_of(request).state.comments.get(int(request.match_info["comment_id"]))
     except ValueError:

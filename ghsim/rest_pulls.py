@@ -156,7 +156,7 @@ async def pull_files(request: web.Request) -> web.Response:
     pull = pull_from(request, repo, doc)
     await sim.refresh_pull(repo, pull)
     if pull.merged and pull.merge_commit_sha:
-        base = (await repo.git.read_commit(pull.merge_commit_sha)).parents[0]
+        base = (await repo.git.existing_commit(pull.merge_commit_sha)).parents[0]
     else:
         base = await repo.git.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
     changes = (await repo.git.diff(base, pull.head_sha))[:FILES_CAP]

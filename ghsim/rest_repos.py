@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -13,7 +14,7 @@ from . import gitobj, ops, shapes
 from .auth import repo_level
 from .errors import GhError, missing_field, not_found, validation
 from .gitobj import MODE_BLOB, Person, parse_git_date
-from .model import PERMISSION_LEVELS, Repo, Status, iso, node_id
+from .model import PERMISSION_LEVELS, Account, Repo, Status, iso, node_id
 from .rest_common import actor_of, body_json, ident_of, json_response, link_header, page_params, repo_from, sim_of
 
 routes = web.RouteTableDef()
@@ -65,7 +66,7 @@ async def collaborator_permission(request: web.Request) -> web.Response:
 # -- commits --------------------------------------------------------------------------------
 async def commit_json(request: web.Request, repo: Repo, sha: str, with_files: bool) -> dict:
     sim = sim_of(request)
-    c = await repo.git.read_commit(sha)
+    c = await repo.git.existing_commit(sha)
     by_email = {a.email.lower(): a for a in sim.state.accounts.values() if a.email}
     out = shapes.rest_commit(
         sim.base_url, repo, sha, c, by_email.get(c.author.email.lower()), by_email.get(c.committer.email.lower())
@@ -258,7 +259,7 @@ async def _content_change(request: web.Request, delete: bool) -> web.Response:
         raise missing_field("content", doc)
     branch = data.get("branch") or repo.default_branch
     ref = f"refs/heads/{branch}"
-    content = None
+    content: bytes | None = None
     if not delete:
         try:
             content = base64.b64decode(data["content"], validate=False)
@@ -283,24 +284,26 @@ async def _content_change(request: web.Request, delete: bool) -> web.Response:
             if "sha" not in data:
                 raise missing_field("sha", doc)
             raise GhError(409, f"{path} does not match {data.get('sha')}", doc)
-        commit = await repo.git.read_commit(tip)
-        entry = {"path": path, "mode": MODE_BLOB, "type": "blob"}
+        commit = await repo.git.existing_commit(tip)
+        entry: dict[str, Any] = {"path": path, "mode": MODE_BLOB, "type": "blob"}
         entry.update({"sha": None} if delete else {"content": content})
         tree = await sim.build_tree(repo, commit.tree, [entry])
         new = await ops.write_commit(repo, tree, [tip], data["message"], author, committer)
         if not await repo.git.update_ref(ref, new, tip):
             raise GhError(409, f"{branch} is at a different commit", doc)
         await ops.ref_changed(sim, repo, [(ref, tip, new)], actor, before_refs)
-    new_commit = await repo.git.read_commit(new)
+    new_commit = await repo.git.existing_commit(new)
     commit_body = shapes.git_commit(sim.base_url, repo, new, new_commit)
-    if delete:
+    if content is None:  # deleted
         return json_response({"content": None, "commit": commit_body})
     blob = await repo.git.lookup_path(new, path)
+    if blob is None:
+        raise LookupError(f"{path} is not in the commit just written")
     body = {"content": _content_entry(sim.base_url, repo, branch, path, blob, len(content)), "commit": commit_body}
     return json_response(body, status=200 if existing is not None else 201)
 
 
-def _person(spec: dict | None, actor) -> Person:
+def _person(spec: dict[str, Any] | None, actor: Account) -> Person:
     if spec and spec.get("name") and spec.get("email"):
         return Person(spec["name"], spec["email"], parse_git_date(spec.get("date")))
     return ops.person_for(actor)

@@ -26,8 +26,7 @@ class Server:
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
-        sock = site._server.sockets[0]  # the bound port when port=0
-        bound = sock.getsockname()[1]
+        bound = runner.addresses[0][1]  # the bound port when port=0
         shown_host = host if host not in ("0.0.0.0", "::") else "127.0.0.1"
         sim.base_url = f"http://{shown_host}:{bound}"
         return cls(sim, runner)

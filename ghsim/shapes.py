@@ -6,7 +6,8 @@ runs, comments and installations, as REST answers and webhook payloads carry the
 
 from __future__ import annotations
 
-from .gitobj import Commit
+from .gitobj import Commit, Person
+from .gitrepo import FileChange
 from .model import Account, App, CheckRun, CheckSuite, Comment, Installation, Pull, Repo, iso, node_id
 
 
@@ -168,7 +169,7 @@ def verification() -> dict:
     return {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
 
 
-def git_person(p) -> dict:
+def git_person(p: Person) -> dict:
     return {"name": p.name, "email": p.email, "date": iso(p.when)}
 
 
@@ -218,7 +219,7 @@ def rest_commit(base: str, r: Repo, sha: str, c: Commit, author: Account | None,
     }
 
 
-def diff_entry(base: str, r: Repo, head_sha: str, ch) -> dict:
+def diff_entry(base: str, r: Repo, head_sha: str, ch: FileChange) -> dict:
     api = f"{base}/repos/{r.full_name}"
     out = {
         "sha": ch.sha,

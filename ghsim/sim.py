@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import events, gitobj, shapes
 from .auth import generate_key_pair
@@ -217,7 +217,7 @@ class Sim:
             user.permissions[self._repo(full).id] = permission
         return user
 
-    def installation_token(self, inst: Installation) -> tuple[str, object]:
+    def installation_token(self, inst: Installation) -> tuple[str, datetime | None]:
         tok = self.state.issue_token("installation", installation_id=inst.id, ttl=TOKEN_TTL)
         return tok.token, tok.expires_at
 

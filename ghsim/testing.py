@@ -19,7 +19,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -100,8 +101,8 @@ class GhSim:
         path: str,
         body: object = None,
         ok: tuple[int, ...] = (200, 201, 202, 204),
-        params: dict | None = None,
-    ) -> object:
+        params: dict[str, str] | None = None,
+    ) -> Any:  # the decoded JSON body
         async with self.session.request(method, self.base_url + path, json=body, params=params) as resp:
             text = await resp.text()
             if resp.status not in ok:
@@ -128,7 +129,7 @@ class GhSim:
         return jwt.encode({"iat": now - 60, "exp": now + lifetime, "iss": str(app_id)}, private_key, algorithm="RS256")
 
     # -- setup --------------------------------------------------------------------------
-    async def create_app(self, webhook_url: str | None, webhook_secret: str, **options) -> dict:
+    async def create_app(self, webhook_url: str | None, webhook_secret: str, **options: Any) -> dict:
         """-> {"id", "slug", "private_key", "bot_login", ...}; options: name, permissions, events."""
         return await self._call(
             "POST", "/_ghsim/apps", {"webhook_url": webhook_url, "webhook_secret": webhook_secret, **options}
@@ -138,13 +139,13 @@ class GhSim:
         body = {"webhook_url": url} | ({"webhook_secret": secret} if secret is not None else {})
         return await self._call("PATCH", f"/_ghsim/apps/{app_id}", body)
 
-    async def create_repo(self, owner: str, name: str, default_branch: str = "main", **options) -> dict:
+    async def create_repo(self, owner: str, name: str, default_branch: str = "main", **options: Any) -> dict:
         """-> the repository JSON; options: private, auto_init, files {path: text}, owner_type, description."""
         return await self._call(
             "POST", "/_ghsim/repos", {"owner": owner, "name": name, "default_branch": default_branch, **options}
         )
 
-    async def create_installation(self, app_id: int, account: str, repositories: list[str], **options) -> dict:
+    async def create_installation(self, app_id: int, account: str, repositories: list[str], **options: Any) -> dict:
         """-> {"id", ...}; sends the `installation` created webhook. options: permissions, events."""
         return await self._call(
             "POST",
@@ -156,7 +157,7 @@ class GhSim:
         await self._call("DELETE", f"/_ghsim/installations/{installation_id}")
 
     async def change_installation_repositories(
-        self, installation_id: int, add: list[str] = (), remove: list[str] = ()
+        self, installation_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> dict:
         return await self._call(
             "POST", f"/_ghsim/installations/{installation_id}/repositories", {"add": list(add), "remove": list(remove)}
@@ -166,7 +167,7 @@ class GhSim:
         return (await self._call("POST", f"/_ghsim/installations/{installation_id}/token"))["token"]
 
     async def create_user(
-        self, login: str, permission: str = "write", repositories: list[str] = (), email: str | None = None
+        self, login: str, permission: str = "write", repositories: Sequence[str] = (), email: str | None = None
     ) -> str:
         """-> the user's token (for git pushes, REST calls, merges and comments as that user)."""
         body = {"login": login, "permission": permission, "repositories": list(repositories)}
@@ -206,7 +207,7 @@ class GhSim:
         return await self._call("POST", f"/_ghsim/deliveries/{delivery_id}/redeliver")
 
     # -- faults and limits ------------------------------------------------------------------
-    async def add_fault(self, **spec) -> dict:
+    async def add_fault(self, **spec: Any) -> dict:
         """Request fault: method, path (regex), status, count, retry_after, latency_ms,
         secondary_rate_limit, body. Delivery fault: mode (drop|duplicate|reorder), event, action, count."""
         return await self._call("POST", "/_ghsim/faults", spec)

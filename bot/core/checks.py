@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.filemap import UnreadEntry
 from bot.core.kinds import lookup
 from bot.core.threeway import ABSENT, FieldConflict
 
@@ -113,7 +114,7 @@ def batches(items: Sequence[Any], size: int = MAX_ANNOTATIONS_PER_REQUEST) -> li
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def check_run_requests(payload: Mapping[str, Any]) -> list[dict]:
+def check_run_requests(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The payload to create the check run with (its first 50 annotations), then one update
     payload per further batch of 50 (title and summary repeated, as GitHub requires)."""
     output = dict(payload.get("output") or {})
@@ -154,7 +155,7 @@ def _annotation_level(conflict: FieldConflict) -> str:
     return "warning" if conflict.severity == "low" else "failure"
 
 
-def conflict_annotation(conflict: FieldConflict, location: Location) -> dict:
+def conflict_annotation(conflict: FieldConflict, location: Location) -> dict[str, Any]:
     title = f"{conflict.type.replace('_', ' ').capitalize()}: {_resource_label(conflict)}"
     if conflict.path:
         title += f" {conflict.path}"
@@ -203,7 +204,7 @@ def conflict_check_output(
     *,
     head_sha: str | None = None,
     external_id: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The check run `hnp-gitops/conflicts` (a create-check-run payload without the repo).
 
     `locations[i]` is where conflict i stands in the pull request's files (None: nowhere to
@@ -253,7 +254,7 @@ def validate_check_output(
     counts: Mapping[str, Mapping[str, int]] | None = None,
     *,
     head_sha: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The check run `hnp-gitops/validate`.
 
     `errors_by_file` maps a file path to its errors; an error is a mapping or object with
@@ -333,6 +334,41 @@ def validate_check_output(
         "annotations": annotations,
     }
     return payload
+
+
+def with_unread_entries(payload: Mapping[str, Any], unread: Sequence[UnreadEntry]) -> dict[str, Any]:
+    """The validate check run, also listing the entries under the fabric's directory that were
+    not read (symlinks, submodules, YAML files whose names are not plain paths): a warning
+    annotation each, a table in the summary, and `neutral` where it would have said `success`,
+    so that nothing is skipped in silence."""
+    out = dict(payload)
+    if not unread:
+        return out
+    output = dict(out.get("output") or {})
+    annotations = list(output.get("annotations") or [])
+    for entry in unread:
+        # A name GitHub could not show (a newline, a tab) is annotated on its folder.
+        plain = entry.shown_path == entry.path
+        annotations.append(
+            {
+                "path": entry.path if plain else entry.path.rsplit("/", 1)[0],
+                "start_line": 1,
+                "end_line": 1,
+                "annotation_level": "warning",
+                "title": "Not read",
+                "message": f"{entry.shown_path}: {entry.reason}"[:MAX_ANNOTATION_MESSAGE],
+            }
+        )
+    output["annotations"] = annotations
+    count = _count(len(unread), "entry", "entries")
+    head = f"{output.get('summary', '')}\n\n{count} under the fabric's directory not read:\n\n| Path | Why |\n|---|---|"
+    rows = [f"| {md_escape(e.shown_path)} | {md_escape(e.reason)} |" for e in unread]
+    output["summary"] = _fit(head, rows, "", MAX_SUMMARY, "…and {n} more.")
+    if out.get("conclusion") == "success":
+        out["conclusion"] = "neutral"
+        output["title"] = f"{output.get('title') or 'Valid'}; {count} not read"[:MAX_ANNOTATION_TITLE]
+    out["output"] = output
+    return out
 
 
 # --------------------------------------------------------------------------------------------

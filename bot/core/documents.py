@@ -41,6 +41,7 @@ Line numbers are 1-based and count "\\n" like GitHub does.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,17 +54,18 @@ from yaml.resolver import Resolver
 try:  # libyaml's C parser; PyYAML without it would be 10x slower but still correct
     from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - the project's dependencies include libyaml
-    from yaml.composer import Composer as _Composer
+    from yaml.composer import Composer as _PyComposer
     from yaml.parser import Parser as _PyParser
     from yaml.reader import Reader as _Reader
     from yaml.scanner import Scanner as _Scanner
 
-    class _Parser(_Reader, _Scanner, _PyParser, _Composer):  # type: ignore[no-redef]
+    # The pure-Python stand-in for CParser, defined only when the import above failed.
+    class _Parser(_Reader, _Scanner, _PyParser, _PyComposer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             _Reader.__init__(self, stream)
             _Scanner.__init__(self)
             _PyParser.__init__(self)
-            _Composer.__init__(self)
+            _PyComposer.__init__(self)
 
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -99,18 +101,18 @@ class _Composer(_Parser, Resolver):
         _Parser.__init__(self, stream)
         Resolver.__init__(self)
 
-    def resolve(self, kind, value, implicit):  # type: ignore[override]
+    def resolve(self, kind: type[ynodes.Node], value: str, implicit: tuple[bool, bool]) -> str:
         # The same plain scalars recur thousands of times in a wiring file; the tag of a
         # scalar depends only on its text and on whether it was plain.
         if kind is ynodes.ScalarNode and implicit[0] and len(value) < 64:
             key = (value, True)
             tag = _RESOLVED.get(key)
             if tag is None:
-                tag = Resolver.resolve(self, kind, value, implicit)
+                tag = str(Resolver.resolve(self, kind, value, implicit))
                 if len(_RESOLVED) < _RESOLVED_MAX:
                     _RESOLVED[key] = tag
             return tag
-        return Resolver.resolve(self, kind, value, implicit)
+        return str(Resolver.resolve(self, kind, value, implicit))
 
 
 @dataclass
@@ -235,7 +237,7 @@ def _split(text: str) -> list[tuple[int, int, int]]:
     return spans
 
 
-def _parse_chunk(chunk: str):
+def _parse_chunk(chunk: str) -> Iterator[tuple[Any, str | None, int | None, int | None, int | None]]:
     """Yield (body, error, content line0, error line0, metadata.name line0) for each non-empty
     document in a chunk (lines 0-based within the chunk)."""
     if len(chunk) * 4 > MAX_DOCUMENT_BYTES:  # a UTF-8 character is at most 4 bytes
@@ -291,10 +293,12 @@ def _parse_chunk(chunk: str):
 
 def _compose(chunk: str) -> list[ynodes.Node]:
     composer = _Composer(chunk)
-    roots = []
+    roots: list[ynodes.Node] = []
     try:
         while composer.check_node():
-            roots.append(composer.get_node())
+            node = composer.get_node()
+            if node is not None:  # check_node() promised one
+                roots.append(node)
     finally:
         composer.dispose()
     return roots
@@ -320,11 +324,13 @@ def _depth_bound(chunk: str) -> int:
 def _check_depth_exactly(chunk: str) -> None:
     depth = 0
     try:
-        for event in yaml.parse(chunk, Loader=_Composer):
+        # The stubs accept only PyYAML's own loader classes; yaml.parse needs just a parser.
+        for event in yaml.parse(chunk, Loader=_Composer):  # type: ignore[arg-type]
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", event.start_mark.line)
+                    line0 = event.start_mark.line if event.start_mark is not None else 0
+                    raise DocumentError(f"document nests deeper than {MAX_DEPTH} levels", line0)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
@@ -396,8 +402,10 @@ class _Builder:
             self.active.add(key)
             if isinstance(node, ynodes.MappingNode):
                 result = self.mapping(node, depth)
-            else:
+            elif isinstance(node, ynodes.SequenceNode):
                 result = self.sequence(node, depth)
+            else:
+                raise DocumentError(f"unsupported node {type(node).__name__}", node.start_mark.line)
             self.active.discard(key)
         self.done[key] = result
         return result
@@ -479,7 +487,8 @@ class _Builder:
         if tag in (_INT, _FLOAT):
             return str(self.scalar(node))
         if tag in _AS_STRING:
-            return node.value
+            text: str = node.value
+            return text
         raise DocumentError(f"unsupported tag {tag} on key {node.value!r}", node.start_mark.line)
 
     def scalar(self, node: ynodes.ScalarNode) -> Any:

@@ -23,6 +23,7 @@ File naming for new resources (`new_resource_path`)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from uuid import UUID
 
 from bot.core.kinds import KINDS, Kind, lookup
@@ -94,6 +95,51 @@ def is_fabric_yaml(directory: str, path: str) -> bool:
     if not is_inside(directory, path):
         return False
     return path.lower().endswith((".yaml", ".yml"))
+
+
+# Git tree entry modes: what the bot reads (regular files), and what it cannot read.
+REGULAR_FILE_MODES = ("100644", "100755")
+SYMLINK_MODE = "120000"
+GITLINK_MODE = "160000"  # a submodule: a commit of another repository
+
+
+@dataclass(frozen=True)
+class UnreadEntry:
+    """An entry under a fabric's directory that the bot does not read, and why."""
+
+    path: str
+    reason: str
+
+    @property
+    def shown_path(self) -> str:
+        """The path with its control characters escaped (`\\n`, `\\t`), fit for one line."""
+        return "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}") if _is_control(c) else c for c in self.path)
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _is_control(c: str) -> bool:
+    return ord(c) < 0x20 or ord(c) == 0x7F
+
+
+def unread_entry(directory: str, path: str, mode: str) -> UnreadEntry | None:
+    """Why a tree entry under the fabric's directory is not read, or None (it is read, or it
+    is not the fabric's). Symlinks are not followed and submodules not fetched, whatever their
+    names (either may stand for a folder of YAML); a YAML file whose name is not a plain path
+    (a newline, a tab, a backslash) cannot be mapped to a resource's file."""
+    base = normalize_directory(directory)
+    if base and not path.startswith(base + "/"):
+        return None
+    if mode == SYMLINK_MODE:
+        return UnreadEntry(path, "a symbolic link: links are not followed, so what it points to is not read")
+    if mode == GITLINK_MODE:
+        return UnreadEntry(path, "a submodule (a commit of another repository): its files are not read")
+    name = "".join(c for c in path.rsplit("/", 1)[-1] if not _is_control(c)).strip().lower()
+    if mode in REGULAR_FILE_MODES and name.endswith((".yaml", ".yml")) and not is_fabric_yaml(directory, path):
+        problem = _bad_chars(path) or "is not a plain relative path"
+        return UnreadEntry(path, f"a YAML file whose path {problem}: it is not read")
+    return None
 
 
 def _check_name(name: str) -> None:

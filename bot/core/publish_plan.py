@@ -72,14 +72,14 @@ def document_index(text: str) -> dict[tuple[str, str, str], int]:
     broken = next((d for d in docs if d.error is not None), None)
     if broken is not None:
         raise Unreadable(f"line {broken.error_line}: {broken.error}")
-    spans = [s for s in render.document_spans(text) if s.content is not None]
-    if len(spans) != len(docs):  # the two readers disagree on what a document is: do not guess
+    indices = [s.index for s in render.document_spans(text) if s.index is not None]  # non-empty ones
+    if len(indices) != len(docs):  # the two readers disagree on what a document is: do not guess
         raise Unreadable("its documents cannot be told apart reliably")
     found: dict[tuple[str, str, str], int] = {}
-    for doc, span in zip(docs, spans):
+    for doc, index in zip(docs, indices):
         ident = documents.identity(doc)
         if ident is not None:
-            found.setdefault(ident, span.index)
+            found.setdefault(ident, index)
     return found
 
 
@@ -131,7 +131,10 @@ def plan_commit(directory: str, selected: list[Resource], files: dict[str, FileS
                 for found in index if isinstance(index, dict) else {}:
                     everywhere.setdefault(found, path)
         path = everywhere.get(ident)
-        return (path, index_of(path)[ident]) if path else None
+        if not path:
+            return None
+        index = index_of(path)  # a readable one: `everywhere` holds no other
+        return (path, index[ident]) if isinstance(index, dict) else None
 
     failed: set[int] = set()
     edits: dict[str, list[render.Edit]] = {}
@@ -230,7 +233,10 @@ def read_tarball(data: bytes, directory: str) -> dict[str, FileState]:
             if member.size > MAX_FILE_BYTES:
                 found[parts[1]] = FileState(None)
                 continue
-            raw = archive.extractfile(member).read()
+            extracted = archive.extractfile(member)
+            if extracted is None:  # only for members that are not regular files
+                continue
+            raw = extracted.read()
             mode = "100755" if member.mode & 0o111 else "100644"
             try:
                 found[parts[1]] = FileState(raw.decode("utf-8"), mode)
@@ -248,7 +254,8 @@ def select(
 ) -> tuple[list[Resource], list[Resource]]:
     """(to publish, held back): drafts matching the filters (bot.core.filters, stored form);
     drafts in conflict are held back unless force_sync."""
-    chosen, held = [], []
+    chosen: list[Resource] = []
+    held: list[Resource] = []
     for r in resources:
         if not r.has_draft or not resource_filters.matches(filters, r.kind, r.name):
             continue

@@ -5,8 +5,11 @@ Rendering (`render_resource`, `dump_yaml`)
     spec -- in that order; inside spec the key order given is kept (specs from the database
     keep insertion order, and republishing compares parsed values, not text). Block style;
     only empty collections are written `{}` / `[]`. Strings that would read back as another
-    type are quoted (PyYAML's safe representer), multi-line strings use `|`, lines are never
-    folded, unicode is written as is. No timestamps or sync bookkeeping are ever added.
+    type are quoted (PyYAML's safe representer), multi-line strings use `|` (double quotes
+    when they end in blank lines), lines are never folded, unicode is written as is except
+    what a reader could take for a line break or nothing (controls, NEL, U+2028/U+2029, the
+    BOM): such strings are double-quoted with escapes, so every string reads back exactly. A
+    lone surrogate cannot be written (ValueError). No timestamps or sync bookkeeping are ever added.
     Sequences are indented under their key (`key:\\n  - a`) unless the file being edited
     writes them at the key's column (`key:\\n- a`), which is then followed.
 
@@ -53,8 +56,10 @@ import yaml
 from bot.core.kinds import lookup
 
 DEFAULT_NAMESPACE = "default"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
+# The base is chosen at run time (libyaml's loader when PyYAML has it), so mypy sees Any.
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loading with the value rules of `documents.py`: timestamps stay the strings
     written (as Kubernetes reads them); keys are made strings by `_string_keys`."""
@@ -109,8 +114,9 @@ def strict_equal(a: Any, b: Any) -> bool:
 
 class _Dumper(yaml.SafeDumper):
     indent_sequences = True
+    literal_blocks = True  # multi-line text as `|` blocks (else double-quoted, on one line)
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         return super().increase_indent(flow, False if self.indent_sequences else indentless)
 
 
@@ -118,9 +124,43 @@ class _IndentlessDumper(_Dumper):
     indent_sequences = False
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str):
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+# Characters a reader takes for a line break, a byte-order mark or nothing at all unless they
+# are escaped: C0 (but the newline) and C1 controls with NEL, DEL, U+2028/U+2029, the BOM, lone
+# surrogates, U+FFFE/U+FFFF. PyYAML writes NEL and U+2028/U+2029 raw in plain and single-quoted
+# scalars, where they fold into a space (or mean something else to a YAML 1.2 reader).
+_NEEDS_ESCAPE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unwritable_character(text: str) -> str | None:
+    """Why `text` cannot be written into a YAML file, or None. A lone surrogate (which JSON's
+    `\\ud800` escapes can make) is no character: UTF-8 cannot encode it and YAML readers
+    refuse its escape."""
+    found = _LONE_SURROGATE.search(text)
+    if found is None:
+        return None
+    return f"holds a lone surrogate (U+{ord(found.group()):04X}), which is not a character"
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    reason = unwritable_character(value)
+    if reason is not None:
+        raise ValueError(f"a string that {reason} cannot be written")
+    if (
+        "\n" in value
+        and getattr(dumper, "literal_blocks", True)
+        and not _NEEDS_ESCAPE.search(value)
+        and not value.endswith("\n\n")
+        and value != "\n"
+    ):
+        # `|` for multi-line text (PyYAML falls back to `"` where a line has trailing spaces),
+        # but not where it would need keep chomping (`|+`, which ends the document with `...`
+        # and whose trailing blank lines an edit could not tell from those after the value).
+        return dumper.represent_scalar(_STR_TAG, value, style="|")
+    if "\n" in value or _NEEDS_ESCAPE.search(value):
+        return dumper.represent_scalar(_STR_TAG, value, style='"')
     return dumper.represent_str(value)
 
 
@@ -129,11 +169,20 @@ for _cls in (_Dumper, _IndentlessDumper):
     _cls.add_representer(tuple, yaml.SafeDumper.represent_list)
 
 
-def dump_yaml(data: Any, *, indent_sequences: bool = True) -> str:
-    """One YAML document for `data` in this project's style (see the module docstring)."""
+_ONE_LINE_TEXT = {
+    cls: type(cls.__name__ + "OneLineText", (cls,), {"literal_blocks": False}) for cls in (_Dumper, _IndentlessDumper)
+}
+
+
+def dump_yaml(data: Any, *, indent_sequences: bool = True, literal_blocks: bool = True) -> str:
+    """One YAML document for `data` in this project's style (see the module docstring).
+    `literal_blocks=False` writes multi-line text double-quoted on one line, for a place where
+    a `|` block could not end with its line break (the end of a file without a final newline,
+    a comment after the value)."""
+    dumper = _Dumper if indent_sequences else _IndentlessDumper
     return yaml.dump(
         data,
-        Dumper=_Dumper if indent_sequences else _IndentlessDumper,
+        Dumper=dumper if literal_blocks else _ONE_LINE_TEXT[dumper],
         default_flow_style=False,
         sort_keys=False,
         allow_unicode=True,
@@ -147,9 +196,9 @@ def resource_body(
     name: str,
     namespace: str | None = DEFAULT_NAMESPACE,
     spec: Any = None,
-    labels: dict | None = None,
-    annotations: dict | None = None,
-) -> dict:
+    labels: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The document body for a resource, keys in the canonical order."""
     k = lookup(kind)
     if k is None:
@@ -172,8 +221,8 @@ def render_resource(
     name: str,
     namespace: str | None = DEFAULT_NAMESPACE,
     spec: Any = None,
-    labels: dict | None = None,
-    annotations: dict | None = None,
+    labels: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
     *,
     indent_sequences: bool = True,
 ) -> str:
@@ -200,16 +249,18 @@ class Edit:
     action: str  # "replace" | "delete" | "append"
     index: int | None = None
     spec: Any = None
-    labels: dict | None = None
-    annotations: dict | None = None
-    body: dict | None = None
+    labels: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
 
     @classmethod
-    def replace(cls, index: int, spec: Any, labels: dict | None = None, annotations: dict | None = None) -> Edit:
+    def replace(
+        cls, index: int, spec: Any, labels: dict[str, Any] | None = None, annotations: dict[str, Any] | None = None
+    ) -> Edit:
         return cls("replace", index=index, spec=spec, labels=labels, annotations=annotations)
 
     @classmethod
-    def replace_body(cls, index: int, body: dict) -> Edit:
+    def replace_body(cls, index: int, body: dict[str, Any]) -> Edit:
         return cls("replace", index=index, body=body)
 
     @classmethod
@@ -223,13 +274,13 @@ class Edit:
         name: str,
         spec: Any,
         namespace: str | None = DEFAULT_NAMESPACE,
-        labels: dict | None = None,
-        annotations: dict | None = None,
+        labels: dict[str, Any] | None = None,
+        annotations: dict[str, Any] | None = None,
     ) -> Edit:
         return cls("append", body=resource_body(kind, name, namespace, spec, labels, annotations))
 
     @classmethod
-    def append_body(cls, body: dict) -> Edit:
+    def append_body(cls, body: dict[str, Any]) -> Edit:
         return cls("append", body=body)
 
 
@@ -253,6 +304,15 @@ class DocumentSpan:
     end_line: int  # 1-based line of its last content line
 
 
+_LINE_END = re.compile(r"[ \t]*\r?\n")
+
+
+def _line_ends_at(text: str, offset: int) -> bool:
+    """Whether only spaces and a line break follow `offset` on its line: a `|` block written up
+    to there ends with its last line's break (and does not take in a comment after it)."""
+    return _LINE_END.match(text, offset) is not None
+
+
 class _Lines:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -273,6 +333,20 @@ class _Lines:
 _NULLS = ("", "~", "null", "Null", "NULL")
 
 
+def _start(event: yaml.Event) -> int:
+    """Where a parser event starts (the parser always sets its marks)."""
+    if event.start_mark is None:
+        raise yaml.YAMLError(f"{type(event).__name__} without a position")
+    return event.start_mark.index
+
+
+def _end(event: yaml.Event) -> int:
+    """Where a parser event ends (the parser always sets its marks)."""
+    if event.end_mark is None:
+        raise yaml.YAMLError(f"{type(event).__name__} without a position")
+    return event.end_mark.index
+
+
 def document_spans(text: str) -> list[DocumentSpan]:
     """The documents of a YAML text, from libyaml's events. Raises yaml.YAMLError."""
     lines = _Lines(text)
@@ -287,11 +361,11 @@ def document_spans(text: str) -> list[DocumentSpan]:
         if isinstance(event, yaml.DocumentStartEvent):
             first, last_end, sep, sep_bare = None, None, None, True
             if event.explicit:
-                start = event.start_mark.index
+                start = _start(event)
                 sep = (lines.line_start(start), lines.line_end(start))
         elif isinstance(event, yaml.DocumentEndEvent):
             if event.explicit and last_end is not None:
-                last_end = max(last_end, event.end_mark.index)
+                last_end = max(last_end, _end(event))
             content = None
             if first is not None and last_end is not None and last_end > first:
                 # Trim trailing whitespace (block scalars swallow the blank lines after them).
@@ -314,16 +388,16 @@ def document_spans(text: str) -> list[DocumentSpan]:
             continue
         else:
             if first is None:
-                first = event.start_mark.index
+                first = _start(event)
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 flow_stack.append(bool(event.flow_style))
                 depth += 1
                 if event.flow_style:
-                    last_end = max(last_end or 0, event.end_mark.index)
+                    last_end = max(last_end or 0, _end(event))
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
                 if flow_stack.pop():
-                    last_end = max(last_end or 0, event.end_mark.index)
+                    last_end = max(last_end or 0, _end(event))
             else:  # scalar or alias
                 if (
                     isinstance(event, yaml.ScalarEvent)
@@ -335,7 +409,7 @@ def document_spans(text: str) -> list[DocumentSpan]:
                 ):
                     first = None  # an empty document
                     continue
-                last_end = max(last_end or 0, event.end_mark.index)
+                last_end = max(last_end or 0, _end(event))
     return spans
 
 
@@ -353,7 +427,7 @@ def _sequence_style(nodes: list[yaml.Node]) -> bool | None:
                     and value.value
                     and value.start_mark.line > key.start_mark.line
                 ):
-                    return value.start_mark.column > key.start_mark.column
+                    return bool(value.start_mark.column > key.start_mark.column)
                 stack.append(value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
@@ -390,13 +464,31 @@ class _CannotPatch(Exception):
     pass
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TYPES = (str, int, float, bool, type(None))
 
 
-def _node_end(node: yaml.Node) -> int:
-    """Offset just after the last content character of a node (block ends are imprecise)."""
-    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+_BLOCK_HEADER = re.compile(r"[|>]([1-9+-]*)")
+_TRAILING_LINES = re.compile(r"(?:\r?\n[ \t]*)+\Z")
+
+
+def _node_end(text: str, node: yaml.Node) -> int:
+    """Offset just after the last character of a node's own text. A block scalar's end mark
+    lies past its line break and the blank lines after it, which belong to what follows (a
+    keep-chomped `|+` owns its blank lines, but its last line break is still the line's)."""
+    if isinstance(node, yaml.ScalarNode):
+        end = node.end_mark.index
+        if node.style not in ("|", ">"):
+            return end
+        start = node.start_mark.index
+        header = _BLOCK_HEADER.match(text, start)
+        if header is not None and "+" in header.group(1):
+            for line_break in ("\r\n", "\n"):
+                if text.endswith(line_break, start, end):
+                    return end - len(line_break)
+            return end
+        tail = _TRAILING_LINES.search(text, start, end)
+        return end if tail is None else tail.start()
+    if getattr(node, "flow_style", False):
         return node.end_mark.index
     children: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
@@ -406,7 +498,7 @@ def _node_end(node: yaml.Node) -> int:
         children = list(node.value)
     if not children:
         return node.end_mark.index
-    return max(_node_end(c) for c in children)
+    return max(_node_end(text, c) for c in children)
 
 
 class _Patcher:
@@ -416,42 +508,87 @@ class _Patcher:
         self.indent_sequences = indent_sequences
         self.edits: list[tuple[int, int, str]] = []
 
-    def _render_pair(self, key: str, value: Any, column: int) -> str:
-        rendered = dump_yaml({key: value}, indent_sequences=self.indent_sequences).rstrip("\n")
+    def _line_after(self, end: int) -> int:
+        """Just past the line break of the line a node's text ends on (`end` exclusive). A
+        `|+` block's text may end in its blank lines: then the line is the one after them."""
+        return self.lines.line_end(end if self.text[end - 1] == "\n" else end - 1)
+
+    def _render_pair(self, key: str, value: Any, column: int, *, end: int) -> str:
+        """`key: value` written at `column`, to stand in the text up to `end`."""
+        rendered = dump_yaml(
+            {key: value}, indent_sequences=self.indent_sequences, literal_blocks=_line_ends_at(self.text, end)
+        ).rstrip("\n")
         pad = " " * column
         return "\n".join(line if i == 0 else pad + line for i, line in enumerate(rendered.split("\n")))
 
-    def _render_scalar(self, value: Any) -> str | None:
-        rendered = dump_yaml({"k": value}).rstrip("\n")
+    def _render_scalar(self, value: Any, *, flow: bool, literal_blocks: bool) -> str | None:
+        """`value` written on one line, in a flow collection (`[a, b]`) or a block mapping;
+        None when it takes a `|` block."""
+        if flow:
+            rendered = yaml.dump(
+                [value], Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=1 << 30
+            ).rstrip("\n")
+            if "\n" in rendered or not (rendered.startswith("[") and rendered.endswith("]")):
+                return None
+            return rendered[1:-1]
+        rendered = dump_yaml({"k": value}, literal_blocks=literal_blocks).rstrip("\n")
         if "\n" in rendered or not rendered.startswith("k: "):
             return None
         return rendered[3:]
 
-    def patch(self, node: yaml.Node, old: Any, new: Any) -> None:
-        """Record edits turning `node` (holding `old`) into `new`, or raise _CannotPatch."""
+    def patch(self, node: yaml.Node, old: Any, new: Any, *, key: yaml.Node | None = None, flow: bool = False) -> None:
+        """Record edits turning `node` (holding `old`) into `new`, or raise _CannotPatch.
+        `key` is the key whose value `node` is (None for a list item or a document), `flow`
+        whether `node` stands inside a flow collection."""
         if strict_equal(old, new):
             return
         if isinstance(node, yaml.ScalarNode) and isinstance(new, _SCALAR_TYPES) and not isinstance(old, (dict, list)):
-            if node.start_mark.line != node.end_mark.line or node.style in ("|", ">"):
-                raise _CannotPatch
-            rendered = self._render_scalar(new)
-            if rendered is None or node.start_mark.index == node.end_mark.index:
-                raise _CannotPatch
-            self.edits.append((node.start_mark.index, node.end_mark.index, rendered))
+            self._patch_scalar(node, new, key, flow)
             return
         if (
             isinstance(node, yaml.MappingNode)
-            and not node.flow_style
             and node.value
             and isinstance(old, dict)
             and isinstance(new, dict)
             and new
         ):
+            if node.flow_style or flow:
+                if old.keys() != new.keys():
+                    raise _CannotPatch  # keys added to or removed from `{...}`: re-rendered whole
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.value not in old:
+                        raise _CannotPatch
+                    self.patch(value_node, old[key_node.value], new[key_node.value], flow=True)
+                return
             self._patch_mapping(node, old, new)
+            return
+        if (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(old, list)
+            and isinstance(new, list)
+            and len(node.value) == len(old) == len(new)
+        ):
+            # The same number of items: each is patched where it stands.
+            for item_node, old_item, new_item in zip(node.value, old, new):
+                self.patch(item_node, old_item, new_item, flow=flow or bool(node.flow_style))
             return
         raise _CannotPatch
 
-    def _patch_mapping(self, node: yaml.MappingNode, old: dict, new: dict) -> None:
+    def _patch_scalar(self, node: yaml.ScalarNode, new: Any, key: yaml.Node | None, flow: bool) -> None:
+        start, end = node.start_mark.index, _node_end(self.text, node)
+        rendered = self._render_scalar(new, flow=flow, literal_blocks=_line_ends_at(self.text, end))
+        if rendered is None and key is not None and key.start_mark.line == node.start_mark.line:
+            # Text over several lines, as a `|` block indented under its key.
+            rendered = self._render_pair("k", new, key.start_mark.column, end=end)[3:]
+        elif rendered is None:  # a list item, or a value under its key: one double-quoted line
+            rendered = self._render_scalar(new, flow=flow, literal_blocks=False)
+            if rendered is None:
+                raise _CannotPatch
+        if start == end and not (start and self.text[start - 1] in " \t"):
+            rendered = " " + rendered  # an empty value (`key:`) is written after its colon
+        self.edits.append((start, end, rendered))
+
+    def _patch_mapping(self, node: yaml.MappingNode, old: dict[str, Any], new: dict[str, Any]) -> None:
         pairs = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG or key_node.value not in old:
@@ -465,24 +602,31 @@ class _Patcher:
                 start = self.lines.line_start(key_node.start_mark.index)
                 if self.text[start : key_node.start_mark.index].strip():
                     raise _CannotPatch  # the key shares its line with a "- "
-                self.edits.append((start, self.lines.line_end(_node_end(value_node) - 1), ""))
+                end = self._line_after(_node_end(self.text, value_node))
+                if end == len(self.text) and not self.text.endswith("\n") and start:
+                    # The file's last line goes: so does the line break before it, and the file
+                    # still ends without one.
+                    start -= 2 if self.text.endswith("\r\n", 0, start) else 1
+                self.edits.append((start, end, ""))
                 continue
             try:
                 sub = _Patcher(self.text, self.lines, self.indent_sequences)
-                sub.patch(value_node, old[key], new[key])
+                sub.patch(value_node, old[key], new[key], key=key_node)
                 self.edits.extend(sub.edits)
             except _CannotPatch:
                 self.edits.append(
                     (
                         key_node.start_mark.index,
-                        _node_end(value_node),
-                        self._render_pair(key, new[key], key_node.start_mark.column),
+                        _node_end(self.text, value_node),
+                        self._render_pair(
+                            key, new[key], key_node.start_mark.column, end=_node_end(self.text, value_node)
+                        ),
                     )
                 )
         added = [k for k in new if k not in old]
         if added:
             last_key, last_key_node, last_value = pairs[-1]
-            anchor = self.lines.line_end(_node_end(last_value) - 1)
+            anchor = self._line_after(_node_end(self.text, last_value))
             if anchor == len(self.text) and not self.text.endswith("\n"):
                 prefix, suffix = "\n", ""
             else:
@@ -490,7 +634,8 @@ class _Patcher:
             for key in added:
                 if not isinstance(key, str):
                     raise _CannotPatch
-            rendered = "\n".join(" " * column + self._render_pair(k, new[k], column) for k in added)
+            end = anchor if suffix else len(self.text)  # the last one at a file's end: no newline after
+            rendered = "\n".join(" " * column + self._render_pair(k, new[k], column, end=end) for k in added)
             self.edits.append((anchor, anchor, prefix + rendered + suffix))
 
 
@@ -515,9 +660,12 @@ def _patch_document(
     patcher = _Patcher(text, lines, indent_sequences)
     try:
         patcher.patch(node, old, new)
-        # Read back only this document: the edits stay inside its content.
+        # Read back only this document: the edits stay inside its content. The blank lines
+        # after it are read too (a `|` block ends with its line break, `|+` keeps them).
         start = lines.line_start(node.start_mark.index)
-        end = max([_node_end(node)] + [e for _, e, _ in patcher.edits])
+        end = max([_node_end(text, node)] + [e for _, e, _ in patcher.edits])
+        while end < len(text) and text[end] in " \t\r\n":
+            end += 1
         region = _apply(text[start:end], [(s - start, e - start, r) for s, e, r in patcher.edits])
         if not strict_equal(_string_keys(yaml.load(region, Loader=Loader)), new):
             return None
@@ -591,8 +739,10 @@ def apply_edits(file_text: str | None, edits: list[Edit]) -> str | None:
 
 
 def _merge_overlaps(changes: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Drop exact duplicates (two deletions may both claim one separator line)."""
-    unique = sorted(set(changes), key=lambda e: (e[0], e[1]))
+    """Drop exact duplicates (two deletions may both claim one separator line). Insertions at
+    one offset keep the order they were made in (a nested mapping's new key before its
+    parent's)."""
+    unique = sorted(dict.fromkeys(changes), key=lambda e: (e[0], e[1]))
     out: list[tuple[int, int, str]] = []
     for change in unique:
         if out and change[0] < out[-1][1]:
@@ -618,13 +768,18 @@ def _replace(
         patched = _patch_document(text, lines, node, old, new, indent_sequences)
         if patched is not None:
             return patched
-    rendered = dump_yaml(new, indent_sequences=indent_sequences).rstrip("\n")
+    after = span.content[1] if span.content is not None else len(text)
+    rendered = dump_yaml(
+        new, indent_sequences=indent_sequences, literal_blocks=_line_ends_at(text, after) or span.content is None
+    ).rstrip("\n")
     if span.content is None:
         at = span.separator[1] if span.separator else len(text)
         if span.separator and not text[:at].endswith("\n"):
             rendered = "\n" + rendered
         return [(at, at, rendered + "\n")]
     start, end = span.content
+    if text.endswith("...", start, end):  # an explicit document end stays, after the new body
+        end = min(end, _node_end(text, node))
     if not span.separator_bare and span.separator is not None:
         # The content starts on the `---` line: keep a bare `---` and put the body under it.
         return [(span.separator[0], end, "---\n" + rendered)]

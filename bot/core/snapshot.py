@@ -205,8 +205,9 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
             )
             continue
         errors = validation.validate_document(doc)
-        ident = documents.identity(doc) if doc.body is not None else None
-        unreadable = doc.error is not None or doc.body is None
+        body = doc.body
+        ident = documents.identity(doc) if body is not None else None
+        unreadable = doc.error is not None or body is None
         for error in errors:
             problems.append(
                 Problem(
@@ -220,16 +221,16 @@ def file_from_parsed(parsed: documents.ParsedFile, sha: str) -> ReadFile:
                     unreadable=unreadable,
                 )
             )
-        if ident is None or ident[0] not in KINDS:
+        if ident is None or body is None or ident[0] not in KINDS:
             unidentified = True  # a broken document that might be any resource of this file
             continue
         refs.append(DocRef(doc.index, doc.name_line or doc.line, *ident, valid=not errors))
         if not errors:
-            spec = doc.body.get("spec")
+            spec = body.get("spec")
             resources[doc.index] = DesiredResource(
                 *ident,
                 spec={} if spec is None else spec,
-                metadata=_metadata(doc.body),
+                metadata=_metadata(body),
                 path=path,
                 index=doc.index,
                 line=doc.line,
@@ -344,6 +345,16 @@ class ResourceFacts:
     storage layer's full `Resource` (both dataclasses with these columns)."""
 
     __slots__ = ()
+
+    # The columns the facts are read from (the subclasses' fields).
+    kind: str
+    namespace: str
+    name: str
+    desired_spec: Any
+    draft_spec: Any
+    draft_delete: bool
+    file_path: str | None
+    state: str
 
     @property
     def identity(self) -> Identity:

@@ -71,13 +71,13 @@ class _Absent:
     def __bool__(self) -> bool:
         return False
 
-    def __deepcopy__(self, memo: dict) -> _Absent:
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Absent:
         return self
 
     def __copy__(self) -> _Absent:
         return self
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[_Absent], tuple[()]]:
         return (_Absent, ())
 
 
@@ -150,11 +150,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def _named_list(value: Any) -> dict[str, dict] | None:
+def _named_list(value: Any) -> dict[str, dict[str, Any]] | None:
     """{name: item} when `value` is a non-empty list of mappings with distinct string names."""
     if not isinstance(value, list) or not value:
         return None
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             return None
@@ -164,9 +164,9 @@ def _named_list(value: Any) -> dict[str, dict] | None:
     return out
 
 
-def resource_view(resource: Mapping | None) -> dict | _Absent:
+def resource_view(resource: Mapping[str, Any] | _Absent | None) -> dict[str, Any] | _Absent:
     """The compared part of a resource: spec and metadata labels / annotations."""
-    if resource is None or resource is ABSENT:
+    if resource is None or isinstance(resource, _Absent):
         return ABSENT
     view: dict[str, Any] = {}
     if "spec" in resource:
@@ -178,7 +178,7 @@ def resource_view(resource: Mapping | None) -> dict | _Absent:
     return view
 
 
-def make_resource(spec: Any, metadata: Mapping | None = None) -> dict:
+def make_resource(spec: Any, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A resource dict from a spec and optional metadata (as the database keeps them)."""
     out: dict[str, Any] = {"spec": spec}
     if metadata:
@@ -340,7 +340,7 @@ class FieldConflict:
     def resource(self) -> str:
         return f"{self.kind}/{self.name}" if self.kind and self.name else (self.name or "")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "type": self.type,
             "severity": self.severity,
@@ -436,7 +436,7 @@ def set_at(root: Any, path: Path, value: Any) -> Any:
     return root
 
 
-def _skeleton(a: Any, b: Any) -> dict:
+def _skeleton(a: Any, b: Any) -> dict[str, Any]:
     """Empty mappings wherever both `a` and `b` have a mapping (a base for two creations)."""
     return {k: _skeleton(a[k], b[k]) for k in a if k in b and isinstance(a[k], dict) and isinstance(b[k], dict)}
 
@@ -450,9 +450,9 @@ def three_way(base: Any, gui: Any, git: Any, *, kind: str | None = None, name: s
     vb, vu, vt = resource_view(base), resource_view(gui), resource_view(git)
     if vb is ABSENT and vu is not ABSENT and vt is not ABSENT:
         vb = _skeleton(vu, vt)  # created on both sides: compare field by field
-    gui_changes = {}
+    gui_changes: dict[Path, tuple[Any, Any]] = {}
     _diff((), vb, vu, gui_changes)
-    git_changes = {}
+    git_changes: dict[Path, tuple[Any, Any]] = {}
     _diff((), vb, vt, git_changes)
 
     # Index every prefix of Git's changed paths, to find Git changes below a GUI path.
@@ -533,7 +533,7 @@ class Resolution:
         return None if self.resource is None else self.resource.get("spec")
 
     @property
-    def metadata(self) -> dict:
+    def metadata(self) -> dict[str, Any]:
         return {} if self.resource is None else dict(self.resource.get("metadata") or {})
 
     @property
@@ -541,14 +541,14 @@ class Resolution:
         return not self.conflicts
 
 
-def merge_lists(base: Any, gui: Any, git: Any) -> list | None:
+def merge_lists(base: Any, gui: Any, git: Any) -> list[Any] | None:
     """A set-like three-way merge of two plain lists, or None when they are not both lists:
     Git's items, then the items the GUI added, without the items the GUI removed."""
     if not isinstance(gui, list) or not isinstance(git, list):
         return None
     base_items = base if isinstance(base, list) else []
 
-    def has(items: list, x: Any) -> bool:
+    def has(items: list[Any], x: Any) -> bool:
         return any(strict_equal(x, y) for y in items)
 
     removed = [x for x in base_items if not has(gui, x)]
@@ -578,6 +578,7 @@ def resolve(
     name = _ALIASES.get(strategy, strategy)
     if name not in STRATEGIES:
         raise ValueError(f"unknown conflict strategy {strategy!r}")
+    side: str | None
     if name == "timestamp_wins":
         if draft_time is None or git_time is None:
             raise ValueError("timestamp_wins needs draft_time and git_time")
@@ -592,7 +593,8 @@ def resolve(
     decisions: dict[str, str] = {}
     for conflict in result.conflicts:
         choice = choices.get(conflict.path)
-        choice = {"gui_wins": "gui", "github_wins": "git", "merge": "merged"}.get(choice, choice)
+        if choice is not None:
+            choice = {"gui_wins": "gui", "github_wins": "git", "merge": "merged"}.get(choice, choice)
         if conflict.path in values:
             value = values[conflict.path]
             value = ABSENT if value is None else copy.deepcopy(value)

@@ -26,16 +26,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from bot.core.documents import DEFAULT_NAMESPACE, Document, field_line, join_path
 from bot.core.kinds import HEDGEHOG_GROUPS, KINDS, Kind
+
+if TYPE_CHECKING:  # jsonschema itself is imported only when a document fails
+    from jsonschema.protocols import Validator
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 LEGACY_VERSIONS = frozenset({"v1alpha2"})
@@ -253,7 +256,8 @@ def _check_metadata(kind: Kind, metadata: Any) -> list[ValidationError]:
 
 @cache
 def _schema(kind: str) -> dict[str, Any]:
-    return json.loads((SCHEMA_DIR / f"{kind}.json").read_text())
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{kind}.json").read_text())
+    return schema
 
 
 @cache
@@ -263,7 +267,7 @@ def _validator(kind: str) -> Callable[[Any], Any]:
 
 
 @cache
-def _full_validator(kind: str):
+def _full_validator(kind: str) -> Validator:
     import jsonschema  # only needed on failure
 
     return jsonschema.Draft7Validator(_schema(kind)["spec"])
@@ -317,6 +321,8 @@ def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
 # api/meta/*.go; function names are given per rule.
 
 Problems = list[tuple[list[str | int], str]]
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _prefix(value: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
@@ -360,7 +366,7 @@ def _vpc(spec: dict[str, Any]) -> Problems:
     elif mode == "l3flat":
         out.append((["mode"], "L3Flat mode is not supported yet"))
 
-    networks: list[tuple[str, Any]] = []
+    networks: list[tuple[str, _Network]] = []
     vlans: dict[int, str] = {}
     for name, subnet in subnets.items():
         where = ["subnets", name]
@@ -469,10 +475,17 @@ def _vpc(spec: dict[str, Any]) -> Problems:
     return out
 
 
-def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
+def _vpc_dhcp(
+    name: str,
+    where: list[str | int],
+    dhcp: dict[str, Any],
+    network: _Network,
+    gateway: _Address | None,
+    gateway_given: Any,
+) -> Problems:
     out: Problems = []
     rng = dhcp.get("range") or {}
-    bounds = {}
+    bounds: dict[str, _Address] = {}
     for end in ("start", "end"):
         value = rng.get(end)
         if not value:
@@ -489,7 +502,8 @@ def _vpc_dhcp(name, where, dhcp, network, gateway, gateway_given) -> Problems:
             out.append((at, f"subnet {name}: dhcp range {end} {value} is not in the subnet"))
         else:
             bounds[end] = ip
-    if len(bounds) == 2 and not bounds["start"] < bounds["end"]:
+    # Both are in the subnet, so of one IP version: their numbers order them.
+    if len(bounds) == 2 and not int(bounds["start"]) < int(bounds["end"]):
         out.append(
             (
                 [*where, "dhcp", "range"],
@@ -661,7 +675,7 @@ def _vpc_peering(spec: dict[str, Any]) -> Problems:
 def _ipv4_namespace(spec: dict[str, Any]) -> Problems:
     """IPv4Namespace.Validate (api/vpc/v1beta1/ipv4namespace_types.go)."""
     out: Problems = []
-    networks = []
+    networks: list[_Network] = []
     for idx, subnet in enumerate(spec.get("subnets") or []):
         iface = _prefix(subnet)
         if iface is None:
@@ -737,7 +751,7 @@ def _connection(spec: dict[str, Any]) -> Problems:
     return out
 
 
-def _ports(value: Any, path: list[str | int]):
+def _ports(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "port" and isinstance(item, str):

@@ -38,11 +38,12 @@ from bot.core.syncresult import SyncDirection, SyncResult
 from bot.core.threeway import ABSENT, FieldConflict, Named
 from bot.features import comments, conflicts, publish, pulls
 from bot.features.installations import ensure_installation
+from bot.github.client import Client
 from bot.github.errors import NotFound
 from bot.jobs.queue import JobContext, enqueue, register_job_handler
+from bot.storage import Executor, fabrics
 from bot.storage import conflicts as conflict_store
 from bot.storage import drafts as draft_store
-from bot.storage import fabrics
 from bot.storage import operations as operation_store
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
@@ -71,9 +72,7 @@ class BotPull:
     head_sha: str | None
 
 
-async def open_pulls(
-    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int | None = None
-) -> list[BotPull]:
+async def open_pulls(db: Executor, fabric_id: int, pull_request_id: int | None = None) -> list[BotPull]:
     rows = await db.fetch(
         "SELECT id, fabric_id, number, branch, head_sha FROM pull_request WHERE fabric_id = $1 AND state = 'open' "
         "AND number IS NOT NULL AND ($2::bigint IS NULL OR id = $2) ORDER BY id",
@@ -83,7 +82,7 @@ async def open_pulls(
     return [BotPull(**dict(r)) for r in rows]
 
 
-async def _ingest_pending(ctx: Any, payload: dict[str, Any]) -> bool:
+async def _ingest_pending(ctx: JobContext, payload: dict[str, Any]) -> bool:
     """True (and the check queued again, behind the ingest) while the push this check follows
     is not ingested yet. The check must compare against the new desired state; waiting in
     place would hold the fabric's queue, and with it the very ingest it waits for."""
@@ -172,7 +171,7 @@ def resource_file(fabric: Fabric, row: conflict_store.Conflict) -> str | None:
 
 
 async def locations(
-    gh: Any, fabric: Fabric, sha: str, found: Sequence[conflict_store.Conflict]
+    gh: Client, fabric: Fabric, sha: str, found: Sequence[conflict_store.Conflict]
 ) -> list[checks.Location | None]:
     """Where each conflict stands in the pull request's files at `sha`: the line of its field
     in its resource's document (the document's first line for a whole-resource conflict)."""
@@ -186,23 +185,25 @@ async def locations(
             parsed[path] = None
             continue
         docs = documents.parse_file(path, raw).documents
-        parsed[path] = {documents.identity(d): d for d in docs if documents.identity(d)}
+        parsed[path] = {ident: d for d in docs if (ident := documents.identity(d)) is not None}
     out: list[checks.Location | None] = []
-    for row, path in zip(found, paths):
-        if path is None or (path in parsed and parsed[path] is None):
+    for row, row_path in zip(found, paths):
+        if row_path is None or (row_path in parsed and parsed[row_path] is None):
             out.append(None)
             continue
-        doc = (parsed.get(path) or {}).get((row.kind, row.namespace or "default", row.name))
+        doc = None
+        if row.kind is not None and row.name is not None:
+            doc = (parsed.get(row_path) or {}).get((row.kind, row.namespace or "default", row.name))
         if doc is None:
-            out.append(checks.Location(path, 1))
+            out.append(checks.Location(row_path, 1))
             continue
         line = documents.field_line(doc, document_path(doc.body, row.field_path or "")) if row.field_path else None
-        out.append(checks.Location(path, line or doc.line))
+        out.append(checks.Location(row_path, line or doc.line))
     return out
 
 
 async def publish_check(
-    pool: asyncpg.Pool, gh: Any, fabric: Fabric, pull: BotPull, head_sha: str | None = None
+    pool: asyncpg.Pool, gh: Client, fabric: Fabric, pull: BotPull, head_sha: str | None = None
 ) -> dict[str, Any] | None:
     """Post the conflicts check run on the pull request's head and edit its bot comment.
     Returns the check run, or None when the pull request is no longer open."""
@@ -244,7 +245,7 @@ async def publish_check(
     return run
 
 
-async def installation_client(ctx: Any, fabric: Fabric) -> Any:
+async def installation_client(ctx: JobContext, fabric: Fabric) -> Client:
     if ctx.github is None:
         raise RuntimeError("conflict checks on GitHub need the GitHub App settings")
     installation_id = await ensure_installation(ctx.pool, ctx.github, fabric)
@@ -254,7 +255,7 @@ async def installation_client(ctx: Any, fabric: Fabric) -> Any:
 
 
 async def recheck_fabric(
-    ctx: Any, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
+    ctx: JobContext, fabric_id: int, pull_request_id: int | None = None, *, head_sha: str | None = None
 ) -> int:
     """Check the fabric's drafts again and refresh the check run and comment of its open bot
     pull requests (one, or all). `ctx` has `pool` and `github`. Returns how many pull
@@ -300,7 +301,15 @@ register_job_handler(conflicts.CHECK_JOB, check_job)
 
 
 async def rebuild_branch(
-    ctx: Any, gh: Any, fabric: Fabric, pull_request_id: int, actor: str | None, *, merge: bool, trigger: str, title: str
+    ctx: JobContext,
+    gh: Client,
+    fabric: Fabric,
+    pull_request_id: int,
+    actor: str | None,
+    *,
+    merge: bool,
+    trigger: str,
+    title: str,
 ) -> str | None:
     """Put the pull request's drafts (those not in conflict) on the fabric's current branch
     head in one new commit, and move the pull request's branch to it:
@@ -388,7 +397,7 @@ async def rebuild_branch(
 
 
 async def resolve_on_pull_request(
-    ctx: Any,
+    ctx: JobContext,
     fabric: Fabric,
     pull_request_id: int,
     resolution: str,
@@ -451,9 +460,7 @@ register_job_handler(RESOLVE_JOB, resolve_job)
 REBUILD_JOB = "conflicts_rebuild"
 
 
-async def request_rebuild(
-    db: asyncpg.Pool | asyncpg.Connection, fabric_id: int, pull_request_id: int, actor: str | None
-) -> None:
+async def request_rebuild(db: Executor, fabric_id: int, pull_request_id: int, actor: str | None) -> None:
     """Conflicts of a bot pull request were resolved elsewhere (the HNP API): put the resolved
     drafts on its branch, as pressing a button does. Queued on the fabric, after its work."""
     await enqueue(

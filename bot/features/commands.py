@@ -17,12 +17,12 @@ replies are written only when nothing could be done.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from gidgethub import routing, sansio
 
 from bot.core import checks
 from bot.features import checkruns, comments, conflicts
+from bot.github.client import Client
 from bot.github.errors import NotFound
 from bot.jobs.queue import JobContext, enqueue, register_job_handler
 from bot.storage import fabrics
@@ -67,7 +67,7 @@ async def on_comment(event: sansio.Event, ctx: JobContext) -> None:
             return
 
 
-async def permission_of(gh: Any, fabric: Fabric, login: str) -> str:
+async def permission_of(gh: Client, fabric: Fabric, login: str) -> str:
     """admin | write | read | none, as GitHub answers for this repository."""
     try:
         data = await gh.getitem(PERMISSION, {"owner": fabric.owner, "repo": fabric.repo, "username": login})
@@ -122,7 +122,7 @@ register_job_handler(JOB_KIND, command_job)
 
 
 async def run(
-    ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, number: int, command: checks.Command, actor: str
+    ctx: JobContext, gh: Client, fabric: Fabric, pull_request_id: int, number: int, command: checks.Command, actor: str
 ) -> str:
     """Carry out an allowed command; returns what came of it."""
     if command.error:
@@ -133,7 +133,10 @@ async def run(
         return "recheck queued"
     if command.name == "rebase":
         return await rebase(ctx, gh, fabric, pull_request_id, actor)
-    # resolve
+    resolution = command.resolution
+    if command.name != "resolve" or resolution is None:  # parse_command sets `error` for these
+        await comments.reply(gh, fabric, number, f"@{actor} {checks.USAGE}")
+        return f"not understood: {command.line}"
     resource_ids = None
     if command.target:
         rid = await ctx.pool.fetchval(
@@ -148,7 +151,7 @@ async def run(
             return f"no {command.target} in this pull request"
         resource_ids = [rid]
     outcome = await checkruns.resolve_on_pull_request(
-        ctx, fabric, pull_request_id, command.resolution, actor, resource_ids=resource_ids, trigger="command"
+        ctx, fabric, pull_request_id, resolution, actor, resource_ids=resource_ids, trigger="command"
     )
     if not outcome.resolved:
         why = (
@@ -163,7 +166,7 @@ async def run(
     )
 
 
-async def rebase(ctx: JobContext, gh: Any, fabric: Fabric, pull_request_id: int, actor: str) -> str:
+async def rebase(ctx: JobContext, gh: Client, fabric: Fabric, pull_request_id: int, actor: str) -> str:
     """Rebuild the pull request's branch on the fabric's current branch head: one commit with
     its drafts, the branch forced there (its old commits were the bot's own). Drafts still in
     conflict are left out until they are resolved."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
-
 from bot.core import checks
+from bot.github.client import Client
 from bot.github.errors import NotFound
+from bot.storage import Executor
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def _ours(comment: dict[str, Any]) -> bool:
     return user.get("type") == "Bot" and checks.COMMENT_MARKER in (comment.get("body") or "")
 
 
-async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
+async def find(gh: Client, fabric: Fabric, number: int) -> int | None:
     """The id of the bot comment on pull request `number`, by its marker."""
     async for comment in gh.getiter(ISSUE_COMMENTS, {"owner": fabric.owner, "repo": fabric.repo, "number": number}):
         if _ours(comment):
@@ -37,9 +37,7 @@ async def find(gh: Any, fabric: Fabric, number: int) -> int | None:
     return None
 
 
-async def upsert(
-    pool: asyncpg.Pool | asyncpg.Connection, gh: Any, fabric: Fabric, pull_request_id: int, number: int, body: str
-) -> int:
+async def upsert(pool: Executor, gh: Client, fabric: Fabric, pull_request_id: int, number: int, body: str) -> int:
     """Write `body` into the pull request's one bot comment (edit, or post the first time);
     returns its id, which is kept on the pull request row."""
     vars_ = {"owner": fabric.owner, "repo": fabric.repo}
@@ -60,7 +58,7 @@ async def upsert(
     return comment_id
 
 
-async def reply(gh: Any, fabric: Fabric, number: int, text: str) -> None:
+async def reply(gh: Client, fabric: Fabric, number: int, text: str) -> None:
     """A short answer to a person's command (not the bot comment: it carries no marker)."""
     await gh.post(
         ISSUE_COMMENTS,

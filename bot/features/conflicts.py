@@ -67,8 +67,8 @@ from bot.core.render import strict_equal
 from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
 from bot.core.validation import validate_spec
 from bot.jobs.queue import enqueue
+from bot.storage import Connection, Executor, fabrics
 from bot.storage import conflicts as store
-from bot.storage import fabrics
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Row:
     has_draft: bool
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Row:
+    def from_record(cls, record: asyncpg.Record | Mapping[str, Any]) -> Row:
         return cls(**dict(record))
 
     @property
@@ -447,7 +447,7 @@ def file_problem(problem: Mapping[str, Any]) -> FileProblem:
     )
 
 
-async def file_errors(conn: asyncpg.Connection, fabric_id: int) -> dict[Any, FileProblem]:
+async def file_errors(conn: Connection, fabric_id: int) -> dict[Any, FileProblem]:
     """What the last ingest found broken (fabric_file, sql/003), keyed by file path (a
     document of the file cannot be read at all, so any of its resources may be the broken one)
     and by (path, kind, namespace, name) (that resource's own document fails)."""
@@ -490,7 +490,7 @@ def _finding(
 
 
 async def check_fabric(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     strategy: str = "user_guided",
     *,
@@ -538,7 +538,9 @@ async def check_fabric(
                 )
         check_dependencies(rows, decisions, strategy_of, choices_of)
 
-        open_found, resolved_found, changes = [], [], []
+        open_found: list[dict[str, Any]] = []
+        resolved_found: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         for decision in decisions.values():
             row = decision.row
             open_found.extend(_finding(row.id, row.pull_request_id, c) for c in decision.open)
@@ -588,7 +590,7 @@ async def check_fabric(
 
 
 async def detect_conflicts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     *,
     resource_ids: Iterable[int] | None = None,
@@ -600,7 +602,7 @@ async def detect_conflicts(
 
 
 async def apply_strategy(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     strategy: str,
     *,
@@ -643,7 +645,7 @@ class ResolveOutcome:
 
 
 async def resolve(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     resolution: str,
     *,
@@ -737,7 +739,7 @@ def _why_not(resolution: str, selected: Sequence[store.Conflict], ids: Sequence[
 
 
 async def record_permission_denied(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     resource_ids: Sequence[int],
     message: str,
@@ -764,9 +766,7 @@ async def record_permission_denied(
     return opened
 
 
-async def clear_permission_denied(
-    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int] | None = None
-) -> int:
+async def clear_permission_denied(conn: Connection, fabric_id: int, resource_ids: Sequence[int] | None = None) -> int:
     """A write went through: open permission_denied conflicts (of these resources) are
     superseded."""
     ids = [
@@ -783,7 +783,7 @@ async def clear_permission_denied(
 
 
 async def request_recheck(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     fabric_id: int,
     pull_request_id: int | None = None,
     *,

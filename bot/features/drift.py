@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from bot.core import threeway
 from bot.core.states import STATE_SQL
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Connection, Executor
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class Report:
     namespace: str = "default"
 
 
-async def set_actual(conn: asyncpg.Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
+async def set_actual(conn: Connection, fabric_id: int, reports: Sequence[Report]) -> dict[str, Any]:
     """Record what the fabric runs, in one statement. Returns {"updated": [(kind, namespace,
     name, state)], "unknown": [(kind, namespace, name)]}: a report of a resource this fabric
     does not know (neither in Git nor drafted) is not stored."""

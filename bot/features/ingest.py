@@ -5,7 +5,10 @@ What one ingest does (a push, a reconcile, or the HNP API's github_to_gui / bidi
        deleted); a head already ingested ends the ingest (old and duplicate deliveries).
     2. GET the head's recursive tree and compare each fabric YAML file's blob sha with the one
        ingested (`fabric_file`): exactly the changed files, whatever the push said. Nothing
-       changed under the directory: the sha is noted, and that is all.
+       changed under the directory: the sha is noted, and that is all -- unless entries under
+       it are not read (symlinks, submodules, YAML files whose names are not plain paths):
+       those are never skipped in silence, so the check run below lists them on every commit
+       (a warning annotation each, `neutral`) and the sync result carries them as warnings.
     3. POST the `hnp-gitops/validate` check run (in progress) on the head commit.
     4. GET one tarball of the head and read only the changed files from it (parsing and
        validation run in a thread, off the event loop).
@@ -60,7 +63,6 @@ BRANCH_HEAD = "/repos/{owner}/{repo}/git/ref/heads/{+branch}"
 TREE = "/repos/{owner}/{repo}/git/trees/{sha}?recursive=1"
 CHECK_RUNS = "/repos/{owner}/{repo}/check-runs"
 CHECK_RUN = "/repos/{owner}/{repo}/check-runs/{check_run_id}"
-FILE_MODES = ("100644", "100755")  # regular files; symlinks and submodules are not read
 MAX_MESSAGES = 200  # validation messages copied into a SyncResult's errors / warnings
 RACE_RETRIES = 3
 
@@ -103,11 +105,14 @@ async def branch_head(gh: Client, fabric: Fabric) -> str:
 
 @dataclass
 class Head:
-    """A commit and the fabric's YAML files in it (path -> blob sha). `tree` is None when
-    GitHub truncated the listing: the files are then learnt from the tarball."""
+    """A commit and the fabric's YAML files in it (path -> blob sha), and the entries under
+    its directory that are not read (symlinks, submodules, names that are not plain paths).
+    `tree` is None when GitHub truncated the listing: the files are then learnt from the
+    tarball."""
 
     sha: str
     tree: dict[str, str] | None
+    unread: list[filemap.UnreadEntry] = field(default_factory=list)
 
 
 async def read_tree(gh: Client, fabric: Fabric, sha: str) -> Head:
@@ -118,12 +123,15 @@ async def read_tree(gh: Client, fabric: Fabric, sha: str) -> Head:
             "tree of %s at %s is truncated; the fabric's files come from the tarball", fabric.repository, sha[:12]
         )
         return Head(sha, None)
-    tree = {
-        e["path"]: e["sha"]
-        for e in listing.get("tree", ())
-        if e.get("type") == "blob" and e.get("mode") in FILE_MODES and _fabric_yaml(fabric.directory, e["path"])
-    }
-    return Head(sha, tree)
+    tree: dict[str, str] = {}
+    unread: list[filemap.UnreadEntry] = []
+    for e in listing.get("tree", ()):
+        path, mode = e["path"], e.get("mode")
+        if e.get("type") == "blob" and mode in filemap.REGULAR_FILE_MODES and _fabric_yaml(fabric.directory, path):
+            tree[path] = e["sha"]
+        elif e.get("type") != "tree" and (entry := filemap.unread_entry(fabric.directory, path, mode or "")):
+            unread.append(entry)
+    return Head(sha, tree, unread)
 
 
 def _fabric_yaml(directory: str, path: str) -> bool:
@@ -145,18 +153,34 @@ class ArchiveRead:
     tree: dict[str, str] | None = None  # every fabric YAML file, when asked to list them
     committed_at: datetime | None = None
     documents: int = 0
+    unread: list[filemap.UnreadEntry] = field(default_factory=list)  # when listing: what is not read
 
 
-def _members(data: bytes, directory: str) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
-    """The regular fabric YAML files of a GitHub tarball (one top folder, then the tree).
-    Decompressed as a stream: only the member being read is held, never the unpacked tree."""
+def _members(
+    data: bytes, directory: str, unread: list[filemap.UnreadEntry] | None = None
+) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
+    """The regular fabric YAML files of a GitHub tarball (one top folder, then the tree), and
+    into `unread` the symlinks and badly named YAML files under the directory. Decompressed
+    as a stream: only the member being read is held, never the unpacked tree."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
         for member in tar:
-            if not member.isfile() or "/" not in member.name:
+            if "/" not in member.name or not (member.isfile() or member.issym()):
                 continue
             path = member.name.split("/", 1)[1]
-            if _fabric_yaml(directory, path):
+            if member.isfile() and _fabric_yaml(directory, path):
                 yield path, tar, member
+            elif unread is not None:
+                mode = filemap.SYMLINK_MODE if member.issym() else filemap.REGULAR_FILE_MODES[0]
+                entry = filemap.unread_entry(directory, path, mode)
+                if entry is not None:
+                    unread.append(entry)
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    stream = tar.extractfile(member)
+    if stream is None:  # only for members that are not regular files, which _members skips
+        raise tarfile.ReadError(f"{member.name} is not a regular file")
+    return stream.read()
 
 
 def read_archive(
@@ -165,7 +189,7 @@ def read_archive(
     """Read files from a tarball: those in `wanted` (path -> blob sha), or, when `wanted` is
     None, every fabric YAML file whose blob differs from `stored` (and list them all)."""
     out = ArchiveRead({}, {} if wanted is None else None)
-    for path, tar, member in _members(data, directory):
+    for path, tar, member in _members(data, directory, out.unread if wanted is None else None):
         if out.committed_at is None and member.mtime:
             out.committed_at = datetime.fromtimestamp(member.mtime, UTC)  # git archive: commit time
         if wanted is not None and path not in wanted:
@@ -173,13 +197,13 @@ def read_archive(
         if member.size > documents.MAX_FILE_BYTES:
             sha = wanted[path] if wanted is not None else None
             if sha is None:  # the size alone refuses it; its sha is still needed to skip it next time
-                sha = snapshot.blob_sha(tar.extractfile(member).read())
+                sha = snapshot.blob_sha(_read_member(tar, member))
             if out.tree is not None:
                 out.tree[path] = sha
             if stored.get(path) != sha or wanted is not None:
                 out.files[path] = snapshot.refused_file(path, sha, member.size)
             continue
-        body = tar.extractfile(member).read()
+        body = _read_member(tar, member)
         sha = snapshot.blob_sha(body)
         if out.tree is not None:
             out.tree[path] = sha
@@ -211,6 +235,7 @@ class Reading:
     removed: list[str]  # files gone
     committed_at: datetime | None
     documents: int  # documents parsed
+    unread: list[filemap.UnreadEntry]  # entries under the directory that are not read
 
 
 async def _tarball(gh: Client, fabric: Fabric, sha: str, timings: Timings) -> bytes:
@@ -228,6 +253,7 @@ async def read_commit(
     files read from one tarball (none is downloaded when no file needs reading)."""
     stored_shas = {p: f.blob_sha for p, f in stored.items()}
     tree = head.tree
+    unread = list(head.unread)
     changed = snapshot.changed_files(stored_shas, tree)[0] if tree is not None else []
     data: bytes | None = None
     read: dict[str, ReadFile] = {}
@@ -238,7 +264,9 @@ async def read_commit(
         wanted = None if tree is None else {p: tree[p] for p in changed}
         got = await asyncio.to_thread(read_archive, data, fabric.directory, wanted, stored_shas, timings)
         read, committed_at, count = got.files, got.committed_at, got.documents
-        tree = tree if tree is not None else got.tree
+        if tree is None:
+            tree, unread = got.tree, got.unread
+    assert tree is not None  # read_archive lists the whole tree when no files are wanted
     changed, removed = snapshot.changed_files(stored_shas, tree)
     snap = snapshot.assemble(tree, stored, read)
     while snap.rereads:  # an unchanged file's document stopped being a duplicate: read it again
@@ -252,7 +280,7 @@ async def read_commit(
         snap = snapshot.assemble(tree, stored, read)
     added = [p for p in changed if p not in stored]
     modified = [p for p in changed if p in stored]
-    return Reading(snap, read, added, modified, removed, committed_at, count)
+    return Reading(snap, read, added, modified, removed, committed_at, count, unread)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +307,14 @@ def _problems(snap: Snapshot, level: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def check_payload(snap: Snapshot, plan: Plan | None, head_sha: str, *, fabric: str) -> dict[str, Any]:
+def check_payload(
+    snap: Snapshot,
+    plan: Plan | None,
+    head_sha: str,
+    *,
+    fabric: str,
+    unread: list[filemap.UnreadEntry] | None = None,
+) -> dict[str, Any]:
     """The completed `hnp-gitops/validate` check run of a commit, all annotations included."""
     shown = ("created", "updated", "moved", "orphaned", "deleted")
     counts = {kind: {k: v for k, v in c.items() if k in shown} for kind, c in (plan.counts if plan else {}).items()}
@@ -303,7 +338,7 @@ def check_payload(snap: Snapshot, plan: Plan | None, head_sha: str, *, fabric: s
         output["summary"] = (
             output["summary"] + f"\n\n{len(warnings):,} document(s) of other kinds were skipped (see the warnings)."
         )[: checks.MAX_SUMMARY]
-    return payload
+    return checks.with_unread_entries(payload, unread or [])
 
 
 async def start_check(gh: Client, fabric: Fabric, head_sha: str) -> int | None:
@@ -333,7 +368,7 @@ async def finish_check(gh: Client, fabric: Fabric, check_run_id: int | None, pay
     further request 50 more (GitHub's limit per request)."""
     if check_run_id is None:
         return
-    url_vars = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
+    url_vars: dict[str, str | int] = {"owner": fabric.owner, "repo": fabric.repo, "check_run_id": check_run_id}
     requests = checks.check_run_requests(payload)
     requests[0] = {**requests[0], "completed_at": _now().isoformat(timespec="seconds")}
     for body in requests:
@@ -425,6 +460,8 @@ def _record(result: SyncResult, reading: Reading, plan: Plan) -> None:
                 target.append(f"{path}:{p.line}: {p.message}")
     if plan.total("moved"):
         result.warnings.append(f"{plan.total('moved')} resource(s) moved to another file; their identity is kept")
+    for entry in reading.unread:  # all of them: a skipped entry is never left out in silence
+        result.warnings.append(f"{entry.shown_path}: not read, {entry.reason}")
 
 
 def _close(result: SyncResult, counter: CallCounter, began: float, timings: Timings) -> SyncResult:
@@ -492,7 +529,7 @@ async def _ingest(run: _Run) -> SyncResult | None:
         idle = head.sha == fabric.last_ingested_sha
         if not idle and head.tree is not None:
             changed, removed = snapshot.changed_files(await fabric_files.blob_shas(pool, fabric.id), head.tree)
-            if not changed and not removed:
+            if not changed and not removed and not head.unread:  # entries not read are reported
                 try:
                     await _note_head(pool, fabric, head.sha)
                 except _Raced:
@@ -538,7 +575,8 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
         await asyncio.shield(_abandon_check(gh, fabric, check_run_id, f"The ingest failed: {failure}"))
         raise
     began = time.perf_counter()
-    await finish_check(gh, fabric, check_run_id, check_payload(reading.snapshot, plan, head.sha, fabric=fabric.name))
+    payload = check_payload(reading.snapshot, plan, head.sha, fabric=fabric.name, unread=reading.unread)
+    await finish_check(gh, fabric, check_run_id, payload)
     run.timings.github += time.perf_counter() - began
     result = run.result()
     result.success = True
@@ -616,7 +654,7 @@ async def validate_commit(ctx: Context, fabric: Fabric, head_sha: str, counter: 
     head = await read_tree(gh, fabric, head_sha)
     if head.tree is not None:
         changed, removed = snapshot.changed_files(await fabric_files.blob_shas(ctx.pool, fabric.id), head.tree)
-        if not changed and not removed:
+        if not changed and not removed and not head.unread:
             return None
     stored = await fabric_files.load(ctx.pool, fabric.id)
     check_run_id = await start_check(gh, fabric, head_sha)
@@ -631,7 +669,7 @@ async def validate_commit(ctx: Context, fabric: Fabric, head_sha: str, counter: 
     except BaseException as failure:
         await asyncio.shield(_abandon_check(gh, fabric, check_run_id, f"Validation failed to run: {failure}"))
         raise
-    payload = check_payload(reading.snapshot, plan, head_sha, fabric=fabric.name)
+    payload = check_payload(reading.snapshot, plan, head_sha, fabric=fabric.name, unread=reading.unread)
     await finish_check(gh, fabric, check_run_id, payload)
     return payload
 

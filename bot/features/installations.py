@@ -9,12 +9,12 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import asyncpg
 from gidgethub import routing, sansio
 
 from bot.github.client import GitHub
 from bot.github.errors import NotFound
 from bot.jobs.queue import JobContext
+from bot.storage import Executor
 from bot.storage import installations as store
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,14 @@ router = routing.Router()
 
 
 class FabricLike(Protocol):
-    id: int
-    repository: str
-    installation_id: int | None
+    """What finding a fabric's installation reads of it (read-only, as a Fabric row is)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def repository(self) -> str: ...
+    @property
+    def installation_id(self) -> int | None: ...
 
 
 def _names(repositories: Iterable[dict[str, Any]] | None) -> list[str]:
@@ -123,9 +128,7 @@ async def repositories_changed(event: sansio.Event, ctx: JobContext) -> None:
                 )
 
 
-async def ensure_installation(
-    pool: asyncpg.Pool | asyncpg.Connection, github: GitHub, fabric: FabricLike
-) -> int | None:
+async def ensure_installation(pool: Executor, github: GitHub, fabric: FabricLike) -> int | None:
     """The installation id through which the fabric's repository is reached, recorded on the
     fabric. Known ids are used as they are; else the installation tables; else GitHub's
     GET /repos/{o}/{r}/installation. None (and the fabric disconnected) when the app is not

@@ -29,12 +29,12 @@ import asyncpg
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult, SyncStatistics
 from bot.features import conflicts, ingest, publish
 from bot.features.installations import ensure_installation
-from bot.github.client import CallCounter
+from bot.github.client import CallCounter, Client, GitHub
 from bot.github.errors import GitHubError, GitHubUnavailable
 from bot.jobs import queue
 from bot.retry import RetryLater
+from bot.storage import Connection, fabrics
 from bot.storage import drafts as draft_store
-from bot.storage import fabrics
 from bot.storage import operations as operation_store
 from bot.storage.fabrics import Fabric
 from bot.storage.operations import Operation
@@ -107,7 +107,7 @@ def result_of(operation: Operation) -> dict[str, Any]:
     return result.to_dict()
 
 
-async def _end_orphans(conn: asyncpg.Connection, fabric_id: int) -> None:
+async def _end_orphans(conn: Connection, fabric_id: int) -> None:
     """An API sync whose job is gone (dead after its last attempt, e.g. its worker killed
     mid-run) would hold the fabric forever: it is failed, saying so."""
     rows = await conn.fetch(
@@ -175,16 +175,18 @@ def _elapsed_ms(result: SyncResult) -> float:
 
 
 async def run(
-    pool: asyncpg.Pool, github: Any, operation_id: uuid.UUID, *, final_attempt: bool = True
+    pool: asyncpg.Pool, github: GitHub | None, operation_id: uuid.UUID, *, final_attempt: bool = True
 ) -> Operation | None:
     """Run one operation to its end and record the outcome on its row."""
     operation = await operation_store.get(pool, operation_id)
     if operation is None or operation.finished:
         return operation
     fabric = await fabrics.get(pool, operation.fabric_id)
+    if fabric is None:  # deleted meanwhile, and its operations with it
+        return None
     counter = CallCounter()
     began = time.monotonic()
-    gh = None
+    gh: Client | None = None
 
     async def checkpoint() -> None:
         if await operation_store.cancel_requested(pool, operation_id):
@@ -193,11 +195,13 @@ async def run(
     try:
         await operation_store.set_status(pool, operation_id, "initializing")
         await checkpoint()
+        if github is None:
+            raise publish.PublishError("GitHub is not configured in this process")
         gh = await _client(pool, github, fabric, counter)
         result = await _run_directions(pool, github, gh, fabric, operation, counter, checkpoint)
     except publish.Cancelled:
         undone = await publish.undo(pool, gh, fabric, operation_id) if gh is not None else []
-        result = _cancelled_result(await operation_store.get(pool, operation_id), undone)
+        result = _cancelled_result(await operation_store.get(pool, operation_id) or operation, undone)
         result.github_integration.api_calls_made = counter.calls
         await operation_store.finish(pool, operation_id, "cancelled", result.to_dict())
         log.info("sync %s cancelled: %s", operation_id, "; ".join(undone) or "nothing to undo")
@@ -239,7 +243,7 @@ def _reason(error: Exception) -> str:
     return f"internal error ({error.__class__.__name__})"
 
 
-async def _undo_quietly(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID) -> list[str]:
+async def _undo_quietly(pool: asyncpg.Pool, gh: Client | None, fabric: Fabric, operation_id: uuid.UUID) -> list[str]:
     """A failed sync leaves no half-made result either: undo what it made, as far as GitHub lets."""
     if gh is None:
         return []
@@ -251,7 +255,7 @@ async def _undo_quietly(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_i
 
 
 async def _fail(
-    pool: asyncpg.Pool, operation: Operation, counter: Any, reason: str, undone: list[str] | None = None
+    pool: asyncpg.Pool, operation: Operation, counter: CallCounter, reason: str, undone: list[str] | None = None
 ) -> None:
     result = SyncResult(
         operation_id=str(operation.id),
@@ -266,10 +270,8 @@ async def _fail(
     await operation_store.finish(pool, operation.id, "failed", result.to_dict(), error=reason)
 
 
-async def _client(pool: asyncpg.Pool, github: Any, fabric: Fabric, counter: Any) -> Any:
+async def _client(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, counter: CallCounter) -> Client:
     """An installation client for the fabric's repository, counting on the operation's counter."""
-    if github is None:
-        raise publish.PublishError("GitHub is not configured in this process")
     installation_id = await ensure_installation(pool, github, fabric)
     if installation_id is None:
         raise publish.PublishError(f"the GitHub App is not installed on {fabric.repository}")
@@ -278,11 +280,11 @@ async def _client(pool: asyncpg.Pool, github: Any, fabric: Fabric, counter: Any)
 
 async def _run_directions(
     pool: asyncpg.Pool,
-    github: Any,
-    gh: Any,
+    github: GitHub,
+    gh: Client,
     fabric: Fabric,
     operation: Operation,
-    counter: Any,
+    counter: CallCounter,
     checkpoint: publish.Checkpoint,
 ) -> SyncResult:
     request = operation.request or {}
@@ -356,7 +358,9 @@ async def _detect(
     return list(found.ready), list(found.waiting), found.to_json()
 
 
-async def _ingest(pool: asyncpg.Pool, github: Any, fabric: Fabric, operation: Operation, counter: Any) -> SyncResult:
+async def _ingest(
+    pool: asyncpg.Pool, github: GitHub, fabric: Fabric, operation: Operation, counter: CallCounter
+) -> SyncResult:
     """github_to_gui: ingest the fabric's branch head now (issue 5's ingest)."""
 
     return await ingest.ingest_head(SimpleNamespace(pool=pool, github=github), fabric, operation, counter)

@@ -51,12 +51,14 @@ from bot.core.publish_plan import (
 from bot.core.resource import Resource
 from bot.core.syncresult import SyncDirection, SyncResult
 from bot.features import conflicts, pulls
+from bot.github.client import Client
 from bot.github.errors import NotFound, PermissionDenied, UnprocessableEntity
 from bot.github.repository import Repository
 from bot.jobs import queue
 from bot.storage import drafts as draft_store
 from bot.storage import pulls as pull_store
 from bot.storage.fabrics import Fabric
+from bot.storage.pulls import PullRequest
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class Publisher:
     """One operation's publishing: the GitHub steps and their progress records."""
 
     def __init__(
-        self, pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID, checkpoint: Checkpoint
+        self, pool: asyncpg.Pool, gh: Client, fabric: Fabric, operation_id: uuid.UUID, checkpoint: Checkpoint
     ) -> None:
         self.pool, self.gh, self.fabric, self.operation_id = pool, gh, fabric, operation_id
         self.checkpoint = checkpoint
@@ -164,7 +166,7 @@ class Publisher:
         finally:
             self.github_ms += (time.monotonic() - began) * 1000
 
-    async def pull_request_still_open(self, row: Any) -> bool:
+    async def pull_request_still_open(self, row: PullRequest) -> bool:
         """Ask GitHub before adding to an open bot PR (one call): its `closed` webhook may have
         been lost, and commits to a closed PR's branch would reach no one. A PR found closed
         is recorded as such here, as the webhook would have done."""
@@ -219,7 +221,7 @@ Report = Callable[[int, int], Awaitable[None]]
 
 async def gui_to_github(
     pool: asyncpg.Pool,
-    gh: Any,
+    gh: Client,
     fabric: Fabric,
     operation_id: uuid.UUID,
     *,
@@ -316,6 +318,7 @@ async def _direct(p: Publisher, chosen: list[Resource], result: SyncResult, repo
     if made and not p.progress.get("ref_done") and await p.landed(branch, made):
         await p.record(ref_moved=True, ref_done=True)  # it landed; the dead run never heard
     if p.progress.get("ref_done"):  # a re-run after the commit landed
+        assert made is not None  # recorded before ref_done
         result.github_integration.commit_sha = made
         result.warnings.append(f"resumed: commit {made[:7]} had already landed on {branch}")
         await report(len(chosen), len(chosen))
@@ -361,6 +364,8 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     else:
         updating, branch = False, filemap.branch_name(fabric.name, p.operation_id)
     pr_row = existing if updating else await pull_store.by_branch(p.pool, fabric.id, branch)
+    if updating and pr_row is None:  # a re-run of an update whose pull request closed meanwhile
+        raise PublishError(f"the pull request of {branch!r} that this sync was updating is no longer open")
     gi.branch_name = branch
 
     made = p.progress.get("commit_sha")
@@ -382,6 +387,7 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
                         "no commit or pull request made"
                     )
                     return
+                assert pr_row is not None  # updating: checked above
                 result.warnings.append(f"nothing to change: pull request #{pr_row.number} already carries the drafts")
                 break
             await p.checkpoint()
@@ -406,6 +412,8 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
             break
         else:
             raise PublishError(f"{branch} kept moving; gave up after {MAX_DIRECT_ATTEMPTS} attempts")
+    if pr_row is None:  # a re-run after the branch was made, whose row was removed meanwhile
+        raise PublishError(f"no pull request is recorded for the branch {branch!r}")
     gi.commit_sha = p.progress.get("commit_sha")
     await report(len(chosen) // 2, len(chosen))
     await p.checkpoint()
@@ -464,7 +472,7 @@ def _published(p: Publisher, chosen: list[Resource]) -> list[Resource]:
     return chosen if p.published_ids is None else [r for r in chosen if r.id in p.published_ids]
 
 
-async def undo(pool: asyncpg.Pool, gh: Any, fabric: Fabric, operation_id: uuid.UUID) -> list[str]:
+async def undo(pool: asyncpg.Pool, gh: Client, fabric: Fabric, operation_id: uuid.UUID) -> list[str]:
     """Remove what a cancelled operation made on GitHub (from its recorded progress): close
     the pull request it opened, delete the branch it created, put back the head of a pull
     request branch it moved. Returns what it did, for the result's warnings."""

@@ -21,13 +21,15 @@ import logging
 from typing import Any
 
 import asyncpg
-from gidgethub import routing
+from gidgethub import routing, sansio
 
 from bot.core import documents, render
 from bot.core.kinds import KINDS
 from bot.core.publish_plan import FileState, read_tarball
 from bot.core.validation import validate_body
+from bot.github.client import CallCounter, Client
 from bot.github.repository import Repository
+from bot.jobs.queue import JobContext
 from bot.storage import drafts as draft_store
 from bot.storage import fabrics
 from bot.storage import pulls as pull_store
@@ -40,7 +42,9 @@ router = routing.Router()
 SYNC_BRANCH_PREFIX = "hnp-sync/"
 
 
-def _installation_client(ctx: Any, event_data: dict, counter: Any = None) -> Any:
+def _installation_client(
+    ctx: JobContext, event_data: dict[str, Any], counter: CallCounter | None = None
+) -> Client | None:
     installation = (event_data.get("installation") or {}).get("id")
     if ctx.github is None or installation is None:
         return None
@@ -48,7 +52,7 @@ def _installation_client(ctx: Any, event_data: dict, counter: Any = None) -> Any
 
 
 @router.register("pull_request", action="closed")
-async def pull_request_closed(event: Any, ctx: Any) -> None:
+async def pull_request_closed(event: sansio.Event, ctx: JobContext) -> None:
     pr = event.data["pull_request"]
     repository = event.data["repository"]["full_name"]
     for fabric in await fabrics.for_repository(ctx.pool, repository):
@@ -60,7 +64,7 @@ async def pull_request_closed(event: Any, ctx: Any) -> None:
         await closed(ctx.pool, _installation_client(ctx, event.data), fabric, row, merged=bool(pr.get("merged")))
 
 
-async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, *, merged: bool) -> None:
+async def closed(pool: asyncpg.Pool, gh: Client | None, fabric: Fabric, row: PullRequest, *, merged: bool) -> None:
     """Record a bot pull request's end; unmerged, its branch is deleted."""
     async with pool.acquire() as conn, conn.transaction():
         if not await pull_store.close(conn, row.id, "merged" if merged else "closed"):
@@ -77,7 +81,7 @@ async def closed(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, 
         await Repository(gh, fabric.owner, fabric.repo).delete_branch(row.branch)
 
 
-async def close_empty(pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, why: str) -> int:
+async def close_empty(pool: asyncpg.Pool, gh: Client | None, fabric: Fabric, row: PullRequest, why: str) -> int:
     """Close a bot pull request that no longer changes anything: a comment saying `why`, the
     pull request closed and its branch deleted on GitHub; its resources' drafts that desired
     now fulfils cleared and the others released. Returns the drafts cleared. Idempotent: its
@@ -112,7 +116,7 @@ async def has_changes(pool: asyncpg.Pool, pull_request_id: int) -> bool:
 
 
 @router.register("push")
-async def push_to_sync_branch(event: Any, ctx: Any) -> None:
+async def push_to_sync_branch(event: sansio.Event, ctx: JobContext) -> None:
     data = event.data
     ref = data.get("ref", "")
     if not ref.startswith("refs/heads/" + SYNC_BRANCH_PREFIX) or data.get("deleted"):
@@ -147,7 +151,7 @@ def _bodies(files: dict[str, FileState], paths: set[str]) -> dict[tuple[str, str
 
 
 async def ingest_branch_push(
-    pool: asyncpg.Pool, gh: Any, fabric: Fabric, row: PullRequest, before: str, after: str, user: str | None
+    pool: asyncpg.Pool, gh: Client, fabric: Fabric, row: PullRequest, before: str, after: str, user: str | None
 ) -> int:
     """A person's commits on the bot's branch become the drafts of the resources they touched.
     Returns the number of drafts written."""

@@ -30,6 +30,7 @@ import datetime
 import http
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -233,11 +234,15 @@ class GitHub:
         client: Client,
         timeout: float | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
+        path = url.split("?", 1)[0].removeprefix(self.api_url)
+        if any(urllib.parse.unquote(segment) in (".", "..") for segment in path.split("/")):
+            # A client normalises `/repos/acme/../installation` to `/repos/installation`: a
+            # name that is a dot segment would address another resource than the one meant.
+            raise ValueError(f"refusing a GitHub request whose path has a dot segment: {path!r}")
         policy = self.policy
         headers = dict(headers)
         if "authorization" not in headers:
             headers["authorization"] = await client.auth(client.counter)
-        path = url.split("?", 1)[0].removeprefix(self.api_url)
         attempt = waits = 0
         reauthorized = False
         while True:
@@ -349,6 +354,8 @@ class Client(GitHubAPI):
         counter: CallCounter | None,
         installation_id: int | None = None,
     ) -> None:
+        if layer.session is None:
+            raise RuntimeError("the GitHub layer has no HTTP session (it is opened with the app)")
         super().__init__(layer.session, REQUESTER, base_url=layer.api_url)
         self.layer = layer
         self.auth = auth

@@ -54,12 +54,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from gidgethub import routing, sansio
 
 from bot import logs, process_metrics
 from bot.config import Config
 from bot.github.client import GitHub
 from bot.retry import RetryLater, backoff_delay
+from bot.storage import Connection, Executor
 from bot.storage import deliveries as delivery_store
 from bot.storage import jobs as job_store
 from bot.storage.jobs import Job
@@ -137,7 +139,7 @@ def registered_kinds() -> list[str]:
 
 
 async def enqueue(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Executor,
     kind: str,
     payload: dict[str, Any] | None = None,
     *,
@@ -189,7 +191,7 @@ async def enqueue(
     )
 
 
-async def list_dead_jobs(pool: asyncpg.Pool | asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+async def list_dead_jobs(pool: Executor, limit: int = 100) -> list[dict[str, Any]]:
     """Jobs that used up their attempts, newest first (for the API and operators)."""
     return await job_store.list_dead(pool, limit=limit)
 
@@ -198,7 +200,8 @@ async def list_dead_jobs(pool: asyncpg.Pool | asyncpg.Connection, limit: int = 1
 
 
 async def run_webhook_job(ctx: JobContext) -> None:
-    row = await delivery_store.get(ctx.pool, ctx.job.delivery_id)
+    delivery_id = ctx.job.delivery_id
+    row = await delivery_store.get(ctx.pool, delivery_id) if delivery_id is not None else None
     if row is None:  # the delivery was deleted (retention); nothing left to do
         return
     event = sansio.Event(json.loads(bytes(row["body"])), event=row["event"], delivery_id=row["delivery_id"])
@@ -228,7 +231,7 @@ class Workers:
     def __post_init__(self) -> None:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._listen_conn: asyncpg.Connection | None = None
+        self._listen_conn: PoolConnectionProxy | None = None
         self._stopping = False
         self.jobs_run = 0
         # Set by webhook intake: True while a burst of deliveries is arriving.
@@ -259,10 +262,11 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._listening():
+        conn = self._listen_conn
+        if conn is not None and self._listening():
             try:
-                await self._listen_conn.remove_listener(job_store.CHANNEL, self._on_notify)
-                await self.pool.release(self._listen_conn)
+                await conn.remove_listener(job_store.CHANNEL, self._on_notify)
+                await self.pool.release(conn)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 pass
         self._listen_conn = None
@@ -288,7 +292,7 @@ class Workers:
         except asyncpg.InterfaceError:  # released back to the pool after the server closed it
             return False
 
-    def _on_notify(self, connection: object, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self.wake(inbox=payload == delivery_store.INBOX_NOTICE)
 
     async def _reclaim_loop(self) -> None:
@@ -372,7 +376,7 @@ class Workers:
         self.jobs_run += 1
         return True
 
-    async def dispatch_inbox(self, conn: asyncpg.Connection, *, most: int | None = None) -> int:
+    async def dispatch_inbox(self, conn: Connection, *, most: int | None = None) -> int:
         """Turn the acknowledged deliveries waiting in the inbox (every one, or the `most`
         oldest) into their 'webhook' jobs; how many were taken."""
         self._inbox_waiting = False
@@ -423,7 +427,8 @@ class Workers:
                 if lease_lost.is_set() and not self._stopping:
                     # Someone else owns the job now; drop our run quietly.
                     log.warning("job %d (%s) lost its lease; abandoned", job.id, job.kind)
-                    task.uncancel()
+                    if task is not None:
+                        task.uncancel()
                     return
                 await asyncio.shield(job_store.release(self.pool, job, worker=worker))
                 log.info("job %d (%s) handed back at shutdown", job.id, job.kind)

@@ -13,14 +13,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import asyncpg
 
 from bot.core.states import STATE_SQL
 from bot.core.threeway import auto_resolvable
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Connection, Executor
 
 # Same as bot.storage.drafts._orphaned: the orphaned fact lives in `state` (its document
 # vanished from the branch) or in a desired spec that no longer has a file.
@@ -115,6 +114,10 @@ _COLUMNS = """c.id, c.fabric_id, c.resource_id, c.operation_id, c.pull_request_i
 _FROM = "conflict c LEFT JOIN resource r ON r.id = c.resource_id"
 
 
+@overload
+def _conflict(row: asyncpg.Record) -> Conflict: ...
+@overload
+def _conflict(row: None) -> None: ...
 def _conflict(row: asyncpg.Record | None) -> Conflict | None:
     return Conflict(**dict(row)) if row is not None else None
 
@@ -159,13 +162,13 @@ CHECK_COLUMNS = """id, kind, namespace, name, desired_spec, desired_sha, desired
  (draft_spec IS NOT NULL OR draft_delete) AS has_draft"""
 
 
-async def load_for_check(conn: asyncpg.Connection, fabric_id: int) -> list[asyncpg.Record]:
+async def load_for_check(conn: Connection, fabric_id: int) -> list[asyncpg.Record]:
     """Every resource of the fabric, with what a check needs. Specs of resources without a
     draft are read too: a draft may refer to them (dependencies), or delete what they use."""
     return await conn.fetch(f"SELECT {CHECK_COLUMNS} FROM resource WHERE fabric_id = $1 ORDER BY id", fabric_id)
 
 
-async def broken_files(conn: asyncpg.Connection, fabric_id: int) -> list[asyncpg.Record]:
+async def broken_files(conn: Connection, fabric_id: int) -> list[asyncpg.Record]:
     """The fabric's files that had errors at the last ingest (written by the ingest, sql/003)."""
     return await conn.fetch(
         "SELECT path, unidentified, documents, problems FROM fabric_file WHERE fabric_id = $1 AND error_count > 0",
@@ -194,7 +197,7 @@ def _dedupe(found: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def record_open(
-    conn: asyncpg.Connection, fabric_id: int, found: Sequence[dict[str, Any]], *, operation_id: uuid.UUID | None = None
+    conn: Connection, fabric_id: int, found: Sequence[dict[str, Any]], *, operation_id: uuid.UUID | None = None
 ) -> tuple[int, set[tuple[int | None, str, str]]]:
     """Open each finding, or refresh the open row that says the same (the unique index keeps
     one per resource, type and field however often it is re-checked). A finding a person has
@@ -228,7 +231,7 @@ async def record_open(
 
 
 async def record_resolved(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     found: Sequence[dict[str, Any]],
     *,
@@ -266,7 +269,7 @@ async def record_resolved(
 
 
 async def supersede(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     still_open: Sequence[dict[str, Any]],
     *,
@@ -296,7 +299,7 @@ async def supersede(
 
 
 async def mark_resolved(
-    conn: asyncpg.Connection, conflict_ids: Sequence[int], resolution: str, resolved_by: str | None
+    conn: Connection, conflict_ids: Sequence[int], resolution: str, resolved_by: str | None
 ) -> list[int]:
     """Resolve open conflicts by id; returns the ids that were open (others are left alone,
     so a second click or a redelivered webhook changes nothing)."""
@@ -319,7 +322,7 @@ def _state_expr() -> str:
     return STATE_SQL.format(orphaned="n0.orphaned", open_conflict=open_conflict)
 
 
-async def write_resources(conn: asyncpg.Connection, fabric_id: int, changes: Sequence[dict[str, Any]]) -> int:
+async def write_resources(conn: Connection, fabric_id: int, changes: Sequence[dict[str, Any]]) -> int:
     """Apply the check's decisions and set every touched resource's state, in one statement.
 
     Each change is {"id", "op"} with op:
@@ -374,6 +377,6 @@ async def write_resources(conn: asyncpg.Connection, fabric_id: int, changes: Seq
     return await conn.fetchval(sql, fabric_id, list(changes))
 
 
-async def refresh_states(conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int]) -> int:
+async def refresh_states(conn: Connection, fabric_id: int, resource_ids: Sequence[int]) -> int:
     """Recompute the state of these resources (after conflicts opened or closed)."""
     return await write_resources(conn, fabric_id, [{"id": i, "op": "state"} for i in resource_ids])

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bot.config import Config
-from bot.storage import migrations
+from bot.storage import Connection, migrations
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ async def drop_database(url: str, name: str) -> None:
         await admin.close()
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: Connection) -> None:
     # JSON columns come back as Python objects and go in from them.
     for type_name in ("jsonb", "json"):
         await conn.set_type_codec(type_name, schema="pg_catalog", encoder=_dumps, decoder=json.loads, format="text")
@@ -125,7 +125,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
+async def _keep_session(conn: Connection) -> None:
     """Skip asyncpg's default reset query on release (one round trip per acquire, measured at
     about 6% of webhook intake): the bot keeps no session state (advisory locks are
     transaction-scoped, no SET, LISTEN only on a connection held for it). An open transaction

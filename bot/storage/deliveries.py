@@ -9,9 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from bot.storage import Connection, Executor, returned_row
 from bot.storage.jobs import CHANNEL
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -101,13 +100,14 @@ SELECT (SELECT count(*) FROM taken) AS taken,
 """
 
 
-async def dispatch_inbox(conn: asyncpg.Connection, *, limit: int = 2000) -> int:
+async def dispatch_inbox(conn: Connection, *, limit: int = 2000) -> int:
     """Turn up to `limit` inbox rows into 'webhook' jobs; how many rows were taken. A NOTIFY
     wakes the workers of every process when jobs were queued."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _DISPATCH_LOCK)
-        row = await conn.fetchrow(_DISPATCH, limit, CHANNEL)
-    return row["taken"]
+        row = returned_row(await conn.fetchrow(_DISPATCH, limit, CHANNEL))
+    taken: int = row["taken"]
+    return taken
 
 
 async def inbox_depth(db: Executor) -> int:

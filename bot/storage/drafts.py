@@ -12,15 +12,15 @@ kind and name, a fabric's resources filtered by kind and state).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, overload
 
 import asyncpg
 
 from bot.core.render import strict_equal
 from bot.core.resource import Resource  # one resource type for every reader
 from bot.core.states import resource_state
+from bot.storage import Connection, Executor
 
-Executor = asyncpg.Connection | asyncpg.Pool
 DEFAULT_NAMESPACE = "default"
 
 
@@ -34,6 +34,10 @@ _COLUMNS = """r.id, r.fabric_id, r.kind, r.namespace, r.name, r.desired_spec, r.
 _FROM = "resource r LEFT JOIN pull_request p ON p.id = r.pull_request_id"
 
 
+@overload
+def _resource(row: asyncpg.Record) -> Resource: ...
+@overload
+def _resource(row: None) -> None: ...
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 
@@ -113,7 +117,7 @@ def equals_desired(row: Resource, spec: Any, metadata: dict | None, delete: bool
 
 
 async def put_draft(
-    conn: asyncpg.Connection,
+    conn: Connection,
     fabric_id: int,
     kind: str,
     name: str,
@@ -173,7 +177,7 @@ async def put_draft(
 
 
 async def discard_draft(
-    conn: asyncpg.Connection, fabric_id: int, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE
+    conn: Connection, fabric_id: int, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE
 ) -> tuple[bool, Resource | None]:
     """(found, row after): found is False when the resource does not exist at all."""
     row = await _lock(conn, fabric_id, kind, namespace, name)
@@ -182,7 +186,7 @@ async def discard_draft(
     return True, await _clear(conn, row)
 
 
-async def _lock(conn: asyncpg.Connection, fabric_id: int, kind: str, namespace: str, name: str) -> Resource | None:
+async def _lock(conn: Connection, fabric_id: int, kind: str, namespace: str, name: str) -> Resource | None:
     await conn.execute(
         "SELECT 1 FROM resource WHERE fabric_id = $1 AND kind = $2 AND namespace = $3 AND name = $4 FOR UPDATE",
         fabric_id,
@@ -193,7 +197,7 @@ async def _lock(conn: asyncpg.Connection, fabric_id: int, kind: str, namespace: 
     return await get(conn, fabric_id, kind, name, namespace)
 
 
-async def _clear(conn: asyncpg.Connection, row: Resource) -> Resource | None:
+async def _clear(conn: Connection, row: Resource) -> Resource | None:
     defined = row.desired_spec is not None or row.actual_spec is not None or _orphaned(row)
     if not defined:
         # It existed only as a draft: without the draft nothing defines it.
@@ -216,7 +220,7 @@ async def _clear(conn: asyncpg.Connection, row: Resource) -> Resource | None:
     return (await by_ids(conn, [row.id]))[0]
 
 
-async def clear_fulfilled(conn: asyncpg.Connection, resource_ids: list[int]) -> int:
+async def clear_fulfilled(conn: Connection, resource_ids: list[int]) -> int:
     """Clear the drafts among these resources that say nothing desired does not (their pull
     request is closed as empty); states recomputed. Returns how many were cleared."""
     cleared = 0
@@ -227,7 +231,7 @@ async def clear_fulfilled(conn: asyncpg.Connection, resource_ids: list[int]) -> 
     return cleared
 
 
-async def attach_to_pull_request(conn: asyncpg.Connection, resource_ids: list[int], pull_request_id: int) -> None:
+async def attach_to_pull_request(conn: Connection, resource_ids: list[int], pull_request_id: int) -> None:
     """Drafts published in an open bot pull request: state pending_pr (unless in conflict)."""
     rows = await by_ids(conn, resource_ids)
     for row in rows:
@@ -250,7 +254,7 @@ async def attach_to_pull_request(conn: asyncpg.Connection, resource_ids: list[in
         )
 
 
-async def release_from_pull_request(conn: asyncpg.Connection, pull_request_id: int) -> int:
+async def release_from_pull_request(conn: Connection, pull_request_id: int) -> int:
     """The pull request is gone (closed, merged, or its sync cancelled): its resources leave
     pending_pr. Drafts stay (closed unmerged: back to draft; merged: the merge commit's ingest
     clears the drafts it made true). Returns how many resources it touched."""

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from bot.core.snapshot import DocRef, FileState, Problem
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Connection, Executor
 
 
 def _state(row: asyncpg.Record) -> FileState:
@@ -58,7 +57,7 @@ async def error_count(db: Executor, fabric_id: int) -> int:
 
 
 async def save(
-    conn: asyncpg.Connection, fabric_id: int, files: Iterable[FileState], removed: Iterable[str], read_sha: str
+    conn: Connection, fabric_id: int, files: Iterable[FileState], removed: Iterable[str], read_sha: str
 ) -> None:
     """Write the given files' states and forget the removed paths, in the caller's transaction."""
     removed = list(removed)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Connection, Executor, returned_row
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Fabric:
         }
 
 
+@overload
+def _fabric(row: asyncpg.Record) -> Fabric: ...
+@overload
+def _fabric(row: None) -> None: ...
 def _fabric(row: asyncpg.Record | None) -> Fabric | None:
     return Fabric(**dict(row)) if row is not None else None
 
@@ -87,7 +92,7 @@ async def create(
         installation_id,
         create_pr,
     )
-    return _fabric(row)
+    return _fabric(returned_row(row))
 
 
 async def get(db: Executor, fabric_id: int) -> Fabric | None:
@@ -120,7 +125,7 @@ async def for_repository(db: Executor, repository: str) -> list[Fabric]:
     return [_fabric(r) for r in rows]
 
 
-async def lock(conn: asyncpg.Connection, fabric_id: int) -> Fabric | None:
+async def lock(conn: Connection, fabric_id: int) -> Fabric | None:
     """Lock the fabric row for the rest of the transaction (one writer of a fabric's state)."""
     return _fabric(await conn.fetchrow(f"SELECT {_COLUMNS} FROM fabric WHERE id = $1 FOR UPDATE", fabric_id))
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import asyncpg
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor
 
 
 async def upsert(db: Executor, installation_id: int, account: str, *, suspended: bool = False) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Connection, Executor
 
 CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every process
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
@@ -205,7 +205,7 @@ SELECT * FROM leased
 """
 
 
-async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -> Job | None:
+async def take(conn: Connection, *, worker: str, lease_seconds: float) -> Job | None:
     """Lease the next runnable job to `worker`, or None when there is none."""
     for _ in range(5):
         async with conn.transaction():
@@ -232,7 +232,7 @@ async def take(conn: asyncpg.Connection, *, worker: str, lease_seconds: float) -
                 CREDIT,
             )
             if leased is None:
-                continue  # someone else holds the key now; the next pick skips it
+                continue  # another job of the key got there first, or the row went away: pick again
             return _job(leased)
     return None
 
@@ -311,7 +311,7 @@ async def retry(
     return status == "UPDATE 1"
 
 
-async def bury(conn: asyncpg.Connection, job: Job, *, worker: str, error: str) -> bool:
+async def bury(conn: Connection, job: Job, *, worker: str, error: str) -> bool:
     """The job used up its attempts: mark it (and its delivery) dead."""
     async with conn.transaction():
         status = await conn.execute(
@@ -334,7 +334,7 @@ async def bury(conn: asyncpg.Connection, job: Job, *, worker: str, error: str) -
     return True
 
 
-async def reclaim_expired(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def reclaim_expired(conn: Connection) -> list[asyncpg.Record]:
     """Jobs whose worker vanished (lease expired): back to the queue, or dead when out of
     attempts. Returns (id, kind, delivery_id, status) of each reclaimed job."""
     async with conn.transaction():

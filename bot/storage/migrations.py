@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from bot.storage import Connection
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _LOCK_KEY = 0x686E_7067_6974  # "hnpgit": one advisory lock for migrations
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS schema_migration (
 )"""
 
 
-async def applied(conn: asyncpg.Connection) -> dict[int, str]:
+async def applied(conn: Connection) -> dict[int, str]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
     if not exists:
         return {}
@@ -63,7 +63,7 @@ async def applied(conn: asyncpg.Connection) -> dict[int, str]:
     return {r["version"]: r["checksum"] for r in rows}
 
 
-async def pending(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[Migration]:
+async def pending(conn: Connection, sql_dir: Path = SQL_DIR) -> list[Migration]:
     """Migrations not yet applied; raises MigrationError if an applied file was changed."""
     done = await applied(conn)
     todo = []
@@ -76,7 +76,7 @@ async def pending(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[Mig
     return todo
 
 
-async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
+async def migrate(conn: Connection, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply what is pending; return the names applied (empty when up to date)."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:

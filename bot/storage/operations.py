@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor, returned_row
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -72,6 +72,10 @@ _COLUMNS = (
 )
 
 
+@overload
+def _operation(row: asyncpg.Record) -> Operation: ...
+@overload
+def _operation(row: None) -> None: ...
 def _operation(row: asyncpg.Record | None) -> Operation | None:
     return Operation(**dict(row)) if row is not None else None
 
@@ -100,7 +104,7 @@ async def create(
         requested_by,
         head_sha,
     )
-    return _operation(row)
+    return _operation(returned_row(row))
 
 
 async def get(db: Executor, operation_id: uuid.UUID) -> Operation | None:

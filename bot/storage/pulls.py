@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
 import asyncpg
 
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor, returned_row
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class PullRequest:
 _COLUMNS = "id, fabric_id, number, branch, head_sha, base_sha, operation_id, state, html_url, created_at, closed_at"
 
 
+@overload
+def _pr(row: asyncpg.Record) -> PullRequest: ...
+@overload
+def _pr(row: None) -> None: ...
 def _pr(row: asyncpg.Record | None) -> PullRequest | None:
     return PullRequest(**dict(row)) if row is not None else None
 
@@ -83,13 +88,15 @@ async def create(
     db: Executor, *, fabric_id: int, branch: str, base_sha: str | None, operation_id: uuid.UUID | None
 ) -> PullRequest:
     return _pr(
-        await db.fetchrow(
-            f"INSERT INTO pull_request (fabric_id, branch, base_sha, operation_id) VALUES ($1, $2, $3, $4) "
-            f"RETURNING {_COLUMNS}",
-            fabric_id,
-            branch,
-            base_sha,
-            operation_id,
+        returned_row(
+            await db.fetchrow(
+                f"INSERT INTO pull_request (fabric_id, branch, base_sha, operation_id) VALUES ($1, $2, $3, $4) "
+                f"RETURNING {_COLUMNS}",
+                fabric_id,
+                branch,
+                base_sha,
+                operation_id,
+            )
         )
     )
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import overload
 
 import asyncpg
 
 from bot.core.resource import Resource
 from bot.core.snapshot import Current, Identity, Plan
 from bot.core.states import resource_state
+from bot.storage import Connection, Executor
 
-Executor = asyncpg.Connection | asyncpg.Pool
 DEFAULT_NAMESPACE = "default"
 
 
@@ -44,6 +45,10 @@ _COLUMNS = (
 )
 
 
+@overload
+def _resource(row: asyncpg.Record) -> Resource: ...
+@overload
+def _resource(row: None) -> None: ...
 def _resource(row: asyncpg.Record | None) -> Resource | None:
     return Resource(**dict(row)) if row is not None else None
 
@@ -98,7 +103,7 @@ async def count_by_state(db: Executor, fabric_id: int) -> dict[str, int]:
 
 
 async def rows_for_ingest(
-    conn: asyncpg.Connection, fabric_id: int, identities: Iterable[Identity], paths: Iterable[str], *, lock: bool = True
+    conn: Connection, fabric_id: int, identities: Iterable[Identity], paths: Iterable[str], *, lock: bool = True
 ) -> list[Current]:
     """Read (and lock, unless lock=False) the rows an ingest may change: those of the given
     identities (documents read now) and those located in the given paths (read or removed)."""
@@ -131,9 +136,7 @@ async def rows_for_ingest(
 _NEW_STATE = resource_state(desired_spec={}, draft_spec=None, draft_delete=False, actual_spec=None)
 
 
-async def apply_plan(
-    conn: asyncpg.Connection, fabric_id: int, plan: Plan, *, sha: str, committed_at: datetime | None
-) -> None:
+async def apply_plan(conn: Connection, fabric_id: int, plan: Plan, *, sha: str, committed_at: datetime | None) -> None:
     """Write a plan (in the caller's transaction): inserts, updates, then deletions."""
     if plan.inserts:
         await conn.execute(

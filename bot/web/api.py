@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from bot.core import filemap
+from bot.core import filemap, render
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
 from bot.features import operations
@@ -105,7 +105,8 @@ def validation_error(
 
 
 async def json_body(request: web.Request, *, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object; 400 when it is not JSON or not an object."""
+    """The request's JSON object; 400 when it is not JSON or not an object, 422 with the field
+    path when a string in it could not be stored or written into a file."""
     raw = await request.read()
     if not raw.strip():
         if required:
@@ -119,26 +120,41 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
         raise api_error(400, "bad_request", "the body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise api_error(400, "bad_request", "the body must be a JSON object")
-    where = _nul_path(body)
-    if where is not None:  # PostgreSQL cannot store U+0000 in text or jsonb
-        raise validation_error([(where, "must not contain the NUL character (U+0000)")])
+    found = _unwritable_text(body)
+    if found is not None:
+        raise validation_error([found])
     return body
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """The field path of the first string or key holding a NUL character, else None."""
-    stack = [(value, path)]
+def _shown(text: str) -> str:
+    """`text` with the characters that could not be shown or stored as `\\uXXXX`."""
+    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:  # PostgreSQL cannot store U+0000 in text or jsonb
+        return "must not contain the NUL character (U+0000)"
+    reason = render.unwritable_character(text)
+    return None if reason is None else f"{reason}; it cannot be written to a YAML file"
+
+
+def _unwritable_text(value: Any) -> tuple[str, str] | None:
+    """The field path and the problem of the first string or key that could not be stored or
+    committed, else None."""
+    stack = [(value, "")]
     while stack:  # iterative: the body may nest as deep as the JSON parser allowed
         item, where = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return where or "body"
+            problem = _text_problem(item)
+            if problem is not None:
+                return where or "body", problem
         elif isinstance(item, dict):
             for key, child in reversed(list(item.items())):
-                shown = key.replace("\x00", "\\u0000")
+                shown = _shown(key)
                 child_path = f"{where}.{shown}" if where else shown
-                if "\x00" in key:
-                    return child_path
+                problem = _text_problem(key)
+                if problem is not None:
+                    return child_path, problem
                 stack.append((child, child_path))
         elif isinstance(item, list):
             stack.extend((child, f"{where}[{i}]") for i, child in reversed(list(enumerate(item))))
@@ -207,7 +223,9 @@ def _authorized(request: web.Request) -> bool:
 
 
 @web.middleware
-async def api_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+async def api_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     if not (request.path == PREFIX or request.path.startswith(PREFIX + "/")):
         return await handler(request)
     if not _authorized(request):

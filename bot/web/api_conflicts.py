@@ -116,6 +116,8 @@ async def resolve_conflict(request: web.Request) -> web.Response:
     else:
         await conflicts.request_recheck(pool, found.fabric_id)
     after = await conflict_store.get(pool, conflict_id)
+    if after is None:  # its fabric was deleted meanwhile
+        raise api_error(404, "not_found", f"no conflict {conflict_id}")
     return json_response({"conflict": after.to_json(), "changed": True})
 
 

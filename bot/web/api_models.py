@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 
-from bot.core import filemap
+from bot.core import filemap, github_names
 from bot.core import filters as resource_filters
 from bot.core.kinds import KINDS
 from bot.core.syncresult import ConflictResolutionStrategy, OperationStatus, SyncDirection
@@ -53,7 +53,6 @@ CONFLICT_STATUSES = ("open", "resolved", "superseded", "all")
 MAX_WAIT_SECONDS = 60.0  # the longest a request waits for an operation to finish
 MAX_REPORTS = 50_000  # actual-state reports in one bulk request
 FABRIC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-REPOSITORY = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 _BRANCH_BAD = r"(\.\.|[\s~^:?*\[\\]|^/|/$|\.lock$|@\{|//)"
 
 
@@ -120,7 +119,12 @@ class FabricInput(Request):
         max_length=63,
         description="A lowercase DNS label: letters, digits and '-', at most 63 characters",
     )
-    repository: str = Field(pattern=REPOSITORY, description="owner/repo on GitHub")
+    repository: str = Field(
+        pattern=github_names.FULL_NAME_PATTERN,
+        description="owner/repo on GitHub, as GitHub names them: the owner 1 to 39 letters, digits and single "
+        "hyphens (none at either end), the repository 1 to 100 letters, digits, '.', '-' and '_' (not '.' or "
+        "'..', not ending in '.git' or '.wiki')",
+    )
     directory: str = Field("", description="Directory in the repository ('' = its root)")
     branch: str = Field("main", description="The branch that holds the fabric's desired state")
     create_pr: StrictBool = Field(
@@ -133,6 +137,14 @@ class FabricInput(Request):
     @classmethod
     def _safe_directory(cls, value: str) -> str:
         return _directory(value)
+
+    @field_validator("repository")
+    @classmethod
+    def _github_repository(cls, value: str) -> str:
+        problem = github_names.full_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("branch")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
@@ -58,7 +59,7 @@ def _setup_github(app: web.Application) -> None:
     layer = GitHub.from_config(None, app[CONFIG])
     app[GITHUB] = layer
 
-    async def github_session(app: web.Application):
+    async def github_session(app: web.Application) -> AsyncIterator[None]:
         async with new_session() as session:
             layer.session = session
             yield
@@ -74,7 +75,7 @@ def _setup_workers(app: web.Application, *, background: bool = True) -> None:
     workers = Workers(pool=app[POOL], config=config, count=config.workers, settings=DEFAULT_SETTINGS)
     app[WORKERS] = workers
 
-    async def run_workers(app: web.Application):
+    async def run_workers(app: web.Application) -> AsyncIterator[None]:
         # Read at start-up, so a test may swap the router or GitHub layer after create_app.
         workers.router = app.get(ROUTER)
         workers.github = app.get(GITHUB)
@@ -86,7 +87,7 @@ def _setup_workers(app: web.Application, *, background: bool = True) -> None:
         app.cleanup_ctx.append(run_workers)
 
 
-async def _reconcile_timer(app: web.Application):
+async def _reconcile_timer(app: web.Application) -> AsyncIterator[None]:
     """About every RECONCILE_INTERVAL, queue one 'reconcile' job (any process may queue it; the
     queue makes sure it is one per interval). The first is queued at start-up, which also
     catches what was pushed while the bot was down."""

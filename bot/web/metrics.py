@@ -33,6 +33,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from bot import __version__
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
+from bot.storage import Connection, returned_row
 from bot.storage import deliveries as delivery_store
 from bot.web.keys import POOL
 
@@ -70,7 +71,7 @@ def _histogram(
     family.add_metric(labels, counts, sum_value=float(row["total"] or 0.0))
 
 
-async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
+async def collect_database(conn: Connection) -> list[Metric]:
     """Every database-derived metric family, read in one repeatable-read snapshot."""
     families: list[Metric] = []
 
@@ -120,11 +121,13 @@ async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
     for row in queue_rows:
         depth.add_metric([row["kind"], row["state"]], row["n"])
     families.append(depth)
-    queue = await conn.fetchrow(
-        "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
-        "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
-        "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
-        "FROM job WHERE status IN ('queued', 'running')"
+    queue = returned_row(
+        await conn.fetchrow(
+            "SELECT coalesce(extract(epoch FROM now() - min(run_after) "
+            "  FILTER (WHERE status = 'queued' AND run_after <= now())), 0)::float8 AS oldest_ready, "
+            "count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired "
+            "FROM job WHERE status IN ('queued', 'running')"
+        )
     )
     families.append(
         GaugeMetricFamily(

@@ -14,12 +14,18 @@ An event that no router handles is acknowledged and stored as 'ignored' (see bot
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
+from gidgethub import sansio
 from gidgethub.routing import Router
 
 from bot.features import checkruns, commands, ingest, installations, pulls
 from bot.web.keys import ROUTER
+
+# A webhook event handler, called as `await handler(event, ctx)`.
+Handler = Callable[..., Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +47,14 @@ class OrderedRouter(Router):
     queued, and saw no conflict (a PR left green beside a conflicting push)."""
 
     def __init__(self, *other_routers: Router) -> None:
-        self._rank: dict = {}  # handler -> when it was first added
+        self._rank: dict[Handler, int] = {}  # handler -> when it was first added
         super().__init__(*other_routers)
 
-    def add(self, func, event_type: str, **data_detail) -> None:
+    def add(self, func: Handler, event_type: str, **data_detail: Any) -> None:
         self._rank.setdefault(func, len(self._rank))
         super().add(func, event_type, **data_detail)
 
-    async def dispatch(self, event, *args, **kwargs) -> None:
+    async def dispatch(self, event: sansio.Event, *args: Any, **kwargs: Any) -> None:
         for callback in sorted(self.fetch(event), key=self._rank.__getitem__):
             await callback(event, *args, **kwargs)
 

@@ -24,11 +24,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from bot import __version__
 from bot.config import Config
+from bot.storage import Connection, returned_row
 from bot.web.keys import CONFIG, POOL
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,11 @@ def authorized(request: web.Request) -> bool | None:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, given = header.partition(" ")
-        return bool(token) and scheme.lower() == "bearer" and valid_token(token, given)
+        return bool(token and scheme.lower() == "bearer" and valid_token(token, given))
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
         return None
-    return bool(token) and valid_session(token, cookie)
+    return bool(token and valid_session(token, cookie))
 
 
 def _page(title: str, body: str, status: int = 200, refresh: bool = False) -> web.Response:
@@ -189,7 +189,7 @@ async def logout(request: web.Request) -> web.Response:
 # --- data -----------------------------------------------------------------------------------
 
 
-async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
+async def gather(conn: Connection) -> dict[str, Any]:
     """Everything the page shows, as plain data (one read-only snapshot)."""
     fabrics = [
         dict(r)
@@ -272,11 +272,13 @@ async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
         )
     ]
     queue = dict(
-        await conn.fetchrow(
-            "SELECT count(*) FILTER (WHERE status = 'queued') AS queued, "
-            "count(*) FILTER (WHERE status = 'running') AS running, "
-            "count(*) FILTER (WHERE status = 'dead') AS dead FROM job "
-            "WHERE status IN ('queued', 'running', 'dead')"
+        returned_row(
+            await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE status = 'queued') AS queued, "
+                "count(*) FILTER (WHERE status = 'running') AS running, "
+                "count(*) FILTER (WHERE status = 'dead') AS dead FROM job "
+                "WHERE status IN ('queued', 'running', 'dead')"
+            )
         )
     )
     queue["pending_deliveries"] = await conn.fetchval("SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending'")

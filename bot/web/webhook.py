@@ -28,7 +28,7 @@ import collections
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import orjson
@@ -108,7 +108,9 @@ class BurstMeter:
 class DeliveryWriter:
     """Group commit of webhook deliveries (one writer task, batches of up to max_batch)."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_batch: int = 256, on_commit=None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, max_batch: int = 256, on_commit: Callable[[], None] | None = None
+    ) -> None:
         self.pool = pool
         self.max_batch = max_batch
         self.on_commit = on_commit
@@ -297,7 +299,7 @@ def setup(app: web.Application) -> None:
         # acknowledging (GitHub allows 10 s) wins the CPU over processing (which may lag).
         app[WORKERS].intake_busy = writer.busy
 
-    async def run_writer(app: web.Application):
+    async def run_writer(app: web.Application) -> AsyncIterator[None]:
         await writer.start()
         yield
         await writer.stop()

@@ -59,3 +59,15 @@ def test_a_file_listed_by_the_tree_but_missing_from_the_archive_is_an_error() ->
     got = read_archive(tarball(FILES), "fabric", {"fabric/gone.yaml": "1" * 40}, {}, Timings())
     [problem] = got.files["fabric/gone.yaml"].state.errors
     assert "could not be read" in problem.message
+
+
+def test_without_a_tree_the_entries_not_read_are_listed_from_the_archive() -> None:
+    files = {**FILES, "fabric/tab\tname.yaml": vpc("vpc-tab").encode(), "other/x\ty.yaml": b"x: 1\n"}
+    got = read_archive(tarball(files), "fabric", None, {}, Timings())
+    assert sorted((e.path, e.reason.split(":")[0]) for e in got.unread) == [
+        ("fabric/link.yaml", "a symbolic link"),
+        ("fabric/tab\tname.yaml", "a YAML file whose path contains a control character"),
+    ]
+    assert "fabric/tab\tname.yaml" not in (got.tree or {})
+    # asked for the changed files only (the tree listed them), it lists nothing
+    assert read_archive(tarball(files), "fabric", {}, {}, Timings()).unread == []
