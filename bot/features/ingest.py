@@ -634,6 +634,11 @@ async def ingest_job(ctx: JobContext) -> None:
     if fabric is None:
         return
     trigger = payload.get("trigger") or "push"
+    ingested = fabric.last_ingested_sha
+    if fabric.connection_status == "connected" and ingested is not None and payload.get("head_sha") == ingested:
+        # An ingest that ran while this job waited already read this push's commit (or a later
+        # push's, which would have come in here). Nothing to ask GitHub.
+        return
     run = _Run(ctx, fabric, CallCounter(), trigger, None, own=True)
     try:
         result = await _ingest(run)

@@ -246,7 +246,7 @@ class GitHub:
         attempt = waits = 0
         reauthorized = False
         while True:
-            self._refuse_if_exhausted(client.credential)
+            self._refuse_if_exhausted(client)
             attempt += 1
             client.counter.calls += 1
             self.total_calls += 1
@@ -305,7 +305,11 @@ class GitHub:
                 kind, seconds = limited
                 if kind == "primary":
                     self._exhausted_until[client.credential] = self.clock() + seconds
-                    raise RetryLater(seconds, f"GitHub rate limit of {client.credential} spent until reset")
+                    raise RetryLater(
+                        seconds,
+                        f"GitHub rate limit of {client.credential} spent until reset",
+                        installation_id=client.installation_id,
+                    )
                 if seconds > policy.max_wait or waits >= policy.max_waits:
                     raise RetryLater(seconds, f"GitHub secondary rate limit ({method} {path})")
                 waits += 1
@@ -322,8 +326,9 @@ class GitHub:
             except (KeyError, ValueError):
                 pass
 
-    def _refuse_if_exhausted(self, credential: str) -> None:
+    def _refuse_if_exhausted(self, client: Client) -> None:
         """Never spin against a spent primary limit: give the job back until the reset."""
+        credential = client.credential
         until = self._exhausted_until.get(credential)
         if until is None:
             return
@@ -331,7 +336,9 @@ class GitHub:
         if left <= 0:
             del self._exhausted_until[credential]
             return
-        raise RetryLater(left + 1.0, f"GitHub rate limit of {credential} spent until reset")
+        raise RetryLater(
+            left + 1.0, f"GitHub rate limit of {credential} spent until reset", installation_id=client.installation_id
+        )
 
 
 class Client(GitHubAPI):
