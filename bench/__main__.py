@@ -40,6 +40,7 @@ BENCHMARKS: list[tuple[str, str | None, list[str], float]] = [
     ("intake", "intake", [], 300),
     ("freshness", "freshness", [], 240),
     ("memory", "memory", [], 240),
+    ("scale", "scale", [], 1500),
 ]
 
 
@@ -246,6 +247,74 @@ def check_memory(data: dict[str, Any]) -> list[Check]:
     ]
 
 
+def check_scale(data: dict[str, Any]) -> list[Check]:
+    rounds = data.get("rounds") or []
+    one = next((r for r in rounds if r["processes"] == 1), None)
+    if one is None:
+        return [_check("scale", t, None, None, "no round with one serve process") for t in TARGETS["scale"]]
+    target = data["target"]
+    others = ", ".join(
+        f"{r['processes']} processes {r['all_in_database_s']} s (quietest p99 {r['quietest']['p99_ms'] / 1000:.2f} s)"
+        for r in rounds
+        if r["processes"] != 1
+    )
+    quiet = one["quietest"]
+    sweep = one["reconcile_sweep"]
+    invariants_ok = all(
+        r["invariants"]["every_delivery_processed_once"]
+        and r["invariants"]["ingests_that_went_backwards"] == 0
+        and r["invariants"]["commits_ingested_twice"] == 0
+        and r["invariants"]["pull_requests"] == 0
+        and r["invariants"]["dead_jobs"] == 0
+        and r["fabrics_matching_head"] == data["settings"]["fabrics"]
+        for r in rounds
+    )
+    all_in = one["all_in_database_s"]
+    return [
+        _check(
+            "scale",
+            "1,000-push burst over 200 fabrics in the database < 30 s (one serve)",
+            f"{all_in} s",
+            all_in < target["all_in_database_s"],
+            f"{one['pushes']:,} pushes to {one['fabrics_pushed']} fabrics, sent in {one['burst_send_s']} s; "
+            f"{one['ingests_run']} ingests run; {others}",
+            timing=(all_in, target["all_in_database_s"], "mixed"),
+        ),
+        _check(
+            "scale",
+            "quiet installation's push -> database p99 < 2 s during the burst",
+            f"{quiet['p99_ms'] / 1000:.2f} s",
+            quiet["p99_ms"] < target["quiet_p99_ms"],
+            f"installation {quiet['installation']} ({quiet['pushes']} pushes), p50 {quiet['p50_ms'] / 1000:.2f} s; "
+            f"busiest installation p99 {one['per_installation'][0]['p99_ms'] / 1000:.2f} s",
+            timing=(quiet["p99_ms"] / 1000, target["quiet_p99_ms"] / 1000, "mixed"),
+        ),
+        _check(
+            "scale",
+            "<= 6 GitHub calls per ingest run; ingests coalesced",
+            f"{one['calls_per_ingest_run']} calls per ingest",
+            bool(one["calls_within_bound"]),
+            f"{one['github_calls']:,} calls, {one['ingests_run']} ingests run for {one['pushes']:,} pushes "
+            f"({one['ingests_that_changed_state']} changed state), {one['tokens_minted']} tokens minted",
+        ),
+        _check(
+            "scale",
+            "reconcile sweep with nothing changed: every check a 304, at a bounded rate",
+            f"{sweep['not_modified_304']}/{sweep['checks']} 304",
+            sweep["checks"] == sweep["fabrics"] and sweep["not_modified_304"] == sweep["checks"],
+            f"spread over {sweep['spread_s']} s: first to last check {sweep['first_to_last_check_s']} s, "
+            f"at most {sweep['most_checks_in_one_second']} in one second",
+        ),
+        _check(
+            "scale",
+            "replicas: each delivery once, ingests in order, no commit twice, no PR (1, 2, 4 processes)",
+            "held" if invariants_ok else "broken",
+            invariants_ok,
+            "; ".join(f"{r['processes']}: {r['invariants']}" for r in rounds if not invariants_ok),
+        ),
+    ]
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], list[Check]]] = {
     "publish": check_publish,
     "ingest": check_ingest,
@@ -254,6 +323,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[Check]]] = {
     "intake": check_intake,
     "freshness": check_freshness,
     "memory": check_memory,
+    "scale": check_scale,
 }
 TARGETS = {
     "publish": ["<= 8 GitHub calls for every N (1..1,000)"],
@@ -263,6 +333,13 @@ TARGETS = {
     "intake": [">= 0.5x the signature-only ceiling", "ack p99 < 25 ms", "none lost (stored == acknowledged)"],
     "freshness": ["git push -> database p99 < 1 s"],
     "memory": ["serve peak RSS < 300 MB ingesting 10,000 documents"],
+    "scale": [
+        "1,000-push burst over 200 fabrics in the database < 30 s (one serve)",
+        "quiet installation's push -> database p99 < 2 s during the burst",
+        "<= 6 GitHub calls per ingest run; ingests coalesced",
+        "reconcile sweep with nothing changed: every check a 304, at a bounded rate",
+        "replicas: each delivery once, ingests in order, no commit twice, no PR (1, 2, 4 processes)",
+    ],
 }
 
 

@@ -387,6 +387,8 @@ class Stack:
     installation: dict[str, Any] | None = None
     user_token: str | None = None
     notes: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # serve's environment
+    replicas: list[tuple[subprocess.Popen, int]] = field(default_factory=list)  # every serve and its port
 
     @property
     def serve_pid(self) -> int:
@@ -441,7 +443,9 @@ class Stack:
                     "serve",
                 )
             )
-            self = cls(tmp, dsn, db, sim, app, port, secret, api_token, serve, serve_log)
+            self = cls(tmp, dsn, db, sim, app, port, secret, api_token, serve, serve_log, env=env)
+            self.replicas = [(serve, port)]
+            stack.push_async_callback(self.stop_replicas)
             await self.wait_healthy()
             if repository:
                 await sim.create_repo(OWNER, REPO)
@@ -455,18 +459,46 @@ class Stack:
                 raise
 
     async def wait_healthy(self, timeout: float = 60) -> None:
+        for proc, port in self.replicas or [(self.serve, self.port)]:
+            await self._wait_healthy(proc, port, timeout)
+
+    async def _wait_healthy(self, proc: subprocess.Popen, port: int, timeout: float) -> None:
         async def healthy() -> bool:
-            if self.serve.poll() is not None:
+            if proc.poll() is not None:
                 self.print_serve_log_tail()
-                raise RuntimeError(f"serve exited with code {self.serve.returncode}")
+                raise RuntimeError(f"serve exited with code {proc.returncode}")
             try:
                 async with aiohttp.ClientSession() as session:
-                    async with session.get(self.url + "/healthz") as response:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                         return response.status == 200
             except aiohttp.ClientConnectionError:
                 return False
 
-        await wait_until(healthy, timeout=timeout, interval=0.1, what="serve to answer /healthz")
+        await wait_until(healthy, timeout=timeout, interval=0.1, what=f"serve on port {port} to answer /healthz")
+
+    async def set_replicas(self, count: int) -> None:
+        """Run `count` serve processes on the one database (the first one stays), as replicas
+        behind a load balancer would; each logs to serve-<port>.log."""
+        while len(self.replicas) > count:
+            proc, _ = self.replicas.pop()
+            stop(proc, "serve replica")
+        while len(self.replicas) < count:
+            port = free_port()
+            with open(self.tmp / f"serve-{port}.log", "wb") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )
+            self.replicas.append((proc, port))
+            await self._wait_healthy(proc, port, 60)
+
+    async def stop_replicas(self) -> None:
+        while len(self.replicas) > 1:
+            proc, _ = self.replicas.pop()
+            stop(proc, "serve replica")
 
     def print_serve_log_tail(self, lines: int = 30) -> None:
         with contextlib.suppress(OSError):

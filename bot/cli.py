@@ -1,7 +1,9 @@
 """The `hnp-gitops` command: serve, migrate (and the operator commands of later issues).
 
-Configuration problems end the command with one line naming the variable and exit code 2,
-never a traceback, and never a secret's value.
+Configuration problems end the command with exit code 2 and one message naming every missing
+or malformed variable, each on its own line; never a traceback, and never a secret's value.
+Settings come from the environment, filled in from an env file (`--env-file PATH` or
+HNP_GITOPS_ENV_FILE; the environment wins), such as the one `hnp-gitops setup` writes.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
-from bot import __version__, demo, logs, operator_cli
-from bot.config import ENVIRONMENT, Config, ConfigError
+from bot import __version__, demo, logs, operator_cli, registration
+from bot.config import ENV_FILE_VARIABLE, ENVIRONMENT, Config, ConfigError
 from bot.storage import database, migrations
 from bot.web.app import RUNNER_OPTIONS, SERVE_TUNING, Tuning, create_app
 
@@ -37,6 +41,13 @@ def build_parser(tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hnp-gitops {__version__}")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help=f"read settings not set in the environment from this NAME=value file (default: ${ENV_FILE_VARIABLE}), "
+        "e.g. the one `hnp-gitops setup` writes",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -50,7 +61,7 @@ def build_parser(tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -
         action="store_true",
         help="DEVELOPMENT ONLY: accept webhook deliveries without a signature",
     )
-    serve.set_defaults(run=run_serve, tuning=tuning, log_level=log_level)
+    serve.set_defaults(run=run_serve, needs=serve_needs, tuning=tuning, log_level=log_level)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations in sql/")
     migrate.set_defaults(run=run_migrate)
@@ -73,16 +84,20 @@ def environment_help() -> str:
 
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    """Subcommands that live in their own modules (operator CLI, demo)."""
-    return [operator_cli.add_commands, demo.add_commands]
+    """Subcommands that live in their own modules (operator CLI, demo, app registration)."""
+    return [operator_cli.add_commands, demo.add_commands, registration.add_commands]
 
 
 def main(argv: Sequence[str] | None = None, *, tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -> int:
     """The command. `tuning` and `log_level` are for tests running `serve` as a child process."""
     parser = build_parser(tuning, log_level)
     args = parser.parse_args(argv)
+    environ = dict(os.environ)
+    if args.env_file is not None:
+        environ[ENV_FILE_VARIABLE] = str(args.env_file)
+    needs = getattr(args, "needs", None)
     try:
-        config = Config.from_env()
+        config = Config.from_env(environ, require=needs(args) if needs else ())
         return args.run(config, args) or 0
     except (ConfigError, CommandError, migrations.MigrationError, database.DatabaseUnavailable) as error:
         print(f"hnp-gitops: error: {error}", file=sys.stderr)
@@ -125,6 +140,14 @@ def run_stop_db(config: Config, args: argparse.Namespace) -> int:
 SHUTDOWN_SECONDS = 8.0  # Heroku allows 30 s after SIGTERM; we promise 10.
 
 
+def serve_needs(args: argparse.Namespace) -> list[str]:
+    """The settings `serve` cannot start without (checked with the malformed ones, all at once)."""
+    needed = ["HNP_API_TOKEN", "GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"]
+    if not args.insecure:
+        needed.append("GITHUB_WEBHOOK_SECRET")
+    return needed
+
+
 def run_serve(config: Config, args: argparse.Namespace) -> int:
     overrides = {}
     if args.host:
@@ -134,11 +157,6 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     if args.insecure:
         overrides["insecure_webhooks"] = True
     config = config.replace(**overrides)
-    needed = ["HNP_API_TOKEN", "GITHUB_APP_ID", "GITHUB_PRIVATE_KEY"]
-    if not config.insecure_webhooks:
-        needed.append("GITHUB_WEBHOOK_SECRET")
-    config.require(*needed)
-    config.require_strong_api_token()
     logs.setup(config.log_format, config.secrets(), level=args.log_level)
     return asyncio.run(serve(config, migrate_first=args.migrate, tuning=args.tuning))
 
@@ -147,8 +165,17 @@ async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning =
     log.info("starting hnp-gitops %s: %s", __version__, ", ".join(config.describe()))
     if config.insecure_webhooks:
         log.warning("webhook signatures are NOT checked (--insecure-dev-unsigned-webhooks)")
-    dsn = await database.resolve_dsn(config)
-    pool = await database.create_pool(dsn)
+    # An embedded PostgreSQL this start started is stopped again if the start fails; one that
+    # was already running (another serve, a migrate) is left alone.
+    embedded_started = config.database_url is None and not database.embedded_running(config.data_dir)
+    try:
+        dsn = await database.resolve_dsn(config)
+        pool = await database.create_pool(dsn)
+    except BaseException:
+        if embedded_started:
+            await asyncio.to_thread(database.stop_embedded, config.data_dir)
+        raise
+    started = False
     try:
         async with pool.acquire() as conn:
             if migrate_first:
@@ -166,7 +193,12 @@ async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning =
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS / 2, **RUNNER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            raise CommandError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from None
+        started = True
         log.info("listening on http://%s:%d", config.host, config.port)
 
         stop = asyncio.Event()
@@ -182,5 +214,8 @@ async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning =
             log.warning("shutdown took longer than %.0f s; stopping anyway", SHUTDOWN_SECONDS)
     finally:
         await pool.close()
+        if embedded_started and not started:
+            await asyncio.to_thread(database.stop_embedded, config.data_dir)
+            log.info("stopped the embedded PostgreSQL this failed start had started")
     log.info("stopped")
     return 0

@@ -7,7 +7,7 @@ error message cannot leak them. `describe()` says which settings are set, never 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,47 @@ ENVIRONMENT = {
     "RECONCILE_INTERVAL": "seconds between reconciliations with GitHub (default 300)",
     "HNP_GITOPS_WORKERS": "job workers in this process (default 4; 0 receives only)",
     "HNP_GITOPS_LOG_FORMAT": "json (default) or text",
+    "HNP_GITOPS_ENV_FILE": "a NAME=value file the settings above are read from when unset (hnp-gitops setup writes one)",
 }
 
 
-class ConfigError(Exception):
-    """A setting the command needs is missing or malformed. Its text names the variable."""
+ENV_FILE_VARIABLE = "HNP_GITOPS_ENV_FILE"
 
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable} {problem}")
+
+class ConfigError(Exception):
+    """Settings the command needs are missing or malformed: one line per variable, each naming it."""
+
+    def __init__(self, variable: str, problem: str, *more: tuple[str, str]) -> None:
+        self.problems = [(variable, problem), *more]
         self.variable = variable
+        lines = [f"{name} {what}" for name, what in self.problems]
+        if len(lines) == 1:
+            super().__init__(lines[0])
+        else:
+            super().__init__(f"{len(lines)} settings need attention:\n" + "\n".join(f"  {line}" for line in lines))
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> ConfigError:
+        return cls(*problems[0], *problems[1:])
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines (blank lines and `#` comments skipped; a value may be quoted, and a
+    PEM key kept on one line with literal \\n), as `hnp-gitops setup` writes them."""
+    values = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if not equals or not name.isidentifier():
+            raise ConfigError(ENV_FILE_VARIABLE, f"line {number} of {path} is not NAME=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[name] = value
+    return values
 
 
 class Secret:
@@ -90,8 +122,20 @@ class Config:
     log_format: str = "json"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        env = os.environ if environ is None else environ
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, require: Sequence[str] = ()) -> Config:
+        """The settings in `environ` (default: the process environment), filled in from the env
+        file that HNP_GITOPS_ENV_FILE names (the environment wins). Every malformed setting, and
+        every one in `require` that is missing, is reported at once in one ConfigError."""
+        env = dict(os.environ if environ is None else environ)
+        problems: list[tuple[str, str]] = []
+        env_file = env.get(ENV_FILE_VARIABLE)
+        if env_file:
+            try:
+                env = {**read_env_file(Path(env_file).expanduser()), **env}
+            except OSError as error:
+                problems.append((ENV_FILE_VARIABLE, f"names a file that cannot be read ({error.strerror})"))
+            except ConfigError as error:
+                problems += error.problems
 
         def text(name: str) -> str | None:
             value = env.get(name)
@@ -108,9 +152,11 @@ class Config:
             try:
                 value = int(raw)
             except ValueError:
-                raise ConfigError(name, "must be a whole number") from None
+                problems.append((name, "must be a whole number"))
+                return None
             if not low <= value <= high:
-                raise ConfigError(name, f"must be between {low} and {high}")
+                problems.append((name, f"must be between {low} and {high}"))
+                return None
             return value
 
         def integer(name: str, default: int, low: int, high: int) -> int:
@@ -124,14 +170,17 @@ class Config:
             try:
                 value = float(raw)
             except ValueError:
-                raise ConfigError(name, "must be a number of seconds") from None
+                problems.append((name, "must be a number of seconds"))
+                return default
             if value <= 0:
-                raise ConfigError(name, "must be greater than zero")
+                problems.append((name, "must be greater than zero"))
+                return default
             return value
 
         database_url = text("DATABASE_URL")
         if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
-            raise ConfigError("DATABASE_URL", "must be a postgresql:// URL")
+            problems.append(("DATABASE_URL", "must be a postgresql:// URL"))
+            database_url = None
 
         private_key = text("GITHUB_PRIVATE_KEY")
         key_path = text("GITHUB_PRIVATE_KEY_PATH")
@@ -139,25 +188,28 @@ class Config:
             try:
                 private_key = Path(key_path).read_text()
             except OSError as error:
-                raise ConfigError("GITHUB_PRIVATE_KEY_PATH", f"cannot be read ({error.strerror})") from None
+                problems.append(("GITHUB_PRIVATE_KEY_PATH", f"cannot be read ({error.strerror})"))
         if private_key is not None:
             # Platforms that only take one-line variables store the PEM with literal \n.
             private_key = private_key.replace("\\n", "\n")
             if "-----BEGIN" not in private_key or "PRIVATE KEY-----" not in private_key:
                 source = "GITHUB_PRIVATE_KEY" if text("GITHUB_PRIVATE_KEY") else "GITHUB_PRIVATE_KEY_PATH"
-                raise ConfigError(source, "is not a PEM private key")
+                problems.append((source, "is not a PEM private key"))
+                private_key = None
 
         api_url = (text("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("GITHUB_API_URL", "must be an http(s) URL")
+            problems.append(("GITHUB_API_URL", "must be an http(s) URL"))
+            api_url = DEFAULT_API_URL
 
         data_dir = text("HNP_GITOPS_DATA_DIR")
         log_format = text("HNP_GITOPS_LOG_FORMAT") or "json"
         if log_format not in ("json", "text"):
-            raise ConfigError("HNP_GITOPS_LOG_FORMAT", "must be json or text")
+            problems.append(("HNP_GITOPS_LOG_FORMAT", "must be json or text"))
+            log_format = "json"
 
-        return cls(
+        config = cls(
             database_url=Secret(database_url) if database_url else None,
             github_app_id=optional_integer("GITHUB_APP_ID", 1, 2**63 - 1),
             github_private_key=Secret(private_key) if private_key else None,
@@ -171,9 +223,14 @@ class Config:
             workers=integer("HNP_GITOPS_WORKERS", 4, 0, 64),
             log_format=log_format,
         )
+        malformed = {name for name, _ in problems}
+        problems += [problem for problem in config.missing(*require) if problem[0] not in malformed]
+        if problems:
+            raise ConfigError.of(problems)
+        return config
 
-    def require(self, *names: str) -> None:
-        """Stop with a ConfigError naming the first variable the command needs but lacks."""
+    def missing(self, *names: str) -> list[tuple[str, str]]:
+        """(variable, "is not set ...") for each of `names` the command needs but lacks."""
         present = {
             "DATABASE_URL": self.database_url,
             "GITHUB_APP_ID": self.github_app_id,
@@ -181,18 +238,36 @@ class Config:
             "GITHUB_WEBHOOK_SECRET": self.github_webhook_secret,
             "HNP_API_TOKEN": self.hnp_api_token,
         }
+        found = []
         for name in names:
             if present[name] is None:
                 hint = " (or GITHUB_PRIVATE_KEY_PATH)" if name == "GITHUB_PRIVATE_KEY" else ""
-                raise ConfigError(name, f"is not set{hint}")
-
-    def require_strong_api_token(self) -> None:
-        """Stop with a ConfigError when HNP_API_TOKEN is set but short enough to guess."""
-        if self.hnp_api_token is not None and len(self.hnp_api_token.reveal()) < MIN_API_TOKEN_LENGTH:
-            raise ConfigError(
-                "HNP_API_TOKEN",
-                f"is shorter than {MIN_API_TOKEN_LENGTH} characters; make a random one with: {MAKE_API_TOKEN}",
+                found.append((name, f"is not set{hint}"))
+        token = self.hnp_api_token
+        if "HNP_API_TOKEN" in names and token is not None and len(token.reveal()) < MIN_API_TOKEN_LENGTH:
+            # The token guards every API route: one short enough to guess is as good as none.
+            found.append(
+                (
+                    "HNP_API_TOKEN",
+                    f"is shorter than {MIN_API_TOKEN_LENGTH} characters; make a random one with: {MAKE_API_TOKEN}",
+                )
             )
+        return found
+
+    @property
+    def github_web_url(self) -> str:
+        """Where GitHub's pages are: github.com for api.github.com, the server itself for
+        GitHub Enterprise Server (`https://HOST/api/v3`), else the API's own address (an
+        emulator serving both)."""
+        if self.github_api_url == DEFAULT_API_URL:
+            return "https://github.com"
+        return self.github_api_url.removesuffix("/api/v3")
+
+    def require(self, *names: str) -> None:
+        """Stop with one ConfigError naming every variable the command needs but lacks."""
+        problems = self.missing(*names)
+        if problems:
+            raise ConfigError.of(problems)
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that blanks them out."""

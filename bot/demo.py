@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 
 OWNER, REPO, FABRIC, DIRECTORY = "acme", "fabric-config", "lab", "fabrics/lab"
 VPC, SUBNET_FIELD = "vpc-blue", "spec.subnets.default.vlan"
-BASE_VLAN, GUI_VLAN, GIT_VLAN = 1101, 1201, 1301
+BASE_VLAN, GUI_VLAN, GIT_VLAN, REVIEW_VLAN = 1101, 1201, 1301, 1401
 STEP_TIMEOUT = 30.0
+MAX_EXPLAINED = 5  # invalid documents named in step 2's explanation
 DEMO_DATA = Path(__file__).with_name("demo_data")
 SHARED_WIRING = Path(__file__).resolve().parent.parent.parent / "shared" / "hedgehog" / "samples" / "lab-ci_wiring.yaml"
 
@@ -224,6 +225,25 @@ class Demo:
         if run:
             title = (run.get("output") or {}).get("title") or ""
             say(f"      check hnp-gitops/validate on {sha[:7]}: {run['conclusion']}" + (f" ({title})" if title else ""))
+            await self.explain_validation(run, len(resources))
+
+    async def explain_validation(self, run: dict, ingested: int) -> None:
+        """Why the validate check is what it is: each invalid document, where it is and what is
+        wrong, and that it was kept out while the rest went in."""
+        notes = await self.github_get(f"/repos/{OWNER}/{REPO}/check-runs/{run['id']}/annotations")
+        failures = [n for n in notes if n["annotation_level"] == "failure"]
+        if not failures:
+            return
+        documents = "one invalid document" if len(failures) == 1 else f"{len(failures)} invalid documents"
+        say(
+            f"      why it is red: the sample holds {documents}. The bot reports each on the check run, at its line, "
+            f"and keeps it out of the database; the other {ingested} resources were ingested."
+        )
+        for note in failures[:MAX_EXPLAINED]:
+            message = " ".join(note["message"].split())
+            title = note.get("title") or "invalid document"
+            say(f"        {title} at {note['path']}:{note['start_line']}: {message[:160]}")
+        say(f"      (the check run's page: {run['html_url']})")
 
     async def draft_and_open_a_pull_request(self) -> None:
         self.step(f"In the GUI, an operator changes VPC {VPC}'s VLAN {BASE_VLAN} -> {GUI_VLAN} and syncs with a PR")
@@ -238,7 +258,8 @@ class Demo:
         if not self.pr_number:
             raise DemoError(f"the sync finished without a pull request: {operation.get('result')}")
         self.pr_branch = github.get("branch_name")
-        say(f"      pull request #{self.pr_number} opened: {github.get('pull_request_url')}")
+        self.pr_url = github.get("pull_request_url")
+        say(f"      pull request #{self.pr_number} opened: {self.pr_url}")
         say(
             f"      one commit {str(github.get('commit_sha'))[:7]} on {self.pr_branch}, "
             f"{github.get('api_calls_made')} GitHub API calls in all"
@@ -332,10 +353,40 @@ class Demo:
         pulls = await self.github_get(f"/repos/{OWNER}/{REPO}/pulls/{self.pr_number}")
         say(f"      PR #{self.pr_number}: {'merged' if pulls.get('merged') else pulls.get('state')}")
 
+    async def open_a_pull_request_to_review(self) -> None:
+        """Another GUI change, published as an open pull request for a person to review and merge
+        in the browser (only with --keep)."""
+        resource = await self.api.call("GET", f"/api/fabrics/{FABRIC}/resources/VPC/{VPC}")
+        spec = resource["desired"]["spec"]
+        spec["subnets"]["default"]["vlan"] = REVIEW_VLAN
+        await self.api.call("PUT", f"/api/fabrics/{FABRIC}/resources/VPC/{VPC}/draft", {"spec": spec})
+        operation = await self.sync({"direction": "gui_to_github", "create_pr": True})
+        github = (operation.get("result") or {}).get("github_integration") or {}
+        self.review_url = github.get("pull_request_url")
+        number = github.get("pull_request_number")
+        if number:  # its checks are on the page when the person opens it
+            head = (await self.github_get(f"/repos/{OWNER}/{REPO}/pulls/{number}"))["head"]["sha"]
+            await self.check_run(head, "hnp-gitops/conflicts", lambda r: r["status"] == "completed", required=False)
+
     async def stay(self) -> None:
         clone = self.github.base.replace("://", f"://x-access-token:{self.alice}@", 1) + f"/{OWNER}/{REPO}.git"
+        review = ""
+        try:
+            await self.open_a_pull_request_to_review()
+            review = self.review_url or ""
+        except DemoError as error:
+            say(f"(no second pull request to review: {error})")
         say()
         say("Everything keeps running (--keep). Press Ctrl-C to stop and clean up.")
+        say("  Review and merge in the browser, as on github.com:")
+        say(f"    1. sign in to the GitHub emulator at {self.github.base}/login as alice, with her token {self.alice}")
+        if review:
+            say(
+                f"    2. open {review}: a new GUI draft (VPC {VPC} VLAN {GUI_VLAN} -> {REVIEW_VLAN}) waiting for review;"
+            )
+            say("       read its description, commits, diff, checks and the bot's comment")
+            say('    3. press "Merge pull request"; on the status page the draft is cleared and the VPC in sync')
+        say(f"    the demo's first pull request, with its conflict annotation and the buttons: {self.pr_url}")
         say(f"  status page:   {self.bot_url}/   (sign in with the token below)")
         say(f"  HNP API token: {self.api_token}")
         say(f"  git clone {clone}")

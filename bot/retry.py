@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 
 class RetryLater(Exception):
-    """Run this job again after `seconds`, without counting a failed attempt."""
+    """Run this job again after `seconds`, without counting a failed attempt. `installation_id`:
+    the wait is that installation's (its rate limit is spent), so none of its jobs can run
+    before then either."""
 
-    def __init__(self, seconds: float, reason: str = "") -> None:
+    def __init__(self, seconds: float, reason: str = "", *, installation_id: int | None = None) -> None:
         self.seconds = max(0.0, float(seconds))
         self.reason = reason
+        self.installation_id = installation_id
         super().__init__(f"retry in {self.seconds:.0f} s" + (f": {reason}" if reason else ""))
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import control, githttp, rest_apps, rest_checks, rest_git, rest_issues, rest_pulls, rest_repos
+from . import web as web_pages
 from .auth import identify
 from .errors import DOCS, GhError
 from .faults import SECONDARY_DOCS, SECONDARY_MESSAGE, RequestFault
@@ -31,6 +32,8 @@ def _kind(path: str) -> str:
         return "control"
     if path.startswith("/_codeload/"):
         return "download"
+    if web_pages.is_page(path):
+        return "web"
     if path.startswith(("/repos/", "/app", "/installation/", "/rate_limit")):
         return "rest"
     if ".git/" in path or path.endswith(("/info/refs", "/git-upload-pack", "/git-receive-pack")):
@@ -63,6 +66,8 @@ async def github_middleware(request: web.Request, handler: Handler) -> web.Strea
     kind = _kind(request.path)
     if kind == "control":
         return await control.control_errors(request, handler)
+    if kind == "web":  # github.com's pages: no REST accounting
+        return await handler(request)
     started = time.perf_counter()
     request_id = f"{secrets.token_hex(2).upper()}:{secrets.token_hex(3).upper()}:{secrets.token_hex(4).upper()}"
     raw = await request.read() if kind == "rest" and request.can_read_body else b""
@@ -208,6 +213,7 @@ def make_app(sim: Sim) -> web.Application:
     for mod in (rest_apps, rest_checks, rest_git, rest_pulls, rest_issues, rest_repos):
         app.add_routes(mod.routes)
     app.router.add_get("/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", rest_repos.codeload)
+    web_pages.setup(app)
     app.router.add_route("*", "/{owner}/{repo}/{tail:info/refs|git-upload-pack|git-receive-pack}", githttp.git_http)
 
     async def on_cleanup(_app: web.Application) -> None:

@@ -90,7 +90,7 @@ def verify_app_jwt(state: State, token: str) -> App:
     except jwt.PyJWTError:
         raise bad_credentials() from None
     now = time.time()
-    if claims["exp"] > now + JWT_MAX_LIFETIME + CLOCK_SKEW:
+    if claims["exp"] > now + JWT_MAX_LIFETIME:  # GitHub: at most 10 minutes ahead, no allowance
         raise _jwt_error("'Expiration time' claim ('exp') is too far in the future")
     if not isinstance(claims["iat"], (int, float)) or claims["iat"] > now + CLOCK_SKEW:
         raise _jwt_error(
@@ -161,3 +161,11 @@ def can_see(ident: Identity, repo: Repo) -> bool:
     if ident.installation:
         return repo.id in ident.installation.repo_ids
     return repo_level(ident, repo, "metadata") >= 1
+
+
+def person_level(state: State, repo: Repo, acct: Account) -> int:
+    """A person's level on `repo`'s contents: the owner is admin, a user has what they were given."""
+    if acct.id == repo.owner.id:
+        return 3
+    user = state.users.get(acct.login.lower())
+    return repo_level(Identity("user", user=user), repo, "contents") if user else 0

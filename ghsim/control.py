@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from . import events, ops, shapes
-from .auth import Identity, repo_level
+from .auth import person_level
 from .errors import GhError
 from .model import Account, Pull, Repo, iso
 from .rest_common import SIM_KEY, dumps
@@ -293,11 +293,7 @@ def _repo_and_pull(request: web.Request) -> tuple[Sim, Repo, Pull]:
 
 
 def _require_write(sim: Sim, repo: Repo, acct: Account) -> None:
-    user = sim.state.users.get(acct.login.lower())
-    level = 3 if acct.id == repo.owner.id else 0
-    if user:
-        level = max(level, repo_level(Identity("user", user=user), repo, "contents"))
-    if level < 2:
+    if person_level(sim.state, repo, acct) < 2:
         raise SetupError(f"{acct.login} has no write access to {repo.full_name}", 403)
 
 
@@ -309,11 +305,7 @@ async def press_action(request: web.Request) -> web.Response:
     if run is None:
         raise SetupError("check run not found", 404)
     acct = _person(sim, d.get("user"))
-    identifier = d.get("identifier")
-    if identifier not in [a["identifier"] for a in run.actions]:
-        raise SetupError(f"check run {run.id} offers no action {identifier!r}", 422)
-    repo = sim.state.repos_by_id[run.repo_id]
-    events.check_run(sim, repo, run, "requested_action", acct, requested_action={"identifier": identifier})
+    ops.request_action(sim, sim.state.repos_by_id[run.repo_id], run, acct, d.get("identifier"))
     return _ok({"ok": True}, 202)
 
 
@@ -373,3 +365,12 @@ async def person_reopen(request: web.Request) -> web.Response:
     _require_write(sim, repo, acct)
     await ops.reopen_pull(sim, repo, pull, acct)
     return _ok({"state": pull.state})
+
+
+@routes.post("/_ghsim/repos/{owner}/{repo}/pulls/{number}/mergeability")
+async def compute_mergeability(request: web.Request) -> web.Response:
+    """Let GitHub's background mergeability job finish now; answers what GET would show."""
+    sim, repo, pull = _repo_and_pull(request)
+    await sim.compute_mergeability(repo, pull)
+    mergeable, state = await sim.mergeability(repo, pull)
+    return _ok({"mergeable": mergeable, "mergeable_state": state})

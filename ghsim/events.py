@@ -103,7 +103,8 @@ async def push(
     if not deleted:
         if not created:
             forced = not await repo.git.is_ancestor(before, after)
-        stops = [before] if not created else [x for x in exclude if x != after]
+        # A new branch lists only commits no other ref had: none when made at an existing commit.
+        stops = [before] if not created else exclude
         commits = await repo.git.log([after], stops, limit=PUSH_COMMITS_CAP, name_status=True)
         head = commits[-1] if commits and commits[-1].sha == after else None
         if head is None:
@@ -134,7 +135,7 @@ async def push(
 
 # -- pull requests -------------------------------------------------------------------------
 async def pull_request(sim: Sim, repo: Repo, pull: Pull, action: str, sender: Account, **extra: Any) -> None:
-    body = await sim.pull_json(repo, pull)
+    body = await sim.pull_json(repo, pull, look=False)
 
     def build(inst: Installation) -> dict:
         return {

@@ -84,10 +84,10 @@ class Faults:
             self.deliveries.append(f)
             return f.describe()
         status = spec.get("status")
-        if status is None and not spec.get("latency_ms"):
-            raise ValueError("a request fault needs a status or latency_ms")
         if spec.get("secondary_rate_limit") and status is None:
             status = 403
+        if status is None and not spec.get("latency_ms"):
+            raise ValueError("a request fault needs a status or latency_ms")
         rf = RequestFault(
             next(self._ids),
             str(spec.get("method", "*")).upper(),

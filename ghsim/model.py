@@ -66,6 +66,7 @@ class App:
     hook_id: int
     created_at: datetime = field(default_factory=now)
     client_id: str = field(default_factory=lambda: "Iv1." + secrets.token_hex(8))
+    client_secret: str = field(default_factory=lambda: secrets.token_hex(20))
 
 
 @dataclass
@@ -142,6 +143,10 @@ class Pull:
     updated_at: datetime = field(default_factory=now)
     comments: int = 0
     stats: dict | None = None  # frozen commits/additions/deletions/changed_files once closed
+    # GitHub computes mergeability in a background job: the first look at a (base, head) pair
+    # starts it (and answers null), a later look finds it done.
+    mergeability_started: tuple[str, str] | None = None
+    mergeability_known: tuple[str, str] | None = None
 
 
 @dataclass

@@ -211,6 +211,14 @@ def edit_comment(sim: Sim, repo: Repo, c: Comment, actor: Account, body: str) ->
     return c
 
 
+def request_action(sim: Sim, repo: Repo, run: CheckRun, actor: Account, identifier: object) -> None:
+    """A person pressed one of the run's buttons: `check_run` requested_action, to the app that
+    owns the run only, as GitHub sends it."""
+    if identifier not in [a["identifier"] for a in run.actions]:
+        raise GhError(422, f"check run {run.id} offers no action {identifier!r}")
+    events.check_run(sim, repo, run, "requested_action", actor, requested_action={"identifier": identifier})
+
+
 async def complete_check_run_effects(sim: Sim, repo: Repo, run: CheckRun, was_completed: bool, actor: Account) -> None:
     """After a run reaches `completed`: check_run completed, and check_suite completed once
     every run of the suite is done."""

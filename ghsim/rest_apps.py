@@ -120,3 +120,21 @@ async def rate_limit(request: web.Request) -> web.Response:
         "integration_manifest": other,
     }
     return json_response({"resources": resources, "rate": core})
+
+
+@routes.post("/app-manifests/{code}/conversions")
+async def manifest_conversion(request: web.Request) -> web.Response:
+    """The last step of registering an app from a manifest: the code from the redirect, once,
+    within an hour, for the app's id, key and secrets. No authentication, as on GitHub."""
+    doc = "https://docs.github.com/rest/apps/apps#create-a-github-app-from-a-manifest"
+    sim = sim_of(request)
+    app = sim.take_manifest_code(request.match_info["code"])
+    if app is None:
+        raise not_found(doc)
+    out = shapes.app(sim.base_url, app) | {
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "webhook_secret": app.webhook_secret,
+        "pem": app.private_key_pem,
+    }
+    return json_response(out, status=201)

@@ -135,7 +135,8 @@ async def create_check_run(request: web.Request) -> web.Response:
     actor = actor_of(request)
     events.check_run(sim, repo, run, "created", actor)
     await ops.complete_check_run_effects(sim, repo, run, False, actor)
-    return json_response(sim.check_run_json(repo, run), status=201)
+    out = sim.check_run_json(repo, run)
+    return json_response(out, status=201, headers={"Location": out["url"]})
 
 
 def _run(request: web.Request, repo: Repo, doc: str) -> CheckRun:
@@ -212,6 +213,29 @@ async def list_for_ref(request: web.Request) -> web.Response:
     page, headers = paginate(request, runs)
     return json_response(
         {"total_count": len(runs), "check_runs": [sim.check_run_json(repo, r) for r in page]}, headers=headers
+    )
+
+
+@routes.get("/repos/{owner}/{repo}/commits/{ref:.+}/check-suites")
+async def list_suites_for_ref(request: web.Request) -> web.Response:
+    doc = "https://docs.github.com/rest/checks/suites#list-check-suites-for-a-git-reference"
+    repo = repo_from(request, "checks", 1, doc)
+    sim = sim_of(request)
+    sha = await repo.git.resolve_commit(request.match_info["ref"])
+    if sha is None:
+        raise validation("CheckSuite", doc, message=f"No commit found for SHA: {request.match_info['ref']}")
+    q = request.query
+    suites = [s for s in sim.state.check_suites.values() if s.repo_id == repo.id and s.head_sha == sha]
+    if q.get("app_id"):
+        suites = [s for s in suites if str(s.app_id) == q["app_id"]]
+    if q.get("check_name"):
+        named = {r.suite_id for r in sim.state.check_runs.values() if r.name == q["check_name"]}
+        suites = [s for s in suites if s.id in named]
+    suites.sort(key=lambda s: s.id)
+    page, headers = paginate(request, suites)
+    return json_response(
+        {"total_count": len(suites), "check_suites": [await sim.check_suite_json(repo, s) for s in page]},
+        headers=headers,
     )
 
 

@@ -55,6 +55,24 @@ async def matching_refs(request: web.Request) -> web.Response:
     return json_response(await _refs_json(request, repo, refs))
 
 
+@routes.get("/repos/{owner}/{repo}/git/refs")
+@routes.get("/repos/{owner}/{repo}/git/refs/{ref:.+}")
+async def get_refs(request: web.Request) -> web.Response:
+    """The path each ref's own `url` names: one ref when it matches exactly, else the refs under
+    it as a list (GitHub's older form of matching-refs), else 404."""
+    doc = f"{DOC}/refs#get-a-reference"
+    repo = repo_from(request, "contents", 1, doc)
+    name = "refs/" + request.match_info.get("ref", "").strip("/")
+    refs = await repo.git.refs()
+    if name in refs:
+        return json_response((await _refs_json(request, repo, {name: refs[name]}))[0])
+    prefix = name.rstrip("/") + "/"
+    under = {n: s for n, s in refs.items() if n.startswith(prefix)}
+    if not under:
+        raise not_found(doc)
+    return json_response(await _refs_json(request, repo, under))
+
+
 @routes.post("/repos/{owner}/{repo}/git/refs")
 async def create_ref(request: web.Request) -> web.Response:
     doc = f"{DOC}/refs#create-a-reference"
@@ -72,7 +90,8 @@ async def create_ref(request: web.Request) -> web.Response:
     sha = await repo.git.ref(ref)
     if sha is None:  # deleted again meanwhile
         raise not_found(doc)
-    return json_response((await _refs_json(request, repo, {ref: sha}))[0], status=201)
+    out = (await _refs_json(request, repo, {ref: sha}))[0]
+    return json_response(out, status=201, headers={"Location": out["url"]})
 
 
 async def _valid_ref_name(repo: Repo, ref: str) -> bool:
@@ -158,7 +177,8 @@ async def create_commit(request: web.Request) -> web.Response:
     committer = _person(data.get("committer"), author, doc, "committer")
     sha = await ops.write_commit(repo, data["tree"], parents, data["message"], author, committer)
     c = await repo.git.existing_commit(sha)
-    return json_response(shapes.git_commit(sim_of(request).base_url, repo, sha, c), status=201)
+    out = shapes.git_commit(sim_of(request).base_url, repo, sha, c)
+    return json_response(out, status=201, headers={"Location": out["url"]})
 
 
 # -- trees --------------------------------------------------------------------------------
@@ -198,7 +218,7 @@ async def get_tree(request: web.Request) -> web.Response:
             sha = (await repo.git.existing_commit(commit)).tree
     if sha is None:
         raise not_found(doc)
-    recursive = request.query.get("recursive") not in (None, "", "0", "false")
+    recursive = "recursive" in request.query  # GitHub recurses for any value, even 0 or false
     return json_response(await tree_json(request, repo, sha, recursive))
 
 
@@ -250,7 +270,8 @@ async def create_tree(request: web.Request) -> web.Response:
         sha = await sim_of(request).build_tree(repo, base_tree, entries)
     except ValueError as exc:
         raise GhError(422, f"GitRPC::BadObjectState: {exc}", doc) from None
-    return json_response(await tree_json(request, repo, sha, False), status=201)
+    out = await tree_json(request, repo, sha, False)
+    return json_response(out, status=201, headers={"Location": out["url"]})
 
 
 # -- blobs --------------------------------------------------------------------------------
@@ -272,9 +293,8 @@ async def create_blob(request: web.Request) -> web.Response:
     else:
         raise GhError(422, f"encoding must be utf-8 or base64, not {encoding}", doc)
     sha = await repo.git.write_object("blob", raw)
-    return json_response(
-        {"url": f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}", "sha": sha}, status=201
-    )
+    url = f"{sim_of(request).base_url}/repos/{repo.full_name}/git/blobs/{sha}"
+    return json_response({"url": url, "sha": sha}, status=201, headers={"Location": url})
 
 
 @routes.get("/repos/{owner}/{repo}/git/blobs/{sha}")

@@ -36,8 +36,10 @@ async def create_pull(request: web.Request) -> web.Response:
             raise invalid_request(f'"{key}" wasn\'t supplied.', doc)
     if not data.get("title") and not data.get("issue"):
         raise validation("PullRequest", doc, code="missing_field", field="title")
-    head_name = str(data["head"]).split(":", 1)[-1]
+    head_owner, _, head_name = str(data["head"]).rpartition(":")
     base_name = str(data["base"])
+    if head_owner and head_owner.lower() != repo.owner.login.lower():  # forks are not modelled: no such head
+        raise validation("PullRequest", doc, code="invalid", field="head")
     head_sha = await repo.git.ref(f"refs/heads/{head_name}")
     base_sha = await repo.git.ref(f"refs/heads/{base_name}")
     if head_sha is None:
@@ -88,14 +90,14 @@ async def list_pulls(request: web.Request) -> web.Response:
     state = q.get("state", "open")
     if state not in ("open", "closed", "all"):
         raise validation("PullRequest", f"{DOC}#list-pull-requests", code="invalid", field="state")
-    head = q.get("head")
-    head_owner, _, head_branch = head.partition(":") if head and ":" in head else ("", "", head)
+    # GitHub filters by head only in the user:ref-name form; a bare branch name is ignored.
+    head_owner, _, head_branch = q.get("head", "").partition(":")
     pulls = []
     for p in sim.state.pulls[repo.id].values():
         await sim.refresh_pull(repo, p)
         if state != "all" and p.state != state:
             continue
-        if head and (p.head_ref != head_branch or (head_owner and head_owner.lower() != repo.owner.login.lower())):
+        if head_branch and (p.head_ref != head_branch or head_owner.lower() != repo.owner.login.lower()):
             continue
         if q.get("base") and p.base_ref != q["base"]:
             continue
@@ -104,7 +106,9 @@ async def list_pulls(request: web.Request) -> web.Response:
     key = {"created": lambda p: (p.created_at, p.number), "updated": lambda p: (p.updated_at, p.number)}.get(
         sort, lambda p: (p.created_at, p.number)
     )
-    pulls.sort(key=key, reverse=q.get("direction", "desc") == "desc")
+    # GitHub's default direction: desc for created, asc for any other sort.
+    direction = q.get("direction", "desc" if sort == "created" else "asc")
+    pulls.sort(key=key, reverse=direction == "desc")
     page, headers = paginate(request, pulls)
     return json_response([shapes.pull_request_simple(sim.base_url, repo, p) for p in page], headers=headers)
 
@@ -155,10 +159,7 @@ async def pull_files(request: web.Request) -> web.Response:
     sim = sim_of(request)
     pull = pull_from(request, repo, doc)
     await sim.refresh_pull(repo, pull)
-    if pull.merged and pull.merge_commit_sha:
-        base = (await repo.git.existing_commit(pull.merge_commit_sha)).parents[0]
-    else:
-        base = await repo.git.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
+    base = await sim.pull_diff_base(repo, pull)
     changes = (await repo.git.diff(base, pull.head_sha))[:FILES_CAP]
     page, headers = paginate(request, changes)
     return json_response([shapes.diff_entry(sim.base_url, repo, pull.head_sha, c) for c in page], headers=headers)

@@ -63,6 +63,62 @@ async def collaborator_permission(request: web.Request) -> web.Response:
     return json_response({"permission": legacy, "role_name": role, "user": u})
 
 
+@routes.get("/repos/{owner}/{repo}/collaborators/{username}")
+async def check_collaborator(request: web.Request) -> web.Response:
+    """204 when the user is a collaborator (the owner or a user given a permission), else 404."""
+    doc = f"{DOC}/collaborators#check-if-a-user-is-a-repository-collaborator"
+    repo = repo_from(request, "metadata", 1, doc)
+    sim = sim_of(request)
+    login = request.match_info["username"].lower()
+    acct = sim.state.accounts.get(login)
+    user = sim.state.users.get(login)
+    level = PERMISSION_LEVELS.get(user.permissions.get(repo.id, "none"), 0) if user else 0
+    collaborator = acct is not None and acct.type == "User" and (acct.id == repo.owner.id or level > 0)
+    if not collaborator:
+        raise not_found(doc)
+    return web.Response(status=204)
+
+
+# -- branches -------------------------------------------------------------------------------
+async def branch_json(request: web.Request, repo: Repo, name: str, sha: str) -> dict:
+    base = sim_of(request).base_url
+    api = f"{base}/repos/{repo.full_name}/branches/{name}"
+    return {
+        "name": name,
+        "commit": await commit_json(request, repo, sha, False),
+        "_links": {"self": api, "html": f"{base}/{repo.full_name}/tree/{name}"},
+        "protected": False,
+        "protection": {
+            "enabled": False,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        },
+        "protection_url": f"{api}/protection",
+    }
+
+
+@routes.get("/repos/{owner}/{repo}/branches")
+async def list_branches(request: web.Request) -> web.Response:
+    repo = repo_from(request, "contents", 1, f"{DOC}/branches/branches#list-branches")
+    base = sim_of(request).base_url
+    heads = sorted((n.removeprefix("refs/heads/"), s) for n, s in (await repo.git.refs("refs/heads/")).items())
+    per_page, page = page_params(request)
+    shown = heads[(page - 1) * per_page : page * per_page]
+    api = f"{base}/repos/{repo.full_name}"
+    items = [{"name": n, "commit": {"sha": s, "url": f"{api}/commits/{s}"}, "protected": False} for n, s in shown]
+    return json_response(items, headers=link_header(request, page, max(1, -(-len(heads) // per_page)), per_page))
+
+
+@routes.get("/repos/{owner}/{repo}/branches/{branch:.+}")
+async def get_branch(request: web.Request) -> web.Response:
+    doc = f"{DOC}/branches/branches#get-a-branch"
+    repo = repo_from(request, "contents", 1, doc)
+    name = request.match_info["branch"]
+    sha = await repo.git.ref(f"refs/heads/{name}")
+    if sha is None:
+        raise GhError(404, "Branch not found", doc)
+    return json_response(await branch_json(request, repo, name, sha))
+
+
 # -- commits --------------------------------------------------------------------------------
 async def commit_json(request: web.Request, repo: Repo, sha: str, with_files: bool) -> dict:
     sim = sim_of(request)
@@ -103,7 +159,7 @@ async def list_commits(request: web.Request) -> web.Response:
     return json_response(items, headers=headers)
 
 
-@routes.get("/repos/{owner}/{repo}/commits/{ref:[^/]+(?:/(?!check-runs$|status$|statuses$)[^/]+)*}")
+@routes.get("/repos/{owner}/{repo}/commits/{ref:[^/]+(?:/(?!check-runs$|check-suites$|status$|statuses$)[^/]+)*}")
 async def get_commit(request: web.Request) -> web.Response:
     doc = f"{DOC}/commits/commits#get-a-commit"
     repo = repo_from(request, "contents", 1, doc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from datetime import datetime, timedelta
 
 from . import events, gitobj, shapes
@@ -33,6 +34,7 @@ from .webhooks import Deliverer
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 TOKEN_TTL = timedelta(hours=1)
+MANIFEST_CODE_TTL = timedelta(hours=1)  # GitHub: a manifest's code must be exchanged within an hour
 
 
 class SetupError(ValueError):
@@ -55,6 +57,7 @@ class Sim:
         self.deliverer = Deliverer(self.state.apps, self.faults)
         self.requests: list[dict] = []
         self.downloads: dict[str, tuple[int, str, float]] = {}  # tarball token -> (repo id, sha, expiry)
+        self.manifest_codes: dict[str, tuple[int, datetime]] = {}  # code -> (app id, expiry)
 
     async def close(self) -> None:
         await self.deliverer.close()
@@ -108,6 +111,18 @@ class Sim:
         if webhook_url:
             events.ping(self, app)
         return app
+
+    def issue_manifest_code(self, app_id: int) -> str:
+        """The code the manifest flow's redirect carries: exchanged once, within an hour."""
+        code = secrets.token_hex(10)
+        self.manifest_codes[code] = (app_id, now() + MANIFEST_CODE_TTL)
+        return code
+
+    def take_manifest_code(self, code: str) -> App | None:
+        found = self.manifest_codes.pop(code, None)
+        if found is None or found[1] <= now():
+            return None
+        return self.state.apps.get(found[0])
 
     def set_webhook(self, app_id: int, url: str | None, secret: str | None = None) -> App:
         app = self._app(app_id)
@@ -310,15 +325,31 @@ class Sim:
             "changed_files": len(changes),
         }
 
-    async def mergeability(self, repo: Repo, pull: Pull) -> tuple[bool | None, str]:
+    async def mergeability(self, repo: Repo, pull: Pull, *, look: bool = True) -> tuple[bool | None, str]:
+        """(mergeable, mergeable_state) as GitHub answers: null/unknown until its background job
+        for the current base and head has run. A `look` (a REST read) starts the job or, on a
+        later look, finds it done; webhooks only report what is known."""
         if pull.state != "open":
             return None, "unknown"
+        pair = (pull.base_sha, pull.head_sha)
+        if pull.mergeability_known != pair:
+            if not look:
+                return None, "unknown"
+            if pull.mergeability_started != pair:
+                pull.mergeability_started = pair
+                return None, "unknown"
+            pull.mergeability_known = pair
         tree = await repo.git.merge_tree(pull.base_sha, pull.head_sha)
         return (tree is not None), ("clean" if tree is not None else "dirty")
 
-    async def pull_json(self, repo: Repo, pull: Pull) -> dict:
+    async def compute_mergeability(self, repo: Repo, pull: Pull) -> None:
+        """Let GitHub's background job finish now (the control API's shortcut)."""
         await self.refresh_pull(repo, pull)
-        mergeable, state = await self.mergeability(repo, pull)
+        pull.mergeability_started = pull.mergeability_known = (pull.base_sha, pull.head_sha)
+
+    async def pull_json(self, repo: Repo, pull: Pull, *, look: bool = True) -> dict:
+        await self.refresh_pull(repo, pull)
+        mergeable, state = await self.mergeability(repo, pull, look=look)
         return shapes.pull_request(
             self.base_url,
             repo,
@@ -327,6 +358,15 @@ class Sim:
             mergeable_state=state,
             stats=await self.pull_stats(repo, pull),
         )
+
+    async def pull_diff_base(self, repo: Repo, pull: Pull) -> str:
+        """Where a pull request's files and commits are counted from: the merge base while open,
+        the base side of the merge commit once merged."""
+        if pull.merged and pull.merge_commit_sha:
+            merged = await repo.git.read_commit(pull.merge_commit_sha)
+            if merged is not None and merged.parents:
+                return merged.parents[0]
+        return await repo.git.merge_base(pull.base_sha, pull.head_sha) or pull.base_sha
 
     def pulls_for_sha(self, repo: Repo, sha: str) -> list[Pull]:
         return [p for p in self.state.pulls[repo.id].values() if p.state == "open" and p.head_sha == sha]

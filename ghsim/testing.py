@@ -264,3 +264,7 @@ class GhSim:
 
     async def reopen_pull(self, owner: str, repo: str, number: int, user: str) -> dict:
         return await self._call("POST", f"/_ghsim/repos/{owner}/{repo}/pulls/{number}/reopen", {"user": user})
+
+    async def compute_mergeability(self, owner: str, repo: str, number: int) -> dict:
+        """Finish GitHub's background mergeability job now -> {"mergeable", "mergeable_state"}."""
+        return await self._call("POST", f"/_ghsim/repos/{owner}/{repo}/pulls/{number}/mergeability", {})

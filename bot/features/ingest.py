@@ -337,15 +337,19 @@ async def start_check(gh: Client, fabric: Fabric, head_sha: str) -> int | None:
     return int(answer["id"])
 
 
-async def finish_check(gh: Client, fabric: Fabric, check_run_id: int | None, payload: Mapping[str, Any]) -> None:
+async def finish_check(
+    gh: Client, fabric: Fabric, check_run_id: int | None, payload: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
     """Complete the check run: the first request carries the first 50 annotations, each
-    further request 50 more (GitHub's limit per request)."""
+    further request 50 more (GitHub's limit per request). Returns the completed run."""
     if check_run_id is None:
-        return
+        return None
     requests = checks.check_run_requests(payload)
     requests[0] = {**requests[0], "completed_at": _now().isoformat(timespec="seconds")}
+    answer: Mapping[str, Any] | None = None
     for body in requests:
-        await _repository_of(gh, fabric).update_check_run(check_run_id, body)
+        answer = await _repository_of(gh, fabric).update_check_run(check_run_id, body)
+    return answer
 
 
 async def _abandon_check(gh: Client, fabric: Fabric, check_run_id: int | None, reason: str) -> None:
@@ -547,8 +551,13 @@ async def _ingest_commit(run: _Run, gh: Client, head: Head, stored: Mapping[str,
         raise
     began = time.perf_counter()
     payload = check_payload(reading.snapshot, plan, head.sha, fabric=fabric.name, unread=reading.unread)
-    await finish_check(gh, fabric, check_run_id, payload)
+    completed = await finish_check(gh, fabric, check_run_id, payload)
     run.timings.github += time.perf_counter() - began
+    if completed is not None:
+        failures = sum(len(items) for items in _problems(reading.snapshot, "error").values())
+        await fabrics.set_validated(
+            pool, fabric.id, head.sha, completed.get("conclusion"), failures, completed.get("html_url")
+        )
     result = run.result()
     result.success = True
     result.github_integration.commit_sha = head.sha
@@ -588,6 +597,11 @@ async def ingest_job(ctx: JobContext) -> None:
     if fabric is None:
         return
     trigger = payload.get("trigger") or "push"
+    ingested = fabric.last_ingested_sha
+    if fabric.connection_status == "connected" and ingested is not None and payload.get("head_sha") == ingested:
+        # An ingest that ran while this job waited already read this push's commit (or a later
+        # push's, which would have come in here). Nothing to ask GitHub.
+        return
     run = _Run(ctx, fabric, CallCounter(), trigger, None, own=True, recheck=bool(payload.get("recheck_conflicts")))
     try:
         result = await _ingest(run)

@@ -1,10 +1,19 @@
 """Reconciliation: a missed webhook must not leave a fabric stale.
 
 Every RECONCILE_INTERVAL seconds one 'reconcile' job runs (one across all `serve`
-processes: the job is queued only when none was queued within the interval). It reads each
-fabric's branch head with a conditional GET (If-None-Match: the ETag stored on the fabric;
-GitHub does not count a 304 against the rate limit) and queues an 'ingest' job
+processes: the job is queued only when none was queued within the interval). It does no
+GitHub call itself: it queues one 'reconcile_installation' job per installation, each at a
+random moment of the first half of the interval (so a sweep of hundreds of fabrics is spread
+out, not one wave, and differently every round; the first sweep, and the first after the bot
+was down for more than two intervals, is not delayed), in that installation's lane (see
+bot.storage.jobs: one installation's sweep never holds up another's pushes).
+
+A 'reconcile_installation' job checks the fabrics of its installation one after the other, at
+most CHECKS_PER_SECOND, with one installation token. Each check reads the fabric's branch
+head with a conditional GET (If-None-Match: the ETag stored on the fabric; GitHub does not
+count a 304 against the rate limit) and queues an 'ingest' job
 {fabric_id, head_sha, trigger: 'reconcile'} when the head is not the last ingested commit.
+An installation whose rate limit is spent defers its own sweep only.
 
 The ETag is stored only once the head has been ingested: while an ingest is still due every
 check reads the head in full, so a lost or failed ingest is queued again next time (the
@@ -15,6 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -26,7 +39,6 @@ from bot.github.errors import GitHubError, NotFound, PermissionDenied
 from bot.github.repository import Repository
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import JobContext, JobHandlers, enqueue
-from bot.retry import RetryLater
 from bot.storage import database
 from bot.storage import fabrics as fabric_store
 from bot.storage import installations as installation_store
@@ -34,6 +46,9 @@ from bot.storage import jobs as job_store
 from bot.storage.fabrics import Fabric
 
 log = logging.getLogger(__name__)
+
+CHECKS_PER_SECOND = 10.0  # one installation's branch checks, at most
+SPREAD_OF_INTERVAL = 0.5  # installations' sweeps start at random within this share of the interval
 
 
 @dataclass
@@ -104,48 +119,96 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     )
 
 
-async def reconcile_once(pool: asyncpg.Pool, github: GitHub, *, concurrency: int = 8) -> ReconcileReport:
-    """Check every fabric once. A fabric that fails is logged and skipped; a rate limit
-    (RetryLater) stops the round and is raised, so the job is deferred as a whole."""
+async def reconcile_once(pool: asyncpg.Pool, github: GitHub) -> ReconcileReport:
+    """Check every fabric now, installation by installation (the periodic sweep spreads the
+    same checks out). A rate limit (RetryLater) stops the round and is raised."""
     report = ReconcileReport()
-    limit = asyncio.Semaphore(concurrency)
+    for installation_id in await fabric_store.installations_in_use(pool):
+        await reconcile_installation(pool, github, installation_id, rate=math.inf, report=report)
+    return report
 
-    async def one(fabric: Fabric) -> None:
-        async with limit:
-            with logs.context(fabric=fabric.name):
-                try:
-                    await reconcile_fabric(pool, github, fabric, report)
-                except RetryLater:
-                    raise
-                except (GitHubError, asyncpg.PostgresError) as failure:
-                    report.unreachable[fabric.id] = f"{failure.__class__.__name__}: {failure}"
-                    log.warning("reconciling %s failed: %s", fabric.name, failure)
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for fabric in await fabric_store.list_all(pool):
-                group.create_task(one(fabric))
-    except* RetryLater as deferred:
-        raise deferred.exceptions[0] from None
+async def run_reconcile_job(ctx: JobContext) -> None:
+    """The periodic sweep: one 'reconcile_installation' job per installation, spread out.
+    Payload {"spread_seconds": s} overrides the spread (tests, benchmarks)."""
+    interval = ctx.config.reconcile_interval
+    if "spread_seconds" in ctx.job.payload:
+        spread = float(ctx.job.payload["spread_seconds"])
+    elif await job_store.finished_since(ctx.pool, JobKind.RECONCILE, 2 * interval):
+        spread = interval * SPREAD_OF_INTERVAL
+    else:  # the first sweep, or the first after the bot was down: checks are overdue, none waits
+        spread = 0.0
+    queued = await queue_sweep(ctx.pool, spread)
+    log.info("reconciliation of %d installation(s) queued over %.0f s", queued, spread)
+
+
+async def queue_sweep(pool: asyncpg.Pool, spread: float, *, rand: Callable[[], float] = random.random) -> int:
+    """Queue each installation's check at a random moment within `spread` seconds; how many were
+    queued (an installation whose previous check still waits or runs is left to it)."""
+    queued = 0
+    for installation_id in await fabric_store.installations_in_use(pool):
+        key = f"reconcile:{installation_id if installation_id is not None else 'unknown'}"
+        job_id = await enqueue(
+            pool,
+            JobKind.RECONCILE_INSTALLATION,
+            {"installation_id": installation_id},
+            ordering_key=key,
+            dedupe_key=key,
+            delay=rand() * spread,
+            installation_id=installation_id,
+        )
+        queued += job_id is not None
+    return queued
+
+
+async def reconcile_installation(
+    pool: asyncpg.Pool,
+    github: GitHub,
+    installation_id: int | None,
+    *,
+    rate: float = CHECKS_PER_SECOND,
+    report: ReconcileReport | None = None,
+) -> ReconcileReport:
+    """Check the fabrics of one installation, one after the other, at most `rate` per second. A
+    fabric that fails is logged and skipped; a rate limit (RetryLater) stops it and is raised."""
+    report = report if report is not None else ReconcileReport()
+    gap = 1.0 / rate
+    next_at = time.monotonic()
+    for fabric in await fabric_store.for_installation(pool, installation_id):
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        next_at = time.monotonic() + gap
+        with logs.context(fabric=fabric.name):
+            try:
+                await reconcile_fabric(pool, github, fabric, report)
+            except (GitHubError, asyncpg.PostgresError) as failure:
+                report.unreachable[fabric.id] = f"{failure.__class__.__name__}: {failure}"
+                log.warning("reconciling %s failed: %s", fabric.name, failure)
     log.info(
-        "reconciled %d fabric(s): %d unchanged, %d in sync, %d ingest(s) queued, %d unreachable, %d GitHub call(s)",
+        "reconciled installation %s: %d fabric(s), %d unchanged, %d in sync, %d ingest(s) queued, %d unreachable, "
+        "%d GitHub call(s) (%d of them 304)",
+        installation_id,
         report.checked,
         report.unchanged,
         report.in_sync,
         len(report.enqueued),
         len(report.unreachable),
         report.counter.calls,
+        report.counter.not_modified,
     )
     return report
 
 
-async def run_reconcile_job(ctx: JobContext) -> None:
+async def run_reconcile_installation_job(ctx: JobContext) -> None:
     if ctx.github is None:
         raise RuntimeError("reconcile needs the GitHub layer")
-    await reconcile_once(ctx.pool, ctx.github)
+    installation_id = ctx.job.payload.get("installation_id")
+    await reconcile_installation(ctx.pool, ctx.github, int(installation_id) if installation_id is not None else None)
 
 
-JOBS: JobHandlers = {JobKind.RECONCILE: run_reconcile_job}
+JOBS: JobHandlers = {
+    JobKind.RECONCILE: run_reconcile_job,
+    JobKind.RECONCILE_INSTALLATION: run_reconcile_installation_job,
+}
 
 
 async def schedule_forever(pool: asyncpg.Pool, interval: float) -> None:

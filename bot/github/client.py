@@ -41,10 +41,11 @@ import gidgethub
 import gidgethub.abc
 import gidgethub.apps
 from gidgethub import sansio
+from gidgethub.aiohttp import GitHubAPI
 
 from bot import process_metrics
 from bot.config import Config, Secret
-from bot.github.errors import GitHubUnavailable, NotConfigured, translate
+from bot.github.errors import GitHubError, GitHubUnavailable, NotConfigured, translate
 from bot.retry import RetryLater, backoff_delay
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class GitHub:
         attempt = waits = 0
         reauthorized = False
         while True:
-            self._refuse_if_exhausted(client.credential)
+            self._refuse_if_exhausted(client)
             attempt += 1
             client.counter.calls += 1
             self.total_calls += 1
@@ -305,7 +306,11 @@ class GitHub:
                 kind, seconds = limited
                 if kind == "primary":
                     self._exhausted_until[client.credential] = self.clock() + seconds
-                    raise RetryLater(seconds, f"GitHub rate limit of {client.credential} spent until reset")
+                    raise RetryLater(
+                        seconds,
+                        f"GitHub rate limit of {client.credential} spent until reset",
+                        installation_id=client.installation_id,
+                    )
                 if seconds > policy.max_wait or waits >= policy.max_waits:
                     raise RetryLater(seconds, f"GitHub secondary rate limit ({method} {path})")
                 waits += 1
@@ -322,8 +327,9 @@ class GitHub:
             except (KeyError, ValueError):
                 pass
 
-    def _refuse_if_exhausted(self, credential: str) -> None:
+    def _refuse_if_exhausted(self, client: Client) -> None:
         """Never spin against a spent primary limit: give the job back until the reset."""
+        credential = client.credential
         until = self._exhausted_until.get(credential)
         if until is None:
             return
@@ -331,7 +337,9 @@ class GitHub:
         if left <= 0:
             del self._exhausted_until[credential]
             return
-        raise RetryLater(left + 1.0, f"GitHub rate limit of {credential} spent until reset")
+        raise RetryLater(
+            left + 1.0, f"GitHub rate limit of {credential} spent until reset", installation_id=client.installation_id
+        )
 
 
 def raise_for_status(status: int, headers: Mapping[str, str], body: bytes) -> None:
@@ -431,3 +439,18 @@ async def open_github(config: Config, **options: Any) -> AsyncIterator[GitHub]:
     """The layer outside an aiohttp app (CLI, benchmarks, tests)."""
     async with new_session() as session:
         yield GitHub.from_config(session, config, **options)
+
+
+async def convert_app_manifest(api_url: str, code: str) -> dict[str, Any]:
+    """The last step of registering an app from a manifest: GitHub's answer for the code its
+    redirect carried (`id`, `slug`, `html_url`, `pem`, `webhook_secret`, ...). Needs no
+    credentials; a code is good once, within an hour."""
+    async with new_session() as session:
+        github = GitHubAPI(session, REQUESTER, base_url=api_url.rstrip("/"))
+        try:
+            answer = await github.post("/app-manifests/{code}/conversions", url_vars={"code": code}, data={})
+        except gidgethub.HTTPException as failure:
+            raise translate(failure) from None
+    if not isinstance(answer, dict) or "pem" not in answer or "id" not in answer:
+        raise GitHubError(http.HTTPStatus.BAD_GATEWAY, "the conversion answer holds no app")
+    return answer

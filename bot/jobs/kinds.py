@@ -15,4 +15,5 @@ class JobKind(StrEnum):
     CONFLICTS_RESOLVE = "conflicts_resolve"  # a check run button pressed
     CONFLICTS_REBUILD = "conflicts_rebuild"  # resolved drafts put on their pull request's branch
     PR_COMMAND = "pr_command"  # an `/hnp ...` comment
-    RECONCILE = "reconcile"  # every fabric's branch head compared with what was ingested
+    RECONCILE = "reconcile"  # every installation's reconcile queued, spread over the interval
+    RECONCILE_INSTALLATION = "reconcile_installation"  # one installation's fabrics' branch heads checked

@@ -7,6 +7,11 @@ How work is ordered
       - 'repo:<owner/name>' (lower case)   webhook deliveries about a repository.
       - 'installation:<id>'   installation events without a repository.
       - 'delivery:<id>'   any other delivery.
+      - 'reconcile:<installation id>'   one installation's reconcile checks.
+    Which runnable job goes first: the lane that had the fewest jobs lately (bot.storage.jobs). A job's lane is the installation it works for, so one installation's
+    burst cannot delay another's pushes: they wait for a free worker, not behind the burst. Work that reads the
+    latest state when it runs (a push's ingest) is queued with `coalesce=True`: pushes arriving
+    while an ingest of the fabric still waits are served by that one ingest.
     A webhook handler that does fabric work should queue a 'fabric:<id>' job for it
     (`await ctx.enqueue(kind, payload, fabric_id=...)`) rather than do it inline: deliveries of
     one repository run in delivery order, so the fabric jobs they queue are queued in that
@@ -30,7 +35,9 @@ Failure
     bad payload, a programming error: PERMANENT_FAILURES) makes the job dead at once, so the
     jobs behind it on its ordering key do not wait out its backoff. `bot.retry.RetryLater(seconds)` (raised e.g.
     by the GitHub gateway when a rate limit is exhausted) defers the job without spending an
-    attempt: waiting for GitHub is not a failure of the job.
+    attempt: waiting for GitHub is not a failure of the job. When the wait is an installation's
+    (its primary rate limit is spent), that installation's lane is paused until the reset, in
+    every process: its other jobs wait too, other installations' jobs run as usual.
 
 Leases
     A taken job is leased to one worker; the lease is renewed while the handler runs. A worker
@@ -154,12 +161,14 @@ async def enqueue(
     delay: float = 0.0,
     dedupe_key: str | None = None,
     coalesce: bool = False,
+    installation_id: int | None = None,
 ) -> int | None:
     """Queue a job; returns its id, or None when an unfinished job already has `dedupe_key`.
 
     ordering_key defaults to 'fabric:<fabric_id>'; a job with neither gets a key of its own
     (it orders with nothing). Pass a connection inside a transaction to queue atomically with
-    other writes (workers are woken when that transaction commits).
+    other writes (workers are woken when that transaction commits). A job's lane (whose turn
+    it waits for) is its fabric's or delivery's installation, else `installation_id`.
 
     `coalesce`: for work that reads the latest state when it runs (an ingest reads the branch
     head), a job of the same kind still queued on the key does this one's work too; it is made
@@ -188,6 +197,7 @@ async def enqueue(
         max_attempts=max_attempts,
         run_after_seconds=delay,
         dedupe_key=dedupe_key,
+        installation_id=installation_id,
     )
 
 
@@ -418,6 +428,9 @@ class Workers:
                 await job_store.retry(
                     self.pool, job, worker=worker, delay_seconds=later.seconds, error=str(later), count_attempt=False
                 )
+                if later.installation_id is not None:
+                    # The installation's other jobs would only meet the same spent limit.
+                    await job_store.pause_lane(self.pool, later.installation_id, later.seconds)
             except asyncio.CancelledError:
                 heartbeat.cancel()
                 if lease_lost.is_set() and not self._stopping:

@@ -69,6 +69,11 @@ def start_embedded(data_dir: Path) -> str:
     return str(server.get_uri())
 
 
+def embedded_running(data_dir: Path) -> bool:
+    """Whether an embedded server already runs in data_dir/postgres (its pid file is there)."""
+    return (data_dir / "postgres" / "postmaster.pid").exists()
+
+
 def stop_embedded(data_dir: Path) -> None:
     """Stop the embedded server in data_dir/postgres, if it runs. Blocking."""
     import subprocess

@@ -107,6 +107,19 @@ async def list_all(db: Executor) -> list[Fabric]:
     return [_fabric(r) for r in await db.fetch(f"SELECT {_COLUMNS} FROM fabric ORDER BY name")]
 
 
+async def for_installation(db: Executor, installation_id: int | None) -> list[Fabric]:
+    """The fabrics reached through one installation (None: those whose installation is not known)."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM fabric WHERE installation_id IS NOT DISTINCT FROM $1 ORDER BY id", installation_id
+    )
+    return [_fabric(r) for r in rows]
+
+
+async def installations_in_use(db: Executor) -> list[int | None]:
+    """Every installation some fabric is reached through (None: a fabric whose is not known)."""
+    return [r["installation_id"] for r in await db.fetch("SELECT DISTINCT installation_id FROM fabric")]
+
+
 async def for_repository(db: Executor, repository: str) -> list[Fabric]:
     rows = await db.fetch(f"SELECT {_COLUMNS} FROM fabric WHERE lower(repository) = lower($1) ORDER BY id", repository)
     return [_fabric(r) for r in rows]
@@ -123,6 +136,21 @@ async def set_ingested(db: Executor, fabric_id: int, sha: str) -> None:
         "connection_status = 'connected', status_detail = NULL WHERE id = $1",
         fabric_id,
         sha,
+    )
+
+
+async def set_validated(
+    db: Executor, fabric_id: int, sha: str, conclusion: str | None, failures: int, url: str | None
+) -> None:
+    """The branch's latest validate check run: its commit, conclusion, failures and page."""
+    await db.execute(
+        "UPDATE fabric SET validate_sha = $2, validate_conclusion = $3, validate_failures = $4, validate_url = $5, "
+        "validated_at = now() WHERE id = $1",
+        fabric_id,
+        sha,
+        conclusion,
+        failures,
+        url,
     )
 
 

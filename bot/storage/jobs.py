@@ -3,6 +3,17 @@
 A job is taken only when it heads its ordering_key: no other job of the key is running and
 no earlier one still waits. That makes the jobs of one key (one fabric, one repository) run
 one at a time in id order, while different keys run side by side.
+
+Which runnable job goes first: the lane that had the fewest jobs lately. A job's lane is its
+installation (sql/020). Each lane has a place in line, `turn_at`, which moves on by
+TURN_SECONDS for each job taken from it; a worker takes the oldest runnable job of the lane
+whose turn comes first. So during a burst an installation that sends a few pushes goes ahead of
+those sending many: its push waits for a free worker, not behind another's backlog, and lanes
+with a backlog take turns. Jobs are counted, not timed: an ingest of a fabric pushed once costs
+its lane what a delivery does, so a quiet installation is not held back for having had no push
+to coalesce with. The past is forgotten: a place is never kept more than CREDIT seconds behind
+now (an idle lane saves no credit) nor more than MAX_LEAD ahead. A lane is paused while its
+installation's GitHub rate limit is spent (pause_lane).
 """
 
 from __future__ import annotations
@@ -20,6 +31,11 @@ CHANNEL = "hnp_jobs"  # LISTEN/NOTIFY channel that wakes workers in every proces
 # Namespace of the per-key advisory locks that serialise takers of one ordering_key (the
 # two-int advisory key space never meets the one-bigint space the migrations lock uses).
 _KEY_LOCK_SPACE = 0x686E_6A6F  # "hnjo"
+# A lane's place in line (see above): each job taken moves it on by TURN_SECONDS; it is kept
+# between CREDIT behind and MAX_LEAD ahead of now (a burst of 120 jobs is forgotten in 2 minutes).
+TURN_SECONDS = 1.0
+CREDIT = 10.0
+MAX_LEAD = 120.0
 
 
 @dataclass(frozen=True)
@@ -34,10 +50,12 @@ class Job:
     attempts: int
     max_attempts: int
     created_at: datetime
+    installation_id: int | None = None  # the lane (None: no installation)
 
 
 _JOB_COLUMNS = (
-    "id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, max_attempts, created_at"
+    "id, kind, ordering_key, fabric_id, delivery_id, operation_id, payload, attempts, max_attempts, created_at, "
+    "installation_id"
 )
 
 
@@ -57,14 +75,16 @@ async def insert(
     max_attempts: int,
     run_after_seconds: float,
     dedupe_key: str | None,
+    installation_id: int | None = None,
 ) -> int | None:
-    """Queue a job and notify workers; None when an unfinished job has the same dedupe_key."""
+    """Queue a job and notify workers; None when an unfinished job has the same dedupe_key.
+    `installation_id` names the job's lane when neither its fabric nor its delivery says."""
     return await db.fetchval(
         """
         WITH j AS (
             INSERT INTO job (kind, ordering_key, payload, fabric_id, delivery_id, operation_id,
-                             max_attempts, run_after, dedupe_key)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second', $9)
+                             max_attempts, run_after, dedupe_key, installation_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 second', $9, $11)
             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
             DO NOTHING
             RETURNING id
@@ -81,6 +101,7 @@ async def insert(
         run_after_seconds,
         dedupe_key,
         CHANNEL,
+        installation_id,
     )
 
 
@@ -141,24 +162,46 @@ async def schedule_periodic(db: Executor, kind: str, every_seconds: float) -> in
     )
 
 
-# Candidate: queued, due, and heading its key. SKIP LOCKED lets other takers pass over it.
+# Candidate: in each unpaused lane, the oldest job that is queued, due and heads its key; of
+# those, the one of the lane whose turn comes first. SKIP LOCKED lets other takers pass over it.
+# The walk of one lane uses job_queued_by_lane and stops at its first candidate.
 _PICK = f"""
-SELECT {_JOB_COLUMNS} FROM job j
-WHERE j.status = 'queued' AND j.run_after <= now()
-  AND NOT EXISTS (
-      SELECT 1 FROM job e
-      WHERE e.ordering_key = j.ordering_key AND e.id <> j.id
-        AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
-ORDER BY j.id
+SELECT {", ".join("j." + c for c in _JOB_COLUMNS.split(", "))} FROM job_lane l
+CROSS JOIN LATERAL (
+    SELECT {_JOB_COLUMNS} FROM job j
+    WHERE coalesce(j.installation_id, 0) = l.lane AND j.status = 'queued' AND j.run_after <= now()
+      AND NOT EXISTS (
+          SELECT 1 FROM job e
+          WHERE e.ordering_key = j.ordering_key AND e.id <> j.id
+            AND (e.status = 'running' OR (e.status = 'queued' AND e.id < j.id)))
+    ORDER BY j.id
+    LIMIT 1
+    FOR UPDATE OF j SKIP LOCKED
+) j
+WHERE l.paused_until IS NULL OR l.paused_until <= now()
+ORDER BY l.turn_at, j.id
 LIMIT 1
-FOR UPDATE OF j SKIP LOCKED
 """
 
-_STILL_HEAD = """
-SELECT NOT EXISTS (
-    SELECT 1 FROM job e
-    WHERE e.ordering_key = $1 AND e.id <> $2
-      AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $2)))
+# Leasing the picked job, in the statement after the pick's advisory lock on its key (so with
+# a snapshot taken after any other taker of the key committed): still the head of its key, it is
+# leased, and its lane's turn is taken. No row when another job of the key got there first.
+_LEASE = f"""
+WITH leased AS (
+    UPDATE job SET status = 'running', attempts = attempts + 1, leased_by = $2,
+           lease_expires_at = now() + $3 * interval '1 second'
+    WHERE id = $1 AND NOT EXISTS (
+        SELECT 1 FROM job e
+        WHERE e.ordering_key = $4 AND e.id <> $1
+          AND (e.status = 'running' OR (e.status = 'queued' AND e.id < $1)))
+    RETURNING {_JOB_COLUMNS}
+), turn AS (
+    UPDATE job_lane
+    SET turn_at = least(greatest(turn_at, clock_timestamp() - $8 * interval '1 second') + $6 * interval '1 second',
+                        clock_timestamp() + $7 * interval '1 second')
+    WHERE lane = $5 AND EXISTS (SELECT 1 FROM leased)
+)
+SELECT * FROM leased
 """
 
 
@@ -166,30 +209,45 @@ async def take(conn: Connection, *, worker: str, lease_seconds: float) -> Job | 
     """Lease the next runnable job to `worker`, or None when there is none."""
     for _ in range(5):
         async with conn.transaction():
-            row = await conn.fetchrow(_PICK)
+            # The pick's snapshot may predate another taker's commit of a job with the same key
+            # (e.g. a job that committed late with a lower id). Takers of one key are serialised
+            # by an advisory lock taken with the pick, and the lease looks again afterwards, so
+            # two jobs of one key never run at once.
+            row = await conn.fetchrow(
+                f"SELECT p.id, p.ordering_key, p.installation_id, pg_advisory_xact_lock($1, hashtext(p.ordering_key)) "
+                f"FROM ({_PICK}) AS p",
+                _KEY_LOCK_SPACE,
+            )
             if row is None:
                 return None
-            # The pick's snapshot may predate another taker's commit of a job with the same key
-            # (e.g. a job that committed late with a lower id). Serialise takers of this key and
-            # look again with a fresh snapshot, so two jobs of one key never run at once.
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _KEY_LOCK_SPACE, row["ordering_key"])
-            if not await conn.fetchval(_STILL_HEAD, row["ordering_key"], row["id"]):
-                continue  # someone else holds the key now; the next pick skips it
             leased = await conn.fetchrow(
-                f"""
-                UPDATE job SET status = 'running', attempts = attempts + 1, leased_by = $2,
-                       lease_expires_at = now() + $3 * interval '1 second'
-                WHERE id = $1
-                RETURNING {_JOB_COLUMNS}
-                """,
+                _LEASE,
                 row["id"],
                 worker,
                 lease_seconds,
+                row["ordering_key"],
+                row["installation_id"] or 0,
+                TURN_SECONDS,
+                MAX_LEAD,
+                CREDIT,
             )
             if leased is None:
-                continue  # the row went away meanwhile (deleted); pick again
+                continue  # another job of the key got there first, or the row went away: pick again
             return _job(leased)
     return None
+
+
+async def pause_lane(db: Executor, installation_id: int, seconds: float) -> None:
+    """The installation's GitHub rate limit is spent: none of its jobs is taken for `seconds`
+    (by any process); other installations' jobs are not held up."""
+    await db.execute(
+        """
+        INSERT INTO job_lane (lane, paused_until) VALUES ($1, now() + $2 * interval '1 second')
+        ON CONFLICT (lane) DO UPDATE SET paused_until = greatest(job_lane.paused_until, excluded.paused_until)
+        """,
+        installation_id,
+        seconds,
+    )
 
 
 async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: float) -> bool:
@@ -204,26 +262,27 @@ async def renew_lease(db: Executor, job_id: int, *, worker: str, lease_seconds: 
     return status == "UPDATE 1"
 
 
-async def finish(conn: Connection, job: Job, *, worker: str) -> bool:
-    """Mark the job done (and its delivery processed) in one transaction."""
-    async with conn.transaction():
-        status = await conn.execute(
-            "UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, "
-            "last_error = NULL WHERE id = $1 AND leased_by = $2 AND status = 'running'",
-            job.id,
-            worker,
+async def finish(db: Executor, job: Job, *, worker: str) -> bool:
+    """Mark the job done and its delivery processed, in one statement; jobs waiting behind it on
+    its key may run now (NOTIFY)."""
+    done = await db.fetchval(
+        """
+        WITH done AS (
+            UPDATE job SET status = 'done', finished_at = now(), lease_expires_at = NULL, last_error = NULL
+            WHERE id = $1 AND leased_by = $2 AND status = 'running'
+            RETURNING id
+        ), delivered AS (
+            UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL
+            WHERE delivery_id = $3 AND outcome = 'pending' AND EXISTS (SELECT 1 FROM done)
         )
-        if status != "UPDATE 1":
-            return False
-        if job.delivery_id is not None:
-            await conn.execute(
-                "UPDATE webhook_delivery SET outcome = 'processed', processed_at = now(), detail = NULL "
-                "WHERE delivery_id = $1 AND outcome = 'pending'",
-                job.delivery_id,
-            )
-        # Jobs waiting behind this one on its key may run now.
-        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return True
+        SELECT count(*) FROM (SELECT pg_notify($4, '') FROM done) AS woke
+        """,
+        job.id,
+        worker,
+        job.delivery_id,
+        CHANNEL,
+    )
+    return done == 1
 
 
 async def retry(
@@ -314,6 +373,16 @@ async def release(db: Executor, job: Job, *, worker: str) -> bool:
         worker,
     )
     return status == "UPDATE 1"
+
+
+async def finished_since(db: Executor, kind: str, seconds: float) -> bool:
+    """Whether a `kind` job finished within the last `seconds`."""
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM job WHERE kind = $1 AND status = 'done' "
+        "AND finished_at > now() - $2 * interval '1 second')",
+        kind,
+        seconds,
+    )
 
 
 async def list_dead(db: Executor, *, limit: int = 100) -> list[dict[str, Any]]:

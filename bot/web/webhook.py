@@ -34,6 +34,7 @@ delivery at a time, so a delivery it cannot take fails alone.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 import urllib.parse
@@ -55,6 +56,11 @@ from bot.web.keys import CONFIG, POOL, ROUTER, WORKERS
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+# Workers step back for intake only when deliveries pour in at this rate: acknowledging a few
+# hundred a second takes a small share of a CPU, and stepping back then would only delay the
+# pushes' ingests (measured by bench.scale); thousands a second need the CPU (bench.intake).
+BURST_PER_SECOND = 500
+BURST_WINDOW = 0.05  # seconds the rate is judged over
 
 
 def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
@@ -117,6 +123,28 @@ def describe(event: sansio.Event, handled: bool, payload: bytes) -> NewDelivery:
     )
 
 
+class BurstMeter:
+    """Whether deliveries arrive at `per_second` or more: the last `window` seconds held that
+    many. Slower streams are not a burst."""
+
+    def __init__(
+        self,
+        per_second: float = BURST_PER_SECOND,
+        window: float = BURST_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window = window
+        self.clock = clock
+        self._recent: collections.deque[float] = collections.deque(maxlen=max(1, int(per_second * window)))
+
+    def note(self) -> None:
+        self._recent.append(self.clock())
+
+    def busy(self) -> bool:
+        recent = self._recent
+        return len(recent) == recent.maxlen and self.clock() - recent[0] < self.window
+
+
 class DeliveryWriter:
     """Group commit of webhook deliveries (one writer task, batches of up to max_batch)."""
 
@@ -130,10 +158,11 @@ class DeliveryWriter:
         self._task: asyncio.Task | None = None
         self.batches = 0  # how many commits carried the deliveries (for benchmarks)
         self.last_activity = float("-inf")  # monotonic time of the latest delivery
+        self.arrivals = BurstMeter()
 
-    def busy(self, window: float = 0.05) -> bool:
-        """Deliveries arrived within `window` seconds: a burst is under way."""
-        return time.monotonic() - self.last_activity < window
+    def busy(self) -> bool:
+        """A burst of deliveries is under way (see BurstMeter)."""
+        return self.arrivals.busy()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="delivery-writer")
@@ -154,6 +183,7 @@ class DeliveryWriter:
         if self._task is None:  # not running inside an app (CLI, tests): commit alone
             return bool(await delivery_store.insert_batch(self.pool, [delivery]))
         self.last_activity = time.monotonic()
+        self.arrivals.note()
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((delivery, future))
         return await future

@@ -1,4 +1,4 @@
-"""The benchmarks keep working: intake and freshness run end to end at tiny sizes (real serve,
+"""The benchmarks keep working: intake, freshness and scale run end to end at tiny sizes (real serve,
 ghsim and PostgreSQL, as in `python -m bench`), with their results in a temporary directory."""
 
 import json
@@ -55,3 +55,30 @@ def test_freshness_benchmark_times_pushes_until_the_database_has_them(tmp_path):
     assert result["resources_changed"] == 5 and result["first_push"]["resources"] == 10
     assert 0 < result["fresh"]["p50_ms"] <= result["fresh"]["p99_ms"]
     assert result["serve_errors"] == []
+
+
+def test_scale_benchmark_with_two_serve_processes_keeps_every_invariant(tmp_path):
+    """Two `serve` processes on one database take a burst of signed pushes, spread over two
+    installations and four fabrics: each delivery is processed once, every fabric ends at its
+    branch head, its ingested commits only move forward, no more ingests run than pushes came,
+    the calls stay within the bound, and a reconcile with nothing changed costs only 304s."""
+    result = run_bench(
+        tmp_path,
+        "bench.scale",
+        "--fabrics", "4", "--repositories", "2", "--installations", "2",
+        "--pushes", "40", "--processes", "2", "--sweep-spread", "0.5",
+    )  # fmt: skip
+    [burst] = result["rounds"]
+    assert burst["processes"] == 2 and burst["pushes"] == 40
+    assert burst["answers"] == {"202 queued": 40}
+    assert burst["fabrics_matching_head"] == 4
+    invariants = burst["invariants"]
+    assert invariants["every_delivery_processed_once"], invariants
+    assert invariants["ingests_that_went_backwards"] == invariants["commits_ingested_twice"] == 0, invariants
+    assert invariants["pull_requests"] == invariants["dead_jobs"] == invariants["unfinished_jobs"] == 0, invariants
+    assert burst["ingests_run"] <= burst["pushes"] and burst["calls_within_bound"], burst
+    assert {i["installation"] for i in burst["per_installation"]} == {0, 1}
+    assert all(0 < i["p50_ms"] <= i["p99_ms"] for i in burst["per_installation"])
+    sweep = burst["reconcile_sweep"]
+    assert sweep["checks"] == sweep["not_modified_304"] == 4, sweep  # nothing changed: all free
+    assert burst["serve_errors"] == []

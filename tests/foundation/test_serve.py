@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,4 +127,51 @@ def test_migrate_uses_embedded_postgres_and_data_persists(tmp_path):
         assert second.returncode == 0, second.stderr
         assert "up to date" in second.stdout
     finally:
+        subprocess.run([sys.executable, "-m", "bot", "stop-db"], env=env, capture_output=True, timeout=60)
+
+
+def test_a_failed_start_stops_the_embedded_postgresql_it_started_and_leaves_one_it_found(tmp_path):
+    env = bot_env(tmp_path)
+    pid_file = tmp_path / "data" / "postgres" / "postmaster.pid"
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        # A fresh data directory: serve starts the embedded server, finds the schema behind, stops it.
+        behind = subprocess.run(
+            [sys.executable, "-m", "bot", "serve", "--port", str(free_port())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert behind.returncode == 2 and "migration(s) pending" in behind.stderr, behind.stderr
+        assert "Traceback" not in behind.stderr
+        assert not pid_file.exists(), "the embedded PostgreSQL of a failed start is still running"
+        # The port is taken: a clear message, and the server started for this try is stopped too.
+        taken = subprocess.run(
+            [sys.executable, "-m", "bot", "serve", "--migrate", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert taken.returncode == 2 and f"cannot listen on 0.0.0.0:{port}" in taken.stderr, taken.stderr
+        assert not pid_file.exists()
+        # One that was already running (here: left by migrate) is not this start's to stop.
+        migrated = subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        again = subprocess.run(
+            [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert again.returncode == 2 and pid_file.exists()
+    finally:
+        busy.close()
         subprocess.run([sys.executable, "-m", "bot", "stop-db"], env=env, capture_output=True, timeout=60)

@@ -62,6 +62,8 @@ async def test_merging_checks_the_head_sha_and_conflicts(world, sim):
     assert status == 409 and body["message"] == "Head branch was modified. Review and try the merge again."
     await branch_with_change(world, "main", "fabric/vlans/vlan-10.yaml", "vlan: 12\n")
     status, got, _ = await world.api.get(f"{world.r}/pulls/{pr['number']}")
+    assert got["mergeable"] is None  # GitHub's mergeability job starts with this first look
+    status, got, _ = await world.api.get(f"{world.r}/pulls/{pr['number']}")
     assert got["mergeable"] is False and got["mergeable_state"] == "dirty"
     status, body, _ = await world.api.put(f"{world.r}/pulls/{pr['number']}/merge", {"sha": head})
     assert status == 405 and body["message"] == "Pull Request is not mergeable"

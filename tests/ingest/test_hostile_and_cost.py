@@ -56,6 +56,17 @@ async def test_hostile_files_fail_the_check_one_annotation_each_and_the_rest_is_
     [skipped] = [n for n in notes if n["annotation_level"] == "warning"]
     assert skipped["path"] == f"{DIRECTORY}/other.yaml" and "not a Hedgehog kind" in skipped["message"]
     assert world.fabric.last_ingested_sha == head
+    # The status page's record of it: this commit, failed, one failure per hostile file, the run's page.
+    validated = await world.pool.fetchrow(
+        "SELECT validate_sha, validate_conclusion, validate_failures, validate_url FROM fabric WHERE id = $1",
+        world.fabric.id,
+    )
+    assert dict(validated) == {
+        "validate_sha": head,
+        "validate_conclusion": "failure",
+        "validate_failures": len(HOSTILE),
+        "validate_url": run["html_url"],
+    }
 
 
 async def test_a_push_changing_a_hundred_files_costs_a_constant_handful_of_calls(world: World) -> None:

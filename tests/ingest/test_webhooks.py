@@ -45,7 +45,7 @@ async def idle(world: World) -> None:
 
     async def settled() -> bool:
         busy = await world.pool.fetchval(
-            "SELECT (SELECT count(*) FROM job WHERE status IN ('queued', 'running') AND kind <> 'reconcile') "
+            "SELECT (SELECT count(*) FROM job WHERE status IN ('queued', 'running') AND kind NOT LIKE 'reconcile%') "
             "+ (SELECT count(*) FROM webhook_delivery WHERE outcome = 'pending')"
         )
         return busy == 0

@@ -23,7 +23,9 @@ async def test_installation_events_keep_repositories_and_fabric_connections_curr
         async with bot_on(world, pool):
             # serve reconciles at start-up; not installed yet, it finds the fabric unreachable
             await wait_for(
-                lambda: pool.fetchval("SELECT status = 'done' FROM job WHERE kind = 'reconcile'"),
+                lambda: pool.fetchval(
+                    "SELECT bool_and(status = 'done') FROM job WHERE kind = 'reconcile_installation'"
+                ),
                 timeout=20,
                 message="the start-up reconciliation",
             )

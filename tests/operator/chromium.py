@@ -155,6 +155,19 @@ class Browser:
                 **({"text": "\r"} if kind == "keyDown" else {}),
             )
 
+    async def click(self, selector: str) -> None:
+        """Press the element's middle with the mouse, as a person does (scrolled into view first)."""
+        found = json.dumps(selector)
+        box = await self.evaluate(
+            f"(() => {{ const el = document.querySelector({found}); if (!el) return null;"
+            " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+            " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()"
+        )
+        if box is None:
+            raise AssertionError(f"nothing on the page matches {selector}")
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left", clickCount=1)
+
     async def screenshot(self, path: Path) -> bytes:
         data = base64.b64decode((await self.send("Page.captureScreenshot", format="png"))["data"])
         path.write_bytes(data)

@@ -22,6 +22,7 @@ STEPS = [
     r"\[2/6\] alice pushes the fabric",
     r"ingested commit [0-9a-f]{7}: \d+ resources in the database",
     r"VPC 2, VPCAttachment 2",
+    r"check hnp-gitops/validate on [0-9a-f]{7}: ",
     r"\[3/6\] In the GUI",
     r"draft saved: VPC/vpc-blue state draft",
     r"pull request #1 opened: http://127\.0\.0\.1:\d+/acme/fabric-config/pull/1",
@@ -69,6 +70,16 @@ def assert_in_order(output: str, patterns: list[str]) -> None:
         position = found.end()
 
 
+SHARED_WIRING = Path(__file__).resolve().parents[3] / "shared" / "hedgehog" / "samples" / "lab-ci_wiring.yaml"
+# With the lab-ci sample, step 2's check is red, and the demo says which document and why.
+WHY_RED = [
+    r"why it is red: the sample holds one invalid document\. The bot reports each on the check run, at its line, "
+    r"and keeps it out of the database; the other \d+ resources were ingested\.",
+    r"Invalid ExternalAttachment/\S+ at fabrics/lab/wiring\.yaml:\d+: .*switch is required",
+    r"\(the check run's page: http://127\.0\.0\.1:\d+/acme/fabric-config/runs/\d+\)",
+]
+
+
 async def test_the_demo_walks_through_every_step_and_cleans_up_within_a_minute(tmp_path, scratch):
     env = demo_env(tmp_path, scratch)
     began = time.monotonic()
@@ -85,6 +96,8 @@ async def test_the_demo_walks_through_every_step_and_cleans_up_within_a_minute(t
     took = time.monotonic() - began
     assert proc.returncode == 0, output
     assert_in_order(output, STEPS)
+    if SHARED_WIRING.is_file():
+        assert_in_order(output, WHY_RED)
     assert took < 60, f"the demo took {took:.0f} s"
     assert "Traceback" not in output
     assert "HNP API token" not in output  # without --keep no secret is shown
@@ -113,6 +126,18 @@ async def test_demo_keep_leaves_a_working_bot_a_status_page_and_a_clonable_repos
             while not any(line.strip().startswith("bot log:") for line in lines):
                 lines.append((await proc.stdout.readline()).decode())
         output = "".join(lines)
+        # How to review and merge in the browser: the emulator's sign-in, a user token, an open PR's page.
+        sign_in = re.search(
+            r"sign in to the GitHub emulator at (http://\S+/login) as alice, with her token (\S+)", output
+        )
+        review = re.search(r"open (http://\S+/pull/2): a new GUI draft", output)
+        assert sign_in and review, output
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.post(sign_in.group(1), data={"token": sign_in.group(2), "return_to": "/"}) as response:
+                assert response.status == 200
+            async with session.get(review.group(1)) as response:
+                pull_page = await response.text()
+        assert response.status == 200 and 'id="merge-button"' in pull_page and "hnp-gitops/conflicts" in pull_page
         status_url = re.search(r"status page:\s+(http://\S+)", output).group(1)
         token = re.search(r"HNP API token: (\S+)", output).group(1)
         clone_url = re.search(r"git clone (http://\S+)", output).group(1)

@@ -119,7 +119,7 @@ async def test_user_data_is_escaped_and_only_http_links_are_made(pool):
     async with running_bot(pool) as bot:
         _, headers, page = await get(f"{bot.url}/", headers={"Authorization": f"Bearer {TOKEN}"})
     assert "<script>" not in page
-    assert "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in page  # the Git value, escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the Git value, escaped
     assert "&lt;acme/wiring&gt;" in page  # the status detail, escaped
     assert "javascript:" not in page  # a result's odd URL is not made a link
     csp = headers["Content-Security-Policy"]
@@ -178,3 +178,54 @@ async def test_a_session_from_one_serve_process_works_on_another(pool):
                 cookie = r.cookies[status_page.COOKIE].value
         status, _, _ = await get(f"{second.url}/", headers={"Cookie": f"{status_page.COOKIE}={cookie}"})
     assert status == 200
+
+
+async def test_each_fabric_shows_its_latest_validate_result_linked_to_the_check_run(pool):
+    ids = await seed(pool)
+    run_url = "https://github.example/acme/wiring/runs/400001"
+    await fabrics.set_validated(pool, ids["lab"].id, SHA, "failure", 2, run_url)
+    async with running_bot(pool) as bot:
+        _, _, page = await get(f"{bot.url}/", headers={"Authorization": f"Bearer {TOKEN}"})
+    row = page[page.index('data-fabric="lab-east"') :]
+    row = row[: row.index("</tr>")]
+    assert f'href="{run_url}"' in row and 'data-failures="2"' in row and "2 invalid documents" in row
+    other = page[page.index('data-fabric="lab-west"') :]
+    assert "not yet" in other[: other.index("</tr>")]
+
+
+async def test_a_resource_page_shows_state_specs_diffs_file_line_pr_and_conflicts(pool):
+    ids = await seed(pool)
+    lab = ids["lab"]
+    await pool.execute(
+        'UPDATE resource SET desired_spec = \'{"subnets": {"default": {"vlan": 1000}}}\', '
+        'draft_spec = \'{"subnets": {"default": {"vlan": 1001}}}\', file_path = \'fabrics/east/vpcs.yaml\', '
+        "document_index = 1 WHERE fabric_id = $1 AND name = 'vpc-blue'",
+        lab.id,
+    )
+    await pool.execute(
+        "INSERT INTO fabric_file (fabric_id, path, blob_sha, documents, document_count) VALUES "
+        '($1, \'fabrics/east/vpcs.yaml\', $2, \'[[0, 1, "VPC", "default", "vpc-red", true], '
+        '[1, 14, "VPC", "default", "vpc-blue", true]]\', 2)',
+        lab.id,
+        SHA,
+    )
+    async with running_bot(pool, github_api_url="https://github.example/api/v3") as bot:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        _, _, overview = await get(f"{bot.url}/", headers=auth)
+        assert 'href="/fabrics/lab-east/resources/VPC/vpc-blue"' in overview  # from the conflicts table
+        assert 'href="/fabrics/lab-east/resources/Switch/leaf-01"' in overview  # from the drift table
+        status, _, page = await get(f"{bot.url}/fabrics/lab-east/resources/VPC/vpc-blue", headers=auth)
+        assert status == 200
+        assert '<span class="state state-conflict" id="state">conflict</span>' in page
+        # The file at the commit it was read from, at the document's line, on GitHub Enterprise's pages.
+        assert f'href="https://github.example/acme/wiring/blob/{SHA}/fabrics/east/vpcs.yaml#L14"' in page
+        assert "fabrics/east/vpcs.yaml:14" in page
+        assert '<span class="del">-    vlan: 1000</span>' in page and '<span class="add">+    vlan: 1001</span>' in page
+        assert 'href="https://github.example/acme/wiring/pull/42"' in page
+        assert "spec.subnets.default.vlan" in page and "&lt;script&gt;" in page and "<script>" not in page
+        _, _, drifted = await get(f"{bot.url}/fabrics/lab-east/resources/Switch/leaf-01", headers=auth)
+        assert '<span class="del">-asn: 65101</span>' in drifted and '<span class="add">+asn: 65199</span>' in drifted
+        status, _, _ = await get(f"{bot.url}/fabrics/lab-east/resources/VPC/nope", headers=auth)
+        assert status == 404
+        status, headers, _ = await get(f"{bot.url}/fabrics/lab-east/resources/VPC/vpc-blue")
+        assert status == 303 and headers["Location"] == "/login"

@@ -388,7 +388,7 @@ class System:
 
         async def empty() -> bool:
             return not await self.pool.fetchval(
-                "SELECT (SELECT count(*) FROM job WHERE kind <> 'reconcile' AND (status = 'running' "
+                "SELECT (SELECT count(*) FROM job WHERE kind NOT LIKE 'reconcile%' AND (status = 'running' "
                 "OR (status = 'queued' AND run_after <= now() + interval '30 seconds'))"
                 ") + (SELECT count(*) FROM delivery_inbox)"
             )
@@ -420,7 +420,7 @@ class System:
                 )
             ],
             "operations": await self.pool.fetchval("SELECT count(*) FROM sync_operation"),
-            "jobs": await self.pool.fetchval("SELECT count(*) FROM job WHERE kind <> 'reconcile'"),
+            "jobs": await self.pool.fetchval("SELECT count(*) FROM job WHERE kind NOT LIKE 'reconcile%'"),
             "deliveries": await self.pool.fetchval("SELECT count(*) FROM webhook_delivery"),
             "branches": await self.branches(),
         }
@@ -562,7 +562,7 @@ async def assert_no_job_leased(system: System) -> None:
     # lease, is work, not a job left leased.
     rows = await system.pool.fetch(
         "SELECT id, kind, status, attempts, last_error FROM job WHERE status = 'dead' "
-        "OR (status IN ('queued', 'running') AND kind <> 'reconcile') "
+        "OR (status IN ('queued', 'running') AND kind NOT LIKE 'reconcile%') "
         "OR (status = 'running' AND lease_expires_at < now())"
     )
     assert not rows, [dict(r) for r in rows]
