@@ -98,7 +98,7 @@ async def test_a_paused_lane_waits_while_the_others_run(pool):
     await enqueue(pool, "test.lane", {"installation": 2}, ordering_key="k2", installation_id=2)
     await job_store.pause_lane(pool, 1, 600)
     assert await take_in_order(pool, 1) == [{"installation": 2}]
-    workers = Workers(pool=pool, config=make_config(), count=1, settings=QueueSettings.for_lease(5.0))
+    workers = Workers(pool=pool, config=make_config(), handlers={}, count=1, settings=QueueSettings.for_lease(5.0))
     assert not await workers.run_one()  # installation 1's job waits for the reset
     await pool.execute("UPDATE job_lane SET paused_until = now() WHERE lane = 1")
     assert await take_in_order(pool, 1) == [{"installation": 1}]
