@@ -13,7 +13,7 @@ from bot.jobs.queue import JobContext, QueueSettings, Workers, enqueue
 from bot.storage import fabrics as fabric_store
 from bot.storage import jobs as job_store
 from tests.conftest import wait_for
-from tests.intake.intake_helpers import bot_on, github_world, make_config
+from tests.intake.intake_helpers import bot_on, github_world, make_config, record_tables
 
 
 def vpc(name: str, vlan: int) -> str:
@@ -121,6 +121,7 @@ async def _push(sim, token: str, repository: str, path: str, text: str) -> str:
 
 
 async def test_an_installation_whose_rate_limit_is_spent_holds_up_only_its_own_pushes(tmp_path, pool):
+    await record_tables(pool)  # the test router beside the bot's records every push
     async with github_world(tmp_path) as world:
         sim = world.sim
         await sim.create_repo("globex", "fabric", auto_init=True, files={"fabric/vpc-1.yaml": vpc("vpc-1", 1001)})
