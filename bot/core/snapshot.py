@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core import documents, fabric_rules, validation
-from bot.core.kinds import KINDS
+from bot.core.kinds import DEFAULT_NAMESPACE, KINDS
 from bot.core.render import strict_equal
 from bot.core.states import resource_state
 
@@ -38,7 +38,7 @@ Identity = tuple[str, str, str]  # (kind, namespace, name)
 
 def label(identity: Identity) -> str:
     kind, namespace, name = identity
-    return f"{kind}/{name}" if namespace == documents.DEFAULT_NAMESPACE else f"{kind}/{namespace}/{name}"
+    return f"{kind}/{name}" if namespace == DEFAULT_NAMESPACE else f"{kind}/{namespace}/{name}"
 
 
 def blob_sha(data: bytes) -> str:
@@ -661,8 +661,8 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
     for round_no in range(MAX_HOLD_ROUNDS):
         more: dict[Identity, fabric_rules.Violation] = {}
         for v in violations:
-            subject = (v.kind, documents.DEFAULT_NAMESPACE, v.name)
-            other = None if v.other is None else (v.other[0], documents.DEFAULT_NAMESPACE, v.other[1])
+            subject = (v.kind, DEFAULT_NAMESPACE, v.name)
+            other = None if v.other is None else (v.other[0], DEFAULT_NAMESPACE, v.other[1])
             if subject in changed:
                 more.setdefault(subject, v)
             elif other is not None and (other in changed or other in gone):
@@ -678,7 +678,7 @@ def check_fabric(snap: Snapshot, applied: Iterable[Applied]) -> FabricCheck:
                     v, message=f"{v.message} (it is held back by a fabric rule), so {v.kind} {v.name} is held back too"
                 )
                 for ident, v in more.items()
-                if ident == (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+                if ident == (v.kind, DEFAULT_NAMESPACE, v.name)
             )
         held |= set(more)
         for ident in more:
@@ -704,7 +704,7 @@ def _with_violations(
     for v in violations:
         if v.path is None or v.path not in snap.files:
             continue
-        ident = (v.kind, documents.DEFAULT_NAMESPACE, v.name)
+        ident = (v.kind, DEFAULT_NAMESPACE, v.name)
         ref = located[ident][1] if ident in located else None
         added.setdefault(v.path, []).append(
             Problem(

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from bot.core.documents import DEFAULT_NAMESPACE, Document, field_line, join_path
-from bot.core.kinds import HEDGEHOG_GROUPS, KINDS, Kind
+from bot.core.documents import Document, field_line, join_path
+from bot.core.kinds import DEFAULT_NAMESPACE, HEDGEHOG_GROUPS, KINDS, Kind
 
 if TYPE_CHECKING:  # jsonschema itself is imported only when a document fails
     from jsonschema.protocols import Validator

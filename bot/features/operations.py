@@ -183,6 +183,8 @@ async def run(
     try:
         await operation_store.set_status(pool, operation_id, "initializing")
         await checkpoint()
+        if github is None:
+            raise publish.PublishError("GitHub is not configured in this process")
         gh = await installations.client(pool, github, fabric, counter)
         result = await _run_directions(pool, github, gh, fabric, operation, counter, checkpoint)
     except publish.Cancelled:

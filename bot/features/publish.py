@@ -141,6 +141,8 @@ class Publisher:
         """Ask GitHub before adding to an open bot PR (one call): its `closed` webhook may have
         been lost, and commits to a closed PR's branch would reach no one. A PR found closed
         is recorded as such here, as the webhook would have done."""
+        if row.number is None:  # recorded before GitHub numbered it: not open on GitHub
+            return False
         try:
             data = await self._timed(self.repo.pull_request(row.number))
         except NotFound:
@@ -388,7 +390,7 @@ async def _via_pull_request(p: Publisher, chosen: list[Resource], result: SyncRe
     title = f"HNP sync of fabric {fabric.name}: {summary(changes)}"
     body = checks.pr_body(fabric.name, changes, operation_id=str(p.operation_id))
     made_now = False
-    if updating:
+    if updating and pr_row.number is not None:
         pr = await p._timed(p.repo.update_pull_request(pr_row.number, title=title, body=body))
     else:
         pr, made_now = await p.open_pr(branch, title, body)

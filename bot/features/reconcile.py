@@ -78,9 +78,10 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
             await repo.get()
         except NotFound:
             detail = f"{fabric.repository} is not reachable through the GitHub App's installation"
-            await installation_store.disconnect_fabrics(
-                pool, gh.installation_id, repositories=[fabric.repository], detail=detail
-            )
+            if gh.installation_id is not None:  # always, for a client of an installation
+                await installation_store.disconnect_fabrics(
+                    pool, gh.installation_id, repositories=[fabric.repository], detail=detail
+                )
         else:
             detail = f"branch {fabric.branch} does not exist in {fabric.repository}"
             await fabric_store.set_connection(pool, fabric.id, "branch_missing", detail)
@@ -95,6 +96,8 @@ async def reconcile_fabric(pool: asyncpg.Pool, github: GitHub, fabric: Fabric, r
     if status == 304:
         report.unchanged += 1
         return
+    if head is None:  # a 200 always carries the ref
+        raise ValueError(f"GitHub answered the head of {fabric.branch} without a sha")
     if fabric.connection_status in ("branch_missing", "unknown"):
         await fabric_store.set_connection(pool, fabric.id, "connected")
     if head == fabric.last_ingested_sha:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
-Executor = asyncpg.Connection | asyncpg.Pool
+from bot.storage import Executor
 
 
 async def acted_on(db: Executor, comment_id: int) -> bool:

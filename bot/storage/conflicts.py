@@ -382,15 +382,13 @@ async def refresh_states(conn: Connection, fabric_id: int, resource_ids: Sequenc
     return await write_resources(conn, fabric_id, [{"id": i, "op": "state"} for i in resource_ids])
 
 
-async def blocked_resources(conn: asyncpg.Connection, fabric_id: int) -> set[int]:
+async def blocked_resources(conn: Connection, fabric_id: int) -> set[int]:
     """The fabric's resources whose draft an open conflict holds back."""
     rows = await conn.fetch("SELECT id FROM resource WHERE fabric_id = $1 AND state = 'conflict'", fabric_id)
     return {r["id"] for r in rows}
 
 
-async def resolve_superseded(
-    conn: asyncpg.Connection, ids: Sequence[int], resolution: str, resolved_by: str | None
-) -> None:
+async def resolve_superseded(conn: Connection, ids: Sequence[int], resolution: str, resolved_by: str | None) -> None:
     """Conflicts a person's decision made go away are resolved by that person, not superseded."""
     await conn.execute(
         "UPDATE conflict SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() "
@@ -401,7 +399,7 @@ async def resolve_superseded(
     )
 
 
-async def statuses(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
+async def statuses(conn: Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
     """(id, status, reopened) of these conflicts: reopened when an equal one is open again."""
     return await conn.fetch(
         "SELECT c.id, c.status, EXISTS (SELECT 1 FROM conflict o WHERE o.fabric_id = c.fabric_id "
@@ -412,9 +410,7 @@ async def statuses(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg
     )
 
 
-async def resources_named(
-    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int]
-) -> list[asyncpg.Record]:
+async def resources_named(conn: Connection, fabric_id: int, resource_ids: Sequence[int]) -> list[asyncpg.Record]:
     """(id, kind, name, pull_request_id) of these resources of the fabric."""
     return await conn.fetch(
         "SELECT id, kind, name, pull_request_id FROM resource WHERE id = ANY($1::bigint[]) AND fabric_id = $2",
@@ -424,7 +420,7 @@ async def resources_named(
 
 
 async def supersede_permission_denied(
-    conn: asyncpg.Connection, fabric_id: int, resource_ids: Sequence[int] | None
+    conn: Connection, fabric_id: int, resource_ids: Sequence[int] | None
 ) -> list[int]:
     """Open permission_denied conflicts (of these resources, or all) superseded; their resources."""
     rows = await conn.fetch(

@@ -6,13 +6,12 @@ from typing import Any
 
 import asyncpg
 
+from bot.storage import Connection, Executor
 from bot.storage.resources import STATE_SQL
-
-Executor = asyncpg.Connection | asyncpg.Pool
 
 
 async def desired_specs(
-    conn: asyncpg.Connection, fabric_id: int, identities: list[tuple[str, str, str]]
+    conn: Connection, fabric_id: int, identities: list[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], Any]:
     """(kind, namespace, name) -> desired spec, of these resources of the fabric."""
     rows = await conn.fetch(
@@ -26,7 +25,7 @@ async def desired_specs(
     return {(r["kind"], r["namespace"], r["name"]): r["desired_spec"] for r in rows}
 
 
-async def set_actual(conn: asyncpg.Connection, fabric_id: int, items: list[dict[str, Any]]) -> list[asyncpg.Record]:
+async def set_actual(conn: Connection, fabric_id: int, items: list[dict[str, Any]]) -> list[asyncpg.Record]:
     """Record reported actual specs ({kind, namespace, name, spec}) and the states that follow,
     in one statement; (kind, namespace, name, state) of each resource updated."""
     state = STATE_SQL.format(

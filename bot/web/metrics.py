@@ -34,7 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from bot import __version__
 from bot.core.states import ConflictType, ResourceState
 from bot.process_metrics import PREFIX, PROCESS_REGISTRY
-from bot.storage import database
+from bot.storage import Connection, database
 from bot.storage import metrics as metric_store
 from bot.web.keys import POOL
 
@@ -56,7 +56,7 @@ def _histogram(
     family.add_metric(labels, counts, sum_value=float(row["total"] or 0.0))
 
 
-async def collect_database(conn: asyncpg.Connection) -> list[Metric]:
+async def collect_database(conn: Connection) -> list[Metric]:
     """Every database-derived metric family, read in one repeatable-read snapshot."""
     return families(await metric_store.read(conn))
 
