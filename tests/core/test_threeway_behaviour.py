@@ -596,3 +596,177 @@ def test_a_gateway_port_names_nothing_this_bot_manages():
     assert violations(("Connection", "c", spec)) == {
         ("Connection", "spec.gateway.links[0].switch.port", "Switch", "sw")
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Details a reader of the results relies on
+
+
+def test_a_named_item_removed_on_one_side_is_reported_as_absent_not_null():
+    other = links({"name": "a", "vlan": 1, "mtu": 9000})
+    assert diff(LINKS_BASE, other) == {"spec.links[name=b]": ({"name": "b", "vlan": 2}, ABSENT)}
+    assert diff(other, LINKS_BASE) == {"spec.links[name=b]": (ABSENT, {"name": "b", "vlan": 2})}
+
+
+def test_a_three_way_result_keeps_the_three_views_it_compared():
+    gui = edited(LINKS_BASE, lambda s: item(s, "a").__setitem__("vlan", 10))
+    git = edited(LINKS_BASE, lambda s: item(s, "b").__setitem__("vlan", 20))
+    result = three_way(LINKS_BASE, gui, git)
+    assert (result.base, result.gui, result.git) == (LINKS_BASE, gui, git)
+    assert three_way(None, gui, None).base is ABSENT and three_way(LINKS_BASE, None, git).gui is ABSENT
+
+
+def test_a_git_change_that_swallows_a_gui_change_is_not_also_a_git_only_change():
+    base = make_resource({"dhcp": {"enable": True, "range": {"start": "10.0.0.10"}}, "vlan": 1})
+    gui = make_resource({"dhcp": {"enable": False, "range": {"start": "10.0.0.10"}}, "vlan": 1})
+    git = make_resource({"dhcp": "off", "vlan": 2})
+    result = three_way(base, gui, git)
+    assert [c.path for c in result.conflicts] == ["spec.dhcp"]
+    assert result.git_only == ["spec.vlan"] and result.gui_only == []
+    agreed = three_way(
+        base, make_resource({"dhcp": {"enable": True}, "vlan": 1}), make_resource({"dhcp": {"enable": True}, "vlan": 1})
+    )
+    assert agreed.agreed == ["spec.dhcp.range"] and agreed.git_only == [] and agreed.gui_only == []
+
+
+def test_conflicts_are_ordered_by_their_written_path_not_by_their_segments():
+    base = make_resource({"a": {"b": 1}, "a-b": 1})
+    gui = make_resource({"a": {"b": 2}, "a-b": 2})
+    git = make_resource({"a": {"b": 3}, "a-b": 3})
+    assert [c.path for c in three_way(base, gui, git).conflicts] == ["spec.a-b", "spec.a.b"]
+
+
+def test_the_merged_result_shares_nothing_with_git_even_where_the_gui_changed_nothing():
+    base = make_resource({"groups": ["g1"], "bgp": {"peers": ["p1"]}, "vlan": 1})
+    gui = make_resource({"groups": ["g1"], "bgp": {"peers": ["p1"]}, "vlan": 2})
+    git = copy.deepcopy(base)
+    result = three_way(base, gui, git)
+    result.merged_spec["bgp"]["peers"].append("p2")
+    result.merged_spec["groups"].append("g2")
+    assert git == base
+
+
+def test_a_chosen_value_with_nested_lists_is_copied_into_the_resolution():
+    base = make_resource({"items": [{"x": [0]}]})
+    gui = make_resource({"items": [{"x": [1]}]})
+    git = make_resource({"items": [{"x": [2]}]})
+    result = three_way(base, gui, git)
+    for strategy in ("gui_wins", "github_wins"):
+        resolve(result, strategy).spec["items"][0]["x"].append(9)
+    assert gui["spec"]["items"] == [{"x": [1]}] and git["spec"]["items"] == [{"x": [2]}]
+    typed = [[4]]
+    resolve(result, "user_guided", values={"spec.items": typed}).spec["items"][0].append(5)
+    assert typed == [[4]]
+
+
+def test_merge_strategy_drops_what_the_gui_removed_from_the_base():
+    base = make_resource({"groups": ["a", "b"]})
+    gui = make_resource({"groups": ["a", "c"]})
+    git = make_resource({"groups": ["a", "b", "d"]})
+    resolution = resolve(three_way(base, gui, git), "merge_strategy")
+    assert resolution.spec == {"groups": ["a", "d", "c"]} and resolution.resolved
+
+
+def test_github_wins_decides_every_conflict_for_git():
+    resolution = resolve(three_way(*conflicted()), "github_wins")
+    assert resolution.resolved
+    assert resolution.decisions == {"spec.asn": "git", "spec.groups": "git", "spec.vlan": "git"}
+    early, late = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)
+    timed = resolve(three_way(*conflicted()), "timestamp_wins", draft_time=early, git_time=late)
+    assert timed.decisions == {"spec.asn": "git", "spec.groups": "git", "spec.vlan": "git"}
+
+
+def test_an_unknown_strategy_is_named_in_the_refusal():
+    with pytest.raises(ValueError, match=r"^unknown conflict strategy 'coin_flip'$"):
+        resolve(three_way(*conflicted()), "coin_flip")
+    with pytest.raises(ValueError, match=r"^timestamp_wins needs draft_time and git_time$"):
+        resolve(three_way(*conflicted()), "timestamp_wins", draft_time=datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def test_a_conflict_made_by_hand_has_absent_values_unless_given():
+    conflict = make_conflict("file_corruption", "broken")
+    assert conflict.base is ABSENT and conflict.gui is ABSENT and conflict.git is ABSENT
+    with pytest.raises(ValueError, match=r"^unknown conflict type 'bad_luck'$"):
+        make_conflict("bad_luck", "why")
+
+
+def test_a_conflict_as_json_carries_all_three_values():
+    gui = edited(LINKS_BASE, lambda s: item(s, "a").__setitem__("vlan", 10))
+    git = edited(LINKS_BASE, lambda s: item(s, "a").pop("vlan"))
+    [conflict] = three_way(LINKS_BASE, gui, git, kind="Connection", name="c").conflicts
+    as_json = conflict.to_dict()
+    assert (as_json["base_value"], as_json["gui_value"], as_json["git_value"]) == (1, 10, None)
+    assert as_json["severity"] == "medium" and as_json["kind"] == "Connection" and as_json["name"] == "c"
+
+
+def test_the_severity_and_options_of_a_conflict_type_can_be_looked_up_by_name():
+    from bot.core.threeway import resolution_options, severity
+
+    assert severity("file_corruption") == "critical"
+    assert resolution_options("dependency_violation") == ["github_wins", "manual"]
+    options = resolution_options("permission_denied")
+    options.append("gui_wins")
+    assert resolution_options("permission_denied") == ["manual"]
+
+
+def test_make_resource_keeps_a_copy_of_the_metadata_it_is_given():
+    metadata = {"labels": {"a": "1"}}
+    resource = make_resource({"x": 1}, metadata)
+    assert resource == {"spec": {"x": 1}, "metadata": {"labels": {"a": "1"}}}
+    resource["metadata"]["annotations"] = {}
+    assert metadata == {"labels": {"a": "1"}}
+    assert make_resource({"x": 1}, {}) == {"spec": {"x": 1}}
+
+
+def test_a_path_key_with_non_ascii_letters_is_written_as_is():
+    from bot.core.threeway import format_path
+
+    assert format_path(("spec", "größe x")) == 'spec["größe x"]'
+
+
+def test_a_key_right_after_a_bracket_without_a_dot_is_refused():
+    with pytest.raises(ValueError, match=r"^not a field path: '\[\"x\"\]b'$"):
+        parse_path('["x"]b')
+
+
+def test_set_at_removing_a_key_that_is_not_there_changes_nothing():
+    assert set_at({"a": 1}, ("b",), ABSENT) == {"a": 1}
+    assert set_at({"a": 1}, ("b", "c"), ABSENT) == {"a": 1, "b": {}}
+
+
+def test_set_at_creates_a_named_list_where_there_was_nothing():
+    assert set_at({}, ("links", Named("a")), {"name": "a"}) == {"links": [{"name": "a"}]}
+    assert set_at({}, ("links", Named("a"), "vlan"), 1) == {"links": [{"name": "a", "vlan": 1}]}
+
+
+def test_flatten_of_a_plain_value_lists_it_at_the_empty_path():
+    assert flatten(["x"]) == {"": ["x"]}
+    assert flatten(ABSENT) == {}
+
+
+def test_an_attachment_subnet_with_more_slashes_names_the_vpc_before_the_first():
+    vpc = ("VPC", "v", {"subnets": {"default": {}}})
+    [violation] = find_dependency_violations([vpc, ("VPCAttachment", "a", {"subnet": "v/a/b"})])
+    assert (violation.kind, violation.name, violation.path) == ("VPCAttachment", "a", "spec.subnet")
+    assert (violation.target_kind, violation.target_name) == ("VPC", "v/a/b")
+
+
+def test_an_attachment_to_a_vpc_without_a_readable_spec_checks_no_subnet():
+    assert violations(("VPC", "v", None), ("VPCAttachment", "a", {"subnet": "v/x"})) == set()
+    assert violations(("VPC", "v", {"subnets": None}), ("VPCAttachment", "a", {"subnet": "v/x"})) == set()
+
+
+def test_references_that_are_not_names_are_not_references():
+    assert violations(("ExternalAttachment", "ea", {"external": 5, "connection": 7})) == set()
+    assert violations(("ExternalAttachment", "ea", {"external": "e"})) == {
+        ("ExternalAttachment", "spec.external", "External", "e")
+    }
+    assert violations(("ExternalPeering", "ep", {"permit": {"vpc": {"name": 5}, "external": {"name": 7}}})) == set()
+    assert violations(("VPCAttachment", "a", {"subnet": 5, "connection": 7})) == set()
+    assert violations(("VPCAttachment", "a", {"subnet": "v"})) == {("VPCAttachment", "spec.subnet", "VPC", "v")}
+
+
+def test_a_reference_that_repeats_within_one_field_is_reported_once_and_the_rest_still_checked():
+    # keys that read the same once written ({1: ..., "1": ...} from a client's JSON-like data)
+    peering = ("VPCPeering", "p", {"permit": [{1: {}, "1": {}, "v2": {}}]})
+    assert sorted(v.target_name for v in find_dependency_violations([peering])) == ["1", "v2"]
