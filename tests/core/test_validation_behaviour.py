@@ -1,0 +1,568 @@
+"""The fabric's own rules, behaviour by behaviour: each test gives a spec that passes the CRD
+schema and the exact problems (field path and message, as the fabric's webhooks word them)
+validation must report. The VPCs start from the real demo VPC."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from bot.core.render import load_documents
+from bot.core.validation import validate_spec
+from tests.conftest import SHARED
+
+# The first VPC of githedgehog/demo-gitops env-1/pre-demo.yaml (tests below skip when the
+# sample is absent only where they read the file itself).
+DEMO_SUBNET = {
+    "subnet": "10.10.101.0/24",
+    "vlan": 1101,
+    "dhcp": {"enable": True, "range": {"start": "10.10.101.10", "end": "10.10.101.99"}},
+}
+SUBNET = "spec.subnets.default"
+OPTIONS = {"interfaceMTU": 0, "leaseTimeSeconds": 3600}
+
+
+def problems(kind: str, spec: Any) -> list[tuple[str, str]]:
+    return [(e.path, e.message) for e in validate_spec(kind, spec)]
+
+
+def vpc(change=None, **subnets: dict) -> dict:
+    """A VPC spec: the demo subnet as "default" (plus `subnets`), then `change` applied."""
+    spec: dict[str, Any] = {"subnets": {"default": copy.deepcopy(DEMO_SUBNET), **copy.deepcopy(subnets)}}
+    if change is not None:
+        change(spec)
+    return spec
+
+
+def default(spec: dict) -> dict:
+    return spec["subnets"]["default"]
+
+
+def dhcp(**fields: Any) -> Any:
+    """A change setting fields of the default subnet's dhcp."""
+    return lambda spec: default(spec)["dhcp"].update(fields)
+
+
+def options(**fields: Any) -> Any:
+    return lambda spec: default(spec)["dhcp"].__setitem__("options", {**OPTIONS, **fields})
+
+
+def test_the_real_demo_vpc_is_valid():
+    path = SHARED / "hedgehog" / "samples" / "demo-gitops_pre-demo.yaml"
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (../shared is not checked out beside the repo)")
+    [first, *_] = [b for b in load_documents(path.read_text()) if b["kind"] == "VPC"]
+    assert first["spec"]["subnets"]["default"] == DEMO_SUBNET
+    assert problems("VPC", first["spec"]) == []
+    assert problems("VPC", vpc()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# VPC: the DHCP range
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (dhcp(range={"start": "x"}), [(f"{SUBNET}.dhcp.range.start", "subnet default: invalid dhcp range start x")]),
+        (
+            dhcp(range={"end": "10.10.101.0"}),
+            [(f"{SUBNET}.dhcp.range.end", "subnet default: dhcp range end 10.10.101.0 is equal to subnet")],
+        ),
+        (
+            dhcp(range={"start": "10.10.101.1"}),
+            [(f"{SUBNET}.dhcp.range.start", "subnet default: dhcp range start 10.10.101.1 is equal to gateway")],
+        ),
+        (
+            dhcp(range={"start": "10.10.102.5", "end": "10.10.101.99"}),
+            [(f"{SUBNET}.dhcp.range.start", "subnet default: dhcp range start 10.10.102.5 is not in the subnet")],
+        ),
+        (
+            dhcp(range={"start": "10.10.101.99", "end": "10.10.101.10"}),
+            [
+                (
+                    f"{SUBNET}.dhcp.range",
+                    "subnet default: dhcp range start 10.10.101.99 does not come before dhcp range end 10.10.101.10",
+                )
+            ],
+        ),
+        (
+            dhcp(range={"start": "10.10.101.50", "end": "10.10.101.50"}),
+            [
+                (
+                    f"{SUBNET}.dhcp.range",
+                    "subnet default: dhcp range start 10.10.101.50 does not come before dhcp range end 10.10.101.50",
+                )
+            ],
+        ),
+        (dhcp(range={"start": "10.10.101.2", "end": "10.10.101.254"}), []),
+        (dhcp(range={"end": "10.10.101.5"}), []),  # the fabric fills in the start
+        (dhcp(range={"start": "", "end": ""}), []),
+    ],
+    ids=["unparsable", "network", "gateway", "outside", "reversed", "single-address", "widest", "end-only", "empty"],
+)
+def test_a_dhcp_range_must_lie_in_the_subnet_past_the_gateway_and_in_order(change, expected):
+    assert problems("VPC", vpc(change)) == expected
+
+
+def test_a_dhcp_range_bound_may_not_be_an_explicit_gateway_either():
+    def change(spec: dict) -> None:
+        default(spec)["gateway"] = "10.10.101.254"
+        default(spec)["dhcp"]["range"] = {"start": "10.10.101.1", "end": "10.10.101.254"}
+
+    assert problems("VPC", vpc(change)) == [
+        (f"{SUBNET}.dhcp.range.end", "subnet default: dhcp range end 10.10.101.254 is equal to gateway")
+    ]
+
+
+def test_with_a_bad_gateway_the_dhcp_range_is_checked_without_one():
+    def change(spec: dict) -> None:
+        default(spec)["gateway"] = "nope"
+        default(spec)["dhcp"]["range"] = {"start": "10.10.101.1", "end": "10.10.101.9"}
+
+    assert problems("VPC", vpc(change)) == [
+        (f"{SUBNET}.gateway", "subnet default: gateway nope is not a valid IP address")
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# VPC: DHCP options
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (options(dnsServers=["1.1.1.1", "2001:db8::1"], timeServers=["10.0.0.1"]), []),
+        (
+            options(dnsServers=["1.1.1.1", "dns.example"]),
+            [(f"{SUBNET}.dhcp.options.dnsServers[1]", "subnet default: dns address dns.example is not a valid IP")],
+        ),
+        (
+            options(timeServers=["ntp", "10.0.0.1", "x"]),
+            [
+                (f"{SUBNET}.dhcp.options.timeServers[0]", "subnet default: time server ntp is not a valid IP"),
+                (f"{SUBNET}.dhcp.options.timeServers[2]", "subnet default: time server x is not a valid IP"),
+            ],
+        ),
+        (options(interfaceMTU=96), []),
+        (options(interfaceMTU=9036), []),
+        (options(interfaceMTU=0), []),
+        (
+            options(interfaceMTU=95),
+            [(f"{SUBNET}.dhcp.options.interfaceMTU", "subnet default: MTU must be between 96 and 9036")],
+        ),
+        (
+            options(interfaceMTU=9037),
+            [(f"{SUBNET}.dhcp.options.interfaceMTU", "subnet default: MTU must be between 96 and 9036")],
+        ),
+        (
+            options(interfaceMTU=-1),
+            [(f"{SUBNET}.dhcp.options.interfaceMTU", "subnet default: MTU must be between 96 and 9036")],
+        ),
+    ],
+    ids=["good", "dns", "time", "mtu-96", "mtu-9036", "mtu-default", "mtu-95", "mtu-9037", "mtu-negative"],
+)
+def test_dhcp_options_name_servers_by_address_and_keep_the_mtu_in_bounds(change, expected):
+    assert problems("VPC", vpc(change)) == expected
+
+
+ROUTE = f"{SUBNET}.dhcp.options.advertisedRoutes"
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ({"destination": "10.20.0.0/16", "gateway": "10.10.101.1"}, []),
+        ({"gateway": "10.10.101.1"}, [(f"{ROUTE}[0]", "subnet default: advertised route destination is required")]),
+        (
+            {"destination": "10.20.0.0", "gateway": "10.10.101.1"},
+            [(f"{ROUTE}[0].destination", "subnet default: failed to parse advertised route destination 10.20.0.0")],
+        ),
+        ({"destination": "10.20.0.0/16"}, [(f"{ROUTE}[0]", "subnet default: advertised route gateway is required")]),
+        (
+            {"destination": "10.20.0.0/16", "gateway": "gw"},
+            [(f"{ROUTE}[0].gateway", "subnet default: invalid advertised route gateway gw")],
+        ),
+        (
+            {"destination": "10.20.0.0/16", "gateway": "10.10.102.1"},
+            [(f"{ROUTE}[0].gateway", "subnet default: advertised route gateway 10.10.102.1 is not in the subnet")],
+        ),
+        (
+            {},
+            [
+                (f"{ROUTE}[0]", "subnet default: advertised route destination is required"),
+                (f"{ROUTE}[0]", "subnet default: advertised route gateway is required"),
+            ],
+        ),
+    ],
+    ids=[
+        "good",
+        "no-destination",
+        "destination-not-a-prefix",
+        "no-gateway",
+        "gateway-not-an-ip",
+        "gateway-outside",
+        "empty",
+    ],
+)
+def test_an_advertised_route_needs_a_prefix_and_a_gateway_in_the_subnet(route, expected):
+    assert problems(
+        "VPC", vpc(options(advertisedRoutes=[{"destination": "10.30.0.0/16", "gateway": "10.10.101.1"}, route]))
+    ) == [(path.replace("[0]", "[1]"), message) for path, message in expected]
+
+
+STATIC = f"{SUBNET}.dhcp.static"
+
+
+@pytest.mark.parametrize(
+    ("mac", "ip", "expected"),
+    [
+        ("aa:bb:cc:dd:ee:ff", "10.10.101.200", []),
+        ("AA-BB-CC-DD-EE-FF", "10.10.101.200", []),
+        ("aabb.ccdd.eeff", "10.10.101.200", []),
+        (
+            "aa:bb:cc:dd:ee",
+            "10.10.101.200",
+            [(f"{STATIC}.aa:bb:cc:dd:ee", "subnet default: invalid MAC aa:bb:cc:dd:ee for static IP 10.10.101.200")],
+        ),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "",
+            [(f"{STATIC}.aa:bb:cc:dd:ee:ff", "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:ff")],
+        ),
+        ("zz", "", [(f"{STATIC}.zz", "subnet default: empty static IP assigned to MAC zz")]),
+        ("aa:bb:cc:dd:ee:ff", "host", [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: invalid static IP host")]),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "10.10.102.200",
+            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.102.200 is not in the subnet")],
+        ),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "10.10.101.0",
+            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.101.0 is the same as the subnet IP")],
+        ),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "10.10.101.1",
+            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.101.1 is the same as the gateway IP")],
+        ),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "10.10.101.255",
+            [
+                (
+                    f"{STATIC}.aa:bb:cc:dd:ee:ff.ip",
+                    "subnet default: static IP 10.10.101.255 is the same as the broadcast IP",
+                )
+            ],
+        ),
+        (
+            "zz",
+            "nope",
+            [
+                (f"{STATIC}.zz", "subnet default: invalid MAC zz for static IP nope"),
+                (f"{STATIC}.zz.ip", "subnet default: invalid static IP nope"),
+            ],
+        ),
+    ],
+)
+def test_a_static_lease_needs_a_mac_and_a_free_address_of_the_subnet(mac, ip, expected):
+    assert problems("VPC", vpc(dhcp(static={mac: {"ip": ip}}))) == expected
+
+
+def test_a_static_address_may_be_given_to_one_mac_only():
+    static = {"aa:bb:cc:dd:ee:01": {"ip": "10.10.101.200"}, "aa:bb:cc:dd:ee:02": {"ip": "10.10.101.200"}}
+    assert problems("VPC", vpc(dhcp(static=static))) == [
+        (
+            f"{STATIC}.aa:bb:cc:dd:ee:02.ip",
+            "subnet default: static IP 10.10.101.200 is already assigned to another MAC address",
+        )
+    ]
+    static["aa:bb:cc:dd:ee:02"]["ip"] = "10.10.101.201"
+    assert problems("VPC", vpc(dhcp(static=static))) == []
+
+
+def test_static_leases_need_the_dhcp_server():
+    spec = vpc(dhcp(enable=False, static={"aa:bb:cc:dd:ee:ff": {"ip": "nope"}}))
+    assert problems("VPC", spec) == [
+        (f"{SUBNET}.dhcp.static", "subnet default: static IPs are not supported when DHCP is disabled")
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# VPC: subnets
+
+
+def subnet(**fields: Any) -> Any:
+    return lambda spec: default(spec).update(fields)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (subnet(subnet=""), [(f"{SUBNET}.subnet", "subnet default: missing subnet")]),
+        (subnet(subnet="10.10.101.0"), [(f"{SUBNET}.subnet", "subnet default: failed to parse subnet '10.10.101.0'")]),
+        (
+            subnet(subnet="10.10.101.0/31", dhcp={}),
+            [(f"{SUBNET}.subnet", "subnet default: prefix length 31 is too large, must be <= 30")],
+        ),
+        (subnet(subnet="10.10.101.0/30", dhcp={}), []),
+        (subnet(subnet="10.10.101.7/24"), []),  # host bits are allowed, the network is what counts
+        (subnet(gateway="10.10.101.254"), []),
+        (
+            subnet(gateway="10.10.102.1"),
+            [(f"{SUBNET}.gateway", "subnet default: gateway 10.10.102.1 is not in the subnet")],
+        ),
+        (subnet(vlan=0), [(f"{SUBNET}.vlan", "subnet default: vlan is required")]),
+        (subnet(vlan=4095), [(f"{SUBNET}.vlan", "subnet default: vlan 4095 is out of range 1..4094")]),
+        (subnet(vlan=-5), [(f"{SUBNET}.vlan", "subnet default: vlan -5 is out of range 1..4094")]),
+        (subnet(vlan=1), []),
+        (subnet(vlan=4094), []),
+        (
+            subnet(hostBGP=True),
+            [(f"{SUBNET}.dhcp.enable", "subnet default: dhcp should not be enabled for hostBGP subnets")],
+        ),
+        (subnet(hostBGP=True, vlan=0, dhcp={}), []),  # a hostBGP subnet needs no VLAN
+        (
+            subnet(dhcp={"enable": True, "relay": "10.99.0.1/32"}),
+            [(f"{SUBNET}.dhcp", "subnet default: dhcp relay and dhcp server cannot be enabled at the same time")],
+        ),
+        (subnet(dhcp={"relay": "10.99.0.1/32", "relayVPC": "other"}), []),
+        (
+            subnet(dhcp={"relay": "10.99.0.1"}),
+            [(f"{SUBNET}.dhcp.relay", "subnet default: failed to parse dhcp relay 10.99.0.1")],
+        ),
+        (
+            subnet(dhcp={"relayVPC": "other"}),
+            [(f"{SUBNET}.dhcp.relayVPC", "subnet default: dhcp relay VPC specified but dhcp relay is not enabled")],
+        ),
+    ],
+    ids=[
+        "missing",
+        "no-length",
+        "too-long",
+        "slash-30",
+        "host-bits",
+        "gateway",
+        "gateway-outside",
+        "no-vlan",
+        "vlan-4095",
+        "vlan-negative",
+        "vlan-1",
+        "vlan-4094",
+        "hostbgp-dhcp",
+        "hostbgp-no-vlan",
+        "relay-and-server",
+        "relay-vpc",
+        "relay-not-a-prefix",
+        "relay-vpc-alone",
+    ],
+)
+def test_a_subnet_needs_a_prefix_a_vlan_and_one_kind_of_dhcp(change, expected):
+    assert problems("VPC", vpc(change)) == expected
+
+
+def test_a_subnet_without_a_usable_prefix_is_not_checked_further():
+    spec = vpc(subnet(subnet="bad", vlan=99999, gateway="x"))
+    assert problems("VPC", spec) == [(f"{SUBNET}.subnet", "subnet default: failed to parse subnet 'bad'")]
+
+
+def test_two_subnets_may_not_share_a_vlan():
+    other = {"subnet": "10.10.102.0/24", "vlan": 1101}
+    assert problems("VPC", vpc(s2=other)) == [
+        ("spec.subnets.s2.vlan", "duplicate subnet VLANs: 1101 is used by subnets default and s2")
+    ]
+    assert problems("VPC", vpc(s2={**other, "vlan": 1102})) == []
+
+
+def test_two_subnets_may_not_overlap():
+    inner = {"subnet": "10.10.101.128/25", "vlan": 1102}
+    assert problems("VPC", vpc(s2=inner)) == [
+        ("spec.subnets.s2.subnet", "subnets default (10.10.101.0/24) and s2 (10.10.101.128/25) overlap")
+    ]
+    three = vpc(s2=inner, s3={"subnet": "10.10.101.0/26", "vlan": 1103})
+    assert problems("VPC", three) == [
+        ("spec.subnets.s2.subnet", "subnets default (10.10.101.0/24) and s2 (10.10.101.128/25) overlap"),
+        ("spec.subnets.s3.subnet", "subnets default (10.10.101.0/24) and s3 (10.10.101.0/26) overlap"),
+    ]
+    assert problems("VPC", vpc(s2={"subnet": "10.10.102.0/24", "vlan": 1102})) == []
+
+
+def test_a_vpc_has_between_one_and_twenty_subnets():
+    assert problems("VPC", {"subnets": {}}) == [("spec.subnets", "at least one subnet is required")]
+    assert problems("VPC", {}) == [("spec.subnets", "at least one subnet is required")]
+    many = {f"s{i}": {"subnet": f"10.0.{i}.0/24", "vlan": 100 + i} for i in range(21)}
+    assert problems("VPC", {"subnets": many}) == [("spec.subnets", "too many subnets, max is 20")]
+    many.pop("s20")
+    assert problems("VPC", {"subnets": many}) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("", []),
+        ("l3vni", []),
+        ("l3flat", [("spec.mode", "L3Flat mode is not supported yet")]),
+        ("l2", [("spec.mode", "invalid mode 'l2', must be one of '', 'l3vni', 'l3flat'")]),
+    ],
+)
+def test_a_vpc_mode_is_one_the_fabric_supports(mode, expected):
+    assert problems("VPC", vpc(lambda spec: spec.__setitem__("mode", mode))) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# VPC: permits and static routes
+
+
+@pytest.mark.parametrize(
+    ("permit", "expected"),
+    [
+        ([["default", "s2"]], []),
+        ([["default"]], [("spec.permit[0]", "each permit policy must have at least 2 subnets in it")]),
+        ([["default", "s2"], ["default", "nope"]], [("spec.permit[1]", "permit policy #1: subnet nope not found")]),
+        ([["default", "default"]], [("spec.permit[0]", "permit policy #0: duplicate subnets")]),
+        (
+            [["x"]],
+            [
+                ("spec.permit[0]", "each permit policy must have at least 2 subnets in it"),
+                ("spec.permit[0]", "permit policy #0: subnet x not found"),
+            ],
+        ),
+    ],
+    ids=["good", "single", "unknown", "duplicate", "single-unknown"],
+)
+def test_a_permit_policy_names_two_or_more_distinct_subnets_of_the_vpc(permit, expected):
+    spec = vpc(lambda spec: spec.__setitem__("permit", permit), s2={"subnet": "10.10.102.0/24", "vlan": 1102})
+    assert problems("VPC", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ({"prefix": "10.50.0.0/16", "nextHops": ["10.10.101.5"]}, []),
+        ({"nextHops": ["10.10.101.5"]}, [("spec.staticRoutes[1].prefix", "static route #1: prefix is required")]),
+        (
+            {"prefix": "10.50.0.0", "nextHops": ["10.10.101.5"]},
+            [("spec.staticRoutes[1].prefix", "static route #1: failed to parse prefix 10.50.0.0")],
+        ),
+        (
+            {"prefix": "10.50.0.1/16", "nextHops": ["10.10.101.5"]},
+            [
+                (
+                    "spec.staticRoutes[1].prefix",
+                    "static route #1: prefix 10.50.0.1/16 is invalid: inconsistent IP address and mask",
+                )
+            ],
+        ),
+        (
+            {"prefix": "10.50.0.0/16"},
+            [("spec.staticRoutes[1].nextHops", "static route #1: at least one next hop is required")],
+        ),
+    ],
+    ids=["good", "no-prefix", "not-a-prefix", "host-bits", "no-next-hop"],
+)
+def test_a_static_route_needs_a_network_prefix_and_a_next_hop(route, expected):
+    good = {"prefix": "10.40.0.0/16", "nextHops": ["10.10.101.5"]}
+    assert problems("VPC", vpc(lambda spec: spec.__setitem__("staticRoutes", [good, route]))) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# External attachments: BGP or static
+
+
+BGP = {"switch": {"ip": "10.99.0.1/31", "vlan": 100}, "neighbor": {"asn": 65100, "ip": "10.99.0.0"}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({**BGP}, []),
+        (
+            {"switch": {}, "neighbor": {}},
+            [
+                ("spec.switch.ip", "switch.ip is required"),
+                ("spec.neighbor.asn", "neighbor.asn is required"),
+                ("spec.neighbor.ip", "neighbor.ip is required"),
+            ],
+        ),
+        ({**BGP, "switch": {"ip": "10.99.0.1"}}, [("spec.switch.ip", "switch.ip is not a valid IP CIDR")]),
+        (
+            {**BGP, "neighbor": {"asn": 65100, "ip": "10.99.0.0/31"}},
+            [("spec.neighbor.ip", "neighbor.ip is not a valid IP address")],
+        ),
+    ],
+    ids=["bgp", "bgp-empty", "switch-ip-not-cidr", "neighbor-ip-not-address"],
+)
+def test_a_bgp_external_attachment_needs_both_ends_of_the_session(spec, expected):
+    assert problems("ExternalAttachment", {"external": "ext", "connection": "conn", **spec}) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24"}}, []),
+        ({"static": {"remoteIP": "10.99.0.2", "proxy": True}}, []),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24"}, "switch": {"vlan": 5}},
+            [("spec.switch", "switch parameters must not be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24"}, "switch": {"ip": "10.99.0.1/31"}},
+            [("spec.switch", "switch parameters must not be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24"}, "neighbor": {"asn": 1}},
+            [("spec.neighbor", "neighbor parameters must not be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24"}, "neighbor": {"ip": "10.99.0.0"}},
+            [("spec.neighbor", "neighbor parameters must not be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "", "ip": "10.99.0.1/24"}},
+            [("spec.static.remoteIP", "static.remoteIP is required for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "host", "ip": "10.99.0.1/24"}},
+            [("spec.static.remoteIP", "static.remoteIP is not a valid IP address")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2"}},
+            [("spec.static", "either static.ip or static.proxy must be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1/24", "proxy": True}},
+            [("spec.static", "either static.ip or static.proxy must be set for static external attachment")],
+        ),
+        (
+            {"static": {"remoteIP": "10.99.0.2", "ip": "10.99.0.1"}},
+            [("spec.static.ip", "static.ip is not a valid IP CIDR")],
+        ),
+    ],
+    ids=[
+        "ip",
+        "proxy",
+        "switch-vlan",
+        "switch-ip",
+        "neighbor-asn",
+        "neighbor-ip",
+        "no-remote",
+        "remote-not-an-ip",
+        "neither",
+        "both",
+        "ip-not-cidr",
+    ],
+)
+def test_a_static_external_attachment_has_a_remote_address_and_no_bgp_session(spec, expected):
+    full = {"external": "ext", "connection": "conn", "switch": {}, "neighbor": {}, **spec}
+    assert problems("ExternalAttachment", full) == expected
+
+
+def test_an_external_attachment_names_its_external_and_connection():
+    assert problems("ExternalAttachment", {**BGP, "external": "", "connection": ""}) == [
+        ("spec.external", "external is required"),
+        ("spec.connection", "connection is required"),
+    ]
