@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.render import load_documents
-from bot.core.validation import validate_spec
+from bot.core.validation import Classification, classify, validate_body, validate_name, validate_spec
 from tests.conftest import SHARED
 
 # The first VPC of githedgehog/demo-gitops env-1/pre-demo.yaml (tests below skip when the
@@ -566,3 +566,368 @@ def test_an_external_attachment_names_its_external_and_connection():
         ("spec.external", "external is required"),
         ("spec.connection", "connection is required"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The other kinds' rules
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"inboundCommunity": "65101:3001", "outboundCommunity": "0:65535"}, []),
+        (
+            {},
+            [
+                ("spec.inboundCommunity", "inboundCommunity is required"),
+                ("spec.outboundCommunity", "outboundCommunity is required"),
+            ],
+        ),
+        ({"static": {"prefixes": ["10.0.0.0/8"]}}, []),  # a static external has no communities
+        (
+            {"static": {}, "inboundCommunity": "1:1", "outboundCommunity": "65536:1"},
+            [("spec.outboundCommunity", "outboundCommunity 65536:1 is not a valid community, example 50000:50001")],
+        ),
+        (
+            {"inboundCommunity": "01:1", "outboundCommunity": "1:1"},
+            [("spec.inboundCommunity", "inboundCommunity 01:1 is not a valid community, example 50000:50001")],
+        ),
+        (
+            {"inboundCommunity": "1", "outboundCommunity": "65535:65535"},
+            [("spec.inboundCommunity", "inboundCommunity 1 is not a valid community, example 50000:50001")],
+        ),
+    ],
+    ids=["bgp", "bgp-without", "static", "too-large", "leading-zero", "no-colon"],
+)
+def test_a_bgp_external_needs_two_valid_communities(spec, expected):
+    assert problems("External", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"permit": {"vpc": {"name": "v"}, "external": {"name": "e", "prefixes": [{"prefix": "0.0.0.0/0"}]}}}, []),
+        (
+            {},
+            [
+                ("spec.permit.vpc.name", "vpc.name is required"),
+                ("spec.permit.external.name", "external.name is required"),
+            ],
+        ),
+        (
+            {"permit": {"vpc": {"name": "v"}, "external": {"name": "e", "prefixes": [{"prefix": "0.0.0.0/0"}, {}]}}},
+            [("spec.permit.external.prefixes[1].prefix", "external.prefixes.prefix is required")],
+        ),
+    ],
+    ids=["good", "empty", "prefix-missing"],
+)
+def test_an_external_peering_names_a_vpc_an_external_and_its_prefixes(spec, expected):
+    assert problems("ExternalPeering", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"subnet": "v/default", "connection": "c"}, []),
+        ({"subnet": "v", "connection": "c"}, []),  # the fabric reads "v" as "v/default"
+        ({}, [("spec.subnet", "subnet is required"), ("spec.connection", "connection is required")]),
+        (
+            {"subnet": "/s", "connection": "c"},
+            [("spec.subnet", "subnet should be in <vpc>/<subnet> format, vpc is missing")],
+        ),
+    ],
+    ids=["good", "vpc-only", "empty", "no-vpc"],
+)
+def test_a_vpc_attachment_names_a_subnet_of_a_vpc_and_a_connection(spec, expected):
+    assert problems("VPCAttachment", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"permit": [{"a": {}, "b": {}}]}, []),
+        ({"permit": [{"a": {}, "b": {}}, {"b": {}, "a": {}}]}, []),
+        ({}, [("spec.permit", "VPCPeering must have exactly 2 VPCs")]),
+        (
+            {"permit": [{"a": {}, "b": {}}, {"a": {}, "c": {}}]},
+            [("spec.permit", "VPCPeering must have exactly 2 VPCs")],
+        ),
+        ({"permit": [{"a": {}}]}, [("spec.permit[0]", "each permit policy must have exactly 2 VPCs (idx 0)")]),
+        (
+            {"permit": [{"a": {}, "b": {}}], "remote": "border"},
+            [("spec.remote", "remote field is deprecated and no longer supported")],
+        ),
+    ],
+    ids=["good", "twice", "empty", "three-vpcs", "one-vpc", "remote"],
+)
+def test_a_vpc_peering_joins_exactly_two_vpcs(spec, expected):
+    assert problems("VPCPeering", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"subnets": ["10.0.0.0/16", "10.1.0.0/16", "fd00::/64"]}, []),
+        ({"subnets": ["10.0.0.0"]}, [("spec.subnets[0]", "failed to parse cidr 10.0.0.0")]),
+        (
+            {"subnets": ["10.0.0.0/16", "10.1.0.0/16", "10.0.5.0/24"]},
+            [("spec.subnets[2]", "subnets overlap: 10.0.0.0/16 and 10.0.5.0/24")],
+        ),
+        (
+            {"subnets": ["x", "10.0.0.0/16", "10.0.0.0/16"]},
+            [
+                ("spec.subnets[0]", "failed to parse cidr x"),
+                ("spec.subnets[2]", "subnets overlap: 10.0.0.0/16 and 10.0.0.0/16"),
+            ],
+        ),
+    ],
+    ids=["good", "no-length", "overlap", "unparsable-then-duplicate"],
+)
+def test_an_ipv4_namespace_has_distinct_subnets(spec, expected):
+    assert problems("IPv4Namespace", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("ranges", "expected"),
+    [
+        ([{"from": 1, "to": 4094}], []),
+        ([{"from": 1000}], []),  # to defaults to from
+        ([{"from": 1000, "to": 0}], []),
+        ([{"from": 2000, "to": 1000}], [("spec.ranges[0]", "invalid range 0: from > to")]),
+        ([{"from": 0, "to": 10}], [("spec.ranges[0].from", "invalid range 0: from < 1 || from > 4094")]),
+        ([{"to": 10}], [("spec.ranges[0].from", "invalid range 0: from < 1 || from > 4094")]),
+        ([{"from": 4095}], [("spec.ranges[0].from", "invalid range 0: from < 1 || from > 4094")]),
+        ([{"from": 10, "to": 4095}], [("spec.ranges[0].to", "invalid range 0: to < 1 || to > 4094")]),
+        ([{"from": 1, "to": 2}, {"from": 3, "to": 1}], [("spec.ranges[1]", "invalid range 1: from > to")]),
+    ],
+    ids=["full", "single", "to-zero", "reversed", "from-zero", "no-from", "from-4095", "to-4095", "second"],
+)
+def test_a_vlan_range_lies_within_1_and_4094_in_order(ranges, expected):
+    assert problems("VLANNamespace", {"ranges": ranges}) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"role": "server-leaf", "redundancy": {"group": "g", "type": "mclag"}, "groups": ["g"]}, []),
+        (
+            {"role": "server-leaf", "redundancy": {"group": "g"}},
+            [("spec.redundancy", "redundancy group specified without type")],
+        ),
+        (
+            {"role": "server-leaf", "redundancy": {"type": "mclag"}},
+            [("spec.redundancy", "redundancy type specified without group")],
+        ),
+        ({"role": "spine", "vtepIP": "172.30.0.1/32"}, [("spec.vtepIP", "VTEP IP is not allowed for spine switches")]),
+        ({"role": "server-leaf", "vtepIP": "172.30.0.1/32"}, []),
+        ({"role": "server-leaf", "groups": ["a", ""]}, [("spec.groups[1]", "group name cannot be empty")]),
+    ],
+    ids=["good", "group-only", "type-only", "spine-vtep", "leaf-vtep", "empty-group"],
+)
+def test_a_switch_pairs_redundancy_group_and_type(spec, expected):
+    assert problems("Switch", spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"unbundled": {"link": {"server": {"port": "s/e1"}, "switch": {"port": "leaf-01/E1/1"}}}}, []),
+        ({}, [("spec", "exactly one connection type must be used")]),
+        (
+            {
+                "vpcLoopback": {"links": [{"switch1": {"port": "l/E1/1"}, "switch2": {"port": "l/E1/2"}}]},
+                "mclagDomain": {"peerLinks": [{"switch1": {"port": "l/E1/3"}, "switch2": {"port": "m/E1/3"}}]},
+            },
+            [("spec", "exactly one connection type must be used (found mclagDomain, vpcLoopback)")],
+        ),
+        (
+            {"unbundled": {"link": {"server": {"port": "/e1"}, "switch": {"port": "leaf-01/"}}}},
+            [
+                ("spec.unbundled.link.server.port", "invalid port name '/e1', should be \"<device>/<port>\" format"),
+                (
+                    "spec.unbundled.link.switch.port",
+                    "invalid port name 'leaf-01/', should be \"<device>/<port>\" format",
+                ),
+            ],
+        ),
+        (
+            {"bundled": {"links": [{"server": {"port": "s/e1"}, "switch": {"port": "leaf"}}]}},
+            [("spec.bundled.links[0].switch.port", "invalid port name 'leaf', should be \"<device>/<port>\" format")],
+        ),
+    ],
+    ids=["good", "none", "two", "empty-parts", "no-slash"],
+)
+def test_a_connection_has_one_type_and_device_slash_port_names(spec, expected):
+    assert problems("Connection", spec) == expected
+
+
+def test_every_real_connection_and_switch_passes_the_fabric_rules():
+    path = SHARED / "hedgehog" / "samples" / "gitops-test-1_prepop.yaml"
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (../shared is not checked out beside the repo)")
+    bodies = load_documents(path.read_text())
+    assert {b["kind"] for b in bodies} >= {"Connection", "Switch"}
+    for body in bodies:
+        assert problems(body["kind"], body.get("spec") or {}) == [], body["metadata"]["name"]
+
+
+# --------------------------------------------------------------------------------------------
+# The envelope and the schema
+
+
+VPC_API = "vpc.githedgehog.com/v1beta1"
+
+
+def body_problems(body: Any) -> list[tuple[str, str]]:
+    return [(e.path, e.message) for e in validate_body(body)]
+
+
+def test_a_document_that_is_not_a_mapping_is_refused():
+    assert body_problems([]) == [("", "a resource must be a mapping")]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"kind": "Deployment", "apiVersion": "apps/v1"},
+            [("kind", "Deployment (apps/v1) is not a Hedgehog kind; skipped")],
+        ),
+        ({"kind": "Deployment"}, [("kind", "Deployment (no apiVersion) is not a Hedgehog kind; skipped")]),
+        ({"replicas": 3}, [("kind", "not a Kubernetes resource (no kind); skipped")]),
+        ({"apiVersion": VPC_API, "metadata": {"name": "a"}}, [("kind", "kind is required")]),
+        (
+            {"apiVersion": VPC_API, "kind": "Nope", "metadata": {"name": "a"}},
+            [
+                (
+                    "kind",
+                    f"kind 'Nope' is not a kind of {VPC_API} (known: External, ExternalAttachment, ExternalPeering,"
+                    " IPv4Namespace, VPC, VPCAttachment, VPCPeering)",
+                )
+            ],
+        ),
+        (
+            {"apiVersion": "vpc.githedgehog.com/v2", "kind": "VPC", "metadata": {"name": "a"}},
+            [("apiVersion", f"vpc.githedgehog.com/v2 is not a served version of VPC; use {VPC_API}")],
+        ),
+        (
+            {"apiVersion": "", "kind": "VPC", "metadata": {"name": "a"}},
+            [("apiVersion", f"apiVersion is required; use {VPC_API}")],
+        ),
+    ],
+    ids=["other-group", "other-no-api", "no-kind", "hedgehog-no-kind", "unknown-kind", "unserved", "empty-api"],
+)
+def test_what_a_document_is_decides_whether_and_how_it_is_checked(body, expected):
+    assert body_problems(body) == expected
+
+
+def test_a_hedgehog_kind_without_api_version_is_still_a_hedgehog_document():
+    verdict = classify({"kind": "VPC"})
+    assert verdict.hedgehog and verdict.kind is not None and verdict.kind.kind == "VPC" and verdict.warning is None
+    assert classify({"apiVersion": VPC_API, "kind": 5}) == Classification(True, None)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (None, [("metadata", "metadata with a name is required")]),
+        ("x", [("metadata", "metadata must be a mapping, not str")]),
+        ([], [("metadata", "metadata must be a mapping, not a list")]),
+        ({"name": "a", "labels": []}, [("metadata.labels", "labels must be a mapping of strings")]),
+        (
+            {"name": "a", "annotations": {"a": 1, "b": True, "c": {}}},
+            [
+                ("metadata.annotations.a", "annotation 'a' must be a string, not a number (quote it)"),
+                ("metadata.annotations.b", "annotation 'b' must be a string, not a boolean (quote it)"),
+                ("metadata.annotations.c", "annotation 'c' must be a string, not a mapping (quote it)"),
+            ],
+        ),
+        (
+            {"name": "a", "labels": {"x": 1.5}},
+            [("metadata.labels.x", "label 'x' must be a string, not a number (quote it)")],
+        ),
+        (
+            {"name": "a", "namespace": "prod"},
+            [("metadata.namespace", "namespace 'prod' is not supported: only the default namespace is")],
+        ),
+        ({"name": "a", "labels": None, "annotations": {}}, []),
+    ],
+    ids=["none", "string", "list", "labels-list", "annotation-types", "label-float", "namespace", "empty"],
+)
+def test_metadata_is_a_mapping_with_a_name_and_string_labels(metadata, expected):
+    body = {"apiVersion": VPC_API, "kind": "VPC", "spec": vpc()}
+    if metadata is not None:
+        body["metadata"] = metadata
+    assert body_problems(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("", ["metadata.name is required"]),
+        (None, ["metadata.name is required"]),
+        (7, ["metadata.name must be a string, not a number"]),
+        (["a"], ["metadata.name must be a string, not a list"]),
+        (
+            "A",
+            [
+                "name 'A' is not a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting"
+                " and ending with a letter or digit"
+            ],
+        ),
+        ("a" * 12, ["VPC name 'aaaaaaaaaaaa' is too long, must be <= 11 characters"]),
+    ],
+)
+def test_a_name_is_a_short_lowercase_subdomain(name, expected):
+    assert [e.message for e in validate_name("VPC", name)] == expected
+
+
+def test_a_name_over_253_characters_is_too_long_for_any_kind():
+    name = ("a" * 63 + ".") * 4
+    [error] = validate_name("Server", name[:254])
+    assert error.message == f"name {name[:254]!r} is too long: at most 253 characters"
+    assert validate_name("Server", name[:253].rstrip(".")) == []
+
+
+def test_unknown_top_level_fields_are_listed_with_the_known_ones():
+    body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "a"}, "spec": vpc(), "specs": 1}
+    assert body_problems(body) == [
+        ("specs", "unknown field 'specs' (expected apiVersion, kind, metadata, spec, status)")
+    ]
+
+
+def test_a_kind_that_needs_a_spec_says_so_and_one_that_does_not_is_checked_as_empty():
+    attachment = {"apiVersion": VPC_API, "kind": "ExternalAttachment", "metadata": {"name": "a"}}
+    assert body_problems(attachment)[0] == ("spec", "spec is required")
+    server = {"apiVersion": "wiring.githedgehog.com/v1beta1", "kind": "Server", "metadata": {"name": "s"}}
+    assert body_problems(server) == []
+
+
+def test_the_first_schema_error_alone_names_the_field_and_what_is_wrong():
+    def first(kind: str, spec: Any) -> list[tuple[str, str]]:
+        return [(e.path, e.message) for e in validate_spec(kind, spec, all_errors=False)]
+
+    assert first("VPC", {"subnets": {"a": {"subnet": 5, "vlan": 1}}}) == [
+        ("spec.subnets.a.subnet", "spec.subnets.a.subnet must be string")
+    ]
+    assert first("ExternalAttachment", {}) == [("spec.neighbor", "neighbor, switch are required")]
+    assert first("ExternalAttachment", {"switch": {}}) == [("spec.neighbor", "neighbor is required")]
+    assert first("Switch", {"role": "spine", "x": 1}) == [("spec", "spec has unknown fields")]
+    assert first("Switch", []) == [("spec", "spec must be object")]
+
+
+def test_every_schema_error_names_its_field():
+    assert problems("VPC", {"subnets": {"a": {"subnet": 5, "vlan": 1}}, "x": 1}) == [
+        ("spec.x", "unknown field 'x'"),
+        ("spec.subnets.a.subnet", "5 is not of type 'string'"),
+    ]
+    assert problems("ExternalAttachment", {}) == [
+        ("spec.neighbor", "neighbor is required"),
+        ("spec.switch", "switch is required"),
+    ]
+    assert problems("Nope", {}) == [("kind", "unknown kind 'Nope'")]
+
+
+def test_a_kind_without_rules_of_its_own_is_checked_by_its_schema_only():
+    assert problems("SwitchGroup", {}) == []
+    assert problems("Server", {}) == []
