@@ -200,6 +200,8 @@ def test_an_unknown_kind_is_refused_by_name():
         ("a.lock.lock", "a"),
         ("a-.lock", "a"),
         ("a.locked", "a.locked"),
+        ("X.lab.X", "X.lab.X"),
+        ("labX.lock", "labX"),
         ("", "fabric"),
         ("...", "fabric"),
         (".lock", "lock"),
@@ -217,3 +219,10 @@ def test_the_operation_id_gives_its_first_eight_hex_digits():
     with pytest.raises(ValueError, match="^operation id 'abc' has fewer than 8 hex digits$"):
         short_operation_id("abc")
     assert short_operation_id("0123abcd") == "0123abcd"
+
+
+def test_every_folder_has_one_primary_kind_whose_files_carry_no_suffix():
+    folders = {kind.folder for kind in KINDS.values()}
+    for folder in folders:
+        assert [k.kind for k in KINDS.values() if k.folder == folder and k.primary], folder
+        assert len([k for k in KINDS.values() if k.folder == folder and k.primary]) == 1, folder
