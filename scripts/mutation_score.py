@@ -85,7 +85,15 @@ def changed_line(functions: dict[str, str], mutant: str) -> str:
     for op in difflib.ndiff(before, body):
         if op.startswith("+ "):
             return op[2:]
-    return ""
+    # the signature changed (a default value): the def line, under the function's own name
+    signature = mutated.splitlines()[0].strip() if mutated else ""
+    return re.sub(r"^(async )?def \S+?__mutmut_\d+\(", lambda m: f"{m.group(1) or ''}def {_plain(local)}(", signature)
+
+
+def _plain(local: str) -> str:
+    """The source name of a mutated function: x_name__mutmut_3 -> name, xǁClassǁname__mutmut_3 -> name."""
+    name = re.sub(r"__mutmut_\d+$", "", local)
+    return name.rsplit("ǁ", 1)[-1] if "ǁ" in name else name[2:]
 
 
 def score(module: str, equivalents: dict[str, str]) -> Score:

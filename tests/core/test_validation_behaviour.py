@@ -9,8 +9,17 @@ from typing import Any
 
 import pytest
 
+from bot.core.documents import Document, parse_file
 from bot.core.render import load_documents
-from bot.core.validation import Classification, classify, validate_body, validate_name, validate_spec
+from bot.core.validation import (
+    Classification,
+    ValidationError,
+    classify,
+    validate_body,
+    validate_document,
+    validate_name,
+    validate_spec,
+)
 from tests.conftest import SHARED
 
 # The first VPC of githedgehog/demo-gitops env-1/pre-demo.yaml (tests below skip when the
@@ -931,3 +940,119 @@ def test_every_schema_error_names_its_field():
 def test_a_kind_without_rules_of_its_own_is_checked_by_its_schema_only():
     assert problems("SwitchGroup", {}) == []
     assert problems("Server", {}) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Remaining details: later items are still checked after a bad one; lines; odd inputs
+
+
+def test_a_bad_subnet_does_not_stop_the_check_of_the_next_subnet():
+    for bad in ({"vlan": 5}, {"subnet": "x", "vlan": 5}, {"subnet": "10.0.0.0/31", "vlan": 5}):
+        spec = {"subnets": {"a": bad, "b": {"subnet": "10.10.102.0/24", "vlan": 0}}}
+        assert problems("VPC", spec)[-1] == ("spec.subnets.b.vlan", "subnet b: vlan is required"), bad
+
+
+def test_a_subnet_without_its_prefix_is_missing_it():
+    assert problems("VPC", {"subnets": {"a": {"vlan": 5}}}) == [("spec.subnets.a.subnet", "subnet a: missing subnet")]
+
+
+def test_an_empty_static_lease_does_not_stop_the_check_of_the_next_one():
+    static = {"aa:bb:cc:dd:ee:01": {"ip": ""}, "aa:bb:cc:dd:ee:02": {"ip": "nope"}}
+    assert problems("VPC", vpc(dhcp(static=static))) == [
+        (f"{STATIC}.aa:bb:cc:dd:ee:01", "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:01"),
+        (f"{STATIC}.aa:bb:cc:dd:ee:02.ip", "subnet default: invalid static IP nope"),
+    ]
+
+
+def test_an_attachment_subnet_with_an_empty_vpc_part_is_refused_whatever_follows():
+    assert problems("VPCAttachment", {"subnet": "/a/b", "connection": "c"}) == [
+        ("spec.subnet", "subnet should be in <vpc>/<subnet> format, vpc is missing")
+    ]
+
+
+def test_only_port_fields_are_read_as_ports():
+    spec = {
+        "staticExternal": {
+            "link": {"switch": {"port": "leaf-01/E1/1", "ip": "10.0.0.1/24", "nextHop": "10.0.0.2"}},
+            "withinVPC": "vpc-1",
+        }
+    }
+    assert problems("Connection", spec) == []
+
+
+def test_a_kind_that_is_not_text_is_a_missing_kind():
+    assert body_problems({"apiVersion": VPC_API, "kind": 5, "metadata": {"name": "a"}}) == [
+        ("kind", "kind is required")
+    ]
+
+
+def test_an_api_version_with_more_slashes_is_read_from_its_last_one():
+    body = {"apiVersion": "vpc.githedgehog.com/v1/v1beta1", "kind": "VPC", "metadata": {"name": "a"}}
+    assert body_problems(body) == [("apiVersion", f"VPC belongs to {VPC_API}, not vpc.githedgehog.com/v1/v1beta1")]
+
+
+def test_a_documents_name_is_held_to_its_kinds_length_limit():
+    body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "a" * 12}, "spec": vpc()}
+    assert body_problems(body) == [("metadata.name", "VPC name 'aaaaaaaaaaaa' is too long, must be <= 11 characters")]
+
+
+def test_annotations_are_checked_when_there_are_no_labels():
+    body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "a", "annotations": {"n": 1}}, "spec": vpc()}
+    assert body_problems(body) == [
+        ("metadata.annotations.n", "annotation 'n' must be a string, not a number (quote it)")
+    ]
+
+
+def test_validate_body_lists_every_schema_error_unless_asked_for_the_first():
+    body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "a"}, "spec": {"subnets": {}, "x": 1, "y": 2}}
+    assert body_problems(body) == [("spec.x", "unknown field 'x'"), ("spec.y", "unknown field 'y'")]
+    assert [(e.path, e.message) for e in validate_body(body, all_errors=False)] == [("spec", "spec has unknown fields")]
+
+
+def test_the_first_schema_error_of_a_wrongly_typed_mapping_is_its_type():
+    assert [
+        (e.path, e.message) for e in validate_spec("VPC", {"subnets": {"a": {"subnet": {}}}}, all_errors=False)
+    ] == [("spec.subnets.a.subnet", "spec.subnets.a.subnet must be string")]
+
+
+def lines_of(text: str) -> list[tuple[str, int | None]]:
+    [doc] = parse_file("f.yaml", text.encode()).documents
+    return [(e.path, e.line) for e in validate_document(doc)]
+
+
+def test_each_problem_of_a_file_points_at_the_line_to_fix():
+    text = (
+        "# a header\n"
+        "apiVersion: vpc.githedgehog.com/v2\n"
+        "kind: VPC\n"
+        "metadata:\n"
+        "  labels:\n"
+        "    x: 1\n"
+        "  name: Bad_Name\n"
+        "spec:\n"
+        "  subnets: {}\n"
+        "extra: 1\n"
+    )
+    assert lines_of(text) == [("apiVersion", 2), ("extra", 10), ("metadata.name", 7), ("metadata.labels.x", 6)]
+
+
+def test_a_problem_of_the_whole_document_or_a_missing_field_points_at_the_document():
+    assert lines_of("\n\napiVersion: vpc.githedgehog.com/v1beta1\nmetadata:\n  name: a\n") == [("kind", 3)]
+    assert lines_of("\napiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nspec:\n  subnets: {}\n") == [
+        ("metadata", 2),
+        ("spec.subnets", 5),
+    ]
+    assert lines_of("\nkind: VPC\nmetadata:\n  name: a\nspec:\n  subnets: {}\n") == [
+        ("apiVersion", 2),
+    ]
+
+
+def test_the_parse_error_of_a_document_is_its_problem_at_its_line():
+    [doc] = parse_file("f.yaml", b"\nkind: VPC\nmetadata:\n  name: a\n  name: b\n").documents
+    [error] = validate_document(doc)
+    assert (error.path, error.line) == ("", 5) and "duplicate key 'name'" in error.message
+
+
+def test_a_document_without_body_or_error_could_not_be_read():
+    doc = Document(index=0, line=3, start=0, end=0, start_line=1, text="")
+    assert validate_document(doc) == [ValidationError("", "document could not be read", 3)]
