@@ -701,6 +701,8 @@ def test_an_ipv4_namespace_has_distinct_subnets(spec, expected):
     [
         ([{"from": 1, "to": 4094}], []),
         ([{"from": 1000}], []),  # to defaults to from
+        ([{"from": 4094}], []),
+        ([{"from": 1, "to": 1}], []),
         ([{"from": 1000, "to": 0}], []),
         ([{"from": 2000, "to": 1000}], [("spec.ranges[0]", "invalid range 0: from > to")]),
         ([{"from": 0, "to": 10}], [("spec.ranges[0].from", "invalid range 0: from < 1 || from > 4094")]),
@@ -709,7 +711,7 @@ def test_an_ipv4_namespace_has_distinct_subnets(spec, expected):
         ([{"from": 10, "to": 4095}], [("spec.ranges[0].to", "invalid range 0: to < 1 || to > 4094")]),
         ([{"from": 1, "to": 2}, {"from": 3, "to": 1}], [("spec.ranges[1]", "invalid range 1: from > to")]),
     ],
-    ids=["full", "single", "to-zero", "reversed", "from-zero", "no-from", "from-4095", "to-4095", "second"],
+    ids=["full", "single", "single-4094", "single-1", "to-zero", "reversed", "from-zero", "no-from", "from-4095", "to-4095", "second"],
 )
 def test_a_vlan_range_lies_within_1_and_4094_in_order(ranges, expected):
     assert problems("VLANNamespace", {"ranges": ranges}) == expected
@@ -1056,3 +1058,45 @@ def test_the_parse_error_of_a_document_is_its_problem_at_its_line():
 def test_a_document_without_body_or_error_could_not_be_read():
     doc = Document(index=0, line=3, start=0, end=0, start_line=1, text="")
     assert validate_document(doc) == [ValidationError("", "document could not be read", 3)]
+
+
+def test_a_document_that_did_not_parse_is_a_hedgehog_document_of_no_known_kind():
+    [doc] = parse_file("f.yaml", b"kind: VPC\nmetadata:\n  name: a\n  name: b\n").documents
+    assert classify(doc) == Classification(True, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        (
+            {"apiVersion": "vpc.githedgehog.com/x/v1", "kind": "Deployment"},
+            Classification(False, None, "Deployment (vpc.githedgehog.com/x/v1) is not a Hedgehog kind; skipped"),
+        ),
+        (
+            {"apiVersion": "", "kind": "Deployment"},
+            Classification(False, None, "Deployment (no apiVersion) is not a Hedgehog kind; skipped"),
+        ),
+        (
+            {"apiVersion": "apps/v1", "kind": 5},
+            Classification(False, None, "not a Kubernetes resource (no kind); skipped"),
+        ),
+        (
+            {"apiVersion": "apps/v1", "kind": ""},
+            Classification(False, None, "not a Kubernetes resource (no kind); skipped"),
+        ),
+        ({"apiVersion": VPC_API, "kind": ["VPC"]}, Classification(True, None)),
+        (
+            {"apiVersion": 5, "kind": "Deployment"},
+            Classification(False, None, "Deployment (no apiVersion) is not a Hedgehog kind; skipped"),
+        ),
+    ],
+    ids=["group-is-before-the-last-slash", "empty-api", "kind-not-text", "kind-empty", "kind-a-list", "api-not-text"],
+)
+def test_classification_reads_the_group_before_the_last_slash_and_needs_a_kind_name(body, verdict):
+    assert classify(body) == verdict
+
+
+def test_a_name_too_long_for_its_kind_is_a_problem_of_the_name_field():
+    assert [(e.path, e.message) for e in validate_name("External", "e" * 12)] == [
+        ("metadata.name", "External name 'eeeeeeeeeeee' is too long, must be <= 11 characters")
+    ]
