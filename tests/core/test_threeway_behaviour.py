@@ -697,6 +697,8 @@ def test_a_conflict_as_json_carries_all_three_values():
     as_json = conflict.to_dict()
     assert (as_json["base_value"], as_json["gui_value"], as_json["git_value"]) == (1, 10, None)
     assert as_json["severity"] == "medium" and as_json["kind"] == "Connection" and as_json["name"] == "c"
+    [conflict] = three_way(LINKS_BASE, git, gui).conflicts
+    assert (conflict.to_dict()["gui_value"], conflict.to_dict()["git_value"]) == (None, 10)
 
 
 def test_the_severity_and_options_of_a_conflict_type_can_be_looked_up_by_name():
