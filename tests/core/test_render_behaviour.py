@@ -424,3 +424,58 @@ def test_load_documents_reads_timestamps_as_text_and_keys_as_strings():
         {"a": "2025-01-01", "2": "x", "true": "y", "null": "z"}
     ]
     assert load_documents("false: [{1: 2}]\n---\n~\n") == [{"false": [{"1": 2}]}]
+
+
+# --------------------------------------------------------------------------------------------
+# Scalars are rewritten where they stand; everything around them keeps its bytes
+
+
+def test_a_scalar_under_a_quoted_key_is_rewritten_in_place_and_the_key_keeps_its_quotes():
+    text = head("a") + "spec:\n  \"vlan\": 1  # the vlan\n  'mtu': 9000\n"
+    out = apply_edits(text, [Edit.replace(0, {"vlan": 2, "mtu": 1500})])
+    assert out == head("a") + "spec:\n  \"vlan\": 2  # the vlan\n  'mtu': 1500\n"
+
+
+@pytest.mark.parametrize("value", ["abX", "X", "a b", "yes", "10.0.0.1/24"])
+def test_a_new_scalar_is_written_exactly_and_the_documents_comments_stay(value):
+    text = head("a") + "spec:\n  # about x\n  x: old  # keep\n  y: 1\n"
+    out = apply_edits(text, [Edit.replace(0, {"x": value, "y": 1})])
+    written = dump_yaml({"x": value}).rstrip("\n")
+    assert out == head("a") + f"spec:\n  # about x\n  {written}  # keep\n  y: 1\n"
+    assert load_documents(out)[0]["spec"]["x"] == value
+
+
+def test_a_list_ending_in_x_is_re_rendered_with_its_key_and_the_comments_stay():
+    text = head("a") + "spec:\n  # about l\n  l:\n    - a\n  y: 1  # keep\n"
+    out = apply_edits(text, [Edit.replace(0, {"l": ["abX"], "y": 1})])
+    assert out == head("a") + "spec:\n  # about l\n  l:\n    - abX\n  y: 1  # keep\n"
+
+
+def test_a_scalar_that_becomes_multi_line_is_re_rendered_with_its_key_and_the_comments_stay():
+    text = head("a") + "spec:\n  # about text\n  text: one\n  vlan: 1  # keep\n"
+    out = apply_edits(text, [Edit.replace(0, {"text": "a\nb", "vlan": 1})])
+    assert out == head("a") + "spec:\n  # about text\n  text: |-\n    a\n    b\n  vlan: 1  # keep\n"
+
+
+def test_appending_to_a_file_ending_in_an_empty_document_after_several_documents_fills_it():
+    text = head("a") + "---\n" + head("b") + "---\n"
+    out = apply_edits(text, [Edit.append("VPC", "c", {"x": 1})])
+    assert out == text + render_resource("VPC", "c", spec={"x": 1})
+
+
+def test_an_append_edit_carries_namespace_labels_and_annotations():
+    edit = Edit.append("VPC", "c", {"x": 1}, namespace="other", labels={"l": "1"}, annotations={"a": "b"})
+    assert edit.body == {
+        "apiVersion": "vpc.githedgehog.com/v1beta1",
+        "kind": "VPC",
+        "metadata": {"name": "c", "namespace": "other", "labels": {"l": "1"}, "annotations": {"a": "b"}},
+        "spec": {"x": 1},
+    }
+    assert Edit.append("VPC", "c", {"x": 1}).body["metadata"] == {"name": "c"}
+
+
+def test_render_resource_writes_the_default_namespace_as_nothing_and_indents_lists():
+    assert render_resource("VPC", "a", spec={"l": [1]}) == (
+        "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: a\nspec:\n  l:\n    - 1\n"
+    )
+    assert render_resource("VPC", "a", spec={"l": [1]}, indent_sequences=False).endswith("  l:\n  - 1\n")
