@@ -479,3 +479,67 @@ def test_render_resource_writes_the_default_namespace_as_nothing_and_indents_lis
         "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  name: a\nspec:\n  l:\n    - 1\n"
     )
     assert render_resource("VPC", "a", spec={"l": [1]}, indent_sequences=False).endswith("  l:\n  - 1\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Block scalars end at their last line: edits around them keep comments and blank lines
+
+
+def test_editing_a_folded_scalar_keeps_the_blank_line_after_it_and_the_comments():
+    text = head("a") + "spec:\n  # c\n  text: >\n    one\n\n  vlan: 1  # keep\n"
+    out = apply_edits(text, [Edit.replace(0, {"text": "x", "vlan": 1})])
+    assert out == head("a") + "spec:\n  # c\n  text: x\n\n  vlan: 1  # keep\n"
+
+
+def test_removing_a_key_whose_value_is_a_block_scalar_removes_exactly_its_lines():
+    text = head("a") + "spec:\n  text: |\n    one\n  # about vlan\n  vlan: 1\n"
+    assert apply_edits(text, [Edit.replace(0, {"vlan": 1})]) == head("a") + "spec:\n  # about vlan\n  vlan: 1\n"
+
+
+def test_a_key_added_after_a_block_scalar_goes_right_under_it():
+    text = head("a") + "spec:\n  # c\n  x: 1\n  text: |\n    one\n\n---\n" + head("b")
+    out = apply_edits(text, [Edit.replace(0, {"x": 1, "text": "one\n", "y": 2})])
+    assert out == head("a") + "spec:\n  # c\n  x: 1\n  text: |\n    one\n  y: 2\n\n---\n" + head("b")
+
+
+def test_a_block_scalar_at_the_end_of_a_file_without_final_newline_can_be_edited():
+    text = head("a") + "# c\nspec:\n  text: |\n    one"
+    assert apply_edits(text, [Edit.replace(0, {"text": "two"})]) == head("a") + "# c\nspec:\n  text: two"
+
+
+def test_editing_a_block_scalar_in_a_crlf_file_keeps_every_line_end_crlf():
+    text = (head("a") + "# c\nspec:\n  text: |\n    one\n  vlan: 1\n").replace("\n", "\r\n")
+    out = apply_edits(text, [Edit.replace(0, {"text": "two", "vlan": 1})])
+    assert out == (head("a") + "# c\nspec:\n  text: two\n  vlan: 1\n").replace("\n", "\r\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Keys added where there is no final newline, with comments that must stay
+
+
+def test_a_key_added_to_a_nested_mapping_of_a_file_without_final_newline():
+    text = head("a") + "# c\nspec:\n  m:\n    x: 1\n  y: 2"
+    out = apply_edits(text, [Edit.replace(0, {"m": {"x": 1, "z": 3}, "y": 2})])
+    assert out == head("a") + "# c\nspec:\n  m:\n    x: 1\n    z: 3\n  y: 2"
+
+
+def test_a_key_added_at_the_very_end_of_a_file_without_final_newline_keeps_the_comments():
+    text = head("a") + "# c\nspec:\n  x: 1\n  y: 2"
+    out = apply_edits(text, [Edit.replace(0, {"x": 1, "y": 2, "z": 3})])
+    assert out == head("a") + "# c\nspec:\n  x: 1\n  y: 2\n  z: 3"
+
+
+def test_keys_added_to_a_mapping_keep_the_comments_of_the_document():
+    text = head("a") + "spec:\n  # subnets\n  subnets:\n    default:\n      vlan: 1  # v\n"
+    out = apply_edits(text, [Edit.replace(0, {"subnets": {"default": {"vlan": 1, "mtu": 9000}}, "mode": "l3vni"})])
+    assert (
+        out
+        == head("a")
+        + "spec:\n  # subnets\n  subnets:\n    default:\n      vlan: 1  # v\n      mtu: 9000\n  mode: l3vni\n"
+    )
+
+
+def test_a_multi_line_plain_scalar_is_re_rendered_with_its_key():
+    text = head("a") + 'spec:\n  # c\n  "plain": a\n    b\n  vlan: 1\n'
+    out = apply_edits(text, [Edit.replace(0, {"plain": "y", "vlan": 1})])
+    assert out == head("a") + "spec:\n  # c\n  plain: y\n  vlan: 1\n"
