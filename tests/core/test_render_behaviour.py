@@ -193,10 +193,10 @@ def test_a_document_with_anchors_is_re_rendered_whole_when_a_patch_cannot_read_b
     assert load_documents(out)[0]["spec"] == {"base": {"x": 2}, "copy": {"x": 1}}
 
 
-def test_a_flow_mapping_value_is_re_rendered_in_block_style():
-    text = head("a") + "spec: {x: 1, y: 2}\n"
+def test_a_scalar_in_a_flow_mapping_is_rewritten_where_it_stands():
+    text = head("a") + "spec: {x: 1, y: 2}  # keep\n"
     out = apply_edits(text, [Edit.replace(0, {"x": 1, "y": 3})])
-    assert out == head("a") + "spec:\n  x: 1\n  y: 3\n"
+    assert out == head("a") + "spec: {x: 1, y: 3}  # keep\n"
 
 
 def test_a_non_string_key_makes_the_mapping_re_rendered():
@@ -539,7 +539,7 @@ def test_keys_added_to_a_mapping_keep_the_comments_of_the_document():
     )
 
 
-def test_a_multi_line_plain_scalar_is_re_rendered_with_its_key():
+def test_a_multi_line_plain_scalar_is_rewritten_where_it_stands_under_its_quoted_key():
     text = head("a") + 'spec:\n  # c\n  "plain": a\n    b\n  vlan: 1\n'
     out = apply_edits(text, [Edit.replace(0, {"plain": "y", "vlan": 1})])
-    assert out == head("a") + "spec:\n  # c\n  plain: y\n  vlan: 1\n"
+    assert out == head("a") + 'spec:\n  # c\n  "plain": y\n  vlan: 1\n'

@@ -711,7 +711,19 @@ def test_an_ipv4_namespace_has_distinct_subnets(spec, expected):
         ([{"from": 10, "to": 4095}], [("spec.ranges[0].to", "invalid range 0: to < 1 || to > 4094")]),
         ([{"from": 1, "to": 2}, {"from": 3, "to": 1}], [("spec.ranges[1]", "invalid range 1: from > to")]),
     ],
-    ids=["full", "single", "single-4094", "single-1", "to-zero", "reversed", "from-zero", "no-from", "from-4095", "to-4095", "second"],
+    ids=[
+        "full",
+        "single",
+        "single-4094",
+        "single-1",
+        "to-zero",
+        "reversed",
+        "from-zero",
+        "no-from",
+        "from-4095",
+        "to-4095",
+        "second",
+    ],
 )
 def test_a_vlan_range_lies_within_1_and_4094_in_order(ranges, expected):
     assert problems("VLANNamespace", {"ranges": ranges}) == expected
