@@ -309,7 +309,7 @@ def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
         found = sorted(_full_validator(kind).iter_errors(spec), key=lambda e: list(map(str, e.absolute_path)))
     except Exception:
         return []
-    errors = []
+    errors: list[ValidationError] = []
     for error in found:
         parts = list(error.absolute_path)
         message = error.message
