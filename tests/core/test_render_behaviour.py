@@ -543,3 +543,13 @@ def test_a_multi_line_plain_scalar_is_rewritten_where_it_stands_under_its_quoted
     text = head("a") + 'spec:\n  # c\n  "plain": a\n    b\n  vlan: 1\n'
     out = apply_edits(text, [Edit.replace(0, {"plain": "y", "vlan": 1})])
     assert out == head("a") + 'spec:\n  # c\n  "plain": y\n  vlan: 1\n'
+
+
+def test_appending_to_a_file_of_one_empty_document_fills_it():
+    rendered = render_resource("VPC", "c", spec={"x": 1})
+    assert apply_edits("# fabric\n---\n", [Edit.append("VPC", "c", {"x": 1})]) == "# fabric\n---\n" + rendered
+
+
+def test_removing_labels_a_document_does_not_have_changes_nothing():
+    original = {"metadata": {"name": "a"}, "spec": {"x": 1}}
+    assert new_body(original, Edit.replace(0, {"x": 1}, labels={}, annotations={})) == original
