@@ -16,6 +16,7 @@ from bot.core.filemap import (
     parse_managed_path,
     safe_join,
     short_operation_id,
+    unread_entry,
 )
 from bot.core.kinds import KINDS
 from bot.core.render import load_documents
@@ -226,3 +227,27 @@ def test_every_folder_has_one_primary_kind_whose_files_carry_no_suffix():
     for folder in folders:
         assert [k.kind for k in KINDS.values() if k.folder == folder and k.primary], folder
         assert len([k for k in KINDS.values() if k.folder == folder and k.primary]) == 1, folder
+
+
+# --------------------------------------------------------------------------------------------
+# Entries of a fabric's directory that are not read, with the reason
+
+
+@pytest.mark.parametrize(
+    ("directory", "path", "mode", "reason"),
+    [
+        ("fab", "fab/link.yaml", "120000", "a symbolic link: links are not followed, so what it points to is not read"),
+        ("fab", "fab/vendor", "160000", "a submodule (a commit of another repository): its files are not read"),
+        ("fab", "fab/a\nb.yaml", "100644", "a YAML file whose path contains a control character: it is not read"),
+        ("", "a\tb.yml", "100755", "a YAML file whose path contains a control character: it is not read"),
+        ("fab", "fab/x/../b.yaml", "100644", "a YAML file whose path is not a plain relative path: it is not read"),
+    ],
+)
+def test_an_entry_that_is_not_read_says_why(directory, path, mode, reason):
+    entry = unread_entry(directory, path, mode)
+    assert entry is not None and entry.reason == reason and entry.path == path
+
+
+def test_a_shown_path_escapes_exactly_the_control_characters():
+    entry = unread_entry("", "a \x1f\x7f\x80é.yaml", "100644")
+    assert entry is not None and entry.shown_path == "a \\x1f\\x7f\x80é.yaml"

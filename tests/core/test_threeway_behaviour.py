@@ -772,3 +772,20 @@ def test_a_reference_that_repeats_within_one_field_is_reported_once_and_the_rest
     # keys that read the same once written ({1: ..., "1": ...} from a client's JSON-like data)
     peering = ("VPCPeering", "p", {"permit": [{1: {}, "1": {}, "v2": {}}]})
     assert sorted(v.target_name for v in find_dependency_violations([peering])) == ["1", "v2"]
+
+
+@pytest.mark.parametrize(
+    ("conflict_type", "settled_by_a_strategy"),
+    [
+        ("concurrent_modification", True),
+        ("missing_resource", True),
+        ("schema_mismatch", True),
+        ("file_corruption", True),  # the GUI's version can be written over the broken document
+        ("dependency_violation", True),  # Git's state can be kept
+        ("permission_denied", False),
+    ],
+)
+def test_a_conflict_a_strategy_can_settle_offers_a_side_to_take(conflict_type, settled_by_a_strategy):
+    from bot.core.threeway import auto_resolvable
+
+    assert auto_resolvable(conflict_type) is settled_by_a_strategy
