@@ -436,7 +436,7 @@ def test_a_scalar_under_a_quoted_key_is_rewritten_in_place_and_the_key_keeps_its
     assert out == head("a") + "spec:\n  \"vlan\": 2  # the vlan\n  'mtu': 1500\n"
 
 
-@pytest.mark.parametrize("value", ["abX", "X", "a b", "yes", "10.0.0.1/24"])
+@pytest.mark.parametrize("value", ["abX", "X", "a b", "yes", "10.0.0.1/24", "grün", "x" * 200])
 def test_a_new_scalar_is_written_exactly_and_the_documents_comments_stay(value):
     text = head("a") + "spec:\n  # about x\n  x: old  # keep\n  y: 1\n"
     out = apply_edits(text, [Edit.replace(0, {"x": value, "y": 1})])
@@ -553,3 +553,9 @@ def test_appending_to_a_file_of_one_empty_document_fills_it():
 def test_removing_labels_a_document_does_not_have_changes_nothing():
     original = {"metadata": {"name": "a"}, "spec": {"x": 1}}
     assert new_body(original, Edit.replace(0, {"x": 1}, labels={}, annotations={})) == original
+
+
+def test_an_empty_value_under_a_quoted_key_is_written_after_its_colon():
+    text = head("a") + 'spec:\n  "gateway":  # set me\n  vlan: 1\n'
+    out = apply_edits(text, [Edit.replace(0, {"gateway": "10.0.0.1", "vlan": 1})])
+    assert out == head("a") + 'spec:\n  "gateway": 10.0.0.1  # set me\n  vlan: 1\n'
