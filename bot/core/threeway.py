@@ -215,7 +215,7 @@ def flatten(resource: Any) -> dict[str, Any]:
         else:
             out[format_path(path)] = value
 
-    view = resource_view(resource) if isinstance(resource, Mapping) else resource
+    view = resource_view(resource) if isinstance(resource, Mapping) or resource is None else resource
     if view is not ABSENT:
         walk((), view)
     return out
@@ -584,7 +584,7 @@ def resolve(
 
     choices = dict(choices or {})
     values = dict(values or {})
-    resource = result.merged
+    resource = copy.deepcopy(result.merged)  # a resolution never shares objects with the result
     remaining: list[FieldConflict] = []
     decisions: dict[str, str] = {}
     for conflict in result.conflicts:

@@ -293,7 +293,15 @@ def _fast_error(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError
 
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
-_UNEXPECTED = re.compile(r"\('(.+)' was unexpected\)")
+
+
+def _unexpected(error: Any) -> list[str]:
+    """The keys an additionalProperties: false error refuses, in the document's order."""
+    if error.validator_value is not False or not isinstance(error.instance, dict):
+        return []
+    known = error.schema.get("properties") or {}
+    patterns = list(error.schema.get("patternProperties") or {})
+    return [k for k in error.instance if k not in known and not any(re.search(p, k) for p in patterns)]
 
 
 def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
@@ -301,16 +309,17 @@ def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
         found = sorted(_full_validator(kind).iter_errors(spec), key=lambda e: list(map(str, e.absolute_path)))
     except Exception:
         return []
-    errors = []
+    errors: list[ValidationError] = []
     for error in found:
         parts = list(error.absolute_path)
         message = error.message
         if error.validator == "required" and (m := _REQUIRED.match(message)):
             parts.append(m.group(1))
             message = f"{m.group(1)} is required"
-        elif error.validator == "additionalProperties" and (m := _UNEXPECTED.search(message)):
-            parts.append(m.group(1))
-            message = f"unknown field {m.group(1)!r}"
+        elif error.validator == "additionalProperties" and (extras := _unexpected(error)):
+            # one error per unknown field (jsonschema words several as one message)
+            errors.extend(ValidationError(join_path(["spec", *parts, k]), f"unknown field {k!r}") for k in extras)
+            continue
         errors.append(ValidationError(join_path(["spec", *parts]), message))
     return errors
 
