@@ -168,12 +168,27 @@ def _sign_in_first(request: web.Request) -> NoReturn:
     raise web.HTTPFound("/login?" + urlencode({"return_to": request.path_qs}))
 
 
+def _signed_in_user(request: web.Request) -> User:
+    """The signed-in person; anyone else is sent to sign in first (and back here after)."""
+    user = _user(request)
+    if user is None:
+        _sign_in_first(request)
+    return user
+
+
 async def _form(request: web.Request, user: User) -> dict[str, str]:
     """The posted form, once its token shows it came from our own page."""
     form = {k: str(v) for k, v in (await request.post()).items()}
     if not hmac.compare_digest(form.get(CSRF_FIELD, ""), _csrf(request, user)):
         raise web.HTTPForbidden(text="The form is out of date or did not come from this site; reload the page.")
     return form
+
+
+def _check_run(request: web.Request, repo: Repo | None) -> CheckRun | None:
+    """The check run named in the path, if it belongs to `repo`."""
+    run_id = request.match_info["run_id"]
+    run = _sim(request).state.check_runs.get(int(run_id)) if run_id.isdigit() else None
+    return run if repo is not None and run is not None and run.repo_id == repo.id else None
 
 
 def _repo(request: web.Request, user: User | None) -> Repo | None:
@@ -220,9 +235,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     """The repositories the signed-in person can see, with their open pull requests."""
-    user = _user(request)
-    if user is None:
-        _sign_in_first(request)
+    user = _signed_in_user(request)
     sim = _sim(request)
     ident = Identity("user", user=user)
     repos = sorted((r for r in sim.state.repos_by_id.values() if can_see(ident, r)), key=lambda r: r.full_name.lower())
@@ -251,9 +264,7 @@ async def _split_ref(repo: Repo, ref_and_path: str) -> tuple[str, str, str] | No
 @routes.get("/{owner}/{repo}/blob/{rest:.+}")
 @routes.get("/{owner}/{repo}/tree/{rest:.+}")
 async def file_at_ref(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     repo = _repo(request, user)
     found = await _split_ref(repo, request.match_info["rest"]) if repo else None
     if repo is None or found is None:
@@ -280,9 +291,7 @@ async def file_at_ref(request: web.Request) -> web.Response:
 
 @routes.get("/{owner}/{repo}/commit/{sha}")
 async def commit_page(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     repo = _repo(request, user)
     sha = await repo.git.resolve_commit(request.match_info["sha"]) if repo else None
     if repo is None or sha is None:
@@ -332,15 +341,11 @@ def _run_view(sim: Sim, run: CheckRun) -> dict:
 
 @routes.get("/{owner}/{repo}/runs/{run_id}")
 async def check_run_page(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     sim = _sim(request)
     repo = _repo(request, user)
-    run = (
-        sim.state.check_runs.get(int(request.match_info["run_id"])) if request.match_info["run_id"].isdigit() else None
-    )
-    if repo is None or run is None or run.repo_id != repo.id:
+    run = _check_run(request, repo)
+    if repo is None or run is None:
         return _not_found(request, user)
     pulls = sim.pulls_for_sha(repo, run.head_sha)
     return _page(
@@ -359,15 +364,11 @@ async def check_run_page(request: web.Request) -> web.Response:
 
 @routes.post("/{owner}/{repo}/runs/{run_id}/actions")
 async def press_action(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     sim = _sim(request)
     repo = _repo(request, user)
-    run = (
-        sim.state.check_runs.get(int(request.match_info["run_id"])) if request.match_info["run_id"].isdigit() else None
-    )
-    if repo is None or run is None or run.repo_id != repo.id:
+    run = _check_run(request, repo)
+    if repo is None or run is None:
         return _not_found(request, user)
     form = await _form(request, user)
     if person_level(sim.state, repo, user.account) < 2:
@@ -433,9 +434,7 @@ def _pull(request: web.Request, repo: Repo | None) -> Pull | None:
 
 @routes.get("/{owner}/{repo}/pull/{number}")
 async def pull_page(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     repo = _repo(request, user)
     pull = _pull(request, repo)
     if repo is None or pull is None:
@@ -445,9 +444,7 @@ async def pull_page(request: web.Request) -> web.Response:
 
 @routes.post("/{owner}/{repo}/pull/{number}/merge")
 async def merge(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     repo = _repo(request, user)
     pull = _pull(request, repo)
     if repo is None or pull is None:
@@ -467,9 +464,7 @@ async def merge(request: web.Request) -> web.Response:
 
 @routes.post("/{owner}/{repo}/pull/{number}/comments")
 async def comment(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     repo = _repo(request, user)
     pull = _pull(request, repo)
     if repo is None or pull is None:
@@ -548,9 +543,7 @@ async def _confirm_page(request: web.Request, user: User | None, manifest_text: 
 @routes.post("/settings/apps/new/confirm")
 @routes.post("/organizations/{org}/settings/apps/new/confirm")
 async def create_app_from_manifest(request: web.Request) -> web.Response:
-    user = _user(request)
-    if user is None:
-        return _sign_in_first(request)
+    user = _signed_in_user(request)
     form = await _form(request, user)
     manifest = _parse_manifest(form.get("manifest", ""))
     sim = _sim(request)
