@@ -36,8 +36,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.core import threeway
+from bot.core.states import ResourceState
 from hnp_gitops_client import (
     ApiError,
+    ConflictResolutionStrategy,
     HnpGitopsClient,
     HnpGitopsError,
     NotAnApi,
@@ -62,8 +64,8 @@ EXIT_UNREACHABLE = 4
 EXIT_TIMEOUT = 5
 
 DIRECTIONS = ("gui_to_github", "github_to_gui", "bidirectional")
-STRATEGIES = ("user_guided", "timestamp_wins", "gui_wins", "github_wins", "merge_strategy")
-STATES = ("in_sync", "draft", "pending_pr", "conflict", "drifted", "orphaned")
+STRATEGIES = tuple(strategy.value for strategy in ConflictResolutionStrategy)
+STATES = tuple(state.value for state in ResourceState)
 RESOLUTIONS = {
     "gui": "gui_wins",
     "git": "github_wins",
