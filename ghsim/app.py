@@ -24,6 +24,8 @@ from .rest_common import IDENT_KEY, SIM_KEY, dumps
 from .sim import Sim
 
 CONDITIONAL_OK = ("GET", "HEAD")
+HANG_LIMIT_S = 300.0  # a withheld answer is sent after this long even if the client still waits
+HANG_POLL_S = 0.01
 PRIMARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 
 
@@ -107,6 +109,33 @@ async def _handle(
     sim: Sim, request: web.Request, handler: Handler, kind: str, record: dict, common: dict
 ) -> web.StreamResponse:
     fault = sim.faults.match_request(request.method, request.path) if kind in ("rest", "git") else None
+    response = await _answer(sim, request, handler, kind, record, common, fault)
+    if fault and fault.hang:
+        record["fault"] = fault.id
+        await _until_client_gives_up(request)
+    return response
+
+
+async def _until_client_gives_up(request: web.Request) -> None:
+    """An answer lost in transit, whatever the client's timeout: the work is done, and the
+    answer is held until the client has closed the connection."""
+    deadline = time.monotonic() + HANG_LIMIT_S
+    while time.monotonic() < deadline:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(HANG_POLL_S)
+
+
+async def _answer(
+    sim: Sim,
+    request: web.Request,
+    handler: Handler,
+    kind: str,
+    record: dict,
+    common: dict,
+    fault: RequestFault | None,
+) -> web.StreamResponse:
     if fault and fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault and fault.status is not None:

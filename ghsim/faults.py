@@ -21,12 +21,13 @@ class RequestFault:
     id: int
     method: str
     path: re.Pattern
-    status: int | None  # None: only add latency, then answer normally
+    status: int | None  # None: only delay or withhold the answer, the request is carried out
     count: int | None  # how many more requests it hits; None for every one
     retry_after: int | None = None
     latency_ms: int = 0
     secondary_rate_limit: bool = False
     body: dict | None = None
+    hang: bool = False  # carry the request out, then withhold the answer until the client gives up
     hits: int = 0
 
     def describe(self) -> dict:
@@ -41,6 +42,7 @@ class RequestFault:
             "latency_ms": self.latency_ms,
             "secondary_rate_limit": self.secondary_rate_limit,
             "body": self.body,
+            "hang": self.hang,
             "hits": self.hits,
         }
 
@@ -86,8 +88,8 @@ class Faults:
         status = spec.get("status")
         if spec.get("secondary_rate_limit") and status is None:
             status = 403
-        if status is None and not spec.get("latency_ms"):
-            raise ValueError("a request fault needs a status or latency_ms")
+        if status is None and not spec.get("latency_ms") and not spec.get("hang"):
+            raise ValueError("a request fault needs a status, latency_ms or hang")
         rf = RequestFault(
             next(self._ids),
             str(spec.get("method", "*")).upper(),
@@ -98,6 +100,7 @@ class Faults:
             int(spec.get("latency_ms", 0)),
             bool(spec.get("secondary_rate_limit")),
             spec.get("body"),
+            bool(spec.get("hang")),
         )
         self.requests.append(rf)
         return rf.describe()

@@ -208,7 +208,7 @@ class GhSim:
 
     # -- faults and limits ------------------------------------------------------------------
     async def add_fault(self, **spec: Any) -> dict:
-        """Request fault: method, path (regex), status, count, retry_after, latency_ms,
+        """Request fault: method, path (regex), status, count, retry_after, latency_ms, hang,
         secondary_rate_limit, body. Delivery fault: mode (drop|duplicate|reorder), event, action, count."""
         return await self._call("POST", "/_ghsim/faults", spec)
 

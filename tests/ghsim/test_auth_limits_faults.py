@@ -3,11 +3,14 @@ delivery behaviour (signatures, redelivery, drop/duplicate/reorder)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
 
+import aiohttp
 import jwt
+import pytest
 from conftest import wait_for
 
 from ghsim.testing import GhSim
@@ -76,6 +79,30 @@ async def test_request_faults_answer_with_status_retry_after_and_secondary_limit
     await sim.add_fault(path="/git/ref/", latency_ms=200)
     status, _, _ = await world.api.get(f"{world.r}/git/ref/heads/main")
     assert status == 200 and time.perf_counter() - started >= 0.2
+
+
+async def test_a_hung_request_is_carried_out_and_its_answer_withheld_until_the_client_gives_up(world, sim):
+    _, ref, _ = await world.api.get(f"{world.r}/git/ref/heads/main")
+    await sim.add_fault(method="POST", path=r"/git/refs$", hang=True)
+    mark = max((r["seq"] for r in await sim.requests()), default=0)
+    body = {"ref": "refs/heads/lost-answer", "sha": ref["object"]["sha"]}
+    headers = {"Authorization": f"token {world.api.token}"}
+    with pytest.raises(asyncio.TimeoutError):
+        async with world.api.session.post(
+            world.api.base + f"{world.r}/git/refs", json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=0.3)
+        ) as resp:
+            await resp.read()
+    status, made, _ = await world.api.get(f"{world.r}/git/ref/heads/lost-answer")
+    assert status == 200 and made["object"]["sha"] == ref["object"]["sha"]  # GitHub did it all the same
+
+    async def logged() -> list:
+        return [r for r in await sim.requests(since=mark) if r["path"].endswith("/git/refs")]
+
+    await wait_for(logged)
+    [entry] = await logged()
+    assert (entry["method"], entry["status"]) == ("POST", 201)
+    status, _, _ = await world.api.post(f"{world.r}/git/refs", {**body, "ref": "refs/heads/answered"})
+    assert status == 201  # the fault was spent on the first request
 
 
 async def test_the_request_log_records_method_path_status_body_and_installation(world, sim):

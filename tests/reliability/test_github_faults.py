@@ -85,7 +85,7 @@ async def test_bursts_of_server_errors_end_in_one_commit_and_one_pull_request(sy
 
 @pytest.fixture
 async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
-    """The bot with a 1 s GitHub timeout, so 1.5 s of latency is a timeout."""
+    """The bot with a 1 s GitHub timeout, so that a withheld answer costs a second."""
     async with running_system(database_url, tmp_path, HNP_TEST_GITHUB_TIMEOUT="1") as running:
         yield running
 
@@ -99,9 +99,10 @@ async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System
 )
 async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(slow_system: System) -> None:
     system = slow_system
-    await system.sim.add_fault(method="GET", path=r"/git/trees/", latency_ms=1500, count=2)
-    await system.sim.add_fault(method="GET", path=r"/tarball/", latency_ms=1500, count=1)
-    await system.sim.add_fault(method="POST", path=r"/git/commits$", latency_ms=1500, count=1)
+    # Each answer is withheld until the bot gives up: a timeout however busy the machine is.
+    await system.sim.add_fault(method="GET", path=r"/git/trees/", hang=True, count=2)
+    await system.sim.add_fault(method="GET", path=r"/tarball/", hang=True, count=1)
+    await system.sim.add_fault(method="POST", path=r"/git/commits$", hang=True, count=1)
     mark = await system.request_mark()
     done, _ = await publish_and_push(system, 1600)
     assert done["status"] == "completed", done

@@ -51,7 +51,7 @@ async def system(database_url, tmp_path) -> AsyncIterator[System]:
 async def kill_inside(system: System, method: str, path: str, status: int | None) -> None:
     """SIGKILL the bot while it waits for GitHub's answer to `method path`; return once the
     emulator has finished that call."""
-    spec = {"method": method, "path": path, "latency_ms": 1500, "count": 1}
+    spec = {"method": method, "path": path, "hang": True, "count": 1}  # answered only after the kill
     if status is not None:
         spec["status"] = status
     fault = await system.sim.add_fault(**spec)

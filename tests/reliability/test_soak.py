@@ -55,7 +55,7 @@ FAULTS = [
         "retry_after": 1,
         "count": 1,
     },
-    {"method": "GET", "path": r"/git/trees/", "latency_ms": 1500, "count": 1},  # beyond the 1 s timeout
+    {"method": "GET", "path": r"/git/trees/", "hang": True, "count": 1},  # answered after the bot's timeout
     {"mode": "duplicate", "event": "*", "count": 3},
     {"mode": "reorder", "event": "push", "count": 2},
     {"mode": "drop", "event": "push", "count": 1},
