@@ -41,7 +41,7 @@ Line numbers are 1-based and count "\\n" like GitHub does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from yaml import nodes as ynodes
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
+from bot.core.fieldpath import Named, Segment, parse_path
 from bot.core.kinds import DEFAULT_NAMESPACE
 
 try:  # libyaml's C parser; PyYAML without it would be 10x slower but still correct
@@ -289,7 +290,7 @@ def _parse_chunk(chunk: str) -> Iterator[tuple[Any, str | None, int | None, int 
         except (ValueError, OverflowError, TypeError) as exc:
             yield None, f"invalid value: {exc}", line0, line0, None
             continue
-        yield body, None, line0, None, _walk_line(root, ["metadata", "name"], exact=True)
+        yield body, None, line0, None, _walk_line(root, ("metadata", "name"), exact=True)
 
 
 def _compose(chunk: str) -> list[ynodes.Node]:
@@ -529,44 +530,13 @@ def _fill_identity(doc: Document, body: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Field paths and their lines
-
-_PATH_TOKEN = re.compile(r"\[([^\]]*)\]|\.?([^.\[\]]+)")
+# The line of a field
 
 
-def split_path(path: str) -> list[str | int]:
-    """`spec.fabric.links[0].spine.port` -> ["spec", "fabric", "links", 0, "spine", "port"].
-    A key containing dots or brackets is written in brackets: `metadata.annotations[a.b/c]`."""
-    parts: list[str | int] = []
-    for bracketed, plain in _PATH_TOKEN.findall(path):
-        if plain:
-            parts.append(plain)
-        elif bracketed.isdigit():
-            parts.append(int(bracketed))
-        else:
-            parts.append(bracketed)
-    return parts
-
-
-_BRACKETED = re.compile(r"[.\[\]]")  # a key with these is written in brackets
-
-
-def join_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
-    """The inverse of split_path."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "" or _BRACKETED.search(part):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def field_line(source: Document | str, path: str | list[str | int]) -> int | None:
-    """1-based line of the value at `path` in a document, or of the deepest part of the path
-    that exists (so a missing field points at its parent); None if the text cannot be read.
+def field_line(source: Document | str, path: str | Sequence[Segment]) -> int | None:
+    """1-based line of the value at `path` (a field path, `bot.core.fieldpath`) in a document,
+    or of the deepest part of the path that exists (so a missing field points at its parent);
+    None if the text cannot be read or the path is not a field path.
 
     `source` is a Document (lines are those of its file) or the text of one YAML document.
     The text is composed again on demand: cheap for one document, and only needed for errors.
@@ -575,8 +545,8 @@ def field_line(source: Document | str, path: str | list[str | int]) -> int | Non
         text, offset = source.text, source.start_line - 1
     else:
         text, offset = source, 0
-    parts = split_path(path) if isinstance(path, str) else list(path)
     try:
+        parts = parse_path(path) if isinstance(path, str) else path
         if _depth_bound(text) > MAX_DEPTH:
             _check_depth_exactly(text)
         roots = [r for r in _compose(text) if not _is_empty(r)]
@@ -588,7 +558,16 @@ def field_line(source: Document | str, path: str | list[str | int]) -> int | Non
     return None if line0 is None else offset + line0 + 1
 
 
-def _walk_line(root: ynodes.Node, parts: list[str | int], exact: bool = False) -> int | None:
+def _scalar_value(node: ynodes.Node, key: str) -> str | None:
+    """The text of the scalar at `key` of a mapping node (an item's `name`), else None."""
+    if isinstance(node, ynodes.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ynodes.ScalarNode) and key_node.value == key:
+                return value_node.value if isinstance(value_node, ynodes.ScalarNode) else None
+    return None
+
+
+def _walk_line(root: ynodes.Node, parts: Sequence[Segment], exact: bool = False) -> int | None:
     """0-based line of the node at `parts` below `root`; with exact=False the line of the
     deepest existing part when the path does not exist, with exact=True None then."""
     node = root
@@ -605,6 +584,12 @@ def _walk_line(root: ynodes.Node, parts: list[str | int], exact: bool = False) -
             node = found[1]
             if isinstance(node, ynodes.ScalarNode):
                 line = node.start_mark.line
+        elif isinstance(node, ynodes.SequenceNode) and isinstance(part, Named):
+            item = next((i for i in node.value if _scalar_value(i, "name") == part.name), None)
+            if item is None:
+                return None if exact else line
+            node = item
+            line = node.start_mark.line
         elif isinstance(node, ynodes.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return None if exact else line

@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from bot.core.documents import Document, field_line, join_path
+from bot.core.documents import Document, field_line
+from bot.core.fieldpath import format_path
 
 DEFAULT_NAMESPACE_NAME = "default"  # wiringapi.DefaultVLANNamespace, vpcapi.DefaultIPv4Namespace
 FABRIC_LABEL_PART = "fabric.githedgehog.com/"  # wiringapi.LabelPrefix, matched by CleanupFabricLabels
@@ -488,7 +489,7 @@ class _Fabric:
         message: str,
         other: FabricResource | tuple[str, str] | None = None,
     ) -> None:
-        field_path = join_path(["spec", *at]) if at else "spec"
+        field_path = format_path(["spec", *at]) if at else "spec"
         if isinstance(other, FabricResource):
             other = (other.kind, other.name)
         self.out.append(
@@ -657,7 +658,7 @@ def _check_vpcs(fabric: _Fabric) -> None:
                     res,
                     ["subnets", subnet_name, "vlan"],
                     f"VLAN {vlan} of {res.name}/{subnet_name} is already used by {other.name}/{other_subnet} "
-                    f"({other.where(join_path(['spec', 'subnets', other_subnet, 'vlan']))}) in VLANNamespace {vlanns}",
+                    f"({other.where(format_path(['spec', 'subnets', other_subnet, 'vlan']))}) in VLANNamespace {vlanns}",
                     other,
                 )
     for (ipv4ns, _version), items in intervals.items():
@@ -684,7 +685,7 @@ def _overlaps(fabric: _Fabric, ipv4ns: str, items: list[tuple[int, int, int, Fab
                 b_res,
                 ["subnets", b_name, "subnet"],
                 f"subnet {b_text} of {b_res.name}/{b_name} overlaps subnet {o_text} of {o_res.name}/{o_name} "
-                f"({o_res.where(join_path(['spec', 'subnets', o_name, 'subnet']))}) in IPv4Namespace {ipv4ns}",
+                f"({o_res.where(format_path(['spec', 'subnets', o_name, 'subnet']))}) in IPv4Namespace {ipv4ns}",
                 o_res,
             )
         mine = next((seen for seen in reach if seen[3] is res), None)
@@ -794,7 +795,7 @@ def _check_vpc_attachments(fabric: _Fabric) -> None:
                 R_ATT_HOSTBGP,
                 res,
                 ["connection"],
-                f"subnet {subnet_ref} is hostBGP ({vpc[0].where(join_path(['spec', 'subnets', subnet_name, 'hostBGP']))}): "
+                f"subnet {subnet_ref} is hostBGP ({vpc[0].where(format_path(['spec', 'subnets', subnet_name, 'hostBGP']))}): "
                 f"only an unbundled connection can attach to it, {connection} is {shape}",
                 vpc[0],
             )
@@ -1130,7 +1131,7 @@ def _unique(
         rule,
         res,
         at,
-        f"{what} of switch {res.name} is already used by {_there(other, join_path(['spec', *at]))}",
+        f"{what} of switch {res.name} is already used by {_there(other, format_path(['spec', *at]))}",
         other,
     )
 
@@ -1244,7 +1245,7 @@ def _check_connections(fabric: _Fabric) -> None:
                     res,
                     _port_path(shape, single, idx, end),
                     f"port {port} is already used by connection {other_res.name} "
-                    f"({other_res.where(join_path(['spec', *other_at]))})",
+                    f"({other_res.where(format_path(['spec', *other_at]))})",
                     other_res,
                 )
                 continue
@@ -1319,7 +1320,7 @@ def _link_ips(
                     res,
                     at,
                     f"{shape} link {idx} {end} IP {text} is already in use by connection {other[0].name} "
-                    f"({other[0].where(join_path(['spec', *other[1]]))})",
+                    f"({other[0].where(format_path(['spec', *other[1]]))})",
                     other[0],
                 )
                 return

@@ -7,14 +7,12 @@ What is compared
     (other metadata -- name, namespace, bookkeeping -- is not compared). `None` stands for a
     resource that does not exist (deleted, or not created yet).
 
-Field paths (`format_path` / `parse_path`)
-    Mapping keys are joined with '.': `spec.subnets.default.vlan`. A key that is not made of
-    letters, digits, '_', '-', '/' only is written JSON-quoted in brackets:
-    `metadata.annotations["type.hhfab.githedgehog.com"]`. A list whose items are all mappings
-    with a distinct string `name` is matched item by item by that name, written
-    `spec.links[name=a].port` (the name JSON-quoted when it is not simple); the order of such
-    items is not significant. Every other list is one value, compared whole. The path of the
-    whole resource is '' (shown as "(resource)").
+Field paths (`bot.core.fieldpath`)
+    `spec.subnets.default.vlan`, `metadata.annotations["type.hhfab.githedgehog.com"]`. A list
+    whose items are all mappings with a distinct string `name` is matched item by item by that
+    name, `spec.links[name=a].port`; the order of such items is not significant. Every other
+    list is one value, compared whole (a reference inside one is named by position,
+    `spec.groups[0]`). The path of the whole resource is '' (shown as "(resource)").
 
 Diff (`diff`)
     The smallest changed subtrees: a changed leaf is reported at the leaf; an added or removed
@@ -45,13 +43,13 @@ Strategies (`resolve`)
 from __future__ import annotations
 
 import copy
-import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.fieldpath import Named, Path, format_path, parse_path
 from bot.core.render import strict_equal
+from bot.core.states import ConflictType
 
 # --------------------------------------------------------------------------------------------
 # Values and paths
@@ -83,60 +81,6 @@ class _Absent:
 
 ABSENT = _Absent()
 """A value that is not there (a removed key, a deleted resource). JSON: null."""
-
-
-@dataclass(frozen=True)
-class Named:
-    """A path segment selecting the item of a named list whose `name` is `name`."""
-
-    name: str
-
-
-Segment = str | Named
-Path = tuple[Segment, ...]
-
-_SIMPLE = re.compile(r"^[A-Za-z0-9_/-]+$")
-
-
-def format_path(path: Path) -> str:
-    out = ""
-    for segment in path:
-        if isinstance(segment, Named):
-            name = segment.name if _SIMPLE.match(segment.name) else json.dumps(segment.name)
-            out += f"[name={name}]"
-        elif _SIMPLE.match(segment):
-            out += ("." if out else "") + segment
-        else:
-            out += "[" + json.dumps(segment, ensure_ascii=False) + "]"
-    return out
-
-
-_TOKEN = re.compile(
-    r"\.?(?P<key>[A-Za-z0-9_/-]+)"
-    r'|\[name=(?P<named>"(?:[^"\\]|\\.)*"|[A-Za-z0-9_/-]+)\]'
-    r'|\[(?P<quoted>"(?:[^"\\]|\\.)*")\]'
-)
-
-
-def parse_path(text: str) -> Path:
-    """The inverse of `format_path`. Raises ValueError for text it did not write."""
-    path: list[Segment] = []
-    position = 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if not match or (match.group("key") and text[position] == "." and position == 0):
-            raise ValueError(f"not a field path: {text!r}")
-        if match.group("key") is not None:
-            if position > 0 and text[position] != ".":
-                raise ValueError(f"not a field path: {text!r}")
-            path.append(match.group("key"))
-        elif match.group("named") is not None:
-            named = match.group("named")
-            path.append(Named(json.loads(named) if named.startswith('"') else named))
-        else:
-            path.append(json.loads(match.group("quoted")))
-        position = match.end()
-    return tuple(path)
 
 
 def to_json(value: Any) -> Any:
@@ -193,6 +137,10 @@ def value_at(value: Any, path: Path) -> Any:
             if items is None or segment.name not in items:
                 return ABSENT
             value = items[segment.name]
+        elif isinstance(segment, int):
+            if not isinstance(value, list) or segment >= len(value):
+                return ABSENT
+            value = value[segment]
         else:
             if not isinstance(value, dict) or segment not in value:
                 return ABSENT
@@ -253,65 +201,60 @@ def diff(base: Any, other: Any) -> dict[str, tuple[Any, Any]]:
 
 
 @dataclass(frozen=True)
-class ConflictType:
-    name: str
+class ConflictPolicy:
+    """How a type of conflict is shown and what may settle it."""
+
     severity: str  # low | medium | high | critical (the conflict table's values)
     options: tuple[str, ...]  # resolutions offered, in the conflict table's vocabulary
     meaning: str
 
 
-CONFLICT_TYPES: dict[str, ConflictType] = {
-    t.name: t
-    for t in (
-        # Both sides changed one field: either side can win, lists can merge, or a person picks.
-        ConflictType(
-            "concurrent_modification",
-            "medium",
-            ("gui_wins", "github_wins", "merge", "manual"),
-            "the GUI and Git changed the same field to different values",
-        ),
-        # The draft edits a resource Git deleted: recreate it (GUI wins) or accept the deletion.
-        ConflictType(
-            "missing_resource",
-            "high",
-            ("gui_wins", "github_wins", "manual"),
-            "the draft edits a resource that was deleted in Git",
-        ),
-        # The merged result fails the CRD: take one side whole, or fix by hand.
-        ConflictType(
-            "schema_mismatch",
-            "high",
-            ("gui_wins", "github_wins", "manual"),
-            "the merged result does not validate against the kind's CRD",
-        ),
-        # The file no longer parses: only a person can say what was meant; the GUI's version
-        # can be written over the broken document.
-        ConflictType("file_corruption", "critical", ("gui_wins", "manual"), "the resource's file no longer parses"),
-        # A reference to nothing: add the missing resource, or drop the draft.
-        ConflictType(
-            "dependency_violation",
-            "high",
-            ("github_wins", "manual"),
-            "a reference to a resource that exists neither in Git nor in drafts",
-        ),
-        # Nothing the bot can choose fixes a missing permission.
-        ConflictType("permission_denied", "critical", ("manual",), "the app cannot write the branch"),
-    )
+CONFLICT_POLICIES: dict[ConflictType, ConflictPolicy] = {
+    # Both sides changed one field: either side can win, lists can merge, or a person picks.
+    ConflictType.CONCURRENT_MODIFICATION: ConflictPolicy(
+        "medium",
+        ("gui_wins", "github_wins", "merge", "manual"),
+        "the GUI and Git changed the same field to different values",
+    ),
+    # The draft edits a resource Git deleted: recreate it (GUI wins) or accept the deletion.
+    ConflictType.MISSING_RESOURCE: ConflictPolicy(
+        "high", ("gui_wins", "github_wins", "manual"), "the draft edits a resource that was deleted in Git"
+    ),
+    # The merged result fails the CRD: take one side whole, or fix by hand.
+    ConflictType.SCHEMA_MISMATCH: ConflictPolicy(
+        "high", ("gui_wins", "github_wins", "manual"), "the merged result does not validate against the kind's CRD"
+    ),
+    # The file no longer parses: only a person can say what was meant; the GUI's version
+    # can be written over the broken document.
+    ConflictType.FILE_CORRUPTION: ConflictPolicy(
+        "critical", ("gui_wins", "manual"), "the resource's file no longer parses"
+    ),
+    # A reference to nothing: add the missing resource, or drop the draft.
+    ConflictType.DEPENDENCY_VIOLATION: ConflictPolicy(
+        "high", ("github_wins", "manual"), "a reference to a resource that exists neither in Git nor in drafts"
+    ),
+    # Nothing the bot can choose fixes a missing permission.
+    ConflictType.PERMISSION_DENIED: ConflictPolicy("critical", ("manual",), "the app cannot write the branch"),
 }
 
 
+def policy(conflict_type: str) -> ConflictPolicy:
+    """The policy of a conflict type (its enum member or value); ValueError for an unknown one."""
+    return CONFLICT_POLICIES[ConflictType(conflict_type)]
+
+
 def severity(conflict_type: str) -> str:
-    return CONFLICT_TYPES[conflict_type].severity
+    return policy(conflict_type).severity
 
 
 def resolution_options(conflict_type: str) -> list[str]:
-    return list(CONFLICT_TYPES[conflict_type].options)
+    return list(policy(conflict_type).options)
 
 
 def auto_resolvable(conflict_type: str) -> bool:
     """A sync's strategy (gui_wins, github_wins, timestamp_wins) can settle it without a person:
     it offers a side to take. (The contract's `resolution.auto_resolvable`.)"""
-    return bool({"gui_wins", "github_wins"} & set(CONFLICT_TYPES[conflict_type].options))
+    return bool({"gui_wins", "github_wins"} & set(policy(conflict_type).options))
 
 
 @dataclass(frozen=True)
@@ -330,11 +273,11 @@ class FieldConflict:
 
     @property
     def severity(self) -> str:
-        return CONFLICT_TYPES[self.type].severity
+        return policy(self.type).severity
 
     @property
     def resolution_options(self) -> list[str]:
-        return list(CONFLICT_TYPES[self.type].options)
+        return list(policy(self.type).options)
 
     @property
     def resource(self) -> str:
@@ -367,7 +310,7 @@ def make_conflict(
     git: Any = ABSENT,
 ) -> FieldConflict:
     """A conflict of any type (schema_mismatch, file_corruption, permission_denied, ...)."""
-    if conflict_type not in CONFLICT_TYPES:
+    if conflict_type not in CONFLICT_POLICIES:
         raise ValueError(f"unknown conflict type {conflict_type!r}")
     segments = parse_path(path) if path else ()
     return FieldConflict(path, base, gui, git, conflict_type, kind, name, message, segments)
@@ -422,6 +365,17 @@ def set_at(root: Any, path: Path, value: Any) -> Any:
         elif rest:
             new_item = set_at({"name": head.name}, rest, value)
             items.append(new_item)
+        return items
+    if isinstance(head, int):
+        items = root if isinstance(root, list) else []
+        if head < len(items):
+            new_item = set_at(items[head], rest, value)
+            if new_item is ABSENT:
+                del items[head]
+            else:
+                items[head] = new_item
+        elif value is not ABSENT:
+            items.append(set_at(ABSENT, rest, value))
         return items
     child = root.get(head, ABSENT) if isinstance(root, dict) else ABSENT
     new_child = set_at(child, rest, value) if rest else value
@@ -651,19 +605,19 @@ PORT_ROLES = {
 }
 
 
-def _port_references(value: Any, path: str) -> Iterable[tuple[str, str, str]]:
+def _port_references(value: Any, path: Path) -> Iterable[tuple[str, str, str]]:
     """(field path, target kind, device name) for every port in a Connection spec."""
     if isinstance(value, dict):
         for key, child in value.items():
-            child_path = f"{path}.{key}"
+            child_path = (*path, key)
             if key in PORT_ROLES and isinstance(child, dict) and isinstance(child.get("port"), str):
                 device = child["port"].split("/", 1)[0]
-                yield f"{child_path}.port", PORT_ROLES[key], device
+                yield format_path((*child_path, "port")), PORT_ROLES[key], device
             else:
                 yield from _port_references(child, child_path)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _port_references(item, f"{path}[{i}]")
+            yield from _port_references(item, (*path, i))
 
 
 def _references(kind: str, spec: Any) -> Iterable[tuple[str, str, str]]:
@@ -680,7 +634,7 @@ def _references(kind: str, spec: Any) -> Iterable[tuple[str, str, str]]:
         for i, entry in enumerate(spec.get("permit") or []):
             if isinstance(entry, dict):
                 for vpc in entry:
-                    yield f"spec.permit[{i}]", "VPC", str(vpc)
+                    yield format_path(("spec", "permit", i)), "VPC", str(vpc)
         if isinstance(spec.get("remote"), str) and spec["remote"]:
             yield "spec.remote", "SwitchGroup", spec["remote"]
     elif kind == "ExternalAttachment":
@@ -699,14 +653,14 @@ def _references(kind: str, spec: Any) -> Iterable[tuple[str, str, str]]:
             if isinstance(ext_name, str) and ext_name:
                 yield "spec.permit.external.name", "External", ext_name
     elif kind == "Connection":
-        yield from _port_references(spec, "spec")
+        yield from _port_references(spec, ("spec",))
         static = spec.get("staticExternal")
         if isinstance(static, dict) and isinstance(static.get("withinVPC"), str) and static["withinVPC"]:
             yield "spec.staticExternal.withinVPC", "VPC", static["withinVPC"]
     elif kind == "Switch":
         for i, group in enumerate(spec.get("groups") or []):
             if isinstance(group, str):
-                yield f"spec.groups[{i}]", "SwitchGroup", group
+                yield format_path(("spec", "groups", i)), "SwitchGroup", group
         redundancy = spec.get("redundancy")
         if isinstance(redundancy, dict) and isinstance(redundancy.get("group"), str) and redundancy["group"]:
             yield "spec.redundancy.group", "SwitchGroup", redundancy["group"]

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from bot.core.documents import Document, field_line, join_path
+from bot.core.documents import Document, field_line
+from bot.core.fieldpath import format_path
 from bot.core.kinds import DEFAULT_NAMESPACE, HEDGEHOG_GROUPS, KINDS, Kind
 
 if TYPE_CHECKING:  # jsonschema itself is imported only when a document fails
@@ -110,7 +111,7 @@ def validate_body(body: dict[str, Any], *, all_errors: bool = True) -> list[Vali
     for key in body:
         if key not in TOP_LEVEL_FIELDS:
             errors.append(
-                ValidationError(join_path([key]), f"unknown field {key!r} (expected {', '.join(TOP_LEVEL_FIELDS)})")
+                ValidationError(format_path([key]), f"unknown field {key!r} (expected {', '.join(TOP_LEVEL_FIELDS)})")
             )
     errors.extend(_check_metadata(kind, body.get("metadata")))
     if api_ok:
@@ -145,7 +146,7 @@ def validate_spec(kind: str, spec: Any, *, all_errors: bool = True) -> list[Vali
         problems = rule(spec)
     except Exception as exc:
         return [ValidationError("spec", f"could not check the fabric's rules ({type(exc).__name__}: {exc})")]
-    return [ValidationError(join_path(["spec", *path]), message) for path, message in problems]
+    return [ValidationError(format_path(["spec", *path]), message) for path, message in problems]
 
 
 def validate_name(kind: str, name: Any) -> list[ValidationError]:
@@ -243,7 +244,7 @@ def _check_metadata(kind: Kind, metadata: Any) -> list[ValidationError]:
             if not isinstance(item, str):
                 errors.append(
                     ValidationError(
-                        join_path(["metadata", field, key]),
+                        format_path(["metadata", field, key]),
                         f"{field[:-1]} {key!r} must be a string, not {_type_name(item)} (quote it)",
                     )
                 )
@@ -275,7 +276,7 @@ def _full_validator(kind: str) -> Validator:
 
 def _fast_error(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
     parts = list(exc.path or ["data"])[1:]
-    path = join_path(["spec", *parts])
+    path = format_path(["spec", *parts])
     message = exc.message
     if exc.name and message.startswith(exc.name):
         message = path + message[len(exc.name) :]
@@ -286,7 +287,7 @@ def _fast_error(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError
             absent = [m for m in missing if m not in present]
             if absent:
                 verb = "is" if len(absent) == 1 else "are"
-                return ValidationError(join_path(["spec", *parts, absent[0]]), f"{', '.join(absent)} {verb} required")
+                return ValidationError(format_path(["spec", *parts, absent[0]]), f"{', '.join(absent)} {verb} required")
     if exc.rule == "additionalProperties" and isinstance(exc.value, dict):
         message = f"{path} has unknown fields"
     return ValidationError(path, message)
@@ -318,9 +319,9 @@ def _all_schema_errors(kind: str, spec: Any) -> list[ValidationError]:
             message = f"{m.group(1)} is required"
         elif error.validator == "additionalProperties" and (extras := _unexpected(error)):
             # one error per unknown field (jsonschema words several as one message)
-            errors.extend(ValidationError(join_path(["spec", *parts, k]), f"unknown field {k!r}") for k in extras)
+            errors.extend(ValidationError(format_path(["spec", *parts, k]), f"unknown field {k!r}") for k in extras)
             continue
-        errors.append(ValidationError(join_path(["spec", *parts]), message))
+        errors.append(ValidationError(format_path(["spec", *parts]), message))
     return errors
 
 

@@ -30,9 +30,9 @@ from typing import Any
 import asyncpg
 from gidgethub import routing, sansio
 
-from bot.core import checks, documents, filemap, threeway
+from bot.core import checks, documents, filemap
 from bot.core.kinds import DEFAULT_NAMESPACE
-from bot.core.threeway import ABSENT, FieldConflict, Named
+from bot.core.threeway import ABSENT, FieldConflict
 from bot.features import comments, conflicts, installations, publish, pulls
 from bot.github.client import Client
 from bot.github.errors import NotFound
@@ -75,31 +75,6 @@ def field_conflict(row: conflict_store.Conflict) -> FieldConflict:
     )
 
 
-def document_path(body: Any, path: str) -> list[str | int]:
-    """A conflict's field path as documents.field_line walks it: named list items become the
-    index of the item with that name in this document."""
-    try:
-        segments = threeway.parse_path(path) if path else ()
-    except ValueError:  # e.g. spec.permit[0] from the dependency check
-        return documents.split_path(path)
-    out: list[str | int] = []
-    node = body
-    for segment in segments:
-        if isinstance(segment, Named):
-            items = node if isinstance(node, list) else []
-            index = next(
-                (i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == segment.name), None
-            )
-            if index is None:
-                break
-            out.append(index)
-            node = items[index]
-        else:
-            out.append(segment)
-            node = node.get(segment) if isinstance(node, dict) else None
-    return out
-
-
 def resource_file(fabric: Fabric, row: conflict_store.Conflict) -> str | None:
     if row.file_path:
         return row.file_path
@@ -138,7 +113,7 @@ async def locations(
         if doc is None:
             out.append(checks.Location(row_path, 1))
             continue
-        line = documents.field_line(doc, document_path(doc.body, row.field_path or "")) if row.field_path else None
+        line = documents.field_line(doc, row.field_path) if row.field_path else None
         out.append(checks.Location(row_path, line or doc.line))
     return out
 

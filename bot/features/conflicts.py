@@ -63,10 +63,11 @@ from typing import Any
 import asyncpg
 
 from bot.core import fabric_rules, threeway
+from bot.core.fieldpath import parse_path
 from bot.core.render import strict_equal
 from bot.core.states import ConflictType
 from bot.core.syncresult import ConflictResolutionStrategy
-from bot.core.threeway import ABSENT, FieldConflict, make_resource, parse_path
+from bot.core.threeway import ABSENT, FieldConflict, make_resource
 from bot.core.validation import validate_spec
 from bot.jobs.kinds import JobKind
 from bot.jobs.queue import enqueue

@@ -38,6 +38,7 @@ import asyncpg
 from aiohttp import web
 
 from bot.core import filemap, render
+from bot.core.fieldpath import Path, format_path
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
 from bot.features import fabric_check, operations
@@ -128,11 +129,6 @@ async def json_body(request: web.Request, *, required: bool = True) -> dict[str,
     return body
 
 
-def _shown(text: str) -> str:
-    """`text` with the characters that could not be shown or stored as `\\uXXXX`."""
-    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
-
-
 def _text_problem(text: str) -> str | None:
     if "\x00" in text:  # PostgreSQL cannot store U+0000 in text or jsonb
         return "must not contain the NUL character (U+0000)"
@@ -143,23 +139,21 @@ def _text_problem(text: str) -> str | None:
 def _unwritable_text(value: Any) -> tuple[str, str] | None:
     """The field path and the problem of the first string or key that could not be stored or
     committed, else None."""
-    stack = [(value, "")]
+    stack: list[tuple[Any, Path]] = [(value, ())]
     while stack:  # iterative: the body may nest as deep as the JSON parser allowed
         item, where = stack.pop()
         if isinstance(item, str):
             problem = _text_problem(item)
             if problem is not None:
-                return where or "body", problem
+                return format_path(where) or "body", problem
         elif isinstance(item, dict):
             for key, child in reversed(list(item.items())):
-                shown = _shown(key)
-                child_path = f"{where}.{shown}" if where else shown
                 problem = _text_problem(key)
                 if problem is not None:
-                    return child_path, problem
-                stack.append((child, child_path))
+                    return format_path((*where, key)), problem
+                stack.append((child, (*where, key)))
         elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in reversed(list(enumerate(item))))
+            stack.extend((child, (*where, i)) for i, child in reversed(list(enumerate(item))))
     return None
 
 

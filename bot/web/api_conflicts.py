@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core.fieldpath import Path, format_path
 from bot.core.kinds import DEFAULT_NAMESPACE, lookup
 from bot.features import checkruns, conflicts, drift
 from bot.storage import conflicts as conflict_store
@@ -121,10 +122,10 @@ async def resolve_conflict(request: web.Request) -> web.Response:
     return json_response({"conflict": after.to_json(), "changed": True})
 
 
-def _report(report: api_models.ActualReport, where: str, errors: list[tuple[str, str]]) -> drift.Report | None:
+def _report(report: api_models.ActualReport, where: Path, errors: list[tuple[str, str]]) -> drift.Report | None:
     found = lookup(report.kind)
     if found is None:
-        errors.append((f"{where}.kind", f"unknown kind {report.kind!r}"))
+        errors.append((format_path((*where, "kind")), f"unknown kind {report.kind!r}"))
         return None
     return drift.Report(found.kind, report.name, report.spec, report.namespace or DEFAULT_NAMESPACE)
 
@@ -156,7 +157,7 @@ async def put_actual_bulk(request: web.Request) -> web.Response:
     fabric = await fabric_or_404(request)
     given = body_as(await json_body(request), api_models.ActualBulkInput, "the report is not valid")
     errors: list[tuple[str, str]] = []
-    reports = [r for i, item in enumerate(given.resources) if (r := _report(item, f"resources[{i}]", errors))]
+    reports = [r for i, item in enumerate(given.resources) if (r := _report(item, ("resources", i), errors))]
     if errors:
         raise validation_error(errors, "the report is not valid")
     async with pool_of(request).acquire() as conn, conn.transaction():

@@ -34,6 +34,7 @@ from pydantic.json_schema import models_json_schema
 
 from bot.core import filemap, github_names
 from bot.core import filters as resource_filters
+from bot.core.fieldpath import format_path, parse_path
 from bot.core.kinds import DEFAULT_NAMESPACE, KINDS
 from bot.core.states import ConflictType, ResourceState
 from bot.core.syncresult import ConflictResolutionStrategy, OperationStatus, SyncDirection
@@ -64,10 +65,7 @@ class Invalid(Exception):
 
 def field_path(location: tuple[int | str, ...]) -> str:
     """('resources', 0, 'kind') -> 'resources[0].kind'."""
-    out = ""
-    for part in location:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
+    return format_path(location) or "body"
 
 
 def problems(error: ValidationError) -> list[tuple[str, str]]:
@@ -258,9 +256,21 @@ class KindQuery(Query):
 class ResolveInput(Request):
     resolution: Literal[RESOLUTIONS]  # type: ignore[valid-type]
     values: dict[str, Any] | None = Field(
-        None, description="Field path -> value, for manual; JSON null removes the field"
+        None,
+        description="Field path (as a conflict's field_path: `spec.subnets.default.vlan`, `spec.links[name=a]`, "
+        '`metadata.annotations["a.b/c"]`) -> value, for manual; JSON null removes the field',
     )
     user: str | None = Field(None, max_length=200)
+
+    @field_validator("values")
+    @classmethod
+    def _field_paths(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for path in value or {}:
+            try:
+                parse_path(path)
+            except ValueError:
+                raise ValueError(f"{path!r} is not a field path") from None
+        return value
 
 
 class ActualInput(Request):

@@ -17,9 +17,7 @@ from bot.core.documents import (
     MAX_FILE_BYTES,
     field_line,
     identity,
-    join_path,
     parse_file,
-    split_path,
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "hedgehog" / "samples"
@@ -125,13 +123,6 @@ def test_values_are_json_values():
 def test_merge_keys_are_honoured_and_explicit_keys_win():
     doc = one("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n")
     assert doc.body["d"] == {"x": 1, "y": 3}
-
-
-def test_paths_round_trip():
-    parts = ["metadata", "annotations", "type.hhfab.githedgehog.com", "spec", "links", 0, "port"]
-    assert split_path(join_path(parts)) == parts
-    assert join_path(["spec", "subnets", "default", "vlan"]) == "spec.subnets.default.vlan"
-    assert field_line("a:\n  b:\n    - x\n    - y: 1\n", "a.b[1].y") == 4
 
 
 # --- hostile input ---------------------------------------------------------------------------

@@ -10,19 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.fieldpath import Named, parse_path
 from bot.core.render import load_documents
 from bot.core.threeway import (
     ABSENT,
-    CONFLICT_TYPES,
-    Named,
+    CONFLICT_POLICIES,
     diff,
     find_dependency_violations,
     flatten,
-    format_path,
     make_conflict,
     make_resource,
     merge_lists,
-    parse_path,
     resolve,
     three_way,
     to_json,
@@ -78,28 +76,6 @@ def test_flatten_names_fields_readably():
         "spec.empty": {},
         'metadata.annotations["type.hhfab.githedgehog.com"]': "hw",
     }
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        ("spec", "subnets", "default", "vlan"),
-        ("spec", "links", Named("a"), "port"),
-        ("spec", "links", Named('we"ird]'), "x"),
-        ("metadata", "annotations", "type.hhfab.githedgehog.com"),
-        ("spec", "a b", "", "[x]", "ü"),
-        ("spec", "E1/1"),
-        (),
-    ],
-)
-def test_paths_read_back(path):
-    assert parse_path(format_path(path)) == path
-
-
-def test_bad_path_text_is_refused():
-    for text in [".spec", "spec..a", "spec[", "spec]x"]:
-        with pytest.raises(ValueError):
-            parse_path(text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,16 +395,16 @@ def test_every_conflict_type_of_the_schema_has_a_severity_and_options():
     types = set(re.findall(r"'(\w+)'", table[table.index("type ") : table.index("severity")]))
     severities = set(re.findall(r"'(\w+)'", table[table.index("severity ") : table.index("field_path")]))
     resolutions = set(re.findall(r"'(\w+)'", table[table.index("resolution  ") : table.index("resolved_by")]))
-    assert set(CONFLICT_TYPES) == types
-    for conflict_type in CONFLICT_TYPES.values():
-        assert conflict_type.severity in severities
-        assert conflict_type.options and set(conflict_type.options) <= resolutions
+    assert set(CONFLICT_POLICIES) == types
+    for policy in CONFLICT_POLICIES.values():
+        assert policy.severity in severities
+        assert policy.options and set(policy.options) <= resolutions
 
 
 def test_make_conflict_for_the_other_types():
-    for name in CONFLICT_TYPES:
+    for name in CONFLICT_POLICIES:
         conflict = make_conflict(name, "why", kind="VPC", name="v", path="spec.a")
-        assert conflict.to_dict()["severity"] == CONFLICT_TYPES[name].severity
+        assert conflict.to_dict()["severity"] == CONFLICT_POLICIES[name].severity
         assert conflict.to_dict()["gui_value"] is None
     with pytest.raises(ValueError):
         make_conflict("bad_luck", "why")

@@ -8,17 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core.fieldpath import Named
 from bot.core.render import load_documents
 from bot.core.threeway import (
     ABSENT,
-    Named,
     diff,
     find_dependency_violations,
     flatten,
     make_conflict,
     make_resource,
     merge_lists,
-    parse_path,
     resolve,
     set_at,
     three_way,
@@ -434,20 +433,6 @@ def test_set_at_builds_the_mappings_on_the_way():
 # Paths and conflicts
 
 
-def test_a_key_that_looks_like_a_named_segment_reads_back_as_a_key():
-    path = ("spec", "[name=a]")
-    from bot.core.threeway import format_path
-
-    assert parse_path(format_path(path)) == path
-    assert parse_path('spec.links[name="a b"].x') == ("spec", "links", Named("a b"), "x")
-
-
-@pytest.mark.parametrize("text", ["spec.", "spec x", "[name=]", "spec[name=a", "a.b.", '["x"', "spec.[x]"])
-def test_path_text_it_did_not_write_is_refused(text):
-    with pytest.raises(ValueError, match="not a field path"):
-        parse_path(text)
-
-
 def test_a_conflict_made_for_a_path_knows_its_segments():
     conflict = make_conflict("schema_mismatch", "bad", kind="VPC", name="v", path="spec.links[name=a].vlan", gui=1)
     assert conflict.segments == ("spec", "links", Named("a"), "vlan")
@@ -718,17 +703,6 @@ def test_make_resource_keeps_a_copy_of_the_metadata_it_is_given():
     resource["metadata"]["annotations"] = {}
     assert metadata == {"labels": {"a": "1"}}
     assert make_resource({"x": 1}, {}) == {"spec": {"x": 1}}
-
-
-def test_a_path_key_with_non_ascii_letters_is_written_as_is():
-    from bot.core.threeway import format_path
-
-    assert format_path(("spec", "größe x")) == 'spec["größe x"]'
-
-
-def test_a_key_right_after_a_bracket_without_a_dot_is_refused():
-    with pytest.raises(ValueError, match=r"^not a field path: '\[\"x\"\]b'$"):
-        parse_path('["x"]b')
 
 
 def test_set_at_removing_a_key_that_is_not_there_changes_nothing():

@@ -13,14 +13,12 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bot.core.fieldpath import Named, Path, parse_path
 from bot.core.render import load_documents, strict_equal
 from bot.core.threeway import (
     ABSENT,
-    Named,
-    Path,
     diff,
     flatten,
-    parse_path,
     resolve,
     resource_view,
     set_at,

@@ -234,36 +234,50 @@ STATIC = f"{SUBNET}.dhcp.static"
         (
             "aa:bb:cc:dd:ee",
             "10.10.101.200",
-            [(f"{STATIC}.aa:bb:cc:dd:ee", "subnet default: invalid MAC aa:bb:cc:dd:ee for static IP 10.10.101.200")],
+            [(f'{STATIC}["aa:bb:cc:dd:ee"]', "subnet default: invalid MAC aa:bb:cc:dd:ee for static IP 10.10.101.200")],
         ),
         (
             "aa:bb:cc:dd:ee:ff",
             "",
-            [(f"{STATIC}.aa:bb:cc:dd:ee:ff", "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:ff")],
+            [(f'{STATIC}["aa:bb:cc:dd:ee:ff"]', "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:ff")],
         ),
         ("zz", "", [(f"{STATIC}.zz", "subnet default: empty static IP assigned to MAC zz")]),
-        ("aa:bb:cc:dd:ee:ff", "host", [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: invalid static IP host")]),
+        (
+            "aa:bb:cc:dd:ee:ff",
+            "host",
+            [(f'{STATIC}["aa:bb:cc:dd:ee:ff"].ip', "subnet default: invalid static IP host")],
+        ),
         (
             "aa:bb:cc:dd:ee:ff",
             "10.10.102.200",
-            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.102.200 is not in the subnet")],
+            [(f'{STATIC}["aa:bb:cc:dd:ee:ff"].ip', "subnet default: static IP 10.10.102.200 is not in the subnet")],
         ),
         (
             "aa:bb:cc:dd:ee:ff",
             "10.10.101.0",
-            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.101.0 is the same as the subnet IP")],
+            [
+                (
+                    f'{STATIC}["aa:bb:cc:dd:ee:ff"].ip',
+                    "subnet default: static IP 10.10.101.0 is the same as the subnet IP",
+                )
+            ],
         ),
         (
             "aa:bb:cc:dd:ee:ff",
             "10.10.101.1",
-            [(f"{STATIC}.aa:bb:cc:dd:ee:ff.ip", "subnet default: static IP 10.10.101.1 is the same as the gateway IP")],
+            [
+                (
+                    f'{STATIC}["aa:bb:cc:dd:ee:ff"].ip',
+                    "subnet default: static IP 10.10.101.1 is the same as the gateway IP",
+                )
+            ],
         ),
         (
             "aa:bb:cc:dd:ee:ff",
             "10.10.101.255",
             [
                 (
-                    f"{STATIC}.aa:bb:cc:dd:ee:ff.ip",
+                    f'{STATIC}["aa:bb:cc:dd:ee:ff"].ip',
                     "subnet default: static IP 10.10.101.255 is the same as the broadcast IP",
                 )
             ],
@@ -286,7 +300,7 @@ def test_a_static_address_may_be_given_to_one_mac_only():
     static = {"aa:bb:cc:dd:ee:01": {"ip": "10.10.101.200"}, "aa:bb:cc:dd:ee:02": {"ip": "10.10.101.200"}}
     assert problems("VPC", vpc(dhcp(static=static))) == [
         (
-            f"{STATIC}.aa:bb:cc:dd:ee:02.ip",
+            f'{STATIC}["aa:bb:cc:dd:ee:02"].ip',
             "subnet default: static IP 10.10.101.200 is already assigned to another MAC address",
         )
     ]
@@ -973,8 +987,8 @@ def test_a_subnet_without_its_prefix_is_missing_it():
 def test_an_empty_static_lease_does_not_stop_the_check_of_the_next_one():
     static = {"aa:bb:cc:dd:ee:01": {"ip": ""}, "aa:bb:cc:dd:ee:02": {"ip": "nope"}}
     assert problems("VPC", vpc(dhcp(static=static))) == [
-        (f"{STATIC}.aa:bb:cc:dd:ee:01", "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:01"),
-        (f"{STATIC}.aa:bb:cc:dd:ee:02.ip", "subnet default: invalid static IP nope"),
+        (f'{STATIC}["aa:bb:cc:dd:ee:01"]', "subnet default: empty static IP assigned to MAC aa:bb:cc:dd:ee:01"),
+        (f'{STATIC}["aa:bb:cc:dd:ee:02"].ip', "subnet default: invalid static IP nope"),
     ]
 
 

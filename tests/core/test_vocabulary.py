@@ -7,7 +7,9 @@ from bot.core.states import ConflictType, ResourceState, resource_state
 
 
 def test_every_conflict_type_has_its_severity_and_resolutions_and_no_other() -> None:
-    assert set(threeway.CONFLICT_TYPES) == {t.value for t in ConflictType}
+    assert set(threeway.CONFLICT_POLICIES) == set(ConflictType)
+    for conflict_type in ConflictType:
+        assert threeway.policy(conflict_type.value) is threeway.CONFLICT_POLICIES[conflict_type]
 
 
 def test_the_state_rule_only_answers_resource_states() -> None:

@@ -58,7 +58,7 @@ async def test_a_lone_surrogate_is_refused_with_its_field_path(system: System) -
     mark = await system.request_mark()
     bodies = {
         "spec.ipv4Namespace": {"spec": dict(vpc_spec(1001, 1), ipv4Namespace="a\ud800b")},
-        "spec.subnets.x\\udfff": {"spec": {"subnets": {"x\udfff": {"subnet": "10.0.1.0/24", "vlan": 1001}}}},
+        'spec.subnets["x\\udfff"]': {"spec": {"subnets": {"x\udfff": {"subnet": "10.0.1.0/24", "vlan": 1001}}}},
         "labels.team": {"spec": vpc_spec(1001, 1), "labels": {"team": "\udc00"}},
     }
     for path, body in bodies.items():
