@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_WEB_URL = "https://github.com"  # the pages that go with DEFAULT_API_URL
 MIN_API_TOKEN_LENGTH = 32  # `serve` refuses a shorter HNP_API_TOKEN: it must not be guessable
 MAKE_API_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
@@ -260,7 +261,7 @@ class Config:
         GitHub Enterprise Server (`https://HOST/api/v3`), else the API's own address (an
         emulator serving both)."""
         if self.github_api_url == DEFAULT_API_URL:
-            return "https://github.com"
+            return DEFAULT_WEB_URL
         return self.github_api_url.removesuffix("/api/v3")
 
     def require(self, *names: str) -> None:

@@ -26,18 +26,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 import jinja2
 import yaml
 from aiohttp import web
 
-from bot.config import DEFAULT_API_URL
+from bot.config import DEFAULT_API_URL, DEFAULT_WEB_URL
 from bot.github.client import convert_app_manifest
 from bot.github.errors import GitHubError
+from bot.github.pages import api_url_for, install_app_url, new_app_url
 
-GITHUB_URL = "https://github.com"
 DEFAULT_ENV_FILE = Path("hnp-gitops.env")
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("bot", "templates/setup"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -48,21 +48,6 @@ ALWAYS_SENT = ("installation", "installation_repositories")
 
 class SetupError(Exception):
     """The registration did not happen; the message says why."""
-
-
-def api_url_for(github_url: str) -> str:
-    """github.com's API is api.github.com; a GitHub Enterprise Server's is {url}/api/v3."""
-    github_url = github_url.rstrip("/")
-    if urlsplit(github_url).netloc == "github.com":
-        return DEFAULT_API_URL
-    return f"{github_url}/api/v3"
-
-
-def new_app_url(github_url: str, organization: str | None) -> str:
-    base = github_url.rstrip("/")
-    if organization:
-        return f"{base}/organizations/{quote(organization, safe='')}/settings/apps/new"
-    return f"{base}/settings/apps/new"
 
 
 def manifest_from(app_yml: Path, redirect_url: str, webhook_url: str | None, name: str | None) -> dict[str, Any]:
@@ -126,7 +111,7 @@ class Registered:
     @property
     def install_url(self) -> str:
         """GitHub's page that installs the app on repositories."""
-        return urljoin(f"{self.html_url}/", "installations/new")
+        return install_app_url(self.html_url)
 
 
 class Registration:
@@ -277,7 +262,7 @@ def add_commands(subparsers: Any) -> None:
     )
     setup.add_argument(
         "--github-url",
-        default=GITHUB_URL,
+        default=DEFAULT_WEB_URL,
         metavar="URL",
         help="GitHub's web address: https://github.com (default) or your GitHub Enterprise Server's",
     )

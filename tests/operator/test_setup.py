@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from bot.config import Config
-from bot.registration import Registration, SetupError, api_url_for, new_app_url, register
+from bot.github.pages import api_url_for, new_app_url
+from bot.registration import Registration, SetupError, register
 from ghsim.testing import GhSim
 
 ROOT = Path(__file__).resolve().parents[2]
