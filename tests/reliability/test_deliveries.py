@@ -142,14 +142,9 @@ async def test_a_dropped_delivery_is_caught_up_by_reconciliation(reconciling_sys
     "the new draft reaches an open pull request; nothing is committed to the closed one",
 )
 async def test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_again(system: System) -> None:
-    """BUG (bot/features/publish.py _via_pull_request, with bot/storage/pulls.open_for_fabric): the
-    bot learns that its pull request was closed or merged only from the `pull_request`
-    closed webhook; nothing reconciles pull requests. When that delivery is lost, the row
-    stays 'open', and every later sync "updates" the closed pull request: it commits to
-    its branch and PATCHes its title and body, reports success, and no open pull request
-    carries the drafts (after a merge, the new commits sit on a merged branch). Fix: before
-    updating, GET the pull request (one call) and open a new one when it is not open; or
-    have reconciliation check the open pull request rows."""
+    """The bot learns that its pull request was closed from the `pull_request` webhook. When
+    that delivery is lost, the next sync asks GitHub before adding to the pull request (one
+    call) and opens a new one, instead of committing to a closed pull request's branch."""
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))
     done = await system.sync(direction="gui_to_github", create_pr=True)
     assert done["status"] == "completed", done

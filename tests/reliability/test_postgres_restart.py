@@ -166,15 +166,9 @@ SHUTDOWN_ERRORS = {
     "the sync is retried and completes: one pull request; the operation is not failed",
 )
 async def test_a_sync_hit_by_a_restart_error_is_retried_not_failed(shared_system: System, sqlstate: str) -> None:
-    """BUG (bot/features/operations.py run): only GitHubUnavailable, asyncpg.PostgresConnectionError
-    and OSError count as transient. What a restarting server answers -- AdminShutdownError
-    (57P01) on a live connection, CannotConnectNowError (57P03) while it starts -- are
-    asyncpg OperatorInterventionErrors, so they fall into `except Exception`: the operation
-    is marked failed ('internal error (CannotConnectNowError)') and never retried, though
-    the same job re-run a moment later would finish. (Seen for real in
-    test_postgres_down_during_a_sync_and_back_again, depending on timing.) Fix: treat
-    asyncpg.exceptions.OperatorInterventionError and asyncpg.InterfaceError as transient
-    too (raise, so the queue retries)."""
+    """What a restarting server answers (AdminShutdownError 57P01 on a live connection,
+    CannotConnectNowError 57P03 while it starts) is transient like a lost connection: the
+    job is retried, and the operation is not marked failed."""
     system = shared_system
     await system.pool.execute(f"""
         CREATE SEQUENCE reliability_fault;
@@ -220,11 +214,9 @@ async def _pulls(system: System, n: int) -> bool:
     "the workers LISTEN again: a job queued afterwards starts at once, not at the next poll",
 )
 async def test_workers_listen_again_after_their_connection_is_terminated(database_url: str) -> None:
-    """BUG (bot/jobs/queue.py Workers._reclaim_loop): when the server terminates the LISTEN
-    connection, asyncpg hands it back to the pool itself, so `self._listen_conn.is_closed()`
-    raises InterfaceError ('connection has been released back to the pool') on every
-    reclaim pass: the process never LISTENs again and logs 'job reclaim failed: InterfaceError'
-    every reclaim_seconds forever; new jobs wait for the poll (2 s in serve) instead of NOTIFY."""
+    """When the server terminates the LISTEN connection, asyncpg hands it back to the pool
+    (so asking it anything raises InterfaceError): the workers notice, LISTEN on a new
+    connection, and a job queued afterwards is woken by NOTIFY, not by the next poll."""
     ran = asyncio.Event()
 
     async def noop(ctx: JobContext) -> None:

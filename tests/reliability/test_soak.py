@@ -60,9 +60,10 @@ FAULTS = [
     {"mode": "reorder", "event": "push", "count": 2},
     {"mode": "drop", "event": "push", "count": 1},
 ]
-# A lost `pull_request` webhook is not caught up with yet (see
-# test_deliveries.py::test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_again);
-# until it is, the soak injects it only when asked, so that its result does not depend on timing.
+# A lost `pull_request` webhook is caught up with by the next sync that touches the pull request
+# (test_deliveries.py::test_a_pull_request_closed_while_its_webhook_was_lost_is_not_updated_again),
+# not by the reconcile; whether the soak's end state shows it depends on timing, so the soak
+# injects it only when asked.
 if os.environ.get("HNP_SOAK_LOSE_PR_EVENTS") == "1":
     FAULTS.append({"mode": "drop", "event": "pull_request", "count": 1})
 

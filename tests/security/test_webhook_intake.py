@@ -119,11 +119,8 @@ async def test_bad_deliveries_are_refused_and_change_nothing(system: System) -> 
     "400 bad_request (not valid JSON for us), never a 500; nothing stored",
 )
 async def test_deeply_nested_json_is_a_bad_request_not_a_server_error(system: System) -> None:
-    """BUG (bot/web/webhook.py _parse): json.loads (inside gidgethub's Event.from_http) raises
-    RecursionError -- not ValueError -- on JSON nested deeper than Python's recursion limit.
-    _parse catches BadRequest / ValidationFailure / KeyError only, so the exception escapes
-    `receive` and aiohttp answers 500 with its own HTML page. Fix: catch RecursionError
-    around Event.from_http (and in general anything json.loads raises) and answer 400."""
+    """JSON nested deeper than a parser's recursion limit raises RecursionError, not
+    ValueError: intake answers 400, never a 500 or aiohttp's HTML error page."""
     before = await system.state_snapshot()
     deep = b"[" * 100_000 + b"]" * 100_000
     async with system.session.post(f"{system.bot.url}/webhook", data=deep, headers=headers(deep)) as r:
