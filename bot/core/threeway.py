@@ -243,14 +243,6 @@ def policy(conflict_type: str) -> ConflictPolicy:
     return CONFLICT_POLICIES[ConflictType(conflict_type)]
 
 
-def severity(conflict_type: str) -> str:
-    return policy(conflict_type).severity
-
-
-def resolution_options(conflict_type: str) -> list[str]:
-    return list(policy(conflict_type).options)
-
-
 def auto_resolvable(conflict_type: str) -> bool:
     """A sync's strategy (gui_wins, github_wins, timestamp_wins) can settle it without a person:
     it offers a side to take. (The contract's `resolution.auto_resolvable`.)"""

@@ -686,14 +686,20 @@ def test_a_conflict_as_json_carries_all_three_values():
     assert (conflict.to_dict()["gui_value"], conflict.to_dict()["git_value"]) == (None, 10)
 
 
-def test_the_severity_and_options_of_a_conflict_type_can_be_looked_up_by_name():
-    from bot.core.threeway import resolution_options, severity
+def test_the_policy_of_a_conflict_type_can_be_looked_up_by_its_name():
+    from bot.core.threeway import policy
 
-    assert severity("file_corruption") == "critical"
-    assert resolution_options("dependency_violation") == ["github_wins", "manual"]
-    options = resolution_options("permission_denied")
+    assert policy("file_corruption").severity == "critical"
+    assert policy("dependency_violation").options == ("github_wins", "manual")
+    with pytest.raises(ValueError):
+        policy("bad_luck")
+
+
+def test_the_options_a_conflict_offers_are_a_copy_of_its_policy():
+    conflict = make_conflict("permission_denied", "no write access", kind="VPC", name="v")
+    options = conflict.resolution_options
     options.append("gui_wins")
-    assert resolution_options("permission_denied") == ["manual"]
+    assert conflict.resolution_options == ["manual"] and conflict.severity == "critical"
 
 
 def test_make_resource_keeps_a_copy_of_the_metadata_it_is_given():
