@@ -27,6 +27,7 @@ pytestmark = pytest.mark.fast
             'metadata.annotations["type.hhfab.githedgehog.com"]',
         ),
         (("spec", "groups", 0), "spec.groups[0]"),
+        (("a", "b"), "a.b"),  # the '.' after a one-character first key
         (("spec", "links", 12, "spine", "port"), "spec.links[12].spine.port"),
         (("spec", "E1/1", "x-y_z"), "spec.E1/1.x-y_z"),
         (("spec", "größe x"), 'spec["größe x"]'),  # not ASCII-escaped: readable in a check run
