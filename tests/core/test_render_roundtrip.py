@@ -13,6 +13,7 @@ Property tests (hypothesis), derandomized so CI always runs the same examples:
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,14 @@ from bot.core.render import (
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
-# Fixed examples for CI (derandomize), no example database written into the working tree.
+# Fixed examples for CI (derandomize), no example database written into the working tree;
+# under mutation testing the profile's fewer examples (tests/core/conftest.py), as every
+# mutant runs these tests again.
 PROPERTY = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    max_examples=300,
+    max_examples=settings.default.max_examples if os.environ.get("HYPOTHESIS_PROFILE") == "mutation" else 300,
     suppress_health_check=[HealthCheck.too_slow],
 )
 
