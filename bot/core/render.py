@@ -512,10 +512,11 @@ class _Patcher:
         `|+` block's text may end in its blank lines: then the line is the one after them."""
         return self.lines.line_end(end if self.text[end - 1] == "\n" else end - 1)
 
-    def _render_pair(self, key: str, value: Any, column: int, *, end: int) -> str:
-        """`key: value` written at `column`, to stand in the text up to `end`."""
+    def _render_pair(self, key: str, value: Any, column: int, *, literal_blocks: bool) -> str:
+        """`key: value` written at `column`; `literal_blocks` as for `dump_yaml` (False where
+        what follows on the line would end up inside a `|` block)."""
         rendered = dump_yaml(
-            {key: value}, indent_sequences=self.indent_sequences, literal_blocks=_line_ends_at(self.text, end)
+            {key: value}, indent_sequences=self.indent_sequences, literal_blocks=literal_blocks
         ).rstrip("\n")
         pad = " " * column
         return "\n".join(line if i == 0 else pad + line for i, line in enumerate(rendered.split("\n")))
@@ -578,7 +579,7 @@ class _Patcher:
         rendered = self._render_scalar(new, flow=flow, literal_blocks=_line_ends_at(self.text, end))
         if rendered is None and key is not None and key.start_mark.line == node.start_mark.line:
             # Text over several lines, as a `|` block indented under its key.
-            rendered = self._render_pair("k", new, key.start_mark.column, end=end)[3:]
+            rendered = self._render_pair("k", new, key.start_mark.column, literal_blocks=True)[3:]
         elif rendered is None:  # a list item, or a value under its key: one double-quoted line
             rendered = self._render_scalar(new, flow=flow, literal_blocks=False)
             if rendered is None:
@@ -618,7 +619,10 @@ class _Patcher:
                         key_node.start_mark.index,
                         _node_end(self.text, value_node),
                         self._render_pair(
-                            key, new[key], key_node.start_mark.column, end=_node_end(self.text, value_node)
+                            key,
+                            new[key],
+                            key_node.start_mark.column,
+                            literal_blocks=_line_ends_at(self.text, _node_end(self.text, value_node)),
                         ),
                     )
                 )
@@ -633,8 +637,11 @@ class _Patcher:
             for key in added:
                 if not isinstance(key, str):
                     raise _CannotPatch
-            end = anchor if suffix else len(self.text)  # the last one at a file's end: no newline after
-            rendered = "\n".join(" " * column + self._render_pair(k, new[k], column, end=end) for k in added)
+            # Each new key is followed by a line break, but the last one at a file's end.
+            rendered = "\n".join(
+                " " * column + self._render_pair(k, new[k], column, literal_blocks=k != added[-1] or bool(suffix))
+                for k in added
+            )
             self.edits.append((anchor, anchor, prefix + rendered + suffix))
 
 
