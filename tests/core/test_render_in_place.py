@@ -240,6 +240,12 @@ def test_a_list_re_rendered_before_a_comment_writes_its_last_multi_line_item_on_
     assert out == head("a") + 'spec:\n  l:\n    - b\n    - "x\\ny"  # c\n'
 
 
+def test_a_list_re_rendered_with_its_key_writes_multi_line_items_as_literal_blocks():
+    text = head("a") + "spec:\n  # c\n  l: [a]\n  b: 1\n"
+    out = apply_edits(text, [Edit.replace(0, {"l": ["x\ny", "b"], "b": 1})])
+    assert out == head("a") + "spec:\n  # c\n  l:\n    - |-\n      x\n      y\n    - b\n  b: 1\n"
+
+
 def test_a_list_re_rendered_with_its_key_is_written_exactly():
     text = head("a") + "spec:\n  # c\n  l: [a]\n"
     out = apply_edits(text, [Edit.replace(0, {"l": ["b", "abX"]})])
@@ -266,6 +272,12 @@ def test_a_document_written_again_in_an_indentless_file_keeps_its_lists_indentle
     text = head("a") + "1: x\nspec:\n  l:\n  - a\n  b: 1\n"
     out = apply_edits(text, [Edit.replace(0, {"l": ["a", "c"], "b": 2})])
     assert out == head("a") + "'1': x\nspec:\n  l:\n  - a\n  - c\n  b: 2\n"
+
+
+def test_a_document_written_again_in_an_indented_file_keeps_its_lists_indented():
+    text = head("a") + "1: x\nspec:\n  l:\n    - a\n  b: 1\n"
+    out = apply_edits(text, [Edit.replace(0, {"l": ["a", "c"], "b": 2})])
+    assert out == head("a") + "'1': x\nspec:\n  l:\n    - a\n    - c\n  b: 2\n"
 
 
 def test_a_document_written_again_keeps_its_last_value_exactly():
