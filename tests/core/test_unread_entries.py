@@ -19,6 +19,8 @@ from bot.core.filemap import GITLINK_MODE, SYMLINK_MODE, UnreadEntry, unread_ent
         ("fabric/tab\tname.yaml", "100644", "control character"),
         ("fabric/new\nline.yml", "100755", "control character"),
         ("fabric/trailing.YAML\n", "100644", "control character"),
+        # a control a whitespace split would cut the name at: the name is cut at "/" only
+        ("fabric/split.ya\x1cml", "100644", "control character"),
         ("fabric/back\\slash.yaml", "100644", "backslash"),
     ],
 )

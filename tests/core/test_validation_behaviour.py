@@ -1024,6 +1024,15 @@ def test_a_documents_name_is_held_to_its_kinds_length_limit():
     assert body_problems(body) == [("metadata.name", "VPC name 'aaaaaaaaaaaa' is too long, must be <= 11 characters")]
 
 
+def test_annotations_are_checked_when_the_labels_are_not_a_mapping():
+    metadata = {"name": "a", "labels": "x", "annotations": {"n": 1}}
+    body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": metadata, "spec": vpc()}
+    assert body_problems(body) == [
+        ("metadata.labels", "labels must be a mapping of strings"),
+        ("metadata.annotations.n", "annotation 'n' must be a string, not a number (quote it)"),
+    ]
+
+
 def test_annotations_are_checked_when_there_are_no_labels():
     body = {"apiVersion": VPC_API, "kind": "VPC", "metadata": {"name": "a", "annotations": {"n": 1}}, "spec": vpc()}
     assert body_problems(body) == [
@@ -1073,6 +1082,20 @@ def test_a_problem_of_the_whole_document_or_a_missing_field_points_at_the_docume
     assert lines_of("\nkind: VPC\nmetadata:\n  name: a\nspec:\n  subnets: {}\n") == [
         ("apiVersion", 2),
     ]
+
+
+def test_a_wrong_kind_or_api_version_points_at_its_own_line_not_the_documents_first():
+    assert lines_of(
+        "# c\nkind: VPC\napiVersion: vpc.githedgehog.com/v2\nmetadata:\n  name: a\nspec:\n  subnets: {}\n"
+    ) == [("apiVersion", 3)]
+    assert lines_of("apiVersion: vpc.githedgehog.com/v1beta1\nmetadata:\n  name: a\nkind: Nope\n") == [("kind", 4)]
+
+
+def test_a_name_that_is_not_text_points_at_its_line():
+    text = (
+        "apiVersion: vpc.githedgehog.com/v1beta1\nkind: VPC\nmetadata:\n  labels: x\n  name: 5\nspec:\n  subnets: {}\n"
+    )
+    assert lines_of(text) == [("metadata.name", 5), ("metadata.labels", 4), ("spec.subnets", 7)]
 
 
 def test_the_parse_error_of_a_document_is_its_problem_at_its_line():
