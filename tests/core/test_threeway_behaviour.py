@@ -429,6 +429,20 @@ def test_set_at_builds_the_mappings_on_the_way():
     assert set_at({"spec": 5}, ("spec", "a"), 1) == {"spec": {"a": 1}}
 
 
+def test_set_at_changes_one_field_of_a_list_item_by_position_and_keeps_the_others():
+    base = {"spec": {"groups": [{"a": 1, "b": 2}, {"a": 3}]}}
+    assert set_at(base, ("spec", "groups", 0, "a"), 5) == {"spec": {"groups": [{"a": 5, "b": 2}, {"a": 3}]}}
+    assert base == {"spec": {"groups": [{"a": 1, "b": 2}, {"a": 3}]}}
+
+
+def test_set_at_a_position_of_a_list_that_is_not_there_starts_the_list():
+    assert set_at({"spec": {}}, ("spec", "groups", 0), "x") == {"spec": {"groups": ["x"]}}
+
+
+def test_set_at_a_field_past_the_end_of_a_list_appends_an_item_holding_it():
+    assert set_at({"spec": {"groups": ["x"]}}, ("spec", "groups", 3, "a"), 5) == {"spec": {"groups": ["x", {"a": 5}]}}
+
+
 # --------------------------------------------------------------------------------------------
 # Paths and conflicts
 
