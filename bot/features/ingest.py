@@ -45,7 +45,7 @@ import asyncpg
 from gidgethub import routing, sansio
 
 from bot.core import archive, checks, documents, filemap, snapshot
-from bot.core.snapshot import FileState, Plan, ReadFile, Snapshot
+from bot.core.snapshot import FileState, Plan, Problem, ReadFile, Snapshot
 from bot.core.syncresult import GitHubIntegration, SyncDirection, SyncResult
 from bot.features import conflicts, installations
 from bot.github.client import CallCounter, Client, GitHub
@@ -262,22 +262,11 @@ async def read_commit(
 # The check run
 
 
-def _problems(snap: Snapshot, level: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def _problems(snap: Snapshot, level: str) -> dict[str, list[Problem]]:
+    """The problems of one level by file, as the check-run builder reads them."""
+    out: dict[str, list[Problem]] = {}
     for path, problems in snap.problems().items():
-        chosen = [
-            {
-                "message": p.message,
-                "line": p.line,
-                "document": p.document,
-                "kind": p.kind,
-                "name": p.name,
-                "path": p.field,
-                "rule": p.rule,
-            }
-            for p in problems
-            if p.level == level
-        ]
+        chosen = [p for p in problems if p.level == level]
         if chosen:
             out[path] = chosen
     return out
@@ -299,11 +288,11 @@ def check_payload(
     warnings = [
         {
             "path": path,
-            "start_line": max(1, w["line"]),
-            "end_line": max(1, w["line"]),
+            "start_line": max(1, w.line),
+            "end_line": max(1, w.line),
             "annotation_level": "warning",
             "title": "Skipped document",
-            "message": w["message"][: checks.MAX_ANNOTATION_MESSAGE],
+            "message": w.message[: checks.MAX_ANNOTATION_MESSAGE],
         }
         for path, items in _problems(snap, "warning").items()
         for w in items
