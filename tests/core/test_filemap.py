@@ -141,6 +141,8 @@ def test_is_inside():
     assert not is_inside("f", "/f/a.yaml")
     assert is_inside("", "anything/at/all.yaml")
     assert not is_inside("", "../x.yaml")
+    assert not is_inside("/abs", "/abs/a.yaml")  # an absolute directory is never a fabric's
+    assert not is_inside("", "")
 
 
 def test_every_generated_path_is_inside_its_directory():

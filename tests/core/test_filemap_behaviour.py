@@ -10,7 +10,6 @@ from bot.core.filemap import (
     branch_name,
     file_stem,
     is_fabric_yaml,
-    is_inside,
     new_resource_path,
     normalize_directory,
     parse_managed_path,
@@ -110,16 +109,6 @@ def test_the_repository_root_is_written_as_nothing():
     assert safe_join(".", "a.yaml") == "a.yaml"
     assert safe_join("fabrics/one", "a.yaml") == "fabrics/one/a.yaml"
     assert new_resource_path("", "VPC", "v") == "managed/vpcs/v.yaml"
-
-
-def test_a_path_is_inside_a_directory_only_below_it():
-    assert is_inside("fab", "fab/a.yaml")
-    assert not is_inside("fab", "fab")
-    assert not is_inside("fab", "fabric/a.yaml")
-    assert not is_inside("fab", "fab/../a.yaml")
-    assert not is_inside("/abs", "/abs/a.yaml")
-    assert is_inside("", "anything/at/all.yaml")
-    assert not is_inside("", "")
 
 
 def test_fabric_yaml_is_any_case_of_yaml_or_yml_inside_the_directory():
