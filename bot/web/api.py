@@ -38,7 +38,7 @@ import asyncpg
 from aiohttp import web
 
 from bot.core import filemap, render
-from bot.core.fieldpath import Path, format_path
+from bot.core.fieldpath import Path
 from bot.core.kinds import Kind, lookup
 from bot.core.validation import validate_name, validate_spec
 from bot.features import fabric_check, operations
@@ -145,12 +145,12 @@ def _unwritable_text(value: Any) -> tuple[str, str] | None:
         if isinstance(item, str):
             problem = _text_problem(item)
             if problem is not None:
-                return format_path(where) or "body", problem
+                return api_models.field_path(where), problem
         elif isinstance(item, dict):
             for key, child in reversed(list(item.items())):
                 problem = _text_problem(key)
                 if problem is not None:
-                    return format_path((*where, key)), problem
+                    return api_models.field_path((*where, key)), problem
                 stack.append((child, (*where, key)))
         elif isinstance(item, list):
             stack.extend((child, (*where, i)) for i, child in reversed(list(enumerate(item))))

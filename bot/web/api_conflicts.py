@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.fieldpath import Path, format_path
+from bot.core.fieldpath import Path
 from bot.core.kinds import DEFAULT_NAMESPACE, lookup
 from bot.features import checkruns, conflicts, drift
 from bot.storage import conflicts as conflict_store
@@ -125,7 +125,7 @@ async def resolve_conflict(request: web.Request) -> web.Response:
 def _report(report: api_models.ActualReport, where: Path, errors: list[tuple[str, str]]) -> drift.Report | None:
     found = lookup(report.kind)
     if found is None:
-        errors.append((format_path((*where, "kind")), f"unknown kind {report.kind!r}"))
+        errors.append((api_models.field_path((*where, "kind")), f"unknown kind {report.kind!r}"))
         return None
     return drift.Report(found.kind, report.name, report.spec, report.namespace or DEFAULT_NAMESPACE)
 

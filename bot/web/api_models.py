@@ -14,7 +14,7 @@ writes JSON Schema from the same classes, which is what the OpenAPI document nee
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -34,7 +34,7 @@ from pydantic.json_schema import models_json_schema
 
 from bot.core import filemap, github_names
 from bot.core import filters as resource_filters
-from bot.core.fieldpath import format_path, parse_path
+from bot.core.fieldpath import Segment, format_path, parse_path
 from bot.core.kinds import DEFAULT_NAMESPACE, KINDS
 from bot.core.states import ConflictType, ResourceState
 from bot.core.syncresult import ConflictResolutionStrategy, OperationStatus, SyncDirection
@@ -63,8 +63,8 @@ class Invalid(Exception):
         self.errors = errors
 
 
-def field_path(location: tuple[int | str, ...]) -> str:
-    """('resources', 0, 'kind') -> 'resources[0].kind'."""
+def field_path(location: Sequence[Segment]) -> str:
+    """A place in a request body: ('resources', 0, 'kind') -> 'resources[0].kind'; () -> 'body'."""
     return format_path(location) or "body"
 
 
