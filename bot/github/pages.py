@@ -27,3 +27,9 @@ def new_app_url(github_url: str, organization: str | None) -> str:
 def install_app_url(app_html_url: str) -> str:
     """The page that installs an app (given by its `html_url`) on repositories."""
     return urljoin(f"{app_html_url}/", "installations/new")
+
+
+def file_url(github_web_url: str, repository: str, sha: str, path: str, line: int | None = None) -> str:
+    """A file's page at a commit, at one line if given."""
+    anchor = f"#L{line}" if line else ""
+    return f"{github_web_url}/{repository}/blob/{sha}/{quote(path)}{anchor}"

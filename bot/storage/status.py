@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.storage import Connection, returned_row
-from bot.storage.resources import DEFAULT_NAMESPACE
 
 LIMIT_RECENT = 20
 LIMIT_CONFLICTS = 100

@@ -38,10 +38,11 @@ from markupsafe import Markup
 
 from bot import __version__
 from bot.config import Config
+from bot.core.kinds import DEFAULT_NAMESPACE
 from bot.core.states import ResourceState
+from bot.github import pages
 from bot.storage import jobs as job_store
 from bot.storage import status as status_store
-from bot.storage.resources import DEFAULT_NAMESPACE
 from bot.web.keys import CONFIG, POOL
 from bot.web.throttle import FailureThrottle
 
@@ -250,8 +251,7 @@ def github_file_url(config: Config, detail: dict[str, Any]) -> str | None:
     sha = detail.get("desired_sha") or detail.get("last_ingested_sha")
     if not detail.get("file_path") or not sha:
         return None
-    line = f"#L{detail['line']}" if detail.get("line") else ""
-    return f"{config.github_web_url}/{detail['repository']}/blob/{sha}/{quote(detail['file_path'])}{line}"
+    return pages.file_url(config.github_web_url, detail["repository"], sha, detail["file_path"], detail.get("line"))
 
 
 def resource_path(fabric: str, kind: str, name: str, namespace: str | None = None) -> str:
