@@ -298,7 +298,8 @@ async def _send(
     for _ in range(min(concurrency, count)):
         _, protocol = await loop.create_connection(lambda: _Connection(load), host, port)
         connections.append(protocol)
-    done = await asyncio.wait_for(asyncio.gather(*(c.closed for c in connections)), timeout)
+    async with asyncio.timeout(timeout):
+        done = await asyncio.gather(*(c.closed for c in connections))
     elapsed = time.perf_counter() - began
     errors = [str(e) for e in done if e is not None]
     lat = load.latencies
@@ -382,7 +383,8 @@ async def _wrk(port: int, secret: str, prefix: str, seconds: float, concurrency:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out = (await asyncio.wait_for(proc.communicate(), seconds + 60))[0].decode()
+    async with asyncio.timeout(seconds + 60):
+        out = (await proc.communicate())[0].decode()
     return _parse_wrk(out)
 
 
@@ -449,7 +451,8 @@ async def _load(args: argparse.Namespace, port: int, secret: str, prefix: str, t
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), args.timeout + 30)
+    async with asyncio.timeout(args.timeout + 30):
+        out, _ = await proc.communicate()
     if proc.returncode:
         raise RuntimeError(f"the load generator failed with exit code {proc.returncode}")
     return json.loads(out.decode().strip().splitlines()[-1])

@@ -321,7 +321,8 @@ class RefMover:
             if proc.stdin is not None:
                 proc.stdin.close()
             with contextlib.suppress(ProcessLookupError):
-                await asyncio.wait_for(proc.wait(), 10)
+                async with asyncio.timeout(10):
+                    await proc.wait()
         self.procs.clear()
 
 

@@ -445,7 +445,8 @@ class Demo:
             if proc.returncode is None:
                 proc.terminate()
                 try:
-                    await asyncio.wait_for(proc.wait(), 10)
+                    async with asyncio.timeout(10):
+                        await proc.wait()
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()

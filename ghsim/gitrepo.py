@@ -124,7 +124,8 @@ class CatFile:
             assert self.proc.stdin
             self.proc.stdin.close()
             try:
-                await asyncio.wait_for(self.proc.wait(), 2)
+                async with asyncio.timeout(2):
+                    await self.proc.wait()
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()

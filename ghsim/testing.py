@@ -80,7 +80,8 @@ class GhSim:
         assert proc.stdout
         session = aiohttp.ClientSession()
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), startup_timeout)
+            async with asyncio.timeout(startup_timeout):
+                line = await proc.stdout.readline()
             if not line.startswith(b"ghsim listening on "):
                 raise RuntimeError(f"ghsim did not start: {line!r}")
             yield cls(line.decode().split()[-1], session)
@@ -89,7 +90,8 @@ class GhSim:
             if proc.returncode is None:
                 proc.terminate()
                 try:
-                    await asyncio.wait_for(proc.wait(), 10)
+                    async with asyncio.timeout(10):
+                        await proc.wait()
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()

@@ -250,7 +250,8 @@ class Deliverer:
     async def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once every queued delivery has been attempted; False on timeout."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
             return True
         except TimeoutError:
             return False

@@ -13,11 +13,14 @@ import contextlib
 import itertools
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -49,6 +52,53 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (../shared is not checked out beside the repo)")
     return path
+
+
+@pytest.fixture(scope="session")
+async def session_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every async test of this process runs in (one per session)."""
+    return asyncio.get_running_loop()
+
+
+# Seconds before pytest-timeout's deadline at which the tasks are printed.
+TASK_DUMP_LEAD = 5.0
+
+
+@pytest.fixture(autouse=True)
+def tasks_printed_before_a_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Shortly before an async test would hit pytest-timeout, print what every asyncio task is
+    awaiting (to the test's captured stderr). pytest-timeout's own dump shows threads only,
+    where a hung async test is an idle event loop: this shows what it waits on."""
+    if request.node.get_closest_marker("asyncio") is None:
+        yield
+        return
+    marker = request.node.get_closest_marker("timeout")
+    timeout = float(marker.args[0]) if marker and marker.args else float(request.config.getini("timeout") or 0)
+    if timeout <= TASK_DUMP_LEAD:
+        yield
+        return
+    loop: asyncio.AbstractEventLoop = request.getfixturevalue("session_event_loop")
+    timer = threading.Timer(timeout - TASK_DUMP_LEAD, loop.call_soon_threadsafe, args=(print_tasks,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def print_tasks() -> None:
+    """Every task of the running loop with the chain of coroutines it is suspended in."""
+    tasks = asyncio.all_tasks()
+    print(f"--- {len(tasks)} asyncio task(s), each with what it awaits (innermost last) ---", file=sys.stderr)
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        print(f"task {task.get_name()}:", file=sys.stderr)
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is not None:
+                print(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}", file=sys.stderr)
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +159,8 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     # close() waits for every connection to be released; a test that failed with one still
     # checked out (a task it left behind) must not hang the teardown: asyncpg's advice is a timeout.
     try:
-        await asyncio.wait_for(pool.close(), timeout=10)
+        async with asyncio.timeout(10):
+            await pool.close()
     except TimeoutError:
         pool.terminate()
 

@@ -49,6 +49,7 @@ Leases
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -305,7 +306,7 @@ class Workers:
         self.wake(inbox=payload == delivery_store.INBOX_NOTICE)
 
     async def _reclaim_loop(self) -> None:
-        while True:
+        while not self._stopping:  # as in _work: a swallowed cancel must not outlive stop()
             try:
                 await self.reclaim()
                 if not self._listening():
@@ -348,7 +349,9 @@ class Workers:
             await asyncio.sleep(0.01)
 
     async def _work(self, worker: str) -> None:
-        while True:
+        # Looks at _stopping as well as being cancelled: a cancel that something swallowed (a
+        # handler, a library) must not keep a worker taking jobs after stop().
+        while not self._stopping:
             await self._yield_to_intake()
             self._wakeup.clear()
             try:
@@ -360,10 +363,9 @@ class Workers:
                 ran = False
             if ran:
                 continue
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.settings.poll_seconds)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wakeup.wait()
 
     async def run_one(self, worker: str | None = None) -> bool:
         """Take one job and run it to its end. False when nothing was runnable.

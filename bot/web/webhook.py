@@ -171,7 +171,8 @@ class DeliveryWriter:
         if self._task is not None:
             # Requests still waiting get their commit before the writer goes away.
             try:
-                await asyncio.wait_for(self._queue.join(), timeout=5)
+                async with asyncio.timeout(5):
+                    await self._queue.join()
             except TimeoutError:
                 log.warning("stopped with webhook deliveries not yet stored")
             self._task.cancel()

@@ -227,10 +227,38 @@ async def test_shutdown_hands_an_interrupted_job_back_to_the_queue(pool):
     job_id = await enqueue(pool, "test.endless", {}, ordering_key="fabric:1")
     running = workers(pool, {"test.endless": endless}, count=1)
     await running.start()
-    await asyncio.wait_for(started.wait(), timeout=10)
+    async with asyncio.timeout(10):
+        await started.wait()
     await running.stop()
     job = await pool.fetchrow("SELECT status, attempts, lease_expires_at FROM job WHERE id = $1", job_id)
     assert dict(job) == {"status": "queued", "attempts": 0, "lease_expires_at": None}
+
+
+async def test_stop_returns_and_no_job_is_taken_after_it_even_when_a_cancel_is_swallowed(pool):
+    """A cancel can be swallowed: by a handler that catches it, or (Python 3.11) by
+    asyncio.wait_for when the awaited wake-up lands in the same turn as the cancel. The worker
+    still stops at once, and the job queued meanwhile stays queued for the next process."""
+    started = asyncio.Event()
+    ran: list[str] = []
+
+    async def swallows_the_cancel(ctx: JobContext) -> None:
+        ran.append(ctx.job.payload["n"])
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # returns as if its work were done
+
+    await enqueue(pool, "test.swallow", {"n": "first"}, ordering_key="fabric:1")
+    running = workers(pool, {"test.swallow": swallows_the_cancel}, count=1)
+    await running.start()
+    async with asyncio.timeout(10):
+        await started.wait()
+    waiting = await enqueue(pool, "test.swallow", {"n": "second"}, ordering_key="fabric:2")
+    async with asyncio.timeout(10):
+        await running.stop()
+    assert ran == ["first"]
+    assert await pool.fetchval("SELECT status FROM job WHERE id = $1", waiting) == "queued"
 
 
 async def test_a_dedupe_key_keeps_one_unfinished_copy_of_a_job(pool):

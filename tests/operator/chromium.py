@@ -96,7 +96,8 @@ class Browser:
         if self.proc is not None and self.proc.returncode is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # chromium's own helper processes too
             try:
-                await asyncio.wait_for(self.proc.wait(), 10)
+                async with asyncio.timeout(10):
+                    await self.proc.wait()
             except TimeoutError:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 await self.proc.wait()

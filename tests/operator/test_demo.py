@@ -87,7 +87,8 @@ async def test_the_demo_walks_through_every_step_and_cleans_up_within_a_minute(t
         sys.executable, "-m", "bot", "demo", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 90)
+        async with asyncio.timeout(90):
+            out, _ = await proc.communicate()
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -161,7 +162,8 @@ async def test_demo_keep_leaves_a_working_bot_a_status_page_and_a_clonable_repos
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, err = await asyncio.wait_for(git.communicate(), 30)
+        async with asyncio.timeout(30):
+            _, err = await git.communicate()
         assert git.returncode == 0, err.decode()
         assert "vlan: 1201" in (target / "fabrics" / "lab" / "vpcs.yaml").read_text()
 
@@ -180,13 +182,15 @@ async def test_demo_keep_leaves_a_working_bot_a_status_page_and_a_clonable_repos
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        cli_out, cli_err = await asyncio.wait_for(cli.communicate(), 90)
+        async with asyncio.timeout(90):
+            cli_out, cli_err = await cli.communicate()
         assert cli.returncode == 0, cli_err.decode()
         assert ": completed (github_to_gui, fabric lab)" in cli_out.decode()
         assert "progress: -/-  completed" in cli_err.decode()  # the progress, one line per change (not a terminal)
 
         proc.send_signal(signal.SIGINT)
-        rest, _ = await asyncio.wait_for(proc.communicate(), 30)
+        async with asyncio.timeout(30):
+            rest, _ = await proc.communicate()
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -61,7 +61,8 @@ async def hnp(bot, *args: str, token: str | None = TOKEN, stdin: str | None = No
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 60)
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate(stdin.encode() if stdin else None)
     return proc.returncode, out.decode(), err.decode()
 
 

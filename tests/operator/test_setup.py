@@ -68,10 +68,12 @@ async def test_setup_registers_the_app_from_app_yml_and_writes_a_private_env_fil
             name=f"hnp-gitops-test-{organization or 'mine'}",
         )
         task = asyncio.create_task(register(registration, ready=registration_done.set_result))
-        local_url = await asyncio.wait_for(registration_done, 10)
+        async with asyncio.timeout(10):
+            local_url = await registration_done
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             page, code = await walk_through(session, local_url, token)
-        registered = await asyncio.wait_for(task, 10)
+        async with asyncio.timeout(10):
+            registered = await task
 
         assert "is registered" in page and f'id="app-id">{registered.app_id}<' in page
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -108,14 +110,16 @@ async def test_a_wrong_state_or_a_spent_code_is_refused_and_nothing_is_written(t
             env_file=env_file,
         )
         task = asyncio.create_task(register(registration, ready=ready.set_result))
-        local_url = await asyncio.wait_for(ready, 10)
+        async with asyncio.timeout(10):
+            local_url = await ready
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{local_url}/callback?code=abc&state=not-this-one") as response:
                 assert response.status == 400 and "not for this registration" in await response.text()
             async with session.get(f"{local_url}/callback?code=spent&state={registration.state}") as response:
                 assert response.status == 502 and "404" in await response.text()
         with pytest.raises(SetupError, match="404"):
-            await asyncio.wait_for(task, 10)
+            async with asyncio.timeout(10):
+                await task
     assert not env_file.exists()
 
 

@@ -241,7 +241,8 @@ async def test_workers_listen_again_after_their_connection_is_terminated(databas
             message="the workers to LISTEN on a new connection",
         )
         await enqueue(pool, "test.reliability.noop")
-        await asyncio.wait_for(ran.wait(), timeout=5)  # far below the 30 s poll: woken by NOTIFY
+        async with asyncio.timeout(5):  # far below the 30 s poll: woken by NOTIFY
+            await ran.wait()
     finally:
         await workers.stop()
         await pool.close()
