@@ -136,6 +136,9 @@ async def _answer(
     common: dict,
     fault: RequestFault | None,
 ) -> web.StreamResponse:
+    if fault and fault.hold:
+        record["fault"] = fault.id
+        await fault.held()
     if fault and fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault and fault.status is not None:

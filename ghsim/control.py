@@ -4,6 +4,7 @@ a person on github.com (press a check-run button, comment, merge or close a PR).
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -226,6 +227,27 @@ async def list_faults(request: web.Request) -> web.Response:
 @routes.delete("/_ghsim/faults")
 async def clear_faults(request: web.Request) -> web.Response:
     _sim(request).faults.clear()
+    return web.Response(status=204)
+
+
+@routes.get("/_ghsim/faults/{fault_id}/held")
+async def fault_held(request: web.Request) -> web.Response:
+    """Wait (at most `timeout` seconds) until a request is held by this hold fault."""
+    fault = _sim(request).faults.hold_of(int(request.match_info["fault_id"]))
+    if fault is None:
+        raise SetupError("no hold fault with that id is waiting to be released", 404)
+    try:
+        async with asyncio.timeout(float(request.query.get("timeout", 30))):
+            await fault.arrived.wait()
+    except TimeoutError:
+        return _ok(fault.describe(), 504)
+    return _ok(fault.describe())
+
+
+@routes.post("/_ghsim/faults/{fault_id}/release")
+async def release_fault(request: web.Request) -> web.Response:
+    if not _sim(request).faults.release(int(request.match_info["fault_id"])):
+        raise SetupError("no hold fault with that id is waiting to be released", 404)
     return web.Response(status=204)
 
 

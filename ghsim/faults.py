@@ -3,11 +3,14 @@ deliveries that are dropped, duplicated or reordered."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+HOLD_LIMIT_S = 300.0  # a held request goes on after this long even if no one released it
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
     "If you reach out to GitHub Support for help, please include the request ID {request_id}."
@@ -28,7 +31,22 @@ class RequestFault:
     secondary_rate_limit: bool = False
     body: dict | None = None
     hang: bool = False  # carry the request out, then withhold the answer until the client gives up
+    hold: bool = False  # keep the request waiting, not yet carried out, until the fault is released
     hits: int = 0
+    waiting: int = 0  # requests held now
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def held(self) -> None:
+        """Wait (a held request) until the fault is released, at most HOLD_LIMIT_S."""
+        self.waiting += 1
+        self.arrived.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HOLD_LIMIT_S):
+                    await self.released.wait()
+        finally:
+            self.waiting -= 1
 
     def describe(self) -> dict:
         return {
@@ -43,7 +61,9 @@ class RequestFault:
             "secondary_rate_limit": self.secondary_rate_limit,
             "body": self.body,
             "hang": self.hang,
+            "hold": self.hold,
             "hits": self.hits,
+            "waiting": self.waiting,
         }
 
 
@@ -72,6 +92,9 @@ class DeliveryFault:
 class Faults:
     requests: list[RequestFault] = field(default_factory=list)
     deliveries: list[DeliveryFault] = field(default_factory=list)
+    # Hold faults by id until released, even once their count is spent: a held request
+    # still waits on its fault, and the test still has to release it.
+    holds: dict[int, RequestFault] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def add(self, spec: dict) -> dict:
@@ -88,8 +111,8 @@ class Faults:
         status = spec.get("status")
         if spec.get("secondary_rate_limit") and status is None:
             status = 403
-        if status is None and not spec.get("latency_ms") and not spec.get("hang"):
-            raise ValueError("a request fault needs a status, latency_ms or hang")
+        if status is None and not spec.get("latency_ms") and not spec.get("hang") and not spec.get("hold"):
+            raise ValueError("a request fault needs a status, latency_ms, hang or hold")
         rf = RequestFault(
             next(self._ids),
             str(spec.get("method", "*")).upper(),
@@ -101,9 +124,23 @@ class Faults:
             bool(spec.get("secondary_rate_limit")),
             spec.get("body"),
             bool(spec.get("hang")),
+            bool(spec.get("hold")),
         )
         self.requests.append(rf)
+        if rf.hold:
+            self.holds[rf.id] = rf
         return rf.describe()
+
+    def hold_of(self, fault_id: int) -> RequestFault | None:
+        return self.holds.get(fault_id)
+
+    def release(self, fault_id: int) -> bool:
+        """Let the requests a hold fault keeps waiting go on (and any later ones it matches)."""
+        rf = self.holds.pop(fault_id, None)
+        if rf is None:
+            return False
+        rf.released.set()
+        return True
 
     def match_request(self, method: str, path: str) -> RequestFault | None:
         for f in self.requests:
@@ -130,14 +167,17 @@ class Faults:
         return None
 
     def remove(self, fault_id: int) -> bool:
+        released = self.release(fault_id)
         before = len(self.requests) + len(self.deliveries)
         self.requests = [f for f in self.requests if f.id != fault_id]
         self.deliveries = [f for f in self.deliveries if f.id != fault_id]
-        return before != len(self.requests) + len(self.deliveries)
+        return released or before != len(self.requests) + len(self.deliveries)
 
     def clear(self) -> None:
         self.requests.clear()
         self.deliveries.clear()
+        for fault_id in list(self.holds):
+            self.release(fault_id)
 
     def describe(self) -> list[dict]:
         return [f.describe() for f in self.requests] + [f.describe() for f in self.deliveries]

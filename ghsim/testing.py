@@ -210,9 +210,22 @@ class GhSim:
 
     # -- faults and limits ------------------------------------------------------------------
     async def add_fault(self, **spec: Any) -> dict:
-        """Request fault: method, path (regex), status, count, retry_after, latency_ms, hang,
+        """Request fault: method, path (regex), status, count, retry_after, latency_ms, hang, hold,
         secondary_rate_limit, body. Delivery fault: mode (drop|duplicate|reorder), event, action, count."""
         return await self._call("POST", "/_ghsim/faults", spec)
+
+    async def wait_held(self, fault_id: int, timeout: float = 30.0) -> dict:
+        """Return once a request is held by hold fault `fault_id` (TimeoutError if none is)."""
+        try:
+            return await self._call("GET", f"/_ghsim/faults/{fault_id}/held", params={"timeout": str(timeout)})
+        except ControlError as exc:
+            if exc.status == 504:
+                raise TimeoutError(f"no request held by fault {fault_id} after {timeout}s") from exc
+            raise
+
+    async def release_fault(self, fault_id: int) -> None:
+        """Let the requests hold fault `fault_id` keeps waiting be carried out."""
+        await self._call("POST", f"/_ghsim/faults/{fault_id}/release")
 
     async def clear_faults(self) -> None:
         await self._call("DELETE", "/_ghsim/faults")

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from conftest import wait_for
 
-from ghsim.testing import GhSim
+from ghsim.testing import ControlError, GhSim
 
 
 async def test_app_jwts_are_verified_and_tokens_scoped_to_the_installation(world, sim):
@@ -103,6 +103,35 @@ async def test_a_hung_request_is_carried_out_and_its_answer_withheld_until_the_c
     assert (entry["method"], entry["status"]) == ("POST", 201)
     status, _, _ = await world.api.post(f"{world.r}/git/refs", {**body, "ref": "refs/heads/answered"})
     assert status == 201  # the fault was spent on the first request
+
+
+async def test_a_held_request_is_not_carried_out_until_its_fault_is_released(world, sim):
+    _, ref, _ = await world.api.get(f"{world.r}/git/ref/heads/main")
+    fault = await sim.add_fault(method="POST", path=r"/git/refs$", hold=True)
+    body = {"ref": "refs/heads/held", "sha": ref["object"]["sha"]}
+    creating = asyncio.create_task(world.api.post(f"{world.r}/git/refs", body))
+    held = await sim.wait_held(fault["id"], timeout=10)
+    assert held["waiting"] == 1
+    status, _, _ = await world.api.get(f"{world.r}/git/ref/heads/held")
+    assert status == 404 and not creating.done()  # waiting, not yet carried out
+    await sim.release_fault(fault["id"])
+    async with asyncio.timeout(10):
+        status, made, _ = await creating
+    assert status == 201 and made["ref"] == "refs/heads/held"
+    status, _, _ = await world.api.post(f"{world.r}/git/refs", {**body, "ref": "refs/heads/after"})
+    assert status == 201  # count 1: the fault was spent on the held request
+    with pytest.raises(ControlError) as released_twice:
+        await sim.release_fault(fault["id"])
+    assert released_twice.value.status == 404
+
+
+async def test_waiting_for_a_held_request_that_never_comes_times_out(world, sim):
+    fault = await sim.add_fault(method="POST", path=r"/git/refs$", hold=True)
+    with pytest.raises(TimeoutError):
+        await sim.wait_held(fault["id"], timeout=0.2)
+    await sim.clear_faults()  # releases the hold: a later request is not held
+    with pytest.raises(ControlError):
+        await sim.wait_held(fault["id"], timeout=0.2)
 
 
 async def test_the_request_log_records_method_path_status_body_and_installation(world, sim):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import yaml
 
 from bot.core import render
-from tests.conftest import wait_for
 from tests.publish.harness import LONE, OWNER, PERSON, README, REPO, VPCS, vpc_spec, world
 
 MAX_CALLS = 8  # at most 8 GitHub calls per publish, pull request included
@@ -221,16 +220,14 @@ async def test_a_person_pushing_to_the_sync_branch_makes_new_drafts(pool, tmp_pa
 async def test_cancelling_mid_operation_leaves_no_branch_or_pull_request(pool, tmp_path):
     async with world(pool, tmp_path) as w:
         await w.draft("VPC", "vpc-2", {"spec": vpc_spec(2, 1022)})
-        # Opening the pull request is slow, so the cancel lands while it is being made.
-        await w.sim.add_fault(method="POST", path=r"/pulls$", latency_ms=3000, count=1)
+        # Opening the pull request is held, so the cancel lands while it is being made.
+        fault = await w.sim.add_fault(method="POST", path=r"/pulls$", hold=True)
         operation_id = await w.start_sync(direction="gui_to_github", create_pr=True)
-
-        async def branch_made() -> bool:
-            return any(b.startswith("hnp-sync/") for b in await w.branches())
-
-        await wait_for(branch_made, timeout=20, message="the sync branch to be created")
+        await w.sim.wait_held(fault["id"], timeout=20)
+        assert any(b.startswith("hnp-sync/") for b in await w.branches())
         status, cancelled = await w.call("POST", f"/api/operations/{operation_id}/cancel")
         assert status == 202 and cancelled["cancel_requested"] is True
+        await w.sim.release_fault(fault["id"])
         finished = await w.operation(operation_id, wait=20)
         assert finished["status"] == "cancelled", finished
         assert any("deleted branch" in line for line in finished["result"]["warnings"])
@@ -244,18 +241,12 @@ async def test_cancelling_mid_operation_leaves_no_branch_or_pull_request(pool, t
 async def test_a_branch_that_moves_during_a_direct_commit_is_re_read_and_the_commit_retried(pool, tmp_path):
     async with world(pool, tmp_path) as w:
         await w.draft("VPC", "vpc-1", {"spec": vpc_spec(1, 1011)})
-        # Making the commit is slow; meanwhile a person pushes to main.
-        await w.sim.add_fault(method="POST", path=r"/git/commits$", latency_ms=4000, count=1)
-        mark = await w.request_mark()
+        # The bot's commit is held while a person pushes to main.
+        fault = await w.sim.add_fault(method="POST", path=r"/git/commits$", hold=True)
         operation_id = await w.start_sync(direction="gui_to_github", create_pr=False)
-
-        async def tree_made() -> bool:
-            return any(
-                r["method"] == "POST" and r["path"].endswith("/git/trees") for r in await w.bot_requests_since(mark)
-            )
-
-        await wait_for(tree_made, timeout=20, message="the bot to build its tree")
+        await w.sim.wait_held(fault["id"], timeout=20)
         theirs = await w.push_as_person("main", {"README.md": README + "\nEdited meanwhile.\n"}, "docs")
+        await w.sim.release_fault(fault["id"])
         done = await w.operation(operation_id, wait=30)
         assert done["status"] == "completed", done
         assert any("moved during the sync" in line for line in done["result"]["warnings"])

@@ -108,9 +108,9 @@ async def healthz(system: System) -> int:
 async def test_postgres_down_during_a_sync_and_back_again(own_server, system: System) -> None:
     server, _ = own_server
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))
-    fault = await system.sim.add_fault(method="POST", path=r"/pulls$", latency_ms=1000, count=1)
+    fault = await system.sim.add_fault(method="POST", path=r"/pulls$", hold=True)
     operation_id = await system.start_sync(direction="gui_to_github", create_pr=True)
-    await wait_for(lambda: _hit(system, fault["id"]), timeout=30, interval=0.01, message="the bot to open the PR")
+    await system.sim.wait_held(fault["id"], timeout=30)
     await system.pool.close()  # the test's own connections would die too
     await asyncio.to_thread(server.stop)  # the bot is inside POST /pulls; its DB connections die
     try:
@@ -124,6 +124,7 @@ async def test_postgres_down_during_a_sync_and_back_again(own_server, system: Sy
                 body = await r.json()
                 assert r.status == 503 and body["error"]["code"] == "unavailable", (path, r.status, body)
                 assert int(r.headers["Retry-After"]) > 0, path
+        await system.sim.release_fault(fault["id"])
         await wait_for(lambda: _pulls(system, 1), timeout=20, message="GitHub to make the held pull request")
     finally:
         await asyncio.to_thread(server.start)
@@ -192,10 +193,6 @@ async def test_a_sync_hit_by_a_restart_error_is_retried_not_failed(shared_system
     pulls = await system.pulls()
     assert len(pulls) == 1 and pulls[0]["state"] == "open", pulls
     assert await system.pool.fetchval("SELECT count(*) FROM pull_request WHERE number = $1", pulls[0]["number"]) == 1
-
-
-async def _hit(system: System, fault_id: int) -> bool:
-    return await system.fault_hits(fault_id) != 0
 
 
 async def _health(system: System, expected: int) -> bool:
