@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+REORDER_HOLD_S = 1.0  # by default a reordered delivery goes out after the next one, or after this long
 HOLD_LIMIT_S = 300.0  # a held request goes on after this long even if no one released it
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
@@ -74,6 +75,7 @@ class DeliveryFault:
     event: str  # "*" for any
     action: str | None
     count: int | None
+    hold_s: float = REORDER_HOLD_S  # reorder: the longest a delivery waits for the next one
     hits: int = 0
 
     def describe(self) -> dict:
@@ -84,6 +86,7 @@ class DeliveryFault:
             "event": self.event,
             "action": self.action,
             "count": self.count,
+            "hold_s": self.hold_s,
             "hits": self.hits,
         }
 
@@ -104,7 +107,12 @@ class Faults:
             if mode not in DELIVERY_MODES:
                 raise ValueError(f"mode must be one of {DELIVERY_MODES}")
             f = DeliveryFault(
-                next(self._ids), mode, spec.get("event", "*"), spec.get("action"), _count(spec.get("count", 1))
+                next(self._ids),
+                mode,
+                spec.get("event", "*"),
+                spec.get("action"),
+                _count(spec.get("count", 1)),
+                float(spec.get("hold_s", REORDER_HOLD_S)),
             )
             self.deliveries.append(f)
             return f.describe()

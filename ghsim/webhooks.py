@@ -24,7 +24,6 @@ from .model import App, iso, now
 
 HOOKSHOT_UA = "GitHub-Hookshot/5d0b1f0"
 DELIVERY_TIMEOUT = 10.0  # GitHub gives a receiver 10 seconds
-REORDER_HOLD = 1.0  # a held delivery goes out after the next one, or after this long
 
 
 @dataclass
@@ -127,7 +126,7 @@ class Deliverer:
             d.fault = "reordered"
             self._held.setdefault(app.id, []).append(d)
             self._add_pending(1)
-            asyncio.get_running_loop().call_later(REORDER_HOLD, self._release_held, app.id, d)
+            asyncio.get_running_loop().call_later(fault.hold_s, self._release_held, app.id, d)
             return d
         self._push(app.id, d)
         if fault and fault.mode == "duplicate":

@@ -32,7 +32,9 @@ from bot.web.app import RUNNER_OPTIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
-TEMPLATE = "hnp_test_template"
+# One template per xdist worker: with DATABASE_URL every worker shares one server, and each
+# drops and re-creates its template at start (a shared one would be copied while being rebuilt).
+TEMPLATE = f"hnp_test_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 FAST_FOLDERS = ("core",)

@@ -171,7 +171,7 @@ async def test_delivery_faults_drop_duplicate_and_reorder(world, sim):
     await branch("dropped")
     await sim.add_fault(mode="duplicate", event="push", count=1)
     await branch("doubled")
-    await sim.add_fault(mode="reorder", event="push", count=1)
+    await sim.add_fault(mode="reorder", event="push", count=1, hold_s=60)  # overtaken, not timed out
     await branch("late")
     await branch("early")
     await sim.wait_deliveries_idle()

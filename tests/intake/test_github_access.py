@@ -93,9 +93,14 @@ async def test_a_spent_primary_rate_limit_defers_the_job_until_the_reset_without
     async with github_world(tmp_path) as world:
         async with bot_on(world, pool, extra_jobs={"test.github": read_repository}) as client:
             await client.app[GITHUB].installation_token(world.installation_id)  # mint before the limit
-            limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0, reset_in=2)
+            # The limit is spent while the job's call is held: it is refused however late the
+            # job was taken (the reset is counted from here).
+            call = await world.sim.add_fault(method="GET", path=f"^{REPO}$", hold=True)
             await world.sim.clear_requests()
             job_id = await enqueue(pool, "test.github", {"installation_id": world.installation_id}, max_attempts=1)
+            await world.sim.wait_held(call["id"], timeout=15)
+            limit = await world.sim.set_rate_limit(installation_id=world.installation_id, remaining=0, reset_in=2)
+            await world.sim.release_fault(call["id"])
             deferred = await wait_for(
                 lambda: pool.fetchrow(
                     "SELECT status, attempts, extract(epoch FROM run_after) AS run_after, last_error FROM job "

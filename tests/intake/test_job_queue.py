@@ -187,7 +187,8 @@ async def test_an_expired_lease_is_reclaimed_and_the_job_run_by_another_worker(p
     async with pool.acquire() as conn:  # a worker that takes the job and then vanishes
         taken = await job_store.take(conn, worker="vanished-worker", lease_seconds=0.3)
     assert taken.id == job_id
-    running = workers(pool, recording_handlers(), count=1, settings=QueueSettings.for_lease(0.3, poll_seconds=0.1))
+    # Its own lease is long: a stall of the busy machine must not expire it too.
+    running = workers(pool, recording_handlers(), count=1, settings=QueueSettings.for_lease(2.0, poll_seconds=0.1))
     await running.start()
     try:
         await wait_for(lambda: _done(pool), message="the reclaimed job to finish", timeout=10)
@@ -199,8 +200,9 @@ async def test_an_expired_lease_is_reclaimed_and_the_job_run_by_another_worker(p
 
 async def test_a_long_job_keeps_its_lease_by_heartbeat(pool):
     await record_tables(pool)
-    job_id = await enqueue(pool, "test.record", {"seconds": 1.0}, ordering_key="fabric:1")
-    settings = QueueSettings.for_lease(0.4, poll_seconds=0.1)
+    # 2.5 leases long; a renewal every third of a lease, so one may come 0.6 s late.
+    job_id = await enqueue(pool, "test.record", {"seconds": 2.5}, ordering_key="fabric:1")
+    settings = QueueSettings.for_lease(1.0, poll_seconds=0.1)
     a, b = (
         workers(pool, recording_handlers(), count=1, settings=settings),
         workers(pool, recording_handlers(), count=1, settings=settings),

@@ -59,12 +59,15 @@ async def seed(pool) -> None:
     """)
     # Syncs: one completed publish (7 API calls, 2 s), one failed ingest, one still running.
     done = await operations.create(pool, fabric_id=east.id, direction="gui_to_github")
-    await pool.execute("UPDATE sync_operation SET started_at = now() - interval '2 seconds' WHERE id = $1", done.id)
     await operations.finish(
         pool,
         done.id,
         "completed",
         {"success": True, "github_integration": {"api_calls_made": 7, "rate_limit_remaining": 4990}},
+    )
+    # Exactly 2 s, whatever time passed between the statements.
+    await pool.execute(
+        "UPDATE sync_operation SET started_at = completed_at - interval '2 seconds' WHERE id = $1", done.id
     )
     failed = await operations.create(pool, fabric_id=east.id, direction="github_to_gui")
     await operations.finish(

@@ -473,6 +473,9 @@ async def running_system(
             try:
                 if start_bot:
                     await system.add_bot(**bot_env)
+                    # The reconciliation `serve` queues at start-up is over before the fabric
+                    # exists, or it might find the fabric first and ingest its head as well.
+                    await wait_for(lambda: start_up_reconciled(pool), timeout=30, message="the start-up reconciliation")
                     status, body = await system.call(
                         "POST",
                         "/api/fabrics",
@@ -488,6 +491,15 @@ async def running_system(
                 await system.close()
     finally:
         await pool.close()
+
+
+async def start_up_reconciled(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM job WHERE kind = 'reconcile' AND status = 'done') "
+            "AND NOT EXISTS (SELECT 1 FROM job WHERE status IN ('queued', 'running'))"
+        )
+    )
 
 
 # -- invariants ---------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ clone) and in Postgres: the work is done once and nothing is lost."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -20,7 +17,6 @@ from tests.reliability.system import (
     assert_database_matches_repository,
     assert_deliveries_processed_once,
     assert_no_job_leased,
-    running_system,
     vpc,
     vpc_spec,
 )
@@ -83,13 +79,6 @@ async def test_bursts_of_server_errors_end_in_one_commit_and_one_pull_request(sy
     assert head == (await system.fabric_row())["last_ingested_sha"]
 
 
-@pytest.fixture
-async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
-    """The bot with a 1 s GitHub timeout, so that a withheld answer costs a second."""
-    async with running_system(database_url, tmp_path, HNP_TEST_GITHUB_TIMEOUT="1") as running:
-        yield running
-
-
 @pytest.mark.scenario(
     "fault",
     "GitHub answers slower than the client's timeout: reads (retried by the layer) "
@@ -97,9 +86,9 @@ async def slow_system(database_url: str, tmp_path: Path) -> AsyncIterator[System
     "reads are retried; the timed-out POST is not repeated blindly: the job re-runs and "
     "the branch carries exactly one commit",
 )
-async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(slow_system: System) -> None:
-    system = slow_system
-    # Each answer is withheld until the bot gives up: a timeout however busy the machine is.
+async def test_timeouts_are_retried_and_a_timed_out_commit_is_not_doubled(system: System) -> None:
+    # Each answer is withheld until the bot gives up (its GitHub timeout here is 3 s): a timeout
+    # however busy the machine is, and an answer that is only slow is not taken for a lost one.
     await system.sim.add_fault(method="GET", path=r"/git/trees/", hang=True, count=2)
     await system.sim.add_fault(method="GET", path=r"/tarball/", hang=True, count=1)
     await system.sim.add_fault(method="POST", path=r"/git/commits$", hang=True, count=1)
@@ -150,9 +139,14 @@ async def test_a_secondary_rate_limit_is_waited_out(system: System) -> None:
     "the ingest is deferred until the reset without spinning, then completes; the job's attempts are not used up",
 )
 async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system: System) -> None:
-    await system.sim.set_rate_limit(installation_id=system.installation_id, remaining=0, reset_in=3)
+    # The limit is spent while the bot's first call about the push is held: that call is refused
+    # however long the push and its delivery took (the reset is counted from here).
+    first_call = await system.sim.add_fault(method="*", path=rf"^/repos/{FULL}/", hold=True)
     mark = await system.request_mark()
     head = await system.push({f"{DIRECTORY}/vpc-8.yaml": vpc("vpc-8", 1008, 8)}, "add vpc-8")
+    await system.sim.wait_held(first_call["id"], timeout=30)
+    await system.sim.set_rate_limit(installation_id=system.installation_id, remaining=0, reset_in=3)
+    await system.sim.release_fault(first_call["id"])
     await system.ingested(head, timeout=30)
     await system.idle()
     refused = [r for r in await system.bot_requests(mark) if r["status"] == 403]

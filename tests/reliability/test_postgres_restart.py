@@ -89,7 +89,10 @@ async def own_server() -> AsyncIterator[tuple[Server, str]]:
 @pytest.fixture
 async def system(own_server, tmp_path: Path) -> AsyncIterator[System]:
     _, dsn = own_server
-    async with running_system(dsn, tmp_path, args=("--migrate",), RECONCILE_INTERVAL="1") as running:
+    # A long GitHub timeout: the held call stays the bot's own while the database goes away.
+    async with running_system(
+        dsn, tmp_path, args=("--migrate",), RECONCILE_INTERVAL="1", HNP_TEST_GITHUB_TIMEOUT="30"
+    ) as running:
         yield running
 
 

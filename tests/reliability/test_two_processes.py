@@ -33,6 +33,8 @@ async def test_two_serve_processes_racing_on_one_fabric_make_one_commit_and_one_
     await system.draft("VPC", "vpc-1", vpc_spec(1500, 1))
     await system.draft("VPC", "vpc-2", vpc_spec(1600, 2))
 
+    # The sync that wins cannot finish before every request is answered: its tree is held.
+    tree = await system.sim.add_fault(method="POST", path=r"/git/trees$", hold=True)
     answers = await asyncio.gather(
         *[
             system.call("POST", f"/api/fabrics/{FABRIC}/sync", {"direction": "gui_to_github", "create_pr": True}, bot=b)
@@ -42,6 +44,7 @@ async def test_two_serve_processes_racing_on_one_fabric_make_one_commit_and_one_
     statuses = sorted(status for status, _ in answers)
     assert statuses == [202, 409, 409, 409], answers
     [operation_id] = [body["operation_id"] for status, body in answers if status == 202]
+    await system.sim.release_fault(tree["id"])
     done = await system.finished(operation_id)
     assert done["status"] == "completed", done
     await system.idle()
