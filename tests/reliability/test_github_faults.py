@@ -135,7 +135,8 @@ async def test_a_secondary_rate_limit_is_waited_out(system: System) -> None:
 
 @pytest.mark.scenario(
     "fault",
-    "the installation's primary rate limit spent (X-RateLimit-Remaining: 0, reset in 3 s) when a push arrives",
+    "the installation's primary rate limit spent (X-RateLimit-Remaining: 0, reset in 3 s) as the bot makes "
+    "its first call about a push",
     "the ingest is deferred until the reset without spinning, then completes; the job's attempts are not used up",
 )
 async def test_a_spent_primary_rate_limit_defers_the_work_until_the_reset(system: System) -> None:

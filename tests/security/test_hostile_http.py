@@ -67,7 +67,8 @@ def percentile(values: list[float], q: float) -> float:
     "then eight at a time, continuously, while GitHub delivers signed pings",
     "each bomb is refused with 415 before its body is read (median under 50 ms) and never inflated "
     "(RSS grows under 10 MB a bomb in flight); pings are acknowledged with p99 under 100 ms more than "
-    "without bombs (the machine's own baseline measured first); /healthz stays 200",
+    "without bombs (the machine's own baseline, measured in quiet spells between the bombed ones); "
+    "/healthz stays 200",
 )
 async def test_compressed_bodies_are_refused_before_they_are_read(system: System) -> None:
     bomb = gzip_bomb()
