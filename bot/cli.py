@@ -54,7 +54,9 @@ def build_parser(tuning: Tuning = SERVE_TUNING, log_level: int = logging.INFO) -
     serve = commands.add_parser("serve", help="run the webhook server, HNP API and workers")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
     serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (default: PORT or 8080; 0: a free port, named in the log)"
+    )
     serve.add_argument(
         "--insecure-dev-unsigned-webhooks",
         dest="insecure",
@@ -152,7 +154,7 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     overrides = {}
     if args.host:
         overrides["host"] = args.host
-    if args.port:
+    if args.port is not None:
         overrides["port"] = args.port
     if args.insecure:
         overrides["insecure_webhooks"] = True
@@ -199,7 +201,8 @@ async def serve(config: Config, *, migrate_first: bool = False, tuning: Tuning =
             await runner.cleanup()
             raise CommandError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from None
         started = True
-        log.info("listening on http://%s:%d", config.host, config.port)
+        # The bound port, which is the one asked for unless that was 0 (any free port).
+        log.info("listening on http://%s:%d", config.host, runner.addresses[0][1])
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -199,10 +199,35 @@ async def wait_for(
         await asyncio.sleep(interval)  # wait-ok: polling interval of a deadline-bounded wait
 
 
+PORT_BAND = 2000  # ports each xdist worker hands out
+_next_port = itertools.count()
+
+
 def free_port() -> int:
+    """A free port that no other process is likely to take before the caller binds it.
+
+    A port from bind(0) is in the kernel's ephemeral range, where every other bind(0) (the
+    other xdist worker's servers) picks too, so a child process that binds it a second later
+    may find it taken. These come from below that range instead, from a band of this worker's
+    own, in turn (so two calls in a row differ), and each is checked free."""
     import socket
 
-    with socket.socket() as sock:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    low = ephemeral - PORT_BAND * (index + 1)
+    for _ in range(PORT_BAND if low >= 10000 else 0):
+        port = low + next(_next_port) % PORT_BAND
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # no room below the ephemeral range: any free port
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import sys
 import uuid
@@ -34,7 +35,7 @@ import yaml
 
 from bot.storage import database
 from ghsim.testing import GhSim
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = Path(__file__).with_name("serve_proc.py")
@@ -118,17 +119,25 @@ async def git(cwd: Path | None, *args: str, check: bool = True) -> str:
     return out.decode().strip()
 
 
-class Bot:
-    """One `serve` child process (start, SIGKILL, SIGTERM, start again on the same port)."""
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
-    def __init__(
-        self, env: dict[str, str], port: int, log_dir: Path, *, args: tuple[str, ...] = (), name: str = "bot"
-    ) -> None:
-        self.env, self.port, self.log_dir, self.args, self.name = env, port, log_dir, args, name
+
+class Bot:
+    """One `serve` child process (start, SIGKILL, SIGTERM, start again on the same port).
+    It first starts on port 0 and takes the port it names in its log: a port picked for it
+    beforehand could be taken by another test process before the child binds it."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, *, args: tuple[str, ...] = (), name: str = "bot") -> None:
+        self.env, self.log_dir, self.args, self.name = env, log_dir, args, name
+        self.port = 0
         self.proc: asyncio.subprocess.Process | None = None
         self.generation = 0
         self.logs: list[Path] = []
-        self.url = f"http://127.0.0.1:{port}"
+
+    @property
+    def url(self) -> str:
+        assert self.port, f"{self.name} has not started yet"
+        return f"http://127.0.0.1:{self.port}"
 
     async def start(self, *, wait: bool = True) -> None:
         self.generation += 1
@@ -149,12 +158,24 @@ class Bot:
                 stderr=out,
                 start_new_session=True,
             )
+        await wait_for(self.listening, timeout=40, interval=0.05, message=f"{self.name} to listen")
         if wait:
             await wait_for(self.healthy, timeout=40, interval=0.05, message=f"{self.name} to answer /healthz")
 
-    async def healthy(self) -> bool:
+    async def listening(self) -> bool:
+        """Whether this start's log names the port it listens on (which it then keeps)."""
+        self._check_running()
+        found = LISTENING.search(self.logs[-1].read_text(errors="replace"))
+        if found:
+            self.port = int(found.group(1))
+        return found is not None
+
+    def _check_running(self) -> None:
         if self.proc is not None and self.proc.returncode is not None:
             raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
+
+    async def healthy(self) -> bool:
+        self._check_running()
         try:
             async with aiohttp.ClientSession() as session:
                 async with session.get(f"{self.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
@@ -225,11 +246,10 @@ class System:
         env.update(extra)
         return env
 
-    async def add_bot(self, *, args: tuple[str, ...] = (), deliver: bool = True, start: bool = True, **env: str) -> Bot:
-        bot = Bot(self.bot_env(**env), free_port(), self.tmp, args=args, name=f"bot{len(self.bots) + 1}")
+    async def add_bot(self, *, args: tuple[str, ...] = (), deliver: bool = True, **env: str) -> Bot:
+        bot = Bot(self.bot_env(**env), self.tmp, args=args, name=f"bot{len(self.bots) + 1}")
         self.bots.append(bot)
-        if start:
-            await bot.start()
+        await bot.start()
         if deliver:
             await self.sim.set_webhook_url(self.github_app["id"], f"{bot.url}/webhook")
         return bot
