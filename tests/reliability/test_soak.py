@@ -70,9 +70,7 @@ if os.environ.get("HNP_SOAK_LOSE_PR_EVENTS") == "1":
 
 @pytest.fixture
 async def soak_system(database_url: str, tmp_path: Path) -> AsyncIterator[System]:
-    async with running_system(
-        database_url, tmp_path, RECONCILE_INTERVAL="2", HNP_TEST_GITHUB_TIMEOUT="1", HNP_TEST_LEASE="3"
-    ) as running:
+    async with running_system(database_url, tmp_path, RECONCILE_INTERVAL="2", HNP_TEST_LEASE="3") as running:
         yield running
 
 
