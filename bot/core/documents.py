@@ -558,13 +558,19 @@ def field_line(source: Document | str, path: str | Sequence[Segment]) -> int | N
     return None if line0 is None else offset + line0 + 1
 
 
+def _entry(node: ynodes.MappingNode, key: str) -> tuple[ynodes.Node, ynodes.Node] | None:
+    """The (key, value) nodes of `key` in a mapping node (the last, should the key repeat)."""
+    found = None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ynodes.ScalarNode) and key_node.value == key:
+            found = (key_node, value_node)
+    return found
+
+
 def _scalar_value(node: ynodes.Node, key: str) -> str | None:
     """The text of the scalar at `key` of a mapping node (an item's `name`), else None."""
-    if isinstance(node, ynodes.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, ynodes.ScalarNode) and key_node.value == key:
-                return value_node.value if isinstance(value_node, ynodes.ScalarNode) else None
-    return None
+    found = _entry(node, key) if isinstance(node, ynodes.MappingNode) else None
+    return found[1].value if found is not None and isinstance(found[1], ynodes.ScalarNode) else None
 
 
 def _walk_line(root: ynodes.Node, parts: Sequence[Segment], exact: bool = False) -> int | None:
@@ -573,11 +579,8 @@ def _walk_line(root: ynodes.Node, parts: Sequence[Segment], exact: bool = False)
     node = root
     line = node.start_mark.line
     for part in parts:
-        found = None
         if isinstance(node, ynodes.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ynodes.ScalarNode) and key_node.value == str(part):
-                    found = (key_node, value_node)
+            found = _entry(node, str(part))
             if found is None:
                 return None if exact else line
             line = found[0].start_mark.line
