@@ -489,7 +489,7 @@ class _Fabric:
         message: str,
         other: FabricResource | tuple[str, str] | None = None,
     ) -> None:
-        field_path = format_path(["spec", *at]) if at else "spec"
+        field_path = format_path(["spec", *at])
         if isinstance(other, FabricResource):
             other = (other.kind, other.name)
         self.out.append(
