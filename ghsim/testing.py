@@ -214,6 +214,10 @@ class GhSim:
         secondary_rate_limit, body. Delivery fault: mode (drop|duplicate|reorder), event, action, count."""
         return await self._call("POST", "/_ghsim/faults", spec)
 
+    async def faults(self) -> list[dict]:
+        """The faults still in force (one with a count is gone once spent)."""
+        return await self._call("GET", "/_ghsim/faults")
+
     async def wait_held(self, fault_id: int, timeout: float = 30.0) -> dict:
         """Return once a request is held by hold fault `fault_id` (TimeoutError if none is)."""
         try:

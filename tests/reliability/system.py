@@ -386,9 +386,7 @@ class System:
         ]
 
     async def fault_hits(self, fault_id: int) -> int:
-        async with self.sim.session.get(self.sim.base_url + "/_ghsim/faults") as r:
-            faults = await r.json()
-        for f in faults:
+        for f in await self.sim.faults():
             if f["id"] == fault_id:
                 return f["hits"]
         return -1  # used up (a fault with a count is removed once spent)

@@ -23,8 +23,7 @@ from tests.reliability.system import (
 
 
 async def remaining_faults(system: System) -> list[dict]:
-    async with system.sim.session.get(system.sim.base_url + "/_ghsim/faults") as r:
-        return [f for f in await r.json() if f["kind"] == "request"]
+    return [f for f in await system.sim.faults() if f["kind"] == "request"]
 
 
 async def publish_and_push(system: System, vlan: int) -> tuple[dict, str]:
